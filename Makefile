@@ -1,0 +1,21 @@
+# The two commands of the README are `make demo` and `make test`; both set up .venv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+.PHONY: install demo test lint
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/customer-graph up
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(VENV)/bin/pytest

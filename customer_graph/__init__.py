@@ -1,0 +1,1 @@
+"""The ``customer-graph`` command: thin wrappers over ``graph_model``, ``loaders``, ``algorithms`` and ``api``."""

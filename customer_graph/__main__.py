@@ -1,0 +1,3 @@
+from customer_graph.cli import main
+
+main()

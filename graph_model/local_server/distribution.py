@@ -1,0 +1,87 @@
+"""Resolve the Neo4j server, Browser, APOC and OpenGDS jars from Maven Central, once, into a cache folder."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph_model.errors import LocalServerError, MissingToolError
+
+POM_DIR = Path(__file__).resolve().parent
+SERVER_POM = POM_DIR / "pom-server.xml"
+PLUGINS_POM = POM_DIR / "pom-plugins.xml"
+COMPLETE_MARKER = ".complete"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A resolved Neo4j distribution: ``lib/`` (server + Browser) and ``plugins/`` (APOC, OpenGDS)."""
+
+    root: Path
+
+    @property
+    def lib(self) -> Path:
+        return self.root / "lib"
+
+    @property
+    def plugins(self) -> Path:
+        return self.root / "plugins"
+
+    @property
+    def classpath(self) -> str:
+        """Server and plugin jars: OpenGDS registers its kernel extension through ServiceLoader."""
+        return f"{self.lib}/*:{self.plugins}/*"
+
+
+def java_executable() -> str:
+    """Path of ``java`` (17 or 21), or a clear :class:`MissingToolError`."""
+    java = shutil.which("java")
+    if java is None:
+        raise MissingToolError("java not found: Neo4j 5.26 needs Java 17 or 21 (e.g. apt install openjdk-17-jre-headless)")
+    completed = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)', completed.stderr + completed.stdout)
+    if match and int(match.group(1)) < 17:
+        raise MissingToolError(f"java {match.group(1)} found at {java}: Neo4j 5.26 needs Java 17 or 21")
+    return java
+
+
+def _maven_copy(mvn: str, pom: Path, output: Path) -> None:
+    command = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+               "-DincludeScope=runtime", f"-DoutputDirectory={output}"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-15:])
+        raise LocalServerError(f"Maven could not resolve {pom.name} (exit {completed.returncode}):\n{tail}")
+
+
+def ensure_distribution(dist_dir: Path) -> Distribution:
+    """Return the distribution in ``dist_dir``, resolving it with Maven first if it is not complete.
+
+    Resolution goes into a temporary sibling folder that is renamed at the end, so an interrupted
+    download never leaves a half-filled distribution behind.
+    """
+    dist = Distribution(dist_dir)
+    if (dist_dir / COMPLETE_MARKER).exists():
+        return dist
+    java_executable()
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MissingToolError("mvn not found: Maven is needed once to fetch the Neo4j jars (e.g. apt install maven)")
+    dist_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dist_dir.name}-", dir=dist_dir.parent))
+    try:
+        _maven_copy(mvn, SERVER_POM, staging / "lib")
+        _maven_copy(mvn, PLUGINS_POM, staging / "plugins")
+        (staging / COMPLETE_MARKER).touch()
+        if not (dist_dir / COMPLETE_MARKER).exists():  # another process may have finished first
+            if dist_dir.exists():
+                shutil.rmtree(dist_dir)
+            staging.rename(dist_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return dist

@@ -1,0 +1,28 @@
+"""What the algorithms write back: segments and the record of algorithm runs."""
+
+from __future__ import annotations
+
+from neomodel import IntegerProperty, StringProperty, StructuredNode
+
+from graph_model.model.properties import UtcDateTimeProperty
+
+
+class Segment(StructuredNode):
+    """A group of customers: a community of similar shoppers or an RFM segment."""
+
+    segmentId = StringProperty(unique_index=True, required=True)
+    kind = StringProperty(required=True, index=True)  # "community" | "rfm"
+    name = StringProperty(required=True)
+    description = StringProperty()
+    size = IntegerProperty()
+    version = StringProperty()
+
+
+class AlgorithmRun(StructuredNode):
+    """One run of an algorithm family; ``status = 'current'`` marks the results the API serves."""
+
+    runId = StringProperty(unique_index=True, required=True)
+    family = StringProperty(required=True, index=True)
+    status = StringProperty(required=True)  # "running" | "current" | "superseded" | "failed"
+    startedAt = UtcDateTimeProperty(required=True)
+    finishedAt = UtcDateTimeProperty()

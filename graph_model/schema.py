@@ -1,0 +1,77 @@
+"""The Cypher schema: uniqueness constraints on natural keys and the indexes the API and loaders use.
+
+Uniqueness constraints and range indexes are derived from the neomodel classes (``unique_index=True`` /
+``index=True``), so the model is declared once; point, full-text and relationship indexes are listed here.
+Every statement is ``IF NOT EXISTS``: :func:`apply_schema` is safe to run on every start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from graph_model.connection import run_query
+from graph_model.model import NODE_CLASSES
+
+
+@dataclass(frozen=True)
+class SchemaItem:
+    """One constraint or index: its name and the statement that creates it."""
+
+    name: str
+    statement: str
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _model_items() -> list[SchemaItem]:
+    items: list[SchemaItem] = []
+    for cls in NODE_CLASSES:
+        label = cls.__label__
+        for prop_name, prop in cls.defined_properties(aliases=False, rels=False).items():
+            name = f"{_snake(label)}_{_snake(prop_name)}"
+            if prop.unique_index:
+                items.append(SchemaItem(
+                    f"{name}_unique",
+                    f"CREATE CONSTRAINT {name}_unique IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop_name} IS UNIQUE",
+                ))
+            elif prop.index:
+                items.append(SchemaItem(
+                    f"{name}_index", f"CREATE INDEX {name}_index IF NOT EXISTS FOR (n:{label}) ON (n.{prop_name})"
+                ))
+    return items
+
+
+EXTRA_ITEMS: tuple[SchemaItem, ...] = (
+    SchemaItem("store_location_point",
+               "CREATE POINT INDEX store_location_point IF NOT EXISTS FOR (n:Store) ON (n.location)"),
+    SchemaItem("customer_home_location_point",
+               "CREATE POINT INDEX customer_home_location_point IF NOT EXISTS FOR (n:Customer) ON (n.homeLocation)"),
+    SchemaItem("product_text",
+               "CREATE FULLTEXT INDEX product_text IF NOT EXISTS FOR (n:Product) ON EACH [n.name, n.description]"),
+    SchemaItem("placed_at_index", "CREATE INDEX placed_at_index IF NOT EXISTS FOR ()-[r:PLACED]-() ON (r.at)"),
+    SchemaItem("responded_type_index",
+               "CREATE INDEX responded_type_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() ON (r.type)"),
+    SchemaItem("affinity_kind_index", "CREATE INDEX affinity_kind_index IF NOT EXISTS FOR ()-[r:AFFINITY]-() ON (r.kind)"),
+)
+
+
+def schema_items() -> list[SchemaItem]:
+    """Every constraint and index of the schema, constraints first."""
+    return _model_items() + list(EXTRA_ITEMS)
+
+
+def apply_schema(wait_seconds: int = 300) -> list[str]:
+    """Create every missing constraint and index, wait until they are online; return their names."""
+    for item in schema_items():
+        run_query(item.statement)
+    run_query("CALL db.awaitIndexes($seconds)", {"seconds": wait_seconds})
+    return [item.name for item in schema_items()]
+
+
+def existing_schema_names() -> set[str]:
+    """Names of the constraints and indexes the database holds now."""
+    rows = run_query("SHOW CONSTRAINTS YIELD name", write=False) + run_query("SHOW INDEXES YIELD name", write=False)
+    return {row["name"] for row in rows}
