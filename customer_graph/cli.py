@@ -15,6 +15,7 @@ from graph_model.errors import CustomerGraphError
 
 LAZY_COMMANDS = {
     "db": "customer_graph.db_commands:db_group",
+    "generate": "loaders.cli:generate",
     "up": "customer_graph.up:up",
 }
 

@@ -1,0 +1,160 @@
+"""The run report: counts per entity, the rejects file beside it, the summary printed at the end.
+
+A run writes into its own folder (``runs/<UTC time>-<name>/`` by default)::
+
+    report.json     read / loaded / rejected per entity, reasons, duration, rows/s, reject share, ok
+    rejects.jsonl   one JSON object per rejected row: file, line, entity, reason, message, row
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class RejectReason(StrEnum):
+    """Why a row was not loaded. Every rejected row carries exactly one of these codes and a message."""
+
+    UNREADABLE = "unreadable"  # the line could not be parsed (CSV quoting, JSON, column count)
+    MISSING_FIELD = "missing_field"  # a required field is empty
+    INVALID_VALUE = "invalid_value"  # wrong type, format, range or not one of the allowed values
+    UNKNOWN_REFERENCE = "unknown_reference"  # refers to a product/store/session/order/... the graph does not hold
+    UNKNOWN_CUSTOMER = "unknown_customer"  # refers to a customer the graph does not hold
+    UNKNOWN_IDENTIFIER = "unknown_identifier"  # an identifier (loyalty card) that resolves to no customer
+    WRITE_FAILED = "write_failed"  # the database refused the row (message says why)
+    NON_PRODUCT_LINE = "non_product_line"  # online retail: postage, fees, manual adjustments (not products)
+    STOCK_ADJUSTMENT = "stock_adjustment"  # online retail: a negative line that is no sale (damaged, lost...)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One rejected row."""
+
+    file: str
+    line: int
+    entity: str
+    reason: RejectReason
+    message: str
+    row: Any
+
+    def to_json(self) -> str:
+        return json.dumps({"file": self.file, "line": self.line, "entity": self.entity, "reason": str(self.reason),
+                           "message": self.message, "row": self.row}, default=str, ensure_ascii=False)
+
+
+@dataclass
+class EntityStats:
+    """Counts of one entity over a run."""
+
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    reasons: Counter[str] = field(default_factory=Counter)
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files, "read": self.read, "loaded": self.loaded, "rejected": self.rejected,
+            "durationSeconds": round(self.seconds, 3),
+            "rowsPerSecond": round(self.read / self.seconds, 1) if self.seconds > 0 else None,
+            "rejectReasons": dict(sorted(self.reasons.items())), **self.extra,
+        }
+
+
+class RunReport:
+    """Collects the counts and rejects of one run and writes ``report.json`` / ``rejects.jsonl``."""
+
+    def __init__(self, folder: Path, source: str, max_reject_share: float) -> None:
+        self.folder = folder
+        self.source = source
+        self.max_reject_share = max_reject_share
+        self.started = datetime.now(UTC)
+        self._t0 = time.perf_counter()
+        self.entities: dict[str, EntityStats] = {}
+        self.unrecognised_files: list[str] = []
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.rejects_path = folder / "rejects.jsonl"
+        self.report_path = folder / "report.json"
+        self._rejects = open(self.rejects_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self.seconds = 0.0
+
+    def stats(self, entity: str) -> EntityStats:
+        with self._lock:
+            return self.entities.setdefault(entity, EntityStats())
+
+    def reject(self, reject: Reject) -> None:
+        """Record one rejected row (thread-safe)."""
+        with self._lock:
+            stats = self.entities.setdefault(reject.entity, EntityStats())
+            stats.rejected += 1
+            stats.reasons[str(reject.reason)] += 1
+            self._rejects.write(reject.to_json() + "\n")
+
+    @property
+    def read(self) -> int:
+        return sum(s.read for s in self.entities.values())
+
+    @property
+    def rejected(self) -> int:
+        return sum(s.rejected for s in self.entities.values())
+
+    @property
+    def reject_share(self) -> float:
+        return self.rejected / self.read if self.read else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """False when the share of rejected rows exceeds ``max_reject_share``."""
+        return self.reject_share <= self.max_reject_share
+
+    def as_dict(self) -> dict[str, Any]:
+        loaded = sum(s.loaded for s in self.entities.values())
+        return {
+            "source": self.source, "startedAt": self.started.isoformat(), "durationSeconds": round(self.seconds, 3),
+            "entities": {name: stats.as_dict() for name, stats in self.entities.items()},
+            "totals": {"read": self.read, "loaded": loaded, "rejected": self.rejected,
+                       "rowsPerSecond": round(self.read / self.seconds, 1) if self.seconds else None},
+            "rejectShare": round(self.reject_share, 6), "maxRejectShare": self.max_reject_share, "ok": self.ok,
+            "unrecognisedFiles": self.unrecognised_files,
+            "reportFile": str(self.report_path), "rejectsFile": str(self.rejects_path),
+        }
+
+    def finish(self) -> dict[str, Any]:
+        """Close the rejects file, write ``report.json`` and return its content."""
+        self.seconds = time.perf_counter() - self._t0
+        self._rejects.close()
+        data = self.as_dict()
+        self.report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return data
+
+
+def summary_text(data: dict[str, Any]) -> str:
+    """The human summary of a finished run (the same figures as ``report.json``)."""
+    lines = [f"{'entity':<14} {'read':>10} {'loaded':>10} {'rejected':>9} {'seconds':>8} {'rows/s':>9}  reasons"]
+    for name, s in data["entities"].items():
+        reasons = ", ".join(f"{k} {v}" for k, v in s["rejectReasons"].items())
+        extra = ", ".join(f"{k} {v}" for k, v in s.items() if k not in {
+            "files", "read", "loaded", "rejected", "durationSeconds", "rowsPerSecond", "rejectReasons"})
+        rate = f"{s['rowsPerSecond']:,.0f}" if s["rowsPerSecond"] else "-"
+        lines.append(f"{name:<14} {s['read']:>10,} {s['loaded']:>10,} {s['rejected']:>9,} "
+                     f"{s['durationSeconds']:>8.1f} {rate:>9}  {reasons}{'; ' + extra if extra else ''}")
+    t = data["totals"]
+    lines.append(f"{'total':<14} {t['read']:>10,} {t['loaded']:>10,} {t['rejected']:>9,} "
+                 f"{data['durationSeconds']:>8.1f} {(t['rowsPerSecond'] or 0):>9,.0f}")
+    share = data["rejectShare"]
+    lines.append(f"rejected share {share:.4%} (limit {data['maxRejectShare']:.2%}): {'ok' if data['ok'] else 'TOO MANY REJECTS'}")
+    if data["unrecognisedFiles"]:
+        lines.append("files not loaded (name matches no export): " + ", ".join(data["unrecognisedFiles"]))
+    lines.append(f"report:  {data['reportFile']}")
+    lines.append(f"rejects: {data['rejectsFile']}")
+    return "\n".join(lines)
