@@ -6,6 +6,7 @@ exit code 1, never as a stack trace.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -14,9 +15,11 @@ from customer_graph.lazy_group import LazyGroup
 from graph_model.errors import CustomerGraphError
 
 LAZY_COMMANDS = {
+    "cypher": "customer_graph.cypher_commands:cypher_group",
+    "algorithms": "algorithms.cli:algorithms",
     "db": "customer_graph.db_commands:db_group",
-    "generate": "loaders.cli:generate",
     "up": "customer_graph.up:up",
+    "generate": "loaders.cli:generate",
 }
 
 
@@ -41,3 +44,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, the trace only on request
+        if os.environ.get("CUSTOMER_GRAPH_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(error).__name__}: {error} (set CUSTOMER_GRAPH_DEBUG=1 for the trace)",
+                   err=True)
+        sys.exit(2)

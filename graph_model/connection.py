@@ -62,6 +62,8 @@ def get_driver() -> neo4j.Driver:
                 connection_acquisition_timeout=10.0,
                 connection_timeout=5.0,
                 max_transaction_retry_time=15.0,
+                # Warnings such as "label does not exist yet" are normal on a young graph; errors still raise.
+                notifications_min_severity="OFF",
             )
             neomodel.get_config().update(database_name=settings.database)
             neomodel.db.set_connection(driver=driver)

@@ -22,6 +22,7 @@ NEO4J_PAGECACHE            local server page cache                     ``2g``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise ConfigurationError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _size(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, default).strip()
+    if not re.fullmatch(r"\d+[kmgKMG]?", raw):
+        raise ConfigurationError(f"{name} must be a size such as 512m or 2g, got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dist_dir=Path(env.get("NEO4J_DIST_DIR") or _default_dist_dir(env)).resolve(),
         bolt_port=_port(env, "NEO4J_BOLT_PORT", 7687),
         http_port=_port(env, "NEO4J_HTTP_PORT", 7474),
-        heap=env.get("NEO4J_HEAP", "2g"),
-        pagecache=env.get("NEO4J_PAGECACHE", "2g"),
+        heap=_size(env, "NEO4J_HEAP", "2g"),
+        pagecache=_size(env, "NEO4J_PAGECACHE", "2g"),
     )

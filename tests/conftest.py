@@ -14,13 +14,14 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from graph_model import connection
 from graph_model.database import clear_graph, local_server
+from graph_model.local_server import LocalServer
 from graph_model.local_server.server import free_port
 from graph_model.schema import apply_schema
 from graph_model.settings import Settings, load_settings
@@ -49,10 +50,19 @@ def _container_settings(stack: list[object]) -> Settings:
     return load_settings(env)
 
 
+@dataclass
+class DatabaseUnderTest:
+    """The database of this test session, and the local server behind it when the tests started one."""
+
+    settings: Settings
+    server: LocalServer | None
+
+
 @pytest.fixture(scope="session")
-def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Settings of the real Neo4j this test session runs against (schema applied)."""
+def database_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseUnderTest]:
+    """The real Neo4j this test session runs against (schema applied)."""
     stack: list[object] = []
+    server: LocalServer | None = None
     if os.environ.get("NEO4J_URI"):
         settings = load_settings()
     elif _docker_engine_answers():
@@ -68,10 +78,16 @@ def neo4j_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         stack.append(server)
     connection.configure(settings)
     apply_schema()
-    yield settings
+    yield DatabaseUnderTest(settings, server)
     connection.close_driver()
     for resource in reversed(stack):
         resource.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(database_under_test: DatabaseUnderTest) -> Settings:
+    """Settings of the real Neo4j this test session runs against (schema applied)."""
+    return database_under_test.settings
 
 
 @pytest.fixture

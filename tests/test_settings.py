@@ -36,3 +36,8 @@ def test_a_bad_port_is_a_clear_configuration_error(value: str) -> None:
 def test_a_short_local_password_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="8 characters"):
         load_settings({"NEO4J_PASSWORD": "short"})
+
+
+def test_a_bad_memory_size_is_a_clear_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="NEO4J_HEAP"):
+        load_settings({"NEO4J_HEAP": "lots"})

@@ -55,6 +55,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _wait_for_free_port(port: int, seconds: float) -> bool:
+    """True once ``port`` is free; a server that was just killed may hold its sockets for a moment."""
+    deadline = time.monotonic() + seconds
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _port_answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -138,7 +148,9 @@ class LocalServer:
             capture_output=True, text=True, env=self._environment(), check=False,
         )
         if completed.returncode != 0:
-            raise LocalServerError(f"neo4j-admin could not set the initial password:\n{completed.stderr[-2000:]}")
+            raise LocalServerError(
+                f"neo4j-admin could not set the initial password:\n{condense_java_output(completed.stderr)}"
+            )
 
     # -- process -------------------------------------------------------------------------------------
 
@@ -155,10 +167,10 @@ class LocalServer:
         return pid if ENTRY_POINT in cmdline and str(self.home) in cmdline else None
 
     def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the server's log (or its console output when the log is empty)."""
+        """The last lines of the server's log (or its console output when the log is empty), without stack frames."""
         for path in (self.log_path, self.console_log_path):
             if path.exists() and path.stat().st_size:
-                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+                return condense_java_output(path.read_text(errors="replace"), lines)
         return "(no log written)"
 
     def start(self, timeout: float = 240.0) -> int:
@@ -167,7 +179,7 @@ class LocalServer:
         if pid is not None:
             return pid
         for name, port in (("NEO4J_BOLT_PORT", self.bolt_port), ("NEO4J_HTTP_PORT", self.http_port)):
-            if not port_is_free(port):
+            if not _wait_for_free_port(port, seconds=10.0):
                 raise LocalServerError(
                     f"port {port} is taken by another process; stop it or choose another port with {name}=..."
                 )
@@ -230,6 +242,12 @@ class LocalServer:
             running=self.running_pid() is not None, pid=self.running_pid(), bolt_port=self.bolt_port,
             http_port=self.http_port, home=self.home, data_dir=self.data_dir, log_path=self.log_path,
         )
+
+
+def condense_java_output(text: str, lines: int = 15) -> str:
+    """The last ``lines`` lines of Java output without ``at ...`` stack frames (messages and causes stay)."""
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(("at ", "... "))]
+    return "\n".join(kept[-lines:])
 
 
 def _pid_alive(pid: int) -> bool:

@@ -1,0 +1,68 @@
+"""``customer-graph up``: the main job on the local default, end to end.
+
+Start Neo4j (or use ``NEO4J_URI``), apply the schema, load the real Online Retail history, compute the
+algorithms, then serve GraphQL, printing where GraphiQL and the Neo4j Browser answer and how to log in.
+Each step is the same sub-command a user can run alone.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from graph_model import connection, run_query
+from graph_model.database import ensure_running
+from graph_model.schema import apply_schema
+
+
+def _run_step(ctx: click.Context, title: str, args: list[str]) -> None:
+    """Run ``customer-graph <args>`` in this process, announcing it; missing commands are reported, not fatal."""
+    root = ctx.find_root().command
+    assert isinstance(root, click.Group)
+    if root.get_command(ctx, args[0]) is None:
+        click.echo(f"[up] {title}: skipped, `customer-graph {args[0]}` is not part of this version yet")
+        return
+    click.echo(f"[up] {title}: customer-graph {' '.join(args)}")
+    started = time.monotonic()
+    root.main(args, standalone_mode=False, prog_name="customer-graph")
+    click.echo(f"[up] {title}: done in {time.monotonic() - started:.1f} s")
+
+
+def _orders_loaded() -> int:
+    return int(run_query("MATCH (o:Order) RETURN count(o) AS n", write=False)[0]["n"])
+
+
+@click.command("up")
+@click.option("--reload", is_flag=True, help="Load the sample data again even if orders are already in the graph.")
+@click.option("--skip-algorithms", is_flag=True, help="Do not recompute the algorithms.")
+@click.option("--no-serve", is_flag=True, help="Stop after loading and computing; do not serve GraphQL.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the GraphQL API listens on.")
+@click.option("--port", default=8000, show_default=True, help="Port of the GraphQL API.")
+@click.pass_context
+def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, host: str, port: int) -> None:
+    """Start Neo4j, load the real sample data, compute the algorithms and serve GraphQL."""
+    settings = connection.current_settings()
+    where = "the local Neo4j 5.26" if settings.uses_local_server else settings.uri
+    click.echo(f"[up] database: starting/checking {where}")
+    pid = ensure_running(settings)
+    names = apply_schema()
+    click.echo(f"[up] database: ready{f' (pid {pid})' if pid else ''}; schema: {len(names)} constraints and indexes")
+
+    existing = _orders_loaded()
+    if existing and not reload:
+        click.echo(f"[up] sample data: {existing:,} orders already in the graph, not reloading (use --reload)")
+    else:
+        _run_step(ctx, "sample data (UCI Online Retail, real transactions)", ["load-online-retail"])
+    if not skip_algorithms:
+        _run_step(ctx, "algorithms", ["algorithms", "run"])
+
+    click.echo("")
+    if settings.uses_local_server:
+        click.echo(f"Neo4j Browser:  {settings.browser_url}  (connect to bolt://127.0.0.1:{settings.bolt_port}, "
+                   f"user {settings.user}, password {settings.password})")
+    else:
+        click.echo(f"Neo4j:          {settings.uri} (user {settings.user})")
+    if no_serve:
+        return
+    _run_step(ctx, "GraphQL API", ["serve", "--host", host, "--port", str(port)])

@@ -1,0 +1,114 @@
+"""The project-managed local Neo4j: Browser, plugins, restarts, crash recovery and clear failure messages.
+
+These tests run against the server the test session started; with ``NEO4J_URI`` set they are skipped
+(there is no local server to restart).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph_model import connection, run_query
+from graph_model.errors import LocalServerError
+from graph_model.local_server import LocalServer
+from graph_model.local_server.server import free_port
+
+
+@pytest.fixture
+def server(database_under_test: Any, graph: object) -> LocalServer:
+    if database_under_test.server is None:
+        pytest.skip("the tests run against an external Neo4j (NEO4J_URI); no local server to manage")
+    return database_under_test.server
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "customer_graph", *args],
+                          capture_output=True, text=True, env=env, check=False, timeout=300)
+
+
+def _server_env(server: LocalServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "NEO4J_URI"}
+    return {**env, "CUSTOMER_GRAPH_HOME": str(server.home), "NEO4J_DIST_DIR": str(server.dist_dir),
+            "NEO4J_BOLT_PORT": str(server.bolt_port), "NEO4J_HTTP_PORT": str(server.http_port),
+            "NEO4J_PASSWORD": server.password}
+
+
+def test_browser_is_served_and_apoc_and_gds_answer(server: LocalServer) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/browser/", timeout=10) as response:
+        assert response.status == 200
+        assert "Neo4j Browser" in response.read().decode()
+    assert run_query("RETURN apoc.version() AS v")[0]["v"].startswith("5.26")
+    assert run_query("RETURN gds.version() AS v")[0]["v"].startswith("2.13")
+    assert run_query("CALL dbms.components() YIELD versions RETURN versions[0] AS v")[0]["v"] == "5.26.30"
+
+
+def test_status_command_reports_pid_ports_versions_and_folders(server: LocalServer) -> None:
+    completed = _cli("db", "status", env=_server_env(server))
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert f"running, pid {server.running_pid()}" in out
+    assert f"bolt://127.0.0.1:{server.bolt_port}" in out
+    assert str(server.data_dir) in out and str(server.log_path) in out
+    assert "APOC:         5.26.19" in out and "GDS:          2.13.9" in out
+
+
+def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
+    run_query("CREATE (:Customer {customerId: 'survivor-1'})")
+    assert server.stop()
+    assert server.running_pid() is None
+    server.start()
+    connection.close_driver()
+    assert run_query("MATCH (c:Customer {customerId: 'survivor-1'}) RETURN count(c) AS n")[0]["n"] == 1
+
+
+def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServer) -> None:
+    run_query("UNWIND range(1, 500) AS i CREATE (:Customer {customerId: 'killed-' + i})")
+    pid = server.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if server.running_pid() is None:
+            break
+        time.sleep(0.1)
+    server.start()
+    connection.close_driver()
+    assert run_query("MATCH (c:Customer) WHERE c.customerId STARTS WITH 'killed-' RETURN count(c) AS n")[0]["n"] == 500
+
+
+def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        other = LocalServer(home=tmp_path / "home", dist_dir=server.dist_dir, password="long-enough",
+                            bolt_port=taken, http_port=free_port())
+        with pytest.raises(LocalServerError, match=f"port {taken} is taken.*NEO4J_BOLT_PORT"):
+            other.start()
+
+
+def test_a_server_that_fails_to_start_reports_the_end_of_its_log(server: LocalServer, tmp_path: Path) -> None:
+    broken = LocalServer(home=tmp_path / "home", dist_dir=server.dist_dir, password="long-enough",
+                         bolt_port=free_port(), http_port=free_port(), heap="100000g")
+    with pytest.raises(LocalServerError, match="(?s)exited during start-up.*last lines of its log:.*object heap") as caught:
+        broken.start(timeout=60)
+    assert "\tat " not in str(caught.value)
+
+
+def test_missing_java_is_a_clear_message_not_a_stack_trace(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "CUSTOMER_GRAPH_HOME": str(tmp_path / "home"),
+           "NEO4J_DIST_DIR": str(tmp_path / "dist"), "NEO4J_BOLT_PORT": str(free_port()),
+           "NEO4J_HTTP_PORT": str(free_port())}
+    completed = _cli("db", "start", env=env)
+    assert completed.returncode == 1
+    assert "java not found" in completed.stderr
+    assert "Traceback" not in completed.stderr + completed.stdout
