@@ -1,0 +1,267 @@
+"""The thin write side: versioned results, written with ``UNWIND`` in batches (see docs/graph-contract.md).
+
+A run of a family is bracketed by :func:`versioned_run`::
+
+    with versioned_run("affinity") as run_id:       # (:AlgorithmRun {status: 'running'})
+        write_affinity(rows, run_id)                # results carry version = run_id
+    # on success, one transaction: this run -> 'current', the previous current -> 'superseded';
+    # then superseded (and failed) results are deleted in batches, and so are their AlgorithmRun nodes.
+    # on error: this run -> 'failed' and its partial results are deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from graph_model.connection import execute_write, run_query, session
+from graph_model.errors import CustomerGraphError
+
+__all__ = [
+    "FAMILIES", "WritebackError", "versioned_run", "write_affinity", "write_popular_at", "write_popular_in",
+    "write_product_trends", "write_recommendations", "write_retention", "write_rfm", "write_segments",
+    "write_similarity",
+]
+
+FAMILIES = ("affinity", "similarity", "segments", "retention", "trends", "recommend")
+BATCH = 10_000
+
+
+class WritebackError(CustomerGraphError):
+    """Results could not be written, or a run could not be switched to current."""
+
+
+START_RUN = """
+MATCH (stale:AlgorithmRun {family: $family, status: 'running'})
+SET stale.status = 'failed', stale.finishedAt = datetime()
+WITH count(stale) AS _
+CREATE (:AlgorithmRun {runId: $runId, family: $family, status: 'running', startedAt: datetime()})
+"""
+
+SWITCH_RUN = """
+MATCH (new:AlgorithmRun {runId: $runId, status: 'running'})
+OPTIONAL MATCH (old:AlgorithmRun {family: $family, status: 'current'})
+SET old.status = 'superseded'
+WITH DISTINCT new
+SET new.status = 'current', new.finishedAt = datetime()
+RETURN new.runId AS runId
+"""
+
+FAIL_RUN = "MATCH (r:AlgorithmRun {runId: $runId}) SET r.status = 'failed', r.finishedAt = datetime()"
+
+OBSOLETE_VERSIONS = """
+MATCH (r:AlgorithmRun {family: $family}) WHERE r.status IN ['superseded', 'failed']
+RETURN collect(r.runId) AS versions
+"""
+
+DELETE_RUNS = "MATCH (r:AlgorithmRun) WHERE r.runId IN $versions DELETE r"
+
+#: Deletes results carrying one of ``$versions``; run in an implicit transaction (IN TRANSACTIONS).
+DELETE_RESULTS: dict[str, tuple[str, ...]] = {
+    "affinity": (
+        "MATCH ()-[r:AFFINITY]->() WHERE r.version IN $versions CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    ),
+    "similarity": (
+        "MATCH ()-[r:SIMILAR_TO]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    ),
+    "recommend": (
+        "MATCH ()-[r:RECOMMENDED]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    ),
+    "segments": (
+        "MATCH ()-[r:IN_SEGMENT]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+        "MATCH (s:Segment) WHERE s.version IN $versions CALL (s) { DETACH DELETE s } IN TRANSACTIONS OF 100 ROWS",
+    ),
+    "trends": (
+        "MATCH ()-[r:POPULAR_AT]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+        "MATCH ()-[r:POPULAR_IN]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+    ),
+    "retention": (),
+}
+
+#: Node properties written in place and left over from earlier runs (customers no longer scored).
+CLEAN_STALE: dict[str, tuple[str, ...]] = {
+    "retention": (
+        "MATCH (c:Customer) WHERE c.retentionVersion IS NOT NULL AND c.retentionVersion <> $runId "
+        "CALL (c) { REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.retentionModel, c.retentionVersion } "
+        "IN TRANSACTIONS OF 10000 ROWS",
+    ),
+    "segments": (
+        "MATCH (c:Customer) WHERE c.rfmScore IS NOT NULL "
+        "AND NOT EXISTS { (c)-[:IN_SEGMENT {version: $runId}]->(:Segment {kind: 'rfm'}) } "
+        "CALL (c) { REMOVE c.rfmRecencyDays, c.rfmFrequency, c.rfmMonetary, c.rfmScore, c.rfmSegment } "
+        "IN TRANSACTIONS OF 10000 ROWS",
+    ),
+}
+
+WRITE_AFFINITY = """
+UNWIND $rows AS row
+MATCH (a:Product {sku: row.source})
+MATCH (b:Product {sku: row.target})
+CREATE (a)-[:AFFINITY {kind: row.kind, score: row.score, lift: row.lift, support: row.support,
+                       confidence: row.confidence, rank: row.rank, version: $version}]->(b)
+"""
+
+WRITE_SIMILARITY = """
+UNWIND $rows AS row
+MATCH (a:Customer {customerId: row.source})
+MATCH (b:Customer {customerId: row.target})
+CREATE (a)-[:SIMILAR_TO {score: row.score, rank: row.rank, version: $version}]->(b)
+"""
+
+WRITE_RECOMMENDATIONS = """
+UNWIND $rows AS row
+MATCH (c:Customer {customerId: row.customerId})
+MATCH (p:Product {sku: row.sku})
+CREATE (c)-[:RECOMMENDED {score: row.score, rank: row.rank, reason: row.reason, evidence: row.evidence,
+                          version: $version}]->(p)
+"""
+
+WRITE_SEGMENTS = """
+UNWIND $rows AS row
+CREATE (:Segment {segmentId: row.segmentId, kind: row.kind, name: row.name, description: row.description,
+                  size: row.size, version: $version})
+"""
+
+WRITE_MEMBERSHIPS = """
+UNWIND $rows AS row
+MATCH (c:Customer {customerId: row.customerId})
+MATCH (s:Segment {segmentId: row.segmentId})
+CREATE (c)-[:IN_SEGMENT {version: $version}]->(s)
+"""
+
+WRITE_RFM = """
+UNWIND $rows AS row
+MATCH (c:Customer {customerId: row.customerId})
+SET c.rfmRecencyDays = row.recencyDays, c.rfmFrequency = row.frequency, c.rfmMonetary = row.monetary,
+    c.rfmScore = row.rfmScore, c.rfmSegment = row.rfmSegment
+"""
+
+WRITE_RETENTION = """
+UNWIND $rows AS row
+MATCH (c:Customer {customerId: row.customerId})
+SET c.churnRisk = row.churnRisk, c.pAlive = row.pAlive, c.expectedPurchases90d = row.expectedPurchases90d,
+    c.retentionModel = $model, c.retentionVersion = $version
+"""
+
+WRITE_PRODUCT_TRENDS = """
+UNWIND $rows AS row
+MATCH (p:Product {sku: row.sku})
+SET p.popularity = row.popularity, p.popularityRank = row.popularityRank,
+    p.trendScore = row.trendScore, p.trendRank = row.trendRank
+"""
+
+WRITE_POPULAR_AT = """
+UNWIND $rows AS row
+MATCH (s:Store {storeId: row.storeId})
+MATCH (p:Product {sku: row.sku})
+CREATE (s)-[:POPULAR_AT {rank: row.rank, score: row.score, version: $version}]->(p)
+"""
+
+WRITE_POPULAR_IN = """
+UNWIND $rows AS row
+MATCH (s:Segment {segmentId: row.segmentId})
+MATCH (p:Product {sku: row.sku})
+CREATE (s)-[:POPULAR_IN {rank: row.rank, score: row.score, version: $version}]->(p)
+"""
+
+
+def new_run_id(family: str) -> str:
+    """A run id that sorts by time: ``<family>-<UTC timestamp>``."""
+    return f"{family}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
+def _write(query: str, rows: Sequence[dict[str, Any]], batch: int = BATCH, **params: Any) -> int:
+    def work(tx: Any, chunk: Sequence[dict[str, Any]]) -> None:
+        tx.run(query, rows=list(chunk), **params).consume()
+
+    for start in range(0, len(rows), batch):
+        execute_write(work, rows[start:start + batch])
+    return len(rows)
+
+
+def _run_implicit(statements: Sequence[str], **params: Any) -> None:
+    with session() as s:
+        for statement in statements:
+            s.run(statement, params).consume()
+
+
+def _delete_versions(family: str, versions: list[str]) -> None:
+    if versions:
+        _run_implicit(DELETE_RESULTS[family], versions=versions)
+        run_query(DELETE_RUNS, {"versions": versions})
+
+
+@contextmanager
+def versioned_run(family: str, on_switch: Callable[[str], None] | None = None) -> Iterator[str]:
+    """Bracket the writes of one run of ``family``; yields the run id to stamp results with."""
+    if family not in FAMILIES:
+        raise WritebackError(f"unknown algorithm family {family!r}; expected one of {', '.join(FAMILIES)}")
+    run_id = new_run_id(family)
+    run_query(START_RUN, {"family": family, "runId": run_id})
+    try:
+        yield run_id
+    except BaseException:
+        run_query(FAIL_RUN, {"runId": run_id})
+        _delete_versions(family, [run_id])
+        raise
+    switched = run_query(SWITCH_RUN, {"family": family, "runId": run_id})
+    if not switched:
+        raise WritebackError(f"run {run_id} was no longer 'running' when it finished; results not switched")
+    if on_switch:
+        on_switch(run_id)
+    _delete_versions(family, run_query(OBSOLETE_VERSIONS, {"family": family}, write=False)[0]["versions"])
+    if CLEAN_STALE.get(family):
+        _run_implicit(CLEAN_STALE[family], runId=run_id)
+
+
+def write_affinity(rows: Sequence[dict[str, Any]], version: str) -> int:
+    """``rows``: ``source, target`` (SKUs), ``kind, score, lift, support, confidence, rank``."""
+    return _write(WRITE_AFFINITY, rows, version=version)
+
+
+def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
+    """``rows``: ``source, target`` (customer ids), ``score, rank``."""
+    return _write(WRITE_SIMILARITY, rows, version=version)
+
+
+def write_recommendations(rows: Sequence[dict[str, Any]], version: str) -> int:
+    """``rows``: ``customerId, sku, score, rank, reason, evidence``."""
+    return _write(WRITE_RECOMMENDATIONS, rows, version=version)
+
+
+def write_segments(segments: Sequence[dict[str, Any]], memberships: Sequence[dict[str, Any]], version: str) -> int:
+    """``segments``: ``segmentId, kind, name, description, size``; ``memberships``: ``customerId, segmentId``."""
+    _write(WRITE_SEGMENTS, segments, version=version)
+    return _write(WRITE_MEMBERSHIPS, memberships, version=version)
+
+
+def write_rfm(rows: Sequence[dict[str, Any]]) -> int:
+    """``rows``: ``customerId, recencyDays, frequency, monetary, rfmScore, rfmSegment``."""
+    return _write(WRITE_RFM, rows)
+
+
+def write_retention(rows: Sequence[dict[str, Any]], version: str, model: str) -> int:
+    """``rows``: ``customerId, churnRisk, pAlive, expectedPurchases90d``."""
+    return _write(WRITE_RETENTION, rows, version=version, model=model)
+
+
+def write_product_trends(rows: Sequence[dict[str, Any]]) -> int:
+    """``rows``: ``sku, popularity, popularityRank, trendScore, trendRank`` (ranks may be null)."""
+    return _write(WRITE_PRODUCT_TRENDS, rows)
+
+
+def write_popular_at(rows: Sequence[dict[str, Any]], version: str) -> int:
+    """``rows``: ``storeId, sku, rank, score``."""
+    return _write(WRITE_POPULAR_AT, rows, version=version)
+
+
+def write_popular_in(rows: Sequence[dict[str, Any]], version: str) -> int:
+    """``rows``: ``segmentId, sku, rank, score``."""
+    return _write(WRITE_POPULAR_IN, rows, version=version)
