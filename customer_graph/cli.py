@@ -17,7 +17,6 @@ from graph_model.errors import CustomerGraphError
 LAZY_COMMANDS = {
     "cypher": "customer_graph.cypher_commands:cypher_group",
     "algorithms": "algorithms.cli:algorithms",
-    "algorithms": "algorithms.cli:algorithms",
     "db": "customer_graph.db_commands:db_group",
     "up": "customer_graph.up:up",
     "generate": "loaders.cli:generate",
