@@ -19,6 +19,7 @@ LAZY_COMMANDS = {
     "algorithms": "algorithms.cli:algorithms",
     "db": "customer_graph.db_commands:db_group",
     "up": "customer_graph.up:up",
+    "serve": "api.cli:serve",
     "generate": "loaders.cli:generate",
 }
 

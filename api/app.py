@@ -1,0 +1,58 @@
+"""The Starlette application: ``/graphql`` (GraphiQL in development), ``/healthz`` and ``/readyz``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.config import ApiConfig, load_api_config
+from api.db import Database
+from api.http import GraphQLEndpoint
+from api.schema import build_schema
+from graph_model.errors import CustomerGraphError
+from graph_model.settings import Settings
+
+READY_TIMEOUT_SECONDS = 3.0
+
+
+def create_app(config: ApiConfig | None = None, settings: Settings | None = None,
+               database: Database | None = None) -> Starlette:
+    """The API as an ASGI app; ``config`` and ``settings`` default to the environment.
+
+    ``database`` (built from ``settings`` when not given) is exposed as ``app.state.db``; its driver is
+    built on first use and closed at shutdown.
+    """
+    config = config or load_api_config()
+    db = database or Database(settings)
+    endpoint = GraphQLEndpoint(build_schema(config), db, config)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await asyncio.wait_for(db.ping(), READY_TIMEOUT_SECONDS)
+        except (CustomerGraphError, TimeoutError):
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "reachable"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await db.close()
+
+    app = Starlette(routes=[
+        Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ], lifespan=lifespan)
+    app.state.db = db
+    app.state.config = config
+    app.state.schema = endpoint.schema
+    return app

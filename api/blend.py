@@ -1,0 +1,102 @@
+"""Blending recommendation candidates at query time (pure functions, no database).
+
+Each source's scores are normalised by the best score of that source (so 1.0 = its best candidate),
+weighted, and summed per product; stock at the context store adds a little or halves the score.
+
+>>> rows = [{"product": {"sku": "A"}, "score": 0.8, "source": "PERSONAL", "reason": "bought with X"},
+...         {"product": {"sku": "B"}, "score": 0.4, "source": "PERSONAL", "reason": "bought with Y"},
+...         {"product": {"sku": "B"}, "score": 2.0, "source": "CONTEXT_PRODUCT", "about": "Tent"}]
+>>> [(r.sku, round(r.score, 2)) for r in blend(rows, first=2)]
+[('B', 1.3), ('A', 1.0)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+WEIGHTS: dict[str, float] = {
+    "PERSONAL": 1.0,
+    "CONTEXT_PRODUCT": 0.8,
+    "CONTEXT_SESSION": 0.5,
+    "CONTEXT_STORE": 0.4,
+    "SEGMENT_POPULAR": 0.6,
+    "STORE_POPULAR": 0.5,
+    "TRENDING": 0.3,
+}
+IN_STOCK_BONUS = 0.1
+OUT_OF_STOCK_FACTOR = 0.5
+
+
+@dataclass
+class Blended:
+    """One recommended product after blending: its score, the sources that contributed and why."""
+
+    sku: str
+    product: dict[str, Any]
+    score: float = 0.0
+    base_score: float | None = None
+    rank: int | None = None
+    evidence: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    reasons: list[tuple[float, str]] = field(default_factory=list)
+    stock: int | None = None
+
+    @property
+    def explanation(self) -> str:
+        """The reasons, the strongest first."""
+        return "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
+
+
+def reason_text(row: dict[str, Any], store_name: str | None) -> str:
+    """A readable reason for one candidate row."""
+    source, about = row["source"], row.get("about")
+    if source == "PERSONAL":
+        return row.get("reason") or "Recommended for you"
+    if source == "CONTEXT_PRODUCT":
+        return f"Often bought with {about}, which you are looking at"
+    if source == "CONTEXT_SESSION":
+        return f"Goes well with {about}, which you viewed in this session"
+    if source == "CONTEXT_STORE":
+        return f"Popular at {about}"
+    if source == "SEGMENT_POPULAR":
+        return f"Popular with shoppers like you ({about})"
+    if source == "STORE_POPULAR":
+        return f"Popular at your store, {about}"
+    return "Trending now"
+
+
+def blend(rows: Iterable[dict[str, Any]], *, first: int, exclude: frozenset[str] = frozenset(),
+          store_name: str | None = None) -> list[Blended]:
+    """The ``first`` best products of ``rows`` (dicts with product, score, source...), best first."""
+    rows = [row for row in rows if row["product"]["sku"] not in exclude]
+    best: dict[str, float] = {}
+    for row in rows:
+        best[row["source"]] = max(best.get(row["source"], 0.0), float(row.get("score") or 0.0))
+    blended: dict[str, Blended] = {}
+    for row in rows:
+        sku = row["product"]["sku"]
+        item = blended.setdefault(sku, Blended(sku=sku, product=row["product"]))
+        source = row["source"]
+        if source in item.sources:
+            continue
+        top = best[source] or 1.0
+        contribution = WEIGHTS.get(source, 0.3) * float(row.get("score") or 0.0) / top
+        item.score += contribution
+        item.sources.append(source)
+        item.reasons.append((contribution, reason_text(row, store_name)))
+        if source == "PERSONAL":
+            item.base_score, item.rank = row.get("score"), row.get("rank")
+            item.evidence = list(row.get("evidence") or [])
+        if row.get("stock") is not None:
+            item.stock = row["stock"]
+    if store_name is not None:
+        for item in blended.values():
+            if item.stock is not None and item.stock > 0:
+                item.score += IN_STOCK_BONUS
+                item.reasons.append((0.0, f"in stock at {store_name}"))
+            elif item.stock is not None:
+                item.score *= OUT_OF_STOCK_FACTOR
+    ordered = sorted(blended.values(), key=lambda item: (-item.score, item.rank or 10**9, item.sku))
+    return ordered[:first]

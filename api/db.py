@@ -1,0 +1,80 @@
+"""The API's one asynchronous Neo4j driver, built from :func:`graph_model.connection.current_settings`.
+
+The synchronous driver of :mod:`graph_model.connection` would block the event loop, so the API owns one
+``AsyncDriver`` here (and nowhere else). Every statement goes through :meth:`Database.run`, which makes
+round trips countable, converts Neo4j temporal values to Python ones and translates driver errors
+into :mod:`graph_model.errors` (``DatabaseUnavailable``, ``QueryError``) at this one boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+from neo4j import AsyncGraphDatabase, RoutingControl
+
+from graph_model.connection import current_settings
+from graph_model.errors import translate_neo4j_error
+from graph_model.settings import Settings
+
+Row = dict[str, Any]
+
+
+def _native(value: Any) -> Any:
+    """Neo4j temporal values as Python ones, recursively through lists and maps."""
+    if isinstance(value, neo4j.time.DateTime):
+        return value.to_native()
+    if isinstance(value, list):
+        return [_native(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _native(item) for key, item in value.items()}
+    return value
+
+
+class Database:
+    """A lazily built ``AsyncDriver`` on the configured database, with a round-trip counter."""
+
+    def __init__(self, settings: Settings | None = None, *, retry_seconds: float = 1.0) -> None:
+        self.settings = settings or current_settings()
+        self.retry_seconds = retry_seconds
+        self.round_trips = 0
+        self._driver: neo4j.AsyncDriver | None = None
+
+    @property
+    def driver(self) -> neo4j.AsyncDriver:
+        """The driver, built on first use (inside the running event loop)."""
+        if self._driver is None:
+            self._driver = AsyncGraphDatabase.driver(
+                self.settings.bolt_uri,
+                auth=(self.settings.user, self.settings.password),
+                max_connection_pool_size=100,
+                connection_acquisition_timeout=5.0,
+                connection_timeout=2.0,
+                max_transaction_retry_time=self.retry_seconds,
+                notifications_min_severity="OFF",
+            )
+        return self._driver
+
+    async def run(self, query: str, parameters: dict[str, Any] | None = None, *, write: bool = False) -> list[Row]:
+        """Run one parameterised statement (one round trip); rows as dicts of Python values."""
+        self.round_trips += 1
+        try:
+            records, _, _ = await self.driver.execute_query(
+                query,
+                parameters or {},
+                database_=self.settings.database,
+                routing_=RoutingControl.WRITE if write else RoutingControl.READ,
+            )
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
+            raise translate_neo4j_error(error) from error
+        return [{key: _native(value) for key, value in record.items()} for record in records]
+
+    async def ping(self) -> None:
+        """Raise ``DatabaseUnavailable`` unless the database answers a trivial query."""
+        await self.run("RETURN 1 AS ok")
+
+    async def close(self) -> None:
+        """Close the driver (it is rebuilt on next use)."""
+        if self._driver is not None:
+            driver, self._driver = self._driver, None
+            await driver.close()

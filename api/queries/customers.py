@@ -1,0 +1,137 @@
+"""Customers: lookup by id or identifier, and what hangs one hop off them (batched by customer id)."""
+
+from __future__ import annotations
+
+from api.db import Database, Row
+from api.queries.projections import CUSTOMER, SEGMENT, STORE, current_version
+
+CUSTOMERS_BY_ID = f"""
+UNWIND $ids AS id
+MATCH (c:Customer {{customerId: id}})
+RETURN {CUSTOMER} AS customer
+"""
+
+CUSTOMER_BY_IDENTITY = f"""
+MATCH (:Identity {{identityKey: $key}})-[:IDENTIFIES]->(c:Customer)
+RETURN {CUSTOMER} AS customer
+LIMIT 1
+"""
+
+IDENTITIES_BY_CUSTOMER = """
+UNWIND $ids AS id
+MATCH (i:Identity)-[r:IDENTIFIES]->(:Customer {customerId: id})
+RETURN id AS customerId, i {.type, .value, .firstSeen, .lastSeen, linkedAt: r.at} AS identity
+ORDER BY i.type, i.value
+"""
+
+CONSENTS_BY_CUSTOMER = """
+UNWIND $ids AS id
+MATCH (:Customer {customerId: id})-[:HAS_CONSENT]->(k:Consent)
+RETURN id AS customerId, k {.channel, .purpose, .granted, .updatedAt} AS consent
+ORDER BY k.channel, k.purpose
+"""
+
+SEGMENTS_BY_CUSTOMER = f"""
+{current_version('segments')}
+UNWIND $ids AS id
+MATCH (:Customer {{customerId: id}})-[m:IN_SEGMENT]->(g:Segment)
+WHERE version IS NULL OR m.version = version
+RETURN id AS customerId, {SEGMENT} AS segment
+ORDER BY g.kind, g.segmentId
+"""
+
+HOME_STORE_BY_CUSTOMER = f"""
+UNWIND $ids AS id
+MATCH (:Customer {{customerId: id}})-[:HOME_STORE]->(s:Store)
+RETURN id AS customerId, {STORE} AS store
+"""
+
+SIMILAR_BY_CUSTOMER = f"""
+{current_version('similarity')}
+UNWIND $ids AS id
+MATCH (:Customer {{customerId: id}})
+CALL (id, version) {{
+  MATCH (:Customer {{customerId: id}})-[r:SIMILAR_TO]->(c:Customer)
+  WHERE (version IS NULL OR r.version = version) AND c.erasedAt IS NULL
+  RETURN r, c ORDER BY r.rank, r.score DESC LIMIT $first
+}}
+RETURN id AS customerId, r.score AS score, r.rank AS rank, {CUSTOMER} AS customer
+"""
+
+NEARBY_STORES = f"""
+MATCH (s:Store)
+WHERE point.distance(s.location, point({{latitude: $latitude, longitude: $longitude}})) <= $meters
+WITH s, point.distance(s.location, point({{latitude: $latitude, longitude: $longitude}})) AS meters
+RETURN {STORE} AS store, meters / 1000.0 AS distanceKm
+ORDER BY meters, s.storeId
+LIMIT $first
+"""
+
+OFFERS_NEAR = f"""
+MATCH (o:Offer)
+WHERE (o.validFrom IS NULL OR o.validFrom <= datetime()) AND (o.validTo IS NULL OR o.validTo >= datetime())
+OPTIONAL MATCH (o)-[:VALID_AT]->(s:Store)
+WITH o, s, CASE WHEN s IS NULL THEN null
+               ELSE point.distance(s.location, point({{latitude: $latitude, longitude: $longitude}})) END AS meters
+WHERE s IS NULL OR meters <= $meters
+RETURN o {{.offerId, .description, .discountPct, .validFrom, .validTo}} AS offer,
+       CASE WHEN s IS NULL THEN null ELSE {STORE} END AS store, meters / 1000.0 AS distanceKm
+ORDER BY meters IS NULL, meters, o.discountPct DESC, o.offerId
+LIMIT $first
+"""
+
+
+async def customers_by_ids(db: Database, ids: list[str]) -> dict[str, Row]:
+    """Customer rows by id (missing ids are absent)."""
+    rows = await db.run(CUSTOMERS_BY_ID, {"ids": ids})
+    return {row["customer"]["customerId"]: row["customer"] for row in rows}
+
+
+async def customer_by_identity(db: Database, identity_key: str) -> Row | None:
+    """The customer an identifier (``type:value``) resolves to, if any."""
+    rows = await db.run(CUSTOMER_BY_IDENTITY, {"key": identity_key})
+    return rows[0]["customer"] if rows else None
+
+
+async def _grouped(db: Database, query: str, ids: list[str], column: str, **params: object) -> dict[str, list[Row]]:
+    grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
+    for row in await db.run(query, {"ids": ids, **params}):
+        grouped[row["customerId"]].append(row[column] if column else row)
+    return grouped
+
+
+async def identities_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:
+    """Each customer's identifiers."""
+    return await _grouped(db, IDENTITIES_BY_CUSTOMER, ids, "identity")
+
+
+async def consents_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:
+    """Each customer's consents."""
+    return await _grouped(db, CONSENTS_BY_CUSTOMER, ids, "consent")
+
+
+async def segments_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:
+    """Each customer's segments of the current segmentation run."""
+    return await _grouped(db, SEGMENTS_BY_CUSTOMER, ids, "segment")
+
+
+async def home_stores(db: Database, ids: list[str]) -> dict[str, Row]:
+    """Each customer's home store (missing when none)."""
+    return {row["customerId"]: row["store"] for row in await db.run(HOME_STORE_BY_CUSTOMER, {"ids": ids})}
+
+
+async def similar_shoppers(db: Database, ids: list[str], first: int) -> dict[str, list[Row]]:
+    """Each customer's most similar shoppers (current similarity run), best first."""
+    return await _grouped(db, SIMILAR_BY_CUSTOMER, ids, "", first=first)
+
+
+async def nearby_stores(db: Database, latitude: float, longitude: float, radius_km: float, first: int) -> list[Row]:
+    """Stores within ``radius_km`` of a point, nearest first."""
+    return await db.run(NEARBY_STORES, {"latitude": latitude, "longitude": longitude,
+                                        "meters": radius_km * 1000.0, "first": first})
+
+
+async def offers_near(db: Database, latitude: float, longitude: float, radius_km: float, first: int) -> list[Row]:
+    """Offers valid now, either at any store or at a store within ``radius_km``; nearest store first."""
+    return await db.run(OFFERS_NEAR, {"latitude": latitude, "longitude": longitude,
+                                      "meters": radius_km * 1000.0, "first": first})

@@ -1,0 +1,24 @@
+"""Map projections shared by the queries, so every query returns the same row shape per node type."""
+
+CUSTOMER = """c {.customerId, .name, .emailHash, .city, .loyaltyTier, .createdAt, .erasedAt, .churnRisk,
+  .pAlive, .expectedPurchases90d, .rfmSegment, .rfmScore, .rfmRecencyDays, .rfmFrequency, .rfmMonetary,
+  latitude: c.homeLocation.latitude, longitude: c.homeLocation.longitude}"""
+
+PRODUCT = "p {.sku, .name, .description, .price, .popularity, .popularityRank, .trendScore, .trendRank}"
+
+STORE = "s {.storeId, .name, .city, latitude: s.location.latitude, longitude: s.location.longitude}"
+
+SEGMENT = "g {.segmentId, .kind, .name, .description, .size}"
+
+
+def current_version(family: str, alias: str = "version") -> str:
+    """A subquery yielding ``alias``: the runId of the current run of ``family`` (null when there is none).
+
+    Results whose ``version`` differs are skipped, so readers never see a mix of two runs; without any
+    recorded run (a graph loaded by hand) every result counts. ``family`` and ``alias`` are fixed names
+    of the graph contract, never user input.
+    """
+    return (
+        "CALL () { OPTIONAL MATCH (run:AlgorithmRun {family: '" + family + "', status: 'current'}) "
+        "RETURN run.runId AS " + alias + " ORDER BY run.finishedAt DESC LIMIT 1 }"
+    )

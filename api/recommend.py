@@ -1,0 +1,72 @@
+"""Assembling recommendations for a batch of customers: precomputed, fallback, then context.
+
+Round trips per batch: one for ``RECOMMENDED``; one more for the segment/home-store fallback only when
+some customer has none (and one for trending when even that is empty); with a context, one to resolve
+the store from a location and one for the context candidates, shared by the whole batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.blend import Blended, blend
+from api.db import Database
+from api.queries import recommendations as q
+
+CONTEXT_STORE_RADIUS_KM = 2.0
+MAX_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class RecommendationContext:
+    """Where the customer is right now: the store, the web/app session, the product on screen, a location."""
+
+    store_id: str | None = None
+    session_id: str | None = None
+    product_sku: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing is known about the situation."""
+        return not any((self.store_id, self.session_id, self.product_sku, self.latitude is not None))
+
+
+async def recommend(db: Database, ids: list[str], *, first: int,
+                    context: RecommendationContext | None) -> dict[str, list[Blended]]:
+    """The ``first`` best products for each customer, blended with the context when one is given."""
+    context = None if context is None or context.empty else context
+    store = None
+    if context is not None:
+        store = await q.context_store(db, store_id=context.store_id, latitude=context.latitude,
+                                      longitude=context.longitude, radius_km=CONTEXT_STORE_RADIUS_KM)
+    store_id = store["storeId"] if store else None
+    limit = first if context is None else min(first + 20, MAX_CANDIDATES)
+    candidates = await q.personal(db, ids, limit, store_id)
+    for rows in candidates.values():
+        for row in rows:
+            row["source"] = "PERSONAL"
+    missing = [customer_id for customer_id, rows in candidates.items() if not rows]
+    if missing:
+        fallback = await q.fallback(db, missing, limit, store_id)
+        need_trending = []
+        for customer_id in missing:
+            rows = fallback[customer_id]
+            segment_rows = [row for row in rows if row["source"] == "SEGMENT_POPULAR"]
+            candidates[customer_id] = segment_rows or rows
+            if not rows:
+                need_trending.append(customer_id)
+        if need_trending:
+            trending = await q.trending(db, limit, store_id)
+            for customer_id in need_trending:
+                candidates[customer_id] = [dict(row) for row in trending]
+    shared: list[dict] = []
+    exclude: frozenset[str] = frozenset()
+    if context is not None:
+        shared = await q.context_candidates(db, limit=limit, product_sku=context.product_sku,
+                                            session_id=context.session_id, store_id=store_id)
+        exclude = frozenset({context.product_sku}) if context.product_sku else frozenset()
+    store_name = store["name"] if store else None
+    return {customer_id: blend(rows + shared, first=first, exclude=exclude, store_name=store_name)
+            for customer_id, rows in candidates.items()}

@@ -1,0 +1,70 @@
+"""Types shared by the schema modules: locations, page info, enums, and helpers for resolvers."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.limits import check_page_size
+
+if TYPE_CHECKING:
+    from api.context import RequestContext
+
+
+def context(info: Info) -> RequestContext:
+    """The request context of a resolver."""
+    return info.context  # type: ignore[no-any-return]
+
+
+def page_size(info: Info, first: int, argument: str = "first") -> int:
+    """``first`` checked against the configured maximum page size."""
+    return check_page_size(first, context(info).config.max_page_size, argument)
+
+
+@strawberry.type(description="A WGS-84 position.")
+class Location:
+    latitude: float
+    longitude: float
+
+    @staticmethod
+    def from_row(row: dict[str, Any]) -> Location | None:
+        """The location in a row with ``latitude``/``longitude`` keys, if both are there."""
+        if row.get("latitude") is None or row.get("longitude") is None:
+            return None
+        return Location(latitude=row["latitude"], longitude=row["longitude"])
+
+
+@strawberry.input(description="A WGS-84 position.")
+class LocationInput:
+    latitude: float
+    longitude: float
+
+    def check(self) -> LocationInput:
+        """Itself, when it is a real position."""
+        from api.errors import BadUserInput
+
+        if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
+            raise BadUserInput("latitude must be within -90..90 and longitude within -180..180.")
+        return self
+
+
+@strawberry.enum(description="A channel of contact.")
+class Channel(enum.Enum):
+    WEB = "web"
+    APP = "app"
+    STORE = "store"
+    PHONE = "phone"
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None

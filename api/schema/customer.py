@@ -1,0 +1,257 @@
+"""Customers: profile, identities, consents, segments, churn risk, home store, timeline, recommendations,
+similar shoppers, nearby stores and offers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.errors import BadUserInput, NotFound
+from api.queries import customers as q
+from api.recommend import RecommendationContext
+from api.schema.common import Channel, Location, LocationInput, context, page_size
+from api.schema.engagement import EngagementConnection, EngagementType, engagement_history
+from api.schema.permissions import CanSeePersonalData
+from api.schema.product import Product
+from api.schema.segment import Segment
+from api.schema.store import Store
+from graph_model.model import IDENTITY_TYPES, identity_key
+
+MAX_RADIUS_KM = 200.0
+
+
+@strawberry.type(description="An identifier resolved to the customer.")
+class Identity:
+    type: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    raw_value: strawberry.Private[str]
+
+    @strawberry.field(description="The identifier itself (personal data).", permission_classes=[CanSeePersonalData])
+    def value(self) -> str | None:
+        return self.raw_value
+
+
+@strawberry.type(description="What the customer allows on one channel for one purpose.")
+class Consent:
+    channel: str
+    purpose: str
+    granted: bool
+    updated_at: datetime | None
+
+    @staticmethod
+    def from_row(row: dict[str, Any]) -> Consent:
+        return Consent(channel=row["channel"], purpose=row["purpose"], granted=row["granted"],
+                       updated_at=row.get("updatedAt"))
+
+
+@strawberry.type(description="A recommended product with its blended score and why.")
+class Recommendation:
+    product: Product
+    score: float = strawberry.field(description="The blended score used for ordering (higher is better).")
+    base_score: float | None = strawberry.field(description="The precomputed RECOMMENDED score, if any.")
+    rank: int | None = strawberry.field(description="The precomputed rank, if any.")
+    explanation: str = strawberry.field(description="Why, in words, strongest reason first.")
+    sources: list[str] = strawberry.field(
+        description="PERSONAL, CONTEXT_PRODUCT, CONTEXT_SESSION, CONTEXT_STORE, SEGMENT_POPULAR, STORE_POPULAR, TRENDING.")
+    evidence: list[str]
+    stock_at_store: int | None = strawberry.field(description="Stock at the context store, when one is given.")
+
+
+@strawberry.input(description="Where the customer is right now; blended into recommendations.")
+class RecommendationContextInput:
+    store_id: strawberry.ID | None = None
+    session_id: strawberry.ID | None = None
+    product_sku: strawberry.ID | None = None
+    location: LocationInput | None = None
+
+    def to_context(self) -> RecommendationContext:
+        location = self.location.check() if self.location else None
+        return RecommendationContext(
+            store_id=str(self.store_id) if self.store_id is not None else None,
+            session_id=str(self.session_id) if self.session_id is not None else None,
+            product_sku=str(self.product_sku) if self.product_sku is not None else None,
+            latitude=location.latitude if location else None, longitude=location.longitude if location else None,
+        )
+
+
+@strawberry.type(description="A store near the customer.")
+class NearbyStore:
+    store: Store
+    distance_km: float
+
+
+@strawberry.type(description="An offer valid now, at any store or at a store near the customer.")
+class Offer:
+    id: strawberry.ID
+    description: str
+    discount_pct: float | None
+    valid_from: datetime | None
+    valid_to: datetime | None
+    store: Store | None
+    distance_km: float | None
+
+
+@strawberry.input(description="An identifier: its type (email_hash, device_id, cookie, loyalty_card, customer_ref) and value.")
+class IdentityInput:
+    type: str
+    value: str
+
+    def key(self) -> str:
+        if self.type not in IDENTITY_TYPES:
+            raise BadUserInput(f"identity type must be one of {', '.join(IDENTITY_TYPES)}.", argument="identity")
+        return identity_key(self.type, self.value)
+
+
+def _radius(radius_km: float) -> float:
+    if not 0 < radius_km <= MAX_RADIUS_KM:
+        raise BadUserInput(f"`radiusKm` must be within 0..{MAX_RADIUS_KM:g}.", argument="radiusKm")
+    return radius_km
+
+
+@strawberry.type(description="One person, across every identifier and channel.")
+class Customer:
+    id: strawberry.ID
+    city: str | None
+    loyalty_tier: str | None
+    created_at: datetime | None
+    erased_at: datetime | None
+    churn_risk: float | None = strawberry.field(description="0..1, = 1 - pAlive (retention algorithm).")
+    p_alive: float | None
+    expected_purchases_90d: float | None = strawberry.field(name="expectedPurchases90d")
+    rfm_segment: str | None
+    rfm_score: str | None
+    row: strawberry.Private[dict[str, Any]]
+
+    @staticmethod
+    def from_row(row: dict[str, Any]) -> Customer:
+        return Customer(id=row["customerId"], city=row.get("city"), loyalty_tier=row.get("loyaltyTier"),
+                        created_at=row.get("createdAt"), erased_at=row.get("erasedAt"),
+                        churn_risk=row.get("churnRisk"), p_alive=row.get("pAlive"),
+                        expected_purchases_90d=row.get("expectedPurchases90d"), rfm_segment=row.get("rfmSegment"),
+                        rfm_score=row.get("rfmScore"), row=row)
+
+    @strawberry.field(description="Full name (personal data).", permission_classes=[CanSeePersonalData])
+    def name(self) -> str | None:
+        return self.row.get("name")
+
+    @strawberry.field(description="Hash of the e-mail address (personal data).", permission_classes=[CanSeePersonalData])
+    def email_hash(self) -> str | None:
+        return self.row.get("emailHash")
+
+    @strawberry.field(description="Home location (personal data).", permission_classes=[CanSeePersonalData])
+    def home_location(self) -> Location | None:
+        return Location.from_row(self.row)
+
+    @strawberry.field(description="The identifiers resolved to this customer.")
+    async def identities(self, info: Info) -> list[Identity]:
+        rows = await context(info).loaders.identities.load(str(self.id))
+        return [Identity(type=row["type"], first_seen=row.get("firstSeen"), last_seen=row.get("lastSeen"),
+                         raw_value=row["value"]) for row in rows]
+
+    @strawberry.field(description="Consent per channel and purpose.")
+    async def consents(self, info: Info) -> list[Consent]:
+        return [Consent.from_row(row) for row in await context(info).loaders.consents.load(str(self.id))]
+
+    @strawberry.field(description="Segments of the current segmentation run.")
+    async def segments(self, info: Info) -> list[Segment]:
+        return [Segment.from_row(row) for row in await context(info).loaders.customer_segments.load(str(self.id))]
+
+    @strawberry.field(description="The customer's home store.")
+    async def home_store(self, info: Info) -> Store | None:
+        row = await context(info).loaders.home_store.load(str(self.id))
+        return Store.from_row(row) if row else None
+
+    @strawberry.field(description="One time-ordered cross-channel timeline, newest first, Relay-paginated.")
+    async def engagement_history(
+        self, info: Info, first: int = 20, after: str | None = None, channels: list[Channel] | None = None,
+        types: list[EngagementType] | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None, to: datetime | None = None,
+    ) -> EngagementConnection:
+        return await engagement_history(info, str(self.id), first=first, after=after, channels=channels,
+                                        types=types, start=from_, end=to)
+
+    @strawberry.field(description="Recommended products, best first, blended with the context when given.")
+    async def recommendations(self, info: Info, first: int = 10,
+                              context_: Annotated[RecommendationContextInput | None,
+                                                  strawberry.argument(name="context")] = None) -> list[Recommendation]:
+        first = page_size(info, first)
+        situation = context_.to_context() if context_ else None
+        items = await context(info).loaders.recommendations.load((str(self.id), first, situation))
+        return [Recommendation(product=Product.from_row(item.product), score=round(item.score, 6),
+                               base_score=item.base_score, rank=item.rank, explanation=item.explanation,
+                               sources=item.sources, evidence=item.evidence, stock_at_store=item.stock)
+                for item in items]
+
+    @strawberry.field(description="The most similar shoppers (similarity algorithm), best first.")
+    async def similar_shoppers(self, info: Info, first: int = 10) -> list[SimilarShopper]:
+        first = page_size(info, first)
+        rows = await context(info).loaders.similar.load((str(self.id), first))
+        return [SimilarShopper(customer=Customer.from_row(row["customer"]), score=row["score"], rank=row.get("rank"))
+                for row in rows]
+
+    def _origin(self, location: LocationInput | None) -> tuple[float, float] | None:
+        if location is not None:
+            checked = location.check()
+            return checked.latitude, checked.longitude
+        home = Location.from_row(self.row)
+        return (home.latitude, home.longitude) if home else None
+
+    @strawberry.field(description="Stores within `radiusKm` of `location` (default: the home location), nearest first.")
+    async def nearby_stores(self, info: Info, radius_km: float = 10.0, location: LocationInput | None = None,
+                            first: int = 10) -> list[NearbyStore]:
+        first, radius_km = page_size(info, first), _radius(radius_km)
+        origin = self._origin(location)
+        if origin is None:
+            return []
+        rows = await q.nearby_stores(context(info).db, origin[0], origin[1], radius_km, first)
+        return [NearbyStore(store=Store.from_row(row["store"]), distance_km=row["distanceKm"]) for row in rows]
+
+    @strawberry.field(description="Offers valid now where the customer is: at any store, or at a store within `radiusKm`.")
+    async def offers(self, info: Info, radius_km: float = 10.0, location: LocationInput | None = None,
+                     first: int = 10) -> list[Offer]:
+        first, radius_km = page_size(info, first), _radius(radius_km)
+        origin = self._origin(location)
+        latitude, longitude = origin if origin else (0.0, 0.0)
+        # without any position only offers valid at every store qualify
+        rows = await q.offers_near(context(info).db, latitude, longitude, radius_km if origin else 0.0, first)
+        return [Offer(id=row["offer"]["offerId"], description=row["offer"]["description"],
+                      discount_pct=row["offer"].get("discountPct"), valid_from=row["offer"].get("validFrom"),
+                      valid_to=row["offer"].get("validTo"),
+                      store=Store.from_row(row["store"]) if row.get("store") else None,
+                      distance_km=row.get("distanceKm")) for row in rows]
+
+
+@strawberry.type(description="A shopper similar to the customer.")
+class SimilarShopper:
+    customer: Customer
+    score: float
+    rank: int | None
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field(description="A customer by id, or by any identifier; unknown gives null and NOT_FOUND.")
+    async def customer(self, info: Info, id: strawberry.ID | None = None,
+                       identity: IdentityInput | None = None) -> Customer | None:
+        if (id is None) == (identity is None):
+            raise BadUserInput("Give exactly one of `id` and `identity`.")
+        if id is not None:
+            row = await context(info).loaders.customer.load(str(id))
+            if row is None:
+                raise NotFound(f"No customer with id {id!r}.", id=str(id))
+        else:
+            assert identity is not None
+            row = await q.customer_by_identity(context(info).db, identity.key())
+            if row is None:
+                raise NotFound("No customer with that identifier.", identityType=identity.type)
+        return Customer.from_row(row)
+
+    @strawberry.field(description="Customers by id, in the order asked; unknown ids are left out.")
+    async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer]:
+        page_size(info, len(ids), "ids")
+        rows = await context(info).loaders.customer.load_many([str(i) for i in ids])
+        return [Customer.from_row(row) for row in rows if row is not None]

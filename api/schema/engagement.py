@@ -1,0 +1,211 @@
+"""A customer's engagement history: one cross-channel timeline with Relay cursor pagination.
+
+The cursor is the entry's exact position ``(at, kind:id)`` (``at`` as Neo4j prints it, nanoseconds
+included), so the next page starts strictly after it: no gaps, no repeats.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.errors import BadUserInput
+from api.queries import engagement as q
+from api.schema.common import Channel, PageInfo, context, page_size
+from api.schema.permissions import CanSeePersonalData
+from api.schema.product import Product
+from api.schema.store import Store
+
+
+@strawberry.enum(description="The kinds of entries of the engagement timeline.")
+class EngagementType(enum.Enum):
+    SESSION = "SESSION"
+    ORDER = "ORDER"
+    VISIT = "VISIT"
+    MESSAGE = "MESSAGE"
+    RESPONSE = "RESPONSE"
+
+
+def encode_cursor(at_text: str, key: str) -> str:
+    """An opaque cursor for the timeline position ``(at, key)``."""
+    return base64.urlsafe_b64encode(json.dumps([at_text, key]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The position in a cursor; a ``BAD_USER_INPUT`` error when it is not one of ours."""
+    try:
+        at_text, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        datetime.fromisoformat(at_text[:26].rstrip("Z"))
+        if not isinstance(at_text, str) or not isinstance(key, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise BadUserInput("`after` is not a valid cursor of this connection.", argument="after") from None
+    return at_text, key
+
+
+async def _store(info: Info, store_id: str | None) -> Store | None:
+    if store_id is None:
+        return None
+    row = await context(info).loaders.store.load(store_id)
+    return Store.from_row(row) if row else None
+
+
+@strawberry.interface(description="One entry of the engagement timeline.")
+class EngagementEntry:
+    type: EngagementType
+    id: strawberry.ID
+    at: datetime
+    channel: str | None
+
+
+@strawberry.type(description="An interaction within a session.")
+class SessionEvent:
+    id: strawberry.ID
+    type: str
+    at: datetime
+    page: str | None
+    query: str | None
+    results_count: int | None
+    quantity: int | None
+    product: Product | None
+    category_id: strawberry.ID | None
+    order_id: strawberry.ID | None
+
+
+@strawberry.type(description="A web, app or in-store session; its events in order.")
+class SessionEntry(EngagementEntry):
+    device: str | None
+    ended_at: datetime | None
+    store_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The session's events in the order they happened.")
+    async def events(self, info: Info, first: int = 50) -> list[SessionEvent]:
+        first = page_size(info, first)
+        rows = await context(info).loaders.session_events.load((str(self.id), first))
+        return [SessionEvent(
+            id=row["event"]["eventId"], type=row["event"]["type"], at=row["event"]["at"],
+            page=row["event"].get("page"), query=row["event"].get("query"),
+            results_count=row["event"].get("resultsCount"), quantity=row["event"].get("quantity"),
+            product=Product.from_row(row["product"]) if row.get("product") else None,
+            category_id=row.get("categoryId"), order_id=row.get("orderId"),
+        ) for row in rows]
+
+    @strawberry.field(description="The store, for an in-store session.")
+    async def store(self, info: Info) -> Store | None:
+        return await _store(info, self.store_id)
+
+
+@strawberry.type(description="A line of an order.")
+class OrderLine:
+    line: int
+    quantity: int
+    unit_price: float
+    product: Product
+
+
+@strawberry.type(description="An order (online or in store); cancellations have `cancelled = true`.")
+class OrderEntry(EngagementEntry):
+    total: float | None
+    currency: str | None
+    cancelled: bool | None
+    store_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The line items.")
+    async def lines(self, info: Info) -> list[OrderLine]:
+        rows = await context(info).loaders.order_lines.load(str(self.id))
+        return [OrderLine(line=row["line"]["line"], quantity=row["line"]["quantity"],
+                          unit_price=row["line"]["unitPrice"], product=Product.from_row(row["product"]))
+                for row in rows]
+
+    @strawberry.field(description="The store, for an in-store order.")
+    async def store(self, info: Info) -> Store | None:
+        return await _store(info, self.store_id)
+
+
+@strawberry.type(description="A visit to a store.")
+class VisitEntry(EngagementEntry):
+    dwell_minutes: float | None
+    source: str | None
+    zones: list[str] | None
+    store_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The store visited.")
+    async def store(self, info: Info) -> Store | None:
+        return await _store(info, self.store_id)
+
+
+@strawberry.type(description="A message sent to the customer.")
+class MessageEntry(EngagementEntry):
+    subject: str | None
+    campaign: str | None
+    offer_id: strawberry.ID | None
+
+
+@strawberry.type(description="The customer's response to a message.")
+class ResponseEntry(EngagementEntry):
+    response: str = strawberry.field(description="delivered, opened, clicked, redeemed, replied or unsubscribed.")
+    message_id: strawberry.ID
+    text_value: strawberry.Private[str | None]
+
+    @strawberry.field(description="The reply's text (personal data).", permission_classes=[CanSeePersonalData])
+    def text(self) -> str | None:
+        return self.text_value
+
+
+def entry_from_row(row: dict[str, Any]) -> EngagementEntry:
+    """The timeline entry of one row of :data:`api.queries.engagement.TIMELINE`."""
+    kind, item = row["kind"], row["item"]
+    common: dict[str, Any] = {"type": EngagementType(kind), "id": row["id"], "at": row["at"],
+                              "channel": row["channel"]}
+    if kind == "SESSION":
+        return SessionEntry(**common, device=item.get("device"), ended_at=item.get("endedAt"),
+                            store_id=item.get("storeId"))
+    if kind == "ORDER":
+        return OrderEntry(**common, total=item.get("total"), currency=item.get("currency"),
+                          cancelled=item.get("cancelled"), store_id=item.get("storeId"))
+    if kind == "VISIT":
+        return VisitEntry(**common, dwell_minutes=item.get("dwellMinutes"), source=item.get("source"),
+                          zones=item.get("zones"), store_id=item.get("storeId"))
+    if kind == "MESSAGE":
+        return MessageEntry(**common, subject=item.get("subject"), campaign=item.get("campaign"),
+                            offer_id=item.get("offerId"))
+    return ResponseEntry(**common, response=item["type"], message_id=item["messageId"], text_value=item.get("text"))
+
+
+@strawberry.type(description="An entry of the timeline with its cursor.")
+class EngagementEdge:
+    cursor: str
+    node: EngagementEntry
+
+
+@strawberry.type(description="A page of the engagement timeline, newest first.")
+class EngagementConnection:
+    edges: list[EngagementEdge]
+    page_info: PageInfo
+
+
+async def engagement_history(info: Info, customer_id: str, *, first: int, after: str | None,
+                             channels: list[Channel] | None, types: list[EngagementType] | None,
+                             start: datetime | None, end: datetime | None) -> EngagementConnection:
+    """One page of the customer's timeline."""
+    first = page_size(info, first)
+    position = decode_cursor(after) if after else None
+    rows = await q.timeline(
+        context(info).db, customer_id, limit=first + 1,
+        kinds=[t.value for t in types] if types else list(q.ENTRY_KINDS),
+        channels=[c.value for c in channels] if channels else None, start=start, end=end, after=position,
+    )
+    page = rows[:first]
+    edges = [EngagementEdge(cursor=encode_cursor(row["atText"], row["key"]), node=entry_from_row(row))
+             for row in page]
+    return EngagementConnection(edges=edges, page_info=PageInfo(
+        has_next_page=len(rows) > first, has_previous_page=position is not None,
+        start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
+    ))

@@ -1,0 +1,210 @@
+"""Mutations of the two-way conversation, written straight into the graph.
+
+``trackEvent``, ``recordResponse`` and ``setConsent`` need a writer key; ``eraseCustomer`` an admin key.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+
+import strawberry
+from strawberry.types import Info
+
+from api.errors import BadUserInput, NotFound
+from api.queries import writes
+from api.schema.common import context
+from api.schema.customer import Consent, IdentityInput
+from api.schema.permissions import CanErase, CanWrite
+from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES, consent_key
+
+MAX_TEXT = 2_000
+
+
+@strawberry.enum(description="The interactions a front-end can track.")
+class InteractionType(enum.Enum):
+    PAGE_VIEW = "page_view"
+    SEARCH = "search"
+    PRODUCT_VIEW = "product_view"
+    ADD_TO_CART = "add_to_cart"
+    REMOVE_FROM_CART = "remove_from_cart"
+    CHECKOUT = "checkout"
+    PURCHASE = "purchase"
+    STORE_CHECK_IN = "store_check_in"
+
+
+@strawberry.enum(description="The web, app or in-store channel of a session.")
+class SessionChannel(enum.Enum):
+    WEB = "web"
+    APP = "app"
+    STORE = "store"
+
+
+@strawberry.enum(description="A customer's response to a message.")
+class ResponseType(enum.Enum):
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    REDEEMED = "redeemed"
+    REPLIED = "replied"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+@strawberry.input(description="One interaction. `eventId` makes retries idempotent; STORE_CHECK_IN records a visit.")
+class TrackEventInput:
+    type: InteractionType
+    session_id: strawberry.ID | None = None
+    channel: SessionChannel = SessionChannel.WEB
+    event_id: strawberry.ID | None = None
+    at: datetime | None = None
+    customer_id: strawberry.ID | None = None
+    identity: IdentityInput | None = None
+    product_sku: strawberry.ID | None = None
+    category_id: strawberry.ID | None = None
+    store_id: strawberry.ID | None = None
+    order_id: strawberry.ID | None = None
+    query: str | None = None
+    page: str | None = None
+    results_count: int | None = None
+    quantity: int | None = None
+    device: str | None = None
+
+
+@strawberry.type(description="What trackEvent recorded.")
+class TrackEventPayload:
+    event_id: strawberry.ID
+    type: InteractionType
+    at: datetime
+    session_id: strawberry.ID | None
+    customer_id: strawberry.ID | None
+    duplicate: bool = strawberry.field(description="True when this eventId had been recorded before.")
+
+
+@strawberry.input(description="A response to a message; the customer is the message's recipient.")
+class RecordResponseInput:
+    message_id: strawberry.ID
+    type: ResponseType
+    at: datetime | None = None
+    text: str | None = None
+
+
+@strawberry.type(description="What recordResponse recorded.")
+class RecordResponsePayload:
+    message_id: strawberry.ID
+    customer_id: strawberry.ID
+    type: ResponseType
+    at: datetime
+
+
+@strawberry.input(description="Grant or withdraw consent for one channel and purpose.")
+class SetConsentInput:
+    customer_id: strawberry.ID
+    channel: str
+    purpose: str
+    granted: bool
+
+
+@strawberry.type(description="What eraseCustomer removed.")
+class EraseCustomerPayload:
+    customer_id: strawberry.ID
+    erased: bool
+    identities_removed: int
+    consents_removed: int
+
+
+def _now(at: datetime | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _missing(found: dict[str, object], wanted: dict[str, object]) -> None:
+    for name, value in wanted.items():
+        if value is not None and not found[name]:
+            raise NotFound(f"No {name} with id {str(value)!r}.", argument=name)
+
+
+async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
+    db = context(info).db
+    event_id = str(data.event_id) if data.event_id is not None else str(uuid.uuid4())
+    at = _now(data.at)
+    identity_key = data.identity.key() if data.identity else None
+    customer_id = str(data.customer_id) if data.customer_id is not None else None
+    for text in (data.query, data.page, data.device):
+        if text is not None and len(text) > MAX_TEXT:
+            raise BadUserInput(f"texts are limited to {MAX_TEXT} characters.")
+    refs = await writes.references(db, customerId=customer_id, sku=data.product_sku, categoryId=data.category_id,
+                                   storeId=data.store_id, orderId=data.order_id, eventId=event_id,
+                                   identityKey=identity_key)
+    _missing(refs, {"customer": customer_id, "product": data.product_sku, "category": data.category_id,
+                    "store": data.store_id, "order": data.order_id})
+    customer_id = customer_id or refs["identifiedCustomerId"]
+    payload = TrackEventPayload(event_id=event_id, type=data.type, at=at,
+                                session_id=data.session_id, customer_id=customer_id, duplicate=bool(refs["exists"]))
+    if refs["exists"]:
+        return payload
+    if data.type is InteractionType.STORE_CHECK_IN:
+        if customer_id is None or data.store_id is None:
+            raise BadUserInput("STORE_CHECK_IN needs a known customer (customerId or identity) and a storeId.")
+        await writes.check_in(db, event_id=event_id, customer_id=customer_id, store_id=str(data.store_id), at=at)
+        return payload
+    if data.session_id is None:
+        raise BadUserInput("`sessionId` is required for this interaction type.", argument="sessionId")
+    search_text = " ".join(data.query.lower().split()) if data.type is InteractionType.SEARCH and data.query else None
+    await writes.track_event(db, {
+        "sessionId": str(data.session_id), "channel": data.channel.value, "device": data.device, "at": at,
+        "storeId": data.store_id, "customerId": customer_id, "identityKey": identity_key,
+        "identityType": data.identity.type if data.identity else None,
+        "identityValue": data.identity.value if data.identity else None,
+        "eventId": event_id, "type": data.type.value, "page": data.page, "query": data.query,
+        "resultsCount": data.results_count, "quantity": data.quantity, "sku": data.product_sku,
+        "categoryId": data.category_id, "searchText": search_text, "orderId": data.order_id,
+    })
+    return payload
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Track an interaction (page view, search, product view, cart, purchase, check-in).",
+                         permission_classes=[CanWrite])
+    async def track_event(self, info: Info, input: TrackEventInput) -> TrackEventPayload | None:
+        return await _track(info, input)
+
+    @strawberry.mutation(description="Record a customer's response to a message (opened, clicked, redeemed, replied...).",
+                         permission_classes=[CanWrite])
+    async def record_response(self, info: Info, input: RecordResponseInput) -> RecordResponsePayload | None:
+        if input.text is not None and len(input.text) > MAX_TEXT:
+            raise BadUserInput(f"`text` is limited to {MAX_TEXT} characters.", argument="text")
+        db, at = context(info).db, _now(input.at)
+        target = await writes.response_target(db, str(input.message_id))
+        if target is None:
+            raise NotFound(f"No message with id {str(input.message_id)!r}.", argument="messageId")
+        await writes.record_response(db, message_id=str(input.message_id), customer_id=target["customerId"],
+                                     type_=input.type.value, at=at, text=input.text)
+        return RecordResponsePayload(message_id=input.message_id, customer_id=target["customerId"],
+                                     type=input.type, at=at)
+
+    @strawberry.mutation(description="Grant or withdraw consent for one channel and purpose.",
+                         permission_classes=[CanWrite])
+    async def set_consent(self, info: Info, input: SetConsentInput) -> Consent | None:
+        if input.channel not in CONSENT_CHANNELS or input.purpose not in CONSENT_PURPOSES:
+            raise BadUserInput(f"channel must be one of {', '.join(CONSENT_CHANNELS)} and purpose one of "
+                               f"{', '.join(CONSENT_PURPOSES)}.")
+        customer_id = str(input.customer_id)
+        row = await writes.set_consent(context(info).db, customer_id=customer_id,
+                                       consent_id=consent_key(customer_id, input.channel, input.purpose),
+                                       channel=input.channel, purpose=input.purpose, granted=input.granted,
+                                       at=datetime.now(UTC))
+        if row is None:
+            raise NotFound(f"No customer with id {customer_id!r}.", argument="customerId")
+        return Consent.from_row(row)
+
+    @strawberry.mutation(description="Right to erasure: remove personal data and identifiers, keep anonymous history.",
+                         permission_classes=[CanErase])
+    async def erase_customer(self, info: Info, customer_id: strawberry.ID) -> EraseCustomerPayload | None:
+        row = await writes.erase_customer(context(info).db, str(customer_id))
+        if row is None:
+            raise NotFound(f"No customer with id {str(customer_id)!r}.", argument="customerId")
+        return EraseCustomerPayload(customer_id=customer_id, erased=True, identities_removed=row["identities"],
+                                    consents_removed=row["consents"])
