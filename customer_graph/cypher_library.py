@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,7 @@ def _parse_header(lines: list[str]) -> dict[str, str]:
             header[current] = [match.group(2)] if match.group(2) else []
         elif current is not None:
             header[current].append(body)
-    return {key: "\n".join(value).strip() for key, value in header.items()}
+    return {key: textwrap.dedent("\n".join(value)).strip() for key, value in header.items()}
 
 
 def parse_cypher_file(path: Path | str) -> CypherFile:
