@@ -375,3 +375,9 @@ def test_trending_products(analyst_graph: Settings) -> None:
         {"trendRank": 2, "sku": "P2", "product": "Red Woolly Hottie", "trendScore": 1.8, "popularity": 2,
          "popularityRank": 2, "price": 3.75, "stockedAt": ["S2"]},
     ]
+
+
+def test_the_docs_list_every_query() -> None:
+    text = (project_root() / "docs" / "cypher.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| \[`(\w+)`\]\(\.\./cypher/\1\.cypher\) \| \S", text, flags=re.MULTILINE))
+    assert listed == set(FILES)
