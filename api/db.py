@@ -56,15 +56,22 @@ class Database:
         return self._driver
 
     async def run(self, query: str, parameters: dict[str, Any] | None = None, *, write: bool = False) -> list[Row]:
-        """Run one parameterised statement (one round trip); rows as dicts of Python values."""
+        """Run one parameterised statement; rows as dicts of Python values.
+
+        Reads run as auto-commit transactions (one round trip; a failed read is not retried: the caller
+        gets ``DatabaseUnavailable`` at once), writes as managed transactions retried for
+        ``retry_seconds``.
+        """
         self.round_trips += 1
         try:
-            records, _, _ = await self.driver.execute_query(
-                query,
-                parameters or {},
-                database_=self.settings.database,
-                routing_=RoutingControl.WRITE if write else RoutingControl.READ,
-            )
+            if write:  # a managed transaction, retried on transient errors
+                records, _, _ = await self.driver.execute_query(
+                    query, parameters or {}, database_=self.settings.database, routing_=RoutingControl.WRITE)
+            else:  # an auto-commit read: one network round trip (RUN and PULL pipelined), no BEGIN/COMMIT
+                async with self.driver.session(database=self.settings.database,
+                                               default_access_mode=neo4j.READ_ACCESS) as session:
+                    result = await session.run(query, parameters or {})
+                    records = [record async for record in result]
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
             raise translate_neo4j_error(error) from error
         return [{key: _native(value) for key, value in record.items()} for record in records]

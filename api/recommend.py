@@ -33,9 +33,12 @@ class RecommendationContext:
         return not any((self.store_id, self.session_id, self.product_sku, self.latitude is not None))
 
 
-async def recommend(db: Database, ids: list[str], *, first: int,
-                    context: RecommendationContext | None) -> dict[str, list[Blended]]:
-    """The ``first`` best products for each customer, blended with the context when one is given."""
+async def recommend(db: Database, ids: list[str], *, first: int, context: RecommendationContext | None,
+                    personal: dict[str, list[dict]] | None = None) -> dict[str, list[Blended]]:
+    """The ``first`` best products for each customer, blended with the context when one is given.
+
+    ``personal``: the customers' ``RECOMMENDED`` rows when already fetched (without a context only).
+    """
     context = None if context is None or context.empty else context
     store = None
     if context is not None:
@@ -43,7 +46,10 @@ async def recommend(db: Database, ids: list[str], *, first: int,
                                       longitude=context.longitude, radius_km=CONTEXT_STORE_RADIUS_KM)
     store_id = store["storeId"] if store else None
     limit = first if context is None else min(first + 20, MAX_CANDIDATES)
-    candidates = await q.personal(db, ids, limit, store_id)
+    if personal is not None and context is None:
+        candidates = {customer_id: [dict(row) for row in personal.get(customer_id, [])] for customer_id in ids}
+    else:
+        candidates = await q.personal(db, ids, limit, store_id)
     for rows in candidates.values():
         for row in rows:
             row["source"] = "PERSONAL"

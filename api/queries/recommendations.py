@@ -9,7 +9,7 @@ hop from the context product (``AFFINITY``), the session's viewed products (``AF
 from __future__ import annotations
 
 from api.db import Database, Row
-from api.queries.projections import PRODUCT, current_version
+from api.queries.projections import CUSTOMER, PRODUCT, current_version
 
 PERSONAL = f"""
 {current_version('recommend')}
@@ -23,6 +23,20 @@ CALL (c, version) {{
 OPTIONAL MATCH (:Store {{storeId: $storeId}})-[stock:STOCKS]->(p)
 RETURN id AS customerId, {PRODUCT} AS product, r.score AS score, r.rank AS rank, r.reason AS reason,
        r.evidence AS evidence, stock.quantity AS stock
+"""
+
+CUSTOMERS_WITH_PERSONAL = f"""
+{current_version('recommend')}
+UNWIND $ids AS id
+MATCH (c:Customer {{customerId: id}})
+CALL (c, version) {{
+  OPTIONAL MATCH (c)-[r:RECOMMENDED]->(p:Product)
+  WHERE version IS NULL OR r.version = version
+  WITH r, p ORDER BY r.rank, r.score DESC LIMIT $limit
+  RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.score, rank: r.rank,
+                 reason: r.reason, evidence: r.evidence, stock: null}} END) AS recommendations
+}}
+RETURN {CUSTOMER} AS customer, recommendations
 """
 
 FALLBACK = f"""
@@ -95,6 +109,12 @@ async def personal(db: Database, ids: list[str], limit: int, store_id: str | Non
     for row in await db.run(PERSONAL, {"ids": ids, "limit": limit, "storeId": store_id}):
         grouped[row["customerId"]].append(row)
     return grouped
+
+
+async def customers_with_personal(db: Database, ids: list[str], limit: int) -> dict[str, tuple[Row, list[Row]]]:
+    """Customer rows with their ``RECOMMENDED`` products in one round trip (missing customers are absent)."""
+    rows = await db.run(CUSTOMERS_WITH_PERSONAL, {"ids": ids, "limit": limit})
+    return {row["customer"]["customerId"]: (row["customer"], row["recommendations"]) for row in rows}
 
 
 async def fallback(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, list[Row]]:

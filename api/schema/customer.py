@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from api.errors import BadUserInput, NotFound
 from api.queries import customers as q
@@ -232,6 +233,31 @@ class SimilarShopper:
     rank: int | None
 
 
+def _recommendations_asked(info: Info) -> int | None:
+    """``first`` of a context-free ``recommendations`` field selected on the customer(s), if any.
+
+    The customer loader can then fetch the customer and those recommendations in one round trip.
+    """
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if (isinstance(selection, SelectedField) and selection.name == "recommendations"
+                    and not selection.arguments.get("context")):
+                try:  # a literal arrives as its source text, a variable as its value
+                    first = int(selection.arguments.get("first", 10))
+                except (TypeError, ValueError):
+                    return None
+                return first if 0 <= first <= context(info).config.max_page_size else None
+    return None
+
+
+async def _load_customers(info: Info, ids: list[str]) -> list[dict[str, Any] | None]:
+    loaders = context(info).loaders
+    first = _recommendations_asked(info)
+    if first is None:
+        return await loaders.customer.load_many(ids)
+    return await loaders.customer_with_recommendations.load_many([(i, first) for i in ids])
+
+
 @strawberry.type
 class CustomerQuery:
     @strawberry.field(description="A customer by id, or by any identifier; unknown gives null and NOT_FOUND.")
@@ -240,7 +266,7 @@ class CustomerQuery:
         if (id is None) == (identity is None):
             raise BadUserInput("Give exactly one of `id` and `identity`.")
         if id is not None:
-            row = await context(info).loaders.customer.load(str(id))
+            row = (await _load_customers(info, [str(id)]))[0]
             if row is None:
                 raise NotFound(f"No customer with id {id!r}.", id=str(id))
         else:
@@ -253,5 +279,5 @@ class CustomerQuery:
     @strawberry.field(description="Customers by id, in the order asked; unknown ids are left out.")
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer]:
         page_size(info, len(ids), "ids")
-        rows = await context(info).loaders.customer.load_many([str(i) for i in ids])
+        rows = await _load_customers(info, [str(i) for i in ids])
         return [Customer.from_row(row) for row in rows if row is not None]

@@ -1,0 +1,148 @@
+"""Benchmark of the GraphQL API against its ceiling, driven by wrk (Debian: ``apt-get install -y wrk``).
+
+For the recommendation query (10 recommendations of a random customer) and the engagement-history
+query (first page of 20 timeline entries), at concurrency 1, 10 and 50, it measures:
+
+- the API: ``customer-graph``'s Starlette + strawberry app under uvicorn (one worker);
+- the ceiling: the same data through a minimal Starlette endpoint calling the driver directly
+  (``benchmarks/bench_api_ceiling.py``, one worker),
+
+and prints throughput, p50/p95/p99 latency and the API/ceiling ratios, then checks the targets
+(c=10: p95 < 50 ms for recommendations and >= 0.7x the ceiling; c=1: p95 < 15 ms). Loopback only,
+bounded in time (``--seconds`` per run). Against a graph of your own::
+
+    export CUSTOMER_GRAPH_HOME=/tmp/api-neo4j NEO4J_BOLT_PORT=37687 NEO4J_HTTP_PORT=37474
+    .venv/bin/customer-graph db start
+    .venv/bin/python benchmarks/bench_api_seed.py --customers 100000     # once, ~5 minutes
+    .venv/bin/python benchmarks/bench_api.py
+    .venv/bin/customer-graph db stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from graph_model.connection import run_query
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).with_name("bench_api.lua")
+CONCURRENCY = (1, 10, 50)
+QUERIES = ("recommendations", "engagement")
+BENCH_KEY = "bench-reader-key-0001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(target: str, port: int, factory: bool) -> subprocess.Popen[bytes]:
+    """uvicorn serving ``target`` on loopback with one worker (uvloop + httptools)."""
+    env = {**os.environ, "CUSTOMER_GRAPH_API_KEYS": f"{BENCH_KEY}:reader", "CUSTOMER_GRAPH_ENV": "production"}
+    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
+               "--http", "httptools"]
+    if factory:
+        command.append("--factory")
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not become ready")
+
+
+def wrk(url: str, mode: str, connections: int, seconds: int, customers: int) -> dict[str, float]:
+    """One wrk run; its JSON summary with throughput and latencies in milliseconds."""
+    threads = 1 if connections == 1 else 2
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
+               "-s", str(LUA), url, "--", mode, str(customers), BENCH_KEY]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    summary = json.loads(output.strip().splitlines()[-1])
+    seconds_run = summary["duration_us"] / 1e6
+    return {
+        "rps": summary["requests"] / seconds_run,
+        "p50": summary["p50"] / 1000, "p95": summary["p95"] / 1000, "p99": summary["p99"] / 1000,
+        "requests": summary["requests"], "failed": summary["failed"] + summary["socket_errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="GraphQL API vs. ceiling benchmark (wrk)")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per endpoint")
+    parser.add_argument("--min-customers", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
+    customers = run_query("MATCH (c:Customer) RETURN count(c) AS n", write=False)[0]["n"]
+    with_recs = run_query("MATCH (c:Customer {customerId: 'C0'})-[:RECOMMENDED]->() RETURN count(*) AS n",
+                          write=False)[0]["n"]
+    if customers < args.min_customers or not with_recs:
+        raise SystemExit(f"the graph holds {customers} customers (need {args.min_customers}, ids C0.., with "
+                         f"RECOMMENDED edges): run benchmarks/bench_api_seed.py first")
+    api_port, ceiling_port = free_port(), free_port()
+    servers = [start_server("api.app:create_app", api_port, True),
+               start_server("benchmarks.bench_api_ceiling:app", ceiling_port, False)]
+    results: list[dict[str, object]] = []
+    try:
+        wait_ready(f"http://127.0.0.1:{api_port}/readyz")
+        wait_ready(f"http://127.0.0.1:{ceiling_port}/ceiling/recommendations?id=C0")
+        api, ceiling = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
+        for query in QUERIES:
+            wrk(api, f"graphql-{query}", 10, args.warmup, customers)
+            wrk(ceiling, f"ceiling-{query}", 10, args.warmup, customers)
+        print(f"graph: {customers} customers; {args.seconds} s per run; wrk on loopback; one uvicorn worker each")
+        print(f"{'query':16s} {'c':>3s} {'side':8s} {'req/s':>8s} {'p50 ms':>7s} {'p95 ms':>7s} {'p99 ms':>7s} "
+              f"{'failed':>6s}  ratio")
+        for query in QUERIES:
+            for connections in CONCURRENCY:
+                measured = {side: wrk(url, f"{side_mode}-{query}", connections, args.seconds, customers)
+                            for side, url, side_mode in (("api", api, "graphql"), ("ceiling", ceiling, "ceiling"))}
+                ratio = measured["api"]["rps"] / measured["ceiling"]["rps"]
+                ratio_text = f"{ratio:.2f}x"
+                for side in ("api", "ceiling"):
+                    m = measured[side]
+                    print(f"{query:16s} {connections:3d} {side:8s} {m['rps']:8.0f} {m['p50']:7.1f} {m['p95']:7.1f} "
+                          f"{m['p99']:7.1f} {m['failed']:6d}  {ratio_text if side == 'api' else ''}",
+                          flush=True)
+                results.append({"query": query, "concurrency": connections, "ratio": ratio, **{
+                    f"{side}_{name}": value for side in measured for name, value in measured[side].items()}})
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=15)
+    targets = {r["concurrency"]: r for r in results if r["query"] == "recommendations"}
+    checks = [
+        ("c=10 recommendations p95 < 50 ms", targets[10]["api_p95"] < 50),
+        ("c=10 recommendations throughput >= 0.7x ceiling", targets[10]["ratio"] >= 0.7),
+        ("c=1 recommendations p95 < 15 ms", targets[1]["api_p95"] < 15),
+        ("no failed requests", all(r["api_failed"] == 0 and r["ceiling_failed"] == 0 for r in results)),
+    ]
+    for name, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {name}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
