@@ -18,12 +18,15 @@ WITH c,
      size([(c)-[:MADE_VISIT]->(v:Visit) | v]) AS storeVisits,
      size([(c)-[:PLACED]->(o:Order) WHERE (o.channel = 'store' OR (o)-[:AT_STORE]->(:Store)) AND NOT coalesce(o.cancelled, false) | o]) AS storeOrders
 WHERE (onlineSessions + onlineOrders) > 0 AND (storeVisits + storeOrders) > 0
-OPTIONAL MATCH (c)-[:PLACED]->(o:Order)-[:AT_STORE]->(:Store), (o)-[:INCLUDES]->(p:Product)
+WITH c, onlineSessions, onlineOrders, storeVisits, storeOrders,
+     [(c)-[:HAD_SESSION]->(s:Session)-[:CONTAINS]->(e:Event {type: 'product_view'})-[:ABOUT_PRODUCT]->(p:Product)
+        WHERE s.channel IN ['web', 'app'] | {sku: p.sku, at: e.at}] AS views
+OPTIONAL MATCH (c)-[:PLACED]->(o:Order)-[:AT_STORE]->(:Store)
 WHERE NOT coalesce(o.cancelled, false)
-  AND EXISTS {
-    MATCH (c)-[:HAD_SESSION]->(s:Session)-[:CONTAINS]->(e:Event {type: 'product_view'})-[:ABOUT_PRODUCT]->(p)
-    WHERE s.channel IN ['web', 'app'] AND e.at <= o.placedAt AND e.at >= o.placedAt - duration({days: $days})
-  }
+OPTIONAL MATCH (o)-[:INCLUDES]->(p:Product)
+WITH c, onlineSessions, onlineOrders, storeVisits, storeOrders, o, p,
+     any(v IN views WHERE v.sku = p.sku AND o.placedAt - duration({days: $days}) <= v.at <= o.placedAt) AS browsedFirst
+WITH c, onlineSessions, onlineOrders, storeVisits, storeOrders, CASE WHEN browsedFirst THEN p END AS p
 WITH c, onlineSessions, onlineOrders, storeVisits, storeOrders, p ORDER BY p.sku
 WITH c, onlineSessions, onlineOrders, storeVisits, storeOrders, collect(DISTINCT p.sku) AS browsedThenBought
 RETURN c.customerId AS customerId,
