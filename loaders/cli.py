@@ -37,3 +37,63 @@ def generate(customers: int, days: int, seed: int, out: Path, start: object, ses
     for name, rows in written.items():
         click.echo(f"{name:<24} {rows:>12,}")
     click.echo(f"wrote {sum(written.values()):,} rows into {out} in {time.perf_counter() - t0:.1f} s")
+
+
+def _options(batch_size: int, writers: int, max_reject_share: float, report_dir: Path | None,
+             radius: float, dwell: float) -> object:
+    from loaders.geofence import GeofenceConfig
+    from loaders.pipeline import LoadOptions
+
+    return LoadOptions(batch_size=batch_size, writers=writers, max_reject_share=max_reject_share,
+                       report_dir=report_dir, geofence=GeofenceConfig(radius_m=radius, min_dwell_minutes=dwell))
+
+
+def load_options(command: click.Command) -> click.Command:
+    """The options every load command shares."""
+    for option in reversed([
+        click.option("--batch-size", type=click.IntRange(min=1), default=5_000, show_default=True,
+                     help="rows per transaction"),
+        click.option("--writers", type=click.IntRange(1, 16), default=2, show_default=True,
+                     help="parallel writers (partitioned by session/customer)"),
+        click.option("--max-reject-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+                     help="exit code 3 when a larger share of the rows is rejected"),
+        click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="where report.json and rejects.jsonl go (default runs/<time>-<name>)"),
+        click.option("--geofence-radius", "radius", type=click.FloatRange(min=1), default=100.0, show_default=True,
+                     help="metres around a store in which a ping counts as in the store"),
+        click.option("--geofence-dwell", "dwell", type=click.FloatRange(min=0), default=5.0, show_default=True,
+                     help="minutes of pings at a store that make a visit"),
+    ]):
+        command = option(command)
+    return command
+
+
+def _finish(data: dict) -> None:
+    from loaders.report import summary_text
+
+    click.echo(summary_text(data))
+    if not data["ok"]:
+        raise SystemExit(3)
+
+
+def _prepare() -> None:
+    import logging
+
+    from graph_model.database import ensure_running
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    ensure_running()
+
+
+@click.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--entity", default=None, help="load PATH (a file) as this entity, e.g. orders")
+@load_options
+def load(path: Path, entity: str | None, **kwargs: object) -> None:
+    """Load a nightly drop folder (reference data first), or one export file."""
+    from loaders.pipeline import load_drop, load_file
+
+    _prepare()
+    options = _options(**kwargs)  # type: ignore[arg-type]
+    data = load_file(path, entity, options) if path.is_file() else load_drop(path, options)  # type: ignore[arg-type]
+    _finish(data)

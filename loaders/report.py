@@ -92,6 +92,11 @@ class RunReport:
         with self._lock:
             return self.entities.setdefault(entity, EntityStats())
 
+    def add_loaded(self, entity: str, rows: int) -> None:
+        """Count ``rows`` loaded rows of ``entity`` (thread-safe)."""
+        with self._lock:
+            self.entities.setdefault(entity, EntityStats()).loaded += rows
+
     def reject(self, reject: Reject) -> None:
         """Record one rejected row (thread-safe)."""
         with self._lock:

@@ -1,0 +1,182 @@
+"""What the loader knows about each export entity: schema, extra checks, references, parameters, writer.
+
+The pipeline is the same for every entity; this table is where they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graph_model.model.customers import consent_key, identity_key
+from loaders import schemas as s
+from loaders.report import RejectReason
+from loaders.writers import TxWrite
+from loaders.writers.catalogue import (
+    write_brands,
+    write_categories,
+    write_products,
+    write_stock,
+    write_stores,
+)
+from loaders.writers.conversation import write_campaigns, write_messages, write_offers, write_responses
+from loaders.writers.customers import write_consents, write_customers, write_identifiers
+from loaders.writers.events import write_events
+from loaders.writers.orders import write_orders
+from loaders.writers.sessions import write_sessions
+from loaders.writers.visits import write_loyalty_scans, write_visits
+
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``field`` of a row (a key or a list of keys) must name an existing node of ``label``."""
+
+    field: str
+    label: str
+
+    @property
+    def reason(self) -> RejectReason:
+        return RejectReason.UNKNOWN_CUSTOMER if self.label == "Customer" else RejectReason.UNKNOWN_REFERENCE
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """How one export entity is validated and written."""
+
+    name: str
+    schema: type[s.ExportRow]
+    write: TxWrite | None
+    params: Callable[[Any], dict[str, Any]]
+    references: tuple[Reference, ...] = ()
+    provides: tuple[str, str] | None = None  # (label, field): the keys this entity creates
+    partition: Callable[[dict[str, Any]], str] | None = None  # None: one writer, rows in file order
+    check: Check | None = None
+
+
+def _props(row: s.ExportRow, *names: str) -> dict[str, Any]:
+    """The given fields that are set (absent ones never erase the graph's value)."""
+    return {name: value for name in names if (value := getattr(row, name)) is not None}
+
+
+def _check_event(row: s.EventRow) -> str | None:
+    if row.type in ("product_view", "add_to_cart", "remove_from_cart") and row.sku is None:
+        return f"sku: required for a {row.type} event"
+    if row.type == "search" and not row.query:
+        return "query: required for a search event"
+    return None
+
+
+def _check_home(row: s.CustomerRow) -> str | None:
+    if (row.homeLatitude is None) != (row.homeLongitude is None):
+        return "homeLatitude/homeLongitude: give both or neither"
+    return None
+
+
+def _search_text(query: str | None) -> str | None:
+    return " ".join(query.lower().split()) or None if query else None
+
+
+def _session_identities(row: s.SessionRow) -> list[dict[str, str]]:
+    found = [("customer_ref", row.customerId), ("cookie", row.cookie), ("device_id", row.deviceId)]
+    return [{"key": identity_key(t, v), "type": t, "value": v} for t, v in found if v]
+
+
+SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
+    EntitySpec("categories", s.CategoryRow, write_categories,
+               lambda r: {"categoryId": r.categoryId, "name": r.name, "parentId": r.parentId},
+               references=(Reference("parentId", "Category"),), provides=("Category", "categoryId")),
+    EntitySpec("brands", s.BrandRow, write_brands, lambda r: {"brandId": r.brandId, "name": r.name},
+               provides=("Brand", "brandId")),
+    EntitySpec("products", s.ProductRow, write_products,
+               lambda r: {"sku": r.sku, "props": _props(r, "name", "description", "price", "updatedAt"),
+                          "createdAt": r.createdAt, "updatedAt": r.updatedAt, "categoryIds": r.categoryIds,
+                          "brandId": r.brandId},
+               references=(Reference("categoryIds", "Category"), Reference("brandId", "Brand")),
+               provides=("Product", "sku"), partition=lambda p: p["sku"]),
+    EntitySpec("stores", s.StoreRow, write_stores,
+               lambda r: {"storeId": r.storeId, "name": r.name, "latitude": r.latitude, "longitude": r.longitude,
+                          "country": r.country, "props": _props(r, "city", "openedAt")},
+               provides=("Store", "storeId")),
+    EntitySpec("stock", s.StockRow, write_stock,
+               lambda r: {"storeId": r.storeId, "sku": r.sku, "quantity": r.quantity, "updatedAt": r.updatedAt},
+               references=(Reference("storeId", "Store"), Reference("sku", "Product")), partition=lambda p: p["storeId"]),
+    EntitySpec("campaigns", s.CampaignRow, write_campaigns,
+               lambda r: {"campaignId": r.campaignId, "name": r.name, "props": _props(r, "purpose", "startsAt", "endsAt")},
+               provides=("Campaign", "campaignId")),
+    EntitySpec("offers", s.OfferRow, write_offers,
+               lambda r: {"offerId": r.offerId, "description": r.description, "campaignId": r.campaignId,
+                          "skus": r.skus, "categoryIds": r.categoryIds, "storeId": r.storeId,
+                          "props": _props(r, "discountPct", "validFrom", "validTo")},
+               references=(Reference("campaignId", "Campaign"), Reference("skus", "Product"),
+                           Reference("categoryIds", "Category"), Reference("storeId", "Store")),
+               provides=("Offer", "offerId")),
+    EntitySpec("customers", s.CustomerRow, write_customers,
+               lambda r: {"customerId": r.customerId, "country": r.country, "homeStoreId": r.homeStoreId,
+                          "emailHash": r.emailHash, "createdAt": r.createdAt, "updatedAt": r.updatedAt,
+                          "homeLatitude": r.homeLatitude, "homeLongitude": r.homeLongitude,
+                          "props": _props(r, "name", "emailHash", "city", "loyaltyTier", "updatedAt")},
+               references=(Reference("homeStoreId", "Store"),), provides=("Customer", "customerId"),
+               partition=lambda p: p["customerId"], check=_check_home),
+    EntitySpec("identifiers", s.IdentifierRow, write_identifiers,
+               lambda r: {"customerId": r.customerId, "identityKey": identity_key(r.type, r.value), "type": r.type,
+                          "value": r.value, "seenAt": r.seenAt},
+               references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"]),
+    EntitySpec("consents", s.ConsentRow, write_consents,
+               lambda r: {"customerId": r.customerId, "consentId": consent_key(r.customerId, r.channel, r.purpose),
+                          "channel": r.channel, "purpose": r.purpose, "granted": r.granted, "updatedAt": r.updatedAt},
+               references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"]),
+    EntitySpec("sessions", s.SessionRow, write_sessions,
+               lambda r: {"sessionId": r.sessionId, "channel": r.channel, "startedAt": r.startedAt,
+                          "customerId": r.customerId, "storeId": r.storeId, "identities": _session_identities(r),
+                          "props": _props(r, "endedAt", "device")},
+               references=(Reference("customerId", "Customer"), Reference("storeId", "Store")),
+               provides=("Session", "sessionId"),
+               partition=lambda p: p["customerId"] or (p["identities"][0]["key"] if p["identities"] else p["sessionId"])),
+    EntitySpec("orders", s.OrderRow, write_orders,
+               lambda r: {"orderId": r.orderId, "line": r.line, "placedAt": r.placedAt, "channel": r.channel,
+                          "sku": r.sku, "quantity": r.quantity, "unitPrice": r.unitPrice, "customerId": r.customerId,
+                          "storeId": r.storeId, "currency": r.currency or "GBP", "cancelled": r.cancelled},
+               references=(Reference("sku", "Product"), Reference("customerId", "Customer"),
+                           Reference("storeId", "Store")),
+               provides=("Order", "orderId"), partition=lambda p: p["customerId"] or p["orderId"]),
+    EntitySpec("events", s.EventRow, write_events,
+               lambda r: {"eventId": r.eventId, "sessionId": r.sessionId, "type": r.type, "at": r.at,
+                          "sku": r.sku, "categoryId": r.categoryId, "orderId": r.orderId,
+                          "searchText": _search_text(r.query), "page": r.page, "query": r.query,
+                          "resultsCount": r.resultsCount, "quantity": r.quantity},
+               references=(Reference("sessionId", "Session"), Reference("sku", "Product"),
+                           Reference("categoryId", "Category"), Reference("orderId", "Order")),
+               partition=lambda p: p["sessionId"], check=_check_event),
+    EntitySpec("visits", s.VisitRow, write_visits,
+               lambda r: {"visitId": r.visitId, "customerId": r.customerId, "storeId": r.storeId,
+                          "arrivedAt": r.arrivedAt, "dwellMinutes": r.dwellMinutes, "source": r.source,
+                          "zones": r.zones or None},
+               references=(Reference("customerId", "Customer"), Reference("storeId", "Store")),
+               partition=lambda p: p["customerId"]),
+    EntitySpec("loyalty_scans", s.LoyaltyScanRow, write_loyalty_scans,
+               lambda r: {"scanId": r.scanId, "loyaltyCard": r.loyaltyCard,
+                          "cardKey": identity_key("loyalty_card", r.loyaltyCard), "storeId": r.storeId, "at": r.at,
+                          "customerId": r.customerId},
+               references=(Reference("storeId", "Store"), Reference("customerId", "Customer")),
+               partition=lambda p: p["cardKey"]),
+    EntitySpec("pings", s.PingRow, None,
+               lambda r: {"customerId": r.customerId, "latitude": r.latitude, "longitude": r.longitude, "at": r.at},
+               references=(Reference("customerId", "Customer"),)),
+    EntitySpec("messages", s.MessageRow, write_messages,
+               lambda r: {"messageId": r.messageId, "customerId": r.customerId, "channel": r.channel,
+                          "sentAt": r.sentAt, "campaignId": r.campaignId, "offerId": r.offerId,
+                          "props": _props(r, "subject")},
+               references=(Reference("customerId", "Customer"), Reference("campaignId", "Campaign"),
+                           Reference("offerId", "Offer")),
+               provides=("Message", "messageId"), partition=lambda p: p["customerId"]),
+    EntitySpec("responses", s.ResponseRow, write_responses,
+               lambda r: {"messageId": r.messageId, "customerId": r.customerId, "type": r.type, "at": r.at,
+                          "text": r.text},
+               references=(Reference("messageId", "Message"), Reference("customerId", "Customer")),
+               partition=lambda p: p["customerId"]),
+)}
+
+assert tuple(SPECS) == s.ENTITY_ORDER, "SPECS must follow the schema's dependency order"

@@ -1,0 +1,100 @@
+"""Identity stitching: identifiers seen together are linked, and what one of them knows, all of them learn.
+
+After the sessions (or loyalty scans, or identifiers) of a file are written:
+
+1. **links**: every two identifiers of a touched session get ``(:Identity)-[:LINKED_TO {at, origin}]->(:Identity)``
+   (one direction, from the smaller key to the larger; ``at`` = the earliest session that showed them
+   together; ``origin`` = ``login`` when one of them is the customer's own ``customer_ref``, else ``session``).
+2. **resolve**: the identifiers of a session that belongs to a customer (``HAD_SESSION``) identify that
+   customer, unless they already identify someone else (first customer wins; the link is kept);
+   ``IDENTIFIES.at`` is the earliest such session.
+3. **backfill**: every session identified by an identifier that now identifies a customer, and not yet
+   resolved, gets ``(:Customer)-[:HAD_SESSION {at}]->(:Session)``: an anonymous web session that later logs
+   in joins the customer's history, including sessions of earlier drops. Steps 2-3 repeat until nothing
+   new resolves (at most a few rounds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph_model.connection import execute_write
+
+LINK_SESSION_IDENTITIES = """
+UNWIND $sessionIds AS sessionId
+MATCH (s:Session {sessionId: sessionId})
+CALL (s) {
+  MATCH (s)-[:IDENTIFIED_BY]->(a:Identity)
+  MATCH (s)-[:IDENTIFIED_BY]->(b:Identity)
+  WHERE a.identityKey < b.identityKey
+  RETURN a, b
+}
+MERGE (a)-[l:LINKED_TO]->(b)
+ON CREATE SET l.at = s.startedAt
+SET l.at = CASE WHEN s.startedAt < l.at THEN s.startedAt ELSE l.at END,
+    l.origin = CASE WHEN a.type = 'customer_ref' OR b.type = 'customer_ref' THEN 'login' ELSE 'session' END
+"""
+
+RESOLVE_SESSION_IDENTITIES = """
+UNWIND $sessionIds AS sessionId
+MATCH (s:Session {sessionId: sessionId})
+CALL (s) {
+  MATCH (c:Customer)-[:HAD_SESSION]->(s)-[:IDENTIFIED_BY]->(i:Identity)
+  RETURN c, i
+}
+WITH c, s, i
+WHERE NOT EXISTS { MATCH (i)-[:IDENTIFIES]->(other:Customer) WHERE other <> c }
+MERGE (i)-[x:IDENTIFIES]->(c)
+ON CREATE SET x.at = s.startedAt
+SET x.at = CASE WHEN s.startedAt < x.at THEN s.startedAt ELSE x.at END
+RETURN collect(DISTINCT i.identityKey) AS keys
+"""
+
+BACKFILL_SESSIONS = """
+UNWIND $identityKeys AS key
+MATCH (i:Identity {identityKey: key})
+CALL (i) {
+  MATCH (i)-[:IDENTIFIES]->(c:Customer)
+  MATCH (i)<-[:IDENTIFIED_BY]-(s:Session)
+  WHERE NOT EXISTS { MATCH (:Customer)-[:HAD_SESSION]->(s) }
+  RETURN s, c
+}
+WITH s, min(c.customerId) AS customerId
+MATCH (c:Customer {customerId: customerId})
+MERGE (c)-[h:HAD_SESSION]->(s)
+SET h.at = s.startedAt
+RETURN collect(s.sessionId) AS sessionIds
+"""
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _run_collect(query: str, name: str, values: list[str], key: str, batch_size: int) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(values, batch_size):
+        rows = execute_write(lambda tx, c=chunk: tx.run(query, {name: c}).single(strict=True)[key])
+        found.update(rows)
+    return found
+
+
+def stitch_sessions(session_ids: Iterable[str], identity_keys: Iterable[str] = (), *,
+                    batch_size: int = 2_000, max_rounds: int = 4) -> dict[str, int]:
+    """Link, resolve and backfill around ``session_ids`` (and ``identity_keys``); return what changed."""
+    sessions = sorted(set(session_ids))
+    for chunk in _chunks(sessions, batch_size):
+        execute_write(lambda tx, c=chunk: tx.run(LINK_SESSION_IDENTITIES, sessionIds=c).consume())
+    keys = set(identity_keys)
+    backfilled: set[str] = set()
+    todo = sessions
+    for _ in range(max_rounds):
+        keys |= _run_collect(RESOLVE_SESSION_IDENTITIES, "sessionIds", todo, "keys", batch_size)
+        new = _run_collect(BACKFILL_SESSIONS, "identityKeys", sorted(keys), "sessionIds", batch_size)
+        new -= backfilled
+        if not new:
+            break
+        backfilled |= new
+        todo, keys = sorted(new), set()
+    return {"sessionsStitched": len(backfilled)}

@@ -1,0 +1,242 @@
+"""The load pipeline: read -> validate -> check references -> batch -> write, for files, drops and adapters.
+
+Every row ends either loaded or in the rejects file with a reason; the run report counts both.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from graph_model.connection import run_query
+from graph_model.errors import CustomerGraphError
+from graph_model.schema import apply_schema
+from loaders.batching import Item, PartitionedWriter, Progress
+from loaders.entities import SPECS, EntitySpec
+from loaders.exports import ExportFile, recognise
+from loaders.geofence import GeofenceConfig, visits_from_pings
+from loaders.identity import stitch_sessions
+from loaders.readers import RawRow, UnreadableRow, count_rows, read_rows
+from loaders.references import KeyCache
+from loaders.report import Reject, RejectReason, RunReport
+from loaders.writers.visits import write_visits
+
+log = logging.getLogger("loaders")
+
+SourceRows = Iterable[tuple[int, RawRow | UnreadableRow]]
+
+
+class LoadError(CustomerGraphError):
+    """A load cannot start: no such file or folder, a file whose entity is unknown."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a run loads: batch size, parallel writers, reject threshold, report folder, geofencing."""
+
+    batch_size: int = 5_000
+    writers: int = 2
+    max_reject_share: float = 0.05
+    report_dir: Path | None = None
+    progress: bool | None = None  # None: a bar on a terminal, log lines otherwise
+    geofence: GeofenceConfig = field(default_factory=GeofenceConfig)
+    apply_schema: bool = True
+
+
+def default_report_dir(name: str) -> Path:
+    """``runs/<UTC time>-<name>`` under the working directory."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return Path("runs") / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:60]}"
+
+
+def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
+    errors = error.errors(include_url=False)
+    missing = all(e["type"] == "missing" for e in errors)
+    message = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in errors)
+    return (RejectReason.MISSING_FIELD if missing else RejectReason.INVALID_VALUE), message
+
+
+class Loader:
+    """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
+
+    def __init__(self, report: RunReport, options: LoadOptions) -> None:
+        self.report, self.options = report, options
+        self.keys = KeyCache()
+        if options.apply_schema:
+            apply_schema()
+
+    # ------------------------------------------------------------------ entry points
+    def load_export(self, export: ExportFile) -> None:
+        """Load one recognised export file."""
+        total = count_rows(export) if self._progress_enabled() else None
+        self.load_rows(export.entity, read_rows(export), export.path.name, total=total)
+
+    def load_rows(self, entity: str, rows: SourceRows, source: str, *, total: int | None = None,
+                  prefilter_rejects: Iterable[Reject] = ()) -> None:
+        """Validate and write ``rows`` of ``entity``; ``source`` names them in rejects and the report."""
+        spec = SPECS[entity]
+        stats = self.report.stats(entity)
+        stats.files.append(source)
+        for reject in prefilter_rejects:
+            stats.read += 1
+            self.report.reject(reject)
+        t0 = time.perf_counter()
+        progress = Progress(entity, total, self.options.progress)
+        try:
+            if entity == "pings":
+                self._load_pings(spec, rows, source, progress)
+            else:
+                self._load_streamed(spec, rows, source, progress)
+        finally:
+            progress.close()
+            stats.seconds += time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ the common path
+    def _progress_enabled(self) -> bool:
+        return self.options.progress if self.options.progress is not None else sys.stderr.isatty()
+
+    def _validated(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[Item]:
+        stats = self.report.stats(spec.name)
+        provided: list[str] = []
+        for line, raw in rows:
+            stats.read += 1
+            if isinstance(raw, UnreadableRow):
+                self.report.reject(Reject(source, line, spec.name, RejectReason.UNREADABLE, raw.message, raw.text))
+                continue
+            try:
+                row = spec.schema.model_validate(raw)
+            except ValidationError as error:
+                reason, message = _validation_reject(error)
+                self.report.reject(Reject(source, line, spec.name, reason, message, raw))
+                continue
+            problem = spec.check(row) if spec.check else None
+            if problem:
+                self.report.reject(Reject(source, line, spec.name, RejectReason.INVALID_VALUE, problem, raw))
+                continue
+            missing = self._missing_reference(spec, row)
+            if missing:
+                self.report.reject(Reject(source, line, spec.name, missing[0], missing[1], raw))
+                continue
+            params = spec.params(row)
+            if spec.provides:
+                label, key = spec.provides
+                self.keys.add(label, (params[key],))
+                provided.append(params[key])
+            yield Item(source, line, raw, params)
+
+    def _missing_reference(self, spec: EntitySpec, row: Any) -> tuple[RejectReason, str] | None:
+        for ref in spec.references:
+            value = getattr(row, ref.field)
+            if value is None:
+                continue
+            known = self.keys.keys(ref.label)
+            for key in value if isinstance(value, list) else (value,):
+                if key not in known:
+                    return ref.reason, f"{ref.field}: no {ref.label} {key!r} in the graph or earlier in this drop"
+        return None
+
+    def _forget(self, spec: EntitySpec) -> Any:
+        if spec.provides is None:
+            return None
+        label, key = spec.provides
+        return lambda items: self.keys.discard(label, [item.params[key] for item in items])
+
+    def _load_streamed(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
+        assert spec.write is not None
+        writers = self.options.writers if spec.partition else 1
+        writer = PartitionedWriter(spec.name, spec.write, self.report, writers=writers,
+                                   batch_size=self.options.batch_size, progress=progress,
+                                   on_failed=self._forget(spec))
+        touched_sessions: list[str] = []
+        identity_keys: list[str] = []
+        try:
+            for item in self._validated(spec, rows, source):
+                if spec.name == "sessions":
+                    touched_sessions.append(item.params["sessionId"])
+                    identity_keys.extend(identity["key"] for identity in item.params["identities"])
+                elif spec.name == "identifiers":
+                    identity_keys.append(item.params["identityKey"])
+                writer.add(item, spec.partition(item.params) if spec.partition else None)
+        finally:
+            writer.close()
+        if touched_sessions or identity_keys:
+            changes = stitch_sessions(touched_sessions, identity_keys, batch_size=self.options.batch_size)
+            stats = self.report.stats(spec.name)
+            stats.extra["sessionsStitched"] = stats.extra.get("sessionsStitched", 0) + changes["sessionsStitched"]
+
+    def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
+        pings = [item.params for item in self._validated(spec, rows, source)]
+        stores = [(r["storeId"], r["lat"], r["lon"]) for r in run_query(
+            "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
+            write=False)]
+        visits = visits_from_pings(pings, stores, self.options.geofence)
+        writer = PartitionedWriter("pings", write_visits, self.report, writers=self.options.writers,
+                                   batch_size=self.options.batch_size, progress=progress)
+        # the pings are loaded once their visits are written; the writer counts visits, so count pings here
+        try:
+            for visit in visits:
+                writer.add(Item(source, 0, visit, visit), visit["customerId"])
+        finally:
+            writer.close()
+        stats = self.report.stats("pings")
+        stats.loaded = len(pings)
+        stats.extra["visitsFromPings"] = len(visits)
+        stats.extra["pingsInVisits"] = sum(v["pings"] for v in visits)
+
+
+def _run(name: str, options: LoadOptions) -> tuple[Loader, RunReport]:
+    report = RunReport(options.report_dir or default_report_dir(name), name, options.max_reject_share)
+    return Loader(report, options), report
+
+
+def drop_exports(directory: Path) -> tuple[list[ExportFile], list[str]]:
+    """The export files of a drop folder in dependency order, and the names of files it does not recognise."""
+    exports, unknown = [], []
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        export = recognise(path)
+        if export is None:
+            unknown.append(path.name)
+        else:
+            exports.append(export)
+    order = {name: i for i, name in enumerate(SPECS)}
+    exports.sort(key=lambda e: (order[e.entity], e.path.name))
+    return exports, unknown
+
+
+def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, Any]:
+    """Load a whole nightly drop (every recognised file of ``directory``, reference data first)."""
+    options = options or LoadOptions()
+    if not directory.is_dir():
+        raise LoadError(f"not a folder: {directory}")
+    exports, unknown = drop_exports(directory)
+    loader, report = _run(directory.name, options)
+    report.unrecognised_files.extend(unknown)
+    for export in exports:
+        log.info("loading %s as %s", export.path.name, export.entity)
+        loader.load_export(export)
+    return report.finish()
+
+
+def load_file(path: Path, entity: str | None = None, options: LoadOptions | None = None) -> dict[str, Any]:
+    """Load one export file (its entity from ``entity`` or from its name)."""
+    options = options or LoadOptions()
+    if not path.is_file():
+        raise LoadError(f"not a file: {path}")
+    if entity is not None and entity not in SPECS:
+        raise LoadError(f"unknown entity {entity!r}; one of: {', '.join(SPECS)}")
+    export = recognise(path, entity)
+    if export is None:
+        raise LoadError(f"cannot tell the entity or format of {path.name}: name it <entity>.<csv|jsonl|parquet>[.gz] "
+                        f"or pass --entity")
+    loader, report = _run(path.name, options)
+    loader.load_export(export)
+    return report.finish()

@@ -1,0 +1,25 @@
+"""Writers: the Cypher of each entity as named constants, and the transaction functions that run them.
+
+A transaction function takes ``(tx, rows)`` (rows are the prepared parameters of one batch) and returns
+nothing, or the rows it refused as ``(index in batch, reason, message)``. It may be run again by the
+driver's retry, so it has no effect outside the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+TxWrite = Callable[[ManagedTransaction, list[dict[str, Any]]], Any]
+
+
+def statement_writer(query: str, name: str) -> TxWrite:
+    """A transaction function running ``query`` with ``$rows`` = the batch."""
+
+    def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+        tx.run(query, rows=rows).consume()
+
+    write.__name__ = write.__qualname__ = name
+    return write

@@ -1,0 +1,132 @@
+"""Writing clickstream events and keeping each session's ``NEXT`` chain in time order.
+
+One transaction per batch (the events of whole sessions, one partition per writer):
+
+* sessions that hold no event yet take the fast path: ``CREATE`` events, their relationships and the
+  ``NEXT`` chain computed here (sorted by time, then event id);
+* sessions that already hold events (a later drop, a late-arriving event, a re-run) take the ``MERGE``
+  path, and their chain is rebuilt from all their events in time order; unless the batch brings nothing
+  new for them (same ids, same times), in which case the chain is left as it is.
+
+Both paths give the same graph: ``gapSeconds`` is computed from whole microseconds on both sides.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+EXISTING_EVENTS = """
+UNWIND $sessionIds AS sessionId
+MATCH (:Session {sessionId: sessionId})-[:CONTAINS]->(e:Event)
+RETURN sessionId, collect([e.eventId, e.at]) AS events
+"""
+
+def _related(verb: str) -> str:
+    """Cypher linking ``ev`` to the product, category and order of event ``e`` (``verb``: CREATE or MERGE)."""
+    parts = []
+    for rel, var in (("ABOUT_PRODUCT", "product"), ("ABOUT_CATEGORY", "category"), ("PLACED_ORDER", "order")):
+        parts.append(f"""
+FOREACH (_ IN CASE WHEN {var} IS NULL THEN [] ELSE [1] END | {verb} (ev)-[x:{rel}]->({var}) SET x.at = e.at)""")
+    return "".join(parts)
+
+
+_TARGETS = """
+OPTIONAL MATCH (product:Product {sku: e.sku})
+OPTIONAL MATCH (category:Category {categoryId: e.categoryId})
+OPTIONAL MATCH (order:Order {orderId: e.orderId})"""
+
+CREATE_EVENTS = """
+UNWIND $rows AS e
+MATCH (s:Session {sessionId: e.sessionId})""" + _TARGETS + """
+CREATE (s)-[:CONTAINS {at: e.at}]->(ev:Event {eventId: e.eventId, type: e.type, at: e.at, page: e.page,
+        query: e.query, resultsCount: e.resultsCount, quantity: e.quantity})""" + _related("CREATE") + "\n"
+
+CREATE_CHAIN = """
+UNWIND $pairs AS pair
+MATCH (a:Event {eventId: pair.a})
+MATCH (b:Event {eventId: pair.b})
+CREATE (a)-[:NEXT {gapSeconds: pair.gap}]->(b)
+"""
+
+SEARCHES = """
+UNWIND $rows AS e
+MERGE (q:SearchQuery {text: e.searchText})
+WITH q, e
+MATCH (ev:Event {eventId: e.eventId})
+MERGE (ev)-[x:SEARCHED]->(q)
+SET x.at = e.at
+"""
+
+MERGE_EVENTS = """
+UNWIND $rows AS e
+MATCH (s:Session {sessionId: e.sessionId})
+MERGE (ev:Event {eventId: e.eventId})
+SET ev.type = e.type, ev.at = e.at, ev.page = e.page, ev.query = e.query, ev.resultsCount = e.resultsCount,
+    ev.quantity = e.quantity
+MERGE (s)-[contains:CONTAINS]->(ev)
+SET contains.at = e.at
+WITH s, ev, e""" + _TARGETS + _related("MERGE") + "\n"
+
+REBUILD_CHAINS = """
+UNWIND $sessionIds AS sessionId
+MATCH (:Session {sessionId: sessionId})-[:CONTAINS]->(ev:Event)
+WITH sessionId, ev ORDER BY ev.at, ev.eventId
+WITH sessionId, collect(ev) AS chain
+CALL (chain) {
+  UNWIND chain AS ev
+  MATCH (ev)-[n:NEXT]->()
+  DELETE n
+}
+CALL (chain) {
+  UNWIND range(0, size(chain) - 2) AS i
+  WITH chain[i] AS a, chain[i + 1] AS b
+  WITH a, b, duration.inSeconds(a.at, b.at) AS d
+  CREATE (a)-[:NEXT {gapSeconds: toFloat(d.seconds * 1000000 + d.nanosecondsOfSecond / 1000) / 1000000.0}]->(b)
+}
+"""
+
+_MICRO = timedelta(microseconds=1)
+
+
+def gap_seconds(earlier: datetime, later: datetime) -> float:
+    """Seconds between two times, from whole microseconds (the same float Cypher computes)."""
+    return ((later - earlier) // _MICRO) / 1_000_000
+
+
+def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+    """Write one batch of events (see the module docstring)."""
+    by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        by_session[row["sessionId"]][row["eventId"]] = row  # a repeated id in one batch: the last row wins
+    existing = {record["sessionId"]: {event_id: at for event_id, at in record["events"]}
+                for record in tx.run(EXISTING_EVENTS, sessionIds=list(by_session))}
+    fresh: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    merge_rows: list[dict[str, Any]] = []
+    rebuild: list[str] = []
+    for session_id, events in by_session.items():
+        known = existing.get(session_id)
+        if not known:
+            ordered = sorted(events.values(), key=lambda e: (e["at"], e["eventId"]))
+            fresh.extend(ordered)
+            pairs.extend({"a": a["eventId"], "b": b["eventId"], "gap": gap_seconds(a["at"], b["at"])}
+                         for a, b in zip(ordered, ordered[1:], strict=False))
+            continue
+        merge_rows.extend(events.values())
+        if any(known.get(e["eventId"]) is None or known[e["eventId"]].to_native() != e["at"] for e in events.values()):
+            rebuild.append(session_id)
+    if fresh:
+        tx.run(CREATE_EVENTS, rows=fresh).consume()
+    if pairs:
+        tx.run(CREATE_CHAIN, pairs=pairs).consume()
+    if merge_rows:
+        tx.run(MERGE_EVENTS, rows=merge_rows).consume()
+    searches = [row for row in fresh + merge_rows if row["searchText"]]
+    if searches:
+        tx.run(SEARCHES, rows=searches).consume()
+    if rebuild:
+        tx.run(REBUILD_CHAINS, sessionIds=rebuild).consume()
