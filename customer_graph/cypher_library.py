@@ -188,56 +188,50 @@ def parse_literal(text: str) -> Any:
 
 # ------------------------------------------------------------------------------------------------- files
 
-def _strip_comments_and_strings(text: str) -> str:
-    """``text`` with string literals, quoted names and comments blanked out (to look for ``;`` and ``$x``)."""
-    out: list[str] = []
+def code_only(text: str) -> str:
+    """``text`` with comments and the insides of strings and quoted names blanked out, same length and lines.
+
+    What is left is code: where to look for ``;``, ``$parameters``, labels and property names.
+    """
+    out = list(text)
+
+    def blank(start: int, stop: int) -> None:
+        for k in range(start, min(stop, len(out))):
+            if out[k] != "\n":
+                out[k] = " "
+
     i, n = 0, len(text)
     while i < n:
-        char = text[i]
         if text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
+            stop = text.find("\n", i)
+            stop = n if stop < 0 else stop
         elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        elif char in "'\"`":
-            j = i + 1
-            while j < n and text[j] != char:
-                j += 2 if text[j] == "\\" and char != "`" else 1
-            out.append(char + " " * max(0, min(j, n) - i - 1) + char)
-            i = j + 1
+            stop = text.find("*/", i + 2)
+            stop = n if stop < 0 else stop + 2
+        elif text[i] in "'\"`":
+            quote, stop = text[i], i + 1
+            while stop < n and text[stop] != quote:
+                stop += 2 if text[stop] == "\\" and quote != "`" else 1
+            blank(i + 1, stop)
+            i = stop + 1
+            continue
         else:
-            out.append(char)
             i += 1
+            continue
+        blank(i, stop)
+        i = stop
     return "".join(out)
 
 
 def split_statements(text: str) -> list[str]:
-    """Split a script on ``;`` outside strings and comments; empty statements are dropped."""
-    statements: list[str] = []
-    start, i, n = 0, 0, len(text)
-    while i < n:
-        char = text[i]
-        if text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            continue
-        if char in "'\"`":
-            j = i + 1
-            while j < n and text[j] != char:
-                j += 2 if text[j] == "\\" and char != "`" else 1
-            i = j + 1
-            continue
-        if char == ";":
-            statements.append(text[start:i])
-            start = i + 1
-        i += 1
-    statements.append(text[start:])
-    return [s.strip() for s in statements if _strip_comments_and_strings(s).strip()]
+    """Split a script on ``;`` outside strings and comments; statements without code are dropped."""
+    code = code_only(text)
+    statements, start = [], 0
+    for match in re.finditer(";", code):
+        statements.append((text[start:match.start()], code[start:match.start()]))
+        start = match.end()
+    statements.append((text[start:], code[start:]))
+    return [statement.strip() for statement, statement_code in statements if statement_code.strip()]
 
 
 def _parse_header(lines: list[str]) -> dict[str, str]:
@@ -296,7 +290,7 @@ def parse_cypher_file(path: Path | str) -> CypherFile:
     statements = split_statements("\n".join(body))
     if len(statements) != 1:
         raise CypherLibraryError(f"{path}: a library file holds exactly one statement, found {len(statements)}")
-    used = frozenset(PARAM_USE.findall(_strip_comments_and_strings(statements[0])))
+    used = frozenset(PARAM_USE.findall(code_only(statements[0])))
     return CypherFile(path=path, header=_parse_header(header_lines), defaults=defaults,
                       statement=statements[0], used_parameters=used, default_texts=default_texts)
 

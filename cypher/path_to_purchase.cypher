@@ -17,7 +17,7 @@
 
 MATCH (s:Session)-[:CONTAINS]->(purchase:Event {type: 'purchase'})
 WHERE $channel IS NULL OR s.channel = $channel
-MATCH chain = (first:Event)-[:NEXT*0..100]->(purchase)
+MATCH chain = (first:Event)-[:NEXT*0..]->(purchase)
 WHERE NOT (:Event)-[:NEXT]->(first)
 WITH purchase, first,
      [e IN nodes(chain) | CASE WHEN $withPages AND e.type = 'page_view' AND e.page IS NOT NULL

@@ -18,8 +18,8 @@ import pytest
 
 from customer_graph.cypher_library import (
     CypherFile,
-    _strip_comments_and_strings,
     bind_parameters,
+    code_only,
     library_dir,
     library_files,
     run_cypher_file,
@@ -154,13 +154,13 @@ def test_every_file_is_covered_by_a_test_of_its_own() -> None:
 
 def test_files_use_plain_cypher_that_only_reads() -> None:
     for cypher_file in FILES.values():
-        code = _strip_comments_and_strings(cypher_file.statement).upper()
+        code = code_only(cypher_file.statement).upper()
         for word in ("APOC.", "GDS.", "CALL ", "CREATE ", "MERGE ", "SET ", "DELETE ", "REMOVE ", "FOREACH"):
             assert word not in code, f"{cypher_file.path.name} uses {word.strip()}"
 
 
 def _names(cypher_file: CypherFile) -> tuple[set[str], set[str], set[str], set[str]]:
-    code = _strip_comments_and_strings(cypher_file.statement)
+    code = code_only(cypher_file.statement)
     labels = set(re.findall(r"\(\s*\w*\s*:\s*(\w+)", code))
     types = set(re.findall(r"\[\s*\w*\s*:\s*(\w+)", code))
     properties = {prop for owner, prop in re.findall(r"\b([a-z_]\w*)\.([A-Za-z_]\w*)", code)

@@ -16,6 +16,7 @@ from customer_graph.cypher_library import (
     CypherLibraryError,
     Result,
     bind_parameters,
+    code_only,
     format_csv,
     format_table,
     parse_cypher_file,
@@ -240,3 +241,11 @@ def test_the_installed_command_prints_no_stack_trace() -> None:
     assert completed.returncode == 1
     assert completed.stderr.startswith("error: no such Cypher file: missing_query (library files: ")
     assert "Traceback" not in completed.stderr
+
+
+def test_code_only_blanks_comments_and_strings_but_keeps_positions() -> None:
+    text = "MATCH (n {a: 'x;$y'}) // $z;\nRETURN `we;ird` /* $w */, $v"
+    code = code_only(text)
+    assert len(code) == len(text) and code.count("\n") == 1
+    assert "$" not in code.replace("$v", "") and ";" not in code
+    assert code.startswith("MATCH (n {a: '    '})")
