@@ -18,6 +18,7 @@ LAZY_COMMANDS = {
     "cypher": "customer_graph.cypher_commands:cypher_group",
     "algorithms": "algorithms.cli:algorithms",
     "db": "customer_graph.db_commands:db_group",
+    "load-online-retail": "loaders.cli:load_online_retail",
     "load": "loaders.cli:load",
     "up": "customer_graph.up:up",
     "serve": "api.cli:serve",

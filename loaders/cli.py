@@ -97,3 +97,18 @@ def load(path: Path, entity: str | None, **kwargs: object) -> None:
     options = _options(**kwargs)  # type: ignore[arg-type]
     data = load_file(path, entity, options) if path.is_file() else load_drop(path, options)  # type: ignore[arg-type]
     _finish(data)
+
+
+@click.command("load-online-retail")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the UCI Online Retail CSV (default: data/online-retail/online_retail_all.csv.xz)")
+@click.option("--by-day", is_flag=True, help="replay the history as nightly drops, one day after the other")
+@click.option("--limit-days", type=click.IntRange(min=1), default=None, help="only the first N days")
+@load_options
+def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | None, **kwargs: object) -> None:
+    """Load the real UCI Online Retail history (customers, products, orders, countries) through the export path."""
+    from loaders.online_retail import load_online_retail as run
+
+    _prepare()
+    data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs))  # type: ignore[arg-type]
+    _finish(data)
