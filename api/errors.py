@@ -92,6 +92,9 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         original = original.original_error
     if isinstance(original, ApiError):
         message, extensions = original.message, dict(original.extensions or {})
+    elif isinstance(original, GraphQLError):  # raised on purpose, e.g. by a strawberry permission class
+        message = original.message
+        extensions = dict(original.extensions or {}) or {"code": BAD_USER_INPUT}
     elif isinstance(original, DatabaseUnavailable):
         message, extensions = UNAVAILABLE_MESSAGE, {"code": SERVICE_UNAVAILABLE}
     elif original is not None:

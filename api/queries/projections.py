@@ -6,7 +6,8 @@ CUSTOMER = """c {.customerId, .name, .emailHash, .city, .loyaltyTier, .createdAt
 
 PRODUCT = "p {.sku, .name, .description, .price, .popularity, .popularityRank, .trendScore, .trendRank}"
 
-STORE = "s {.storeId, .name, .city, latitude: s.location.latitude, longitude: s.location.longitude}"
+STORE = """s {.storeId, .name, .city, latitude: s.location.latitude, longitude: s.location.longitude,
+  country: [(s)-[:IN_COUNTRY]->(k:Country) | k.name][0]}"""
 
 SEGMENT = "g {.segmentId, .kind, .name, .description, .size}"
 

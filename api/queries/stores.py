@@ -10,8 +10,7 @@ from api.queries.projections import PRODUCT, STORE, current_version
 STORES_BY_ID = f"""
 UNWIND $ids AS id
 MATCH (s:Store {{storeId: id}})
-OPTIONAL MATCH (s)-[:IN_COUNTRY]->(country:Country)
-RETURN {STORE} AS store, country.name AS country
+RETURN {STORE} AS store
 """
 
 VISITS_BY_STORE = """
@@ -49,10 +48,7 @@ RETURN id AS storeId, r.rank AS rank, r.score AS score, stock.quantity AS stock,
 
 async def stores_by_id(db: Database, ids: list[str]) -> dict[str, Row]:
     """Store rows by id (missing ids are absent)."""
-    found: dict[str, Row] = {}
-    for row in await db.run(STORES_BY_ID, {"ids": ids}):
-        found[row["store"]["storeId"]] = {**row["store"], "country": row["country"]}
-    return found
+    return {row["store"]["storeId"]: row["store"] for row in await db.run(STORES_BY_ID, {"ids": ids})}
 
 
 async def visits_by_store(db: Database, ids: list[str], first: int, start: datetime | None,
