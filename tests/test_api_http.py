@@ -1,0 +1,270 @@
+# ruff: noqa: F811 - pytest fixtures imported from test_api_support are redefined as parameters
+"""GraphQL over HTTP, authentication, limits, malformed requests, injection attempts, error hygiene,
+health endpoints and the exported SDL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+from test_api_support import (  # noqa: F401
+    ADMIN,
+    GRAPHQL_RESPONSE,
+    READER,
+    WRITER,
+    client,
+    codes,
+    data,
+    make_app,
+    post,
+    seeded,
+)
+
+from api.config import ApiConfig, load_api_config
+from api.schema.export import SDL_PATH, schema_sdl
+from graph_model import run_query
+from graph_model.errors import ConfigurationError
+from graph_model.settings import Settings
+
+SIMPLE = '{ customer(id: "C1") { id } }'
+
+
+def raw(client: TestClient, body: bytes, content_type: str = "application/json", key: str | None = READER,
+        accept: str = GRAPHQL_RESPONSE) -> tuple[int, str, dict]:
+    headers = {"Content-Type": content_type, "Accept": accept}
+    if key:
+        headers["X-API-Key"] = key
+    response = client.post("/graphql", content=body, headers=headers)
+    return response.status_code, response.headers["content-type"], response.json()
+
+
+# --- authentication ---------------------------------------------------------------------------------
+
+def test_requests_without_a_valid_key_are_refused(client: TestClient) -> None:
+    for key in (None, "wrong-key-123", ""):
+        response = post(client, SIMPLE, key=key)
+        assert response.status_code == 401 and codes(response.json()) == ["UNAUTHENTICATED"]
+        assert response.headers["www-authenticate"] == "Bearer" and "data" not in response.json()
+    bearer = client.post("/graphql", json={"query": SIMPLE}, headers={"Authorization": f"Bearer {READER}"})
+    assert bearer.status_code == 200 and bearer.json()["data"] == {"customer": {"id": "C1"}}
+
+
+def test_api_keys_come_from_the_environment() -> None:
+    config = load_api_config({"CUSTOMER_GRAPH_API_KEYS": "front-end-key-1:reader, crm-writer-key:writer"})
+    assert {key: role.name for key, role in config.api_keys.items()} == {
+        "front-end-key-1": "reader", "crm-writer-key": "writer"}
+    assert not config.using_dev_keys
+    development = load_api_config({})
+    assert development.using_dev_keys and development.development and "dev-reader-key" in development.api_keys
+    with pytest.raises(ConfigurationError):
+        load_api_config({"CUSTOMER_GRAPH_ENV": "production"})  # no keys in production
+    with pytest.raises(ConfigurationError):
+        load_api_config({"CUSTOMER_GRAPH_API_KEYS": "some-long-key:superuser"})
+
+
+# --- media types and status codes -------------------------------------------------------------------
+
+def test_graphql_response_json_uses_4xx_for_requests_that_cannot_be_validated(client: TestClient) -> None:
+    for query, code in (("{ customer(id: \"C1\") { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+                        ("{ customer(id: ", "GRAPHQL_PARSE_FAILED")):
+        response = post(client, query)
+        assert response.status_code == 400, response.json()
+        assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+        assert "data" not in response.json() and codes(response.json()) == [code]
+        legacy = post(client, query, accept="application/json")  # legacy clients: 200, as before the spec
+        assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
+        assert codes(legacy.json()) == [code]
+
+
+def test_media_type_negotiation(client: TestClient) -> None:
+    for accept, expected in ((GRAPHQL_RESPONSE, GRAPHQL_RESPONSE), ("application/json", "application/json"),
+                             ("*/*", "application/json"), ("", "application/json"),
+                             (f"application/json;q=0.5, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE)):
+        response = client.post("/graphql", json={"query": SIMPLE}, headers={"X-API-Key": READER, "Accept": accept})
+        assert response.status_code == 200 and response.headers["content-type"].startswith(expected), accept
+    refused = client.post("/graphql", json={"query": SIMPLE}, headers={"X-API-Key": READER, "Accept": "text/csv"})
+    assert refused.status_code == 406 and codes(refused.json()) == ["NOT_ACCEPTABLE"]
+
+
+def test_get_serves_queries_but_not_mutations(client: TestClient) -> None:
+    response = client.get("/graphql", params={"query": "query($id: ID) { customer(id: $id) { id } }",
+                                              "variables": json.dumps({"id": "C1"})},
+                          headers={"X-API-Key": READER, "Accept": GRAPHQL_RESPONSE})
+    assert response.status_code == 200 and response.json() == {"data": {"customer": {"id": "C1"}}}
+    mutation = client.get("/graphql", params={"query": 'mutation { eraseCustomer(customerId: "C1") { erased } }'},
+                          headers={"X-API-Key": ADMIN})
+    assert mutation.status_code == 405 and mutation.headers["allow"] == "POST"
+    assert codes(mutation.json()) == ["METHOD_NOT_ALLOWED"]
+    assert run_query("MATCH (c:Customer {customerId: 'C1'}) RETURN c.name AS n")[0]["n"] == "Ada Lovelace"
+    put = client.put("/graphql", json={"query": SIMPLE}, headers={"X-API-Key": READER})
+    assert put.status_code == 405 and codes(put.json()) == ["METHOD_NOT_ALLOWED"]
+
+
+def test_graphiql_in_development(seeded: Settings) -> None:
+    with TestClient(make_app(seeded)) as development:
+        page = development.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+    production = make_app(seeded, development=False)
+    with TestClient(production) as prod:
+        assert prod.get("/graphql", headers={"Accept": "text/html", "X-API-Key": READER}).status_code == 406
+
+
+# --- malformed requests: 4xx with a GraphQL error body, never 500 ------------------------------------
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    (b'{"query": "{ customer(id: \\"C1\\") { id } }"', "application/json", 400),  # truncated JSON
+    (b'{"query": "\xff\xfe{ customer }"}', "application/json", 400),  # invalid UTF-8
+    (b"[" * 100_000 + b"]" * 100_000, "application/json", 413),  # absurdly nested and huge
+    (b'{"query": "{ a }", "variables": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001, "application/json", 400),
+    (b"x" * 200_000, "application/json", 413),  # huge body
+    (b'{"query": "{ customer(id: \\"C1\\") { id } }"}', "text/plain", 415),  # wrong content type
+    (b'{"query": "{ customer(id: \\"C1\\") { id } }"}', "application/json; charset=latin-1", 415),
+    (b'[{"query": "{ segments { id } }"}]', "application/json", 400),  # batches are not supported
+    (b'{"query": 42}', "application/json", 400),
+    (b'{"variables": {}}', "application/json", 400),
+    (b'{"query": "{ segments { id } }", "variables": [1]}', "application/json", 400),
+    (b'{"query": "query A { segments { id } }", "operationName": "B"}', "application/json", 400),
+    (b"", "application/json", 400),
+])
+def test_malformed_requests_get_a_4xx_graphql_error(client: TestClient, body: bytes, content_type: str,
+                                                    status: int) -> None:
+    code, media, payload = raw(client, body, content_type)
+    assert code == status, payload
+    assert media.startswith(GRAPHQL_RESPONSE)
+    assert isinstance(payload["errors"][0]["message"], str) and payload["errors"][0]["extensions"]["code"]
+
+
+def test_deeply_nested_variables_within_the_size_limit_are_refused(client: TestClient) -> None:
+    nested = "[" * 3000 + "]" * 3000
+    code, _, payload = raw(client, ('{"query": "{ segments { id } }", "variables": {"x": ' + nested + "}}").encode())
+    assert code == 400 and codes(payload) == ["BAD_REQUEST"]
+
+
+# --- limits -----------------------------------------------------------------------------------------
+
+def test_query_depth_limit(client: TestClient) -> None:
+    deep = ('{ customer(id: "C1") { similarShoppers { customer { similarShoppers { customer { similarShoppers '
+            '{ customer { similarShoppers { customer { similarShoppers { customer { id } } } } } } } } } } } }')
+    response = post(client, deep)
+    assert response.status_code == 400 and codes(response.json()) == ["QUERY_TOO_DEEP"]
+
+
+def test_page_size_limit(client: TestClient) -> None:
+    body = post(client, '{ customer(id: "C1") { recommendations(first: 1000) { score } } }').json()
+    assert codes(body) == ["BAD_USER_INPUT"] and body["errors"][0]["extensions"]["maxPageSize"] == 100
+    body = post(client, "query($n: Int) { product(sku: \"P1\") { affinities(first: $n) { score } } }", {"n": 500}).json()
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_cost_limit(client: TestClient) -> None:
+    expensive = ('{ customer(id: "C1") { similarShoppers(first: 100) { customer { similarShoppers(first: 100) '
+                 '{ customer { recommendations(first: 100) { score } } } } } } }')
+    response = post(client, expensive)
+    assert response.status_code == 400 and codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+    assert response.json()["errors"][0]["extensions"]["cost"] > 20_000
+
+
+def test_token_limit(client: TestClient) -> None:
+    aliases = " ".join(f"a{i}: segments {{ id }}" for i in range(600))
+    response = post(client, "{ " + aliases + " }")
+    assert response.status_code == 400 and codes(response.json()) == ["TOO_MANY_TOKENS"]
+
+
+# --- injection and error hygiene ----------------------------------------------------------------------
+
+INJECTIONS = [
+    "C1' OR 1=1 //",
+    "C1\"}) MATCH (n) DETACH DELETE n //",
+    "'}) CALL { MATCH (n) DETACH DELETE n } RETURN 1 AS x //",
+    "` MATCH (n) DETACH DELETE n //",
+    "$id",
+    "\u0000\n\r\\",
+    "C1' }]->() DETACH DELETE c //",
+]
+
+INJECTABLE = [
+    ("query($v: ID) { customer(id: $v) { id } }", lambda v: {"v": v}),
+    ("query($v: String!) { customer(identity: {type: \"cookie\", value: $v}) { id } }", lambda v: {"v": v}),
+    ("query($v: String!) { customer(identity: {type: $v, value: \"x\"}) { id } }", lambda v: {"v": v}),
+    ("query($v: ID!) { product(sku: $v) { sku affinities { score } } }", lambda v: {"v": v}),
+    ("query($v: ID!) { store(id: $v) { id } }", lambda v: {"v": v}),
+    ("query($v: ID!) { segment(id: $v) { id } }", lambda v: {"v": v}),
+    ("query($v: [ID!]!) { customers(ids: $v) { id } }", lambda v: {"v": [v]}),
+    ('query($v: String) { customer(id: "C1") { engagementHistory(after: $v) { edges { cursor } } } }',
+     lambda v: {"v": v}),
+    ('query($v: ID) { customer(id: "C1") { recommendations(context: {storeId: $v, sessionId: $v, productSku: $v}) '
+     "{ score } } }", lambda v: {"v": v}),
+]
+
+MUTATIONS = [
+    ("mutation($v: ID) { trackEvent(input: {type: PAGE_VIEW, sessionId: $v, eventId: $v}) { eventId } }",
+     lambda v: {"v": v}),
+    ("mutation($v: ID, $s: String) { trackEvent(input: {type: SEARCH, sessionId: \"INJ\", customerId: $v, "
+     "query: $s, page: $s, device: $s}) { eventId } }", lambda v: {"v": None, "s": v}),
+    ("mutation($v: ID) { trackEvent(input: {type: PRODUCT_VIEW, sessionId: \"INJ2\", productSku: $v, storeId: $v,"
+     " orderId: $v, categoryId: $v}) { eventId } }", lambda v: {"v": v}),
+    ("mutation($v: ID!) { recordResponse(input: {messageId: $v, type: OPENED}) { type } }", lambda v: {"v": v}),
+    ("mutation($v: ID!, $s: String!) { setConsent(input: {customerId: $v, channel: $s, purpose: $s, granted: true})"
+     " { granted } }", lambda v: {"v": v, "s": v}),
+    ("mutation($v: ID!) { eraseCustomer(customerId: $v) { erased } }", lambda v: {"v": v}),
+]
+
+
+def _graph_fingerprint() -> tuple[int, int, str]:
+    nodes = run_query("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    rels = run_query("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    name = run_query("MATCH (c:Customer {customerId: 'C1'}) RETURN c.name AS n")[0]["n"]
+    return nodes, rels, name
+
+
+def test_injection_strings_in_every_argument_reach_cypher_only_as_parameters(client: TestClient) -> None:
+    before = _graph_fingerprint()
+    for query, variables in INJECTABLE + MUTATIONS:
+        for value in INJECTIONS:
+            response = post(client, query, variables(value), key=ADMIN)
+            body = response.json()
+            assert response.status_code in (200, 400), (query, value, body)
+            assert set(codes(body)) <= {"NOT_FOUND", "BAD_USER_INPUT"}, (query, value, body)
+            text = json.dumps(body).replace(json.dumps(value)[1:-1], "")  # less the value echoed back
+            assert not any(leak in text for leak in ("Traceback", "MATCH", "Neo4j", "Cypher", "Syntax")), text
+    nodes, rels, name = _graph_fingerprint()
+    created = run_query("MATCH (n) WHERE n:Session OR n:Event OR n:Identity OR n:SearchQuery "
+                        "RETURN count(n) AS n")[0]["n"]
+    assert name == before[2] == "Ada Lovelace"
+    assert nodes >= before[0] and rels >= before[1]  # page views are written as data, nothing is deleted
+    stored = {row["id"] for row in run_query("MATCH (s:Session) RETURN s.sessionId AS id")}
+    assert set(INJECTIONS) <= stored and created > 0  # the strings were stored verbatim, as values
+
+
+def test_unexpected_errors_leave_no_trace_in_the_response(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.queries import segments
+
+    async def broken(*args: object, **kwargs: object) -> list:
+        raise RuntimeError("boom at MATCH (s:Secret) RETURN s -- /work/main/api/queries/segments.py line 42")
+
+    monkeypatch.setattr(segments, "segments", broken)
+    response = post(client, "{ segments { id } }")
+    body = response.json()
+    assert codes(body) == ["INTERNAL_SERVER_ERROR"] and body["errors"][0]["message"] == "Internal server error."
+    assert "boom" not in response.text and "MATCH" not in response.text and ".py" not in response.text
+
+
+# --- health and schema ----------------------------------------------------------------------------------
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] == "reachable"
+
+
+def test_exported_schema_is_in_sync() -> None:
+    assert SDL_PATH.read_text(encoding="utf-8") == schema_sdl(), "run: python -m api.schema.export"
+
+
+def test_schema_limits_come_from_the_config(seeded: Settings) -> None:
+    with TestClient(make_app(seeded, max_page_size=5)) as small:
+        body = post(small, '{ customer(id: "C1") { recommendations(first: 6) { score } } }').json()
+        assert codes(body) == ["BAD_USER_INPUT"]
+    assert ApiConfig().max_page_size == 100
+    assert WRITER  # the writer key exists for the mutation tests
