@@ -39,13 +39,16 @@ def list_queries() -> None:
               help="Override a ':param' default of the file (repeatable). Numbers, booleans, JSON lists/maps parse.")
 @click.option("--format", "-f", "output_format", type=click.Choice(["table", "csv"]), default=None,
               help="Output format (default: table, or csv when --output ends in .csv).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop the query on the server after this many seconds.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the result to this file instead of standard output.")
-def run(file: str, params: tuple[str, ...], output_format: str | None, output: Path | None) -> None:
+def run(file: str, params: tuple[str, ...], output_format: str | None, timeout: float | None,
+        output: Path | None) -> None:
     """Run FILE (a path, or a library name such as customer_360) and print its result."""
     cypher_file = parse_cypher_file(resolve_file(file))
     parameters = bind_parameters(cypher_file, params)
-    result = run_cypher_file(cypher_file, parameters)
+    result = run_cypher_file(cypher_file, parameters, timeout=timeout)
     chosen = output_format or ("csv" if output is not None and output.suffix.lower() == ".csv" else "table")
     text = format_csv(result) if chosen == "csv" else format_table(result)
     if output is None:

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
+import neo4j.exceptions
 import neo4j.graph
 import neo4j.spatial
 import neo4j.time
 
-from graph_model.connection import session
-from graph_model.errors import CustomerGraphError
+from graph_model.connection import get_driver, session
+from graph_model.errors import CustomerGraphError, translate_neo4j_error
 from graph_model.settings import project_root
 
 PARAM_LINE = re.compile(r"^:param\s+`?([A-Za-z_][A-Za-z0-9_]*)`?\s*=>\s*(.*?)\s*;?\s*$")
@@ -408,15 +409,29 @@ def bind_parameters(cypher_file: CypherFile, assignments: Iterable[str] = ()) ->
 
 # --------------------------------------------------------------------------------------------- running
 
-def run_cypher_file(cypher_file: CypherFile, parameters: Mapping[str, Any] | None = None) -> Result:
-    """Run the file's statement in a read transaction with ``parameters`` (defaults when ``None``)."""
+def ensure_reachable() -> None:
+    """Fail fast, without the driver's retries, when the database does not answer."""
+    try:
+        get_driver().verify_connectivity()
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
+        raise translate_neo4j_error(error) from error
+
+
+def run_cypher_file(cypher_file: CypherFile, parameters: Mapping[str, Any] | None = None,
+                    timeout: float | None = None) -> Result:
+    """Run the file's statement in a read transaction with ``parameters`` (defaults when ``None``).
+
+    ``timeout`` (seconds) makes the server stop a query that runs longer.
+    """
     params = dict(cypher_file.defaults if parameters is None else parameters)
 
+    @neo4j.unit_of_work(timeout=timeout)
     def work(tx: neo4j.ManagedTransaction) -> Result:
         result = tx.run(cypher_file.statement, params)
         columns = list(result.keys())
         return Result(columns=columns, rows=[list(record.values()) for record in result])
 
+    ensure_reachable()
     with session(default_access_mode=neo4j.READ_ACCESS, notifications_min_severity="OFF") as s:
         return s.execute_read(work)
 

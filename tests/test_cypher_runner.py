@@ -249,3 +249,20 @@ def test_code_only_blanks_comments_and_strings_but_keeps_positions() -> None:
     assert len(code) == len(text) and code.count("\n") == 1
     assert "$" not in code.replace("$v", "") and ";" not in code
     assert code.startswith("MATCH (n {a: '    '})")
+
+
+def test_cli_timeout_stops_a_long_query(analyst_graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    slow = write(tmp_path, "// Question: Slow?\n// Parameters:\n//   $n  how many\n// Example:\n//   1\n"
+                           ":param n => 1000000000;\nUNWIND range(1, $n) AS x WITH x WHERE x % 7 = 0 RETURN count(*) AS c;\n")
+    code, out, err = run_cli(monkeypatch, capsys, "cypher", "run", str(slow), "--timeout", "0.5")
+    assert code == 1 and out == "" and err.startswith("error: ") and "timeout" in err and "Traceback" not in err
+
+
+def test_an_unreachable_database_fails_fast_with_one_message() -> None:
+    command = Path(sys.executable).parent / "customer-graph"
+    env = {"PATH": "/usr/bin:/bin", "NEO4J_URI": "bolt://127.0.0.1:9", "NEO4J_PASSWORD": "whatever-password"}
+    completed = subprocess.run([str(command), "cypher", "run", "customer_360"], capture_output=True, text=True,
+                               timeout=60, cwd=ROOT, env=env, check=False)
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("error: Neo4j is not reachable") and "retried" not in completed.stderr
