@@ -87,6 +87,7 @@ class Loaders:
         self.segment = by_id(db, segments.segments_by_id)
         self.segment_products = by_id_and_args(db, segments.popular_by_segment)
         self.session_events = by_id_and_args(db, engagement.events_by_session)
+        self.timeline = by_id_and_args(db, engagement.timelines)
         self.order_lines = by_id(db, engagement.lines_by_order, list)
         self.customer_with_recommendations = by_id_and_args(db, self._customers_with_recommendations, lambda: None)
 

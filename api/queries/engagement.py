@@ -14,46 +14,50 @@ from api.queries.projections import PRODUCT
 ENTRY_KINDS = ("SESSION", "ORDER", "VISIT", "MESSAGE", "RESPONSE")
 
 TIMELINE = """
-MATCH (c:Customer {customerId: $id})
+UNWIND $ids AS customerId
+MATCH (c:Customer {customerId: customerId})
 CALL (c) {
-  MATCH (c)-[:HAD_SESSION]->(s:Session)
-  WHERE 'SESSION' IN $kinds
-  OPTIONAL MATCH (s)-[:AT_STORE]->(st:Store)
-  RETURN 'SESSION' AS kind, s.sessionId AS id, s.startedAt AS at, s.channel AS channel,
-         s {.sessionId, .channel, .device, .startedAt, .endedAt, storeId: st.storeId} AS item
-  UNION ALL
-  MATCH (c)-[:PLACED]->(o:Order)
-  WHERE 'ORDER' IN $kinds
-  OPTIONAL MATCH (o)-[:AT_STORE]->(st:Store)
-  RETURN 'ORDER' AS kind, o.orderId AS id, o.placedAt AS at, o.channel AS channel,
-         o {.orderId, .channel, .placedAt, .total, .currency, .cancelled, storeId: st.storeId} AS item
-  UNION ALL
-  MATCH (c)-[:MADE_VISIT]->(v:Visit)
-  WHERE 'VISIT' IN $kinds
-  OPTIONAL MATCH (v)-[:TO_STORE]->(st:Store)
-  RETURN 'VISIT' AS kind, v.visitId AS id, v.arrivedAt AS at, 'store' AS channel,
-         v {.visitId, .arrivedAt, .dwellMinutes, .source, .zones, storeId: st.storeId} AS item
-  UNION ALL
-  MATCH (m:Message)-[:SENT_TO]->(c)
-  WHERE 'MESSAGE' IN $kinds
-  OPTIONAL MATCH (m)-[:PART_OF]->(cp:Campaign)
-  OPTIONAL MATCH (m)-[:CARRIES]->(o:Offer)
-  RETURN 'MESSAGE' AS kind, m.messageId AS id, m.sentAt AS at, m.channel AS channel,
-         m {.messageId, .channel, .sentAt, .subject, campaign: cp.name, offerId: o.offerId} AS item
-  UNION ALL
-  MATCH (c)-[r:RESPONDED]->(m:Message)
-  WHERE 'RESPONSE' IN $kinds
-  RETURN 'RESPONSE' AS kind, m.messageId + '|' + r.type + '|' + toString(r.at) AS id, r.at AS at,
-         m.channel AS channel, {type: r.type, at: r.at, text: r.text, messageId: m.messageId} AS item
+  CALL (c) {
+    MATCH (c)-[:HAD_SESSION]->(s:Session)
+    WHERE 'SESSION' IN $kinds
+    OPTIONAL MATCH (s)-[:AT_STORE]->(st:Store)
+    RETURN 'SESSION' AS kind, s.sessionId AS id, s.startedAt AS at, s.channel AS channel,
+           s {.sessionId, .channel, .device, .startedAt, .endedAt, storeId: st.storeId} AS item
+    UNION ALL
+    MATCH (c)-[:PLACED]->(o:Order)
+    WHERE 'ORDER' IN $kinds
+    OPTIONAL MATCH (o)-[:AT_STORE]->(st:Store)
+    RETURN 'ORDER' AS kind, o.orderId AS id, o.placedAt AS at, o.channel AS channel,
+           o {.orderId, .channel, .placedAt, .total, .currency, .cancelled, storeId: st.storeId} AS item
+    UNION ALL
+    MATCH (c)-[:MADE_VISIT]->(v:Visit)
+    WHERE 'VISIT' IN $kinds
+    OPTIONAL MATCH (v)-[:TO_STORE]->(st:Store)
+    RETURN 'VISIT' AS kind, v.visitId AS id, v.arrivedAt AS at, 'store' AS channel,
+           v {.visitId, .arrivedAt, .dwellMinutes, .source, .zones, storeId: st.storeId} AS item
+    UNION ALL
+    MATCH (m:Message)-[:SENT_TO]->(c)
+    WHERE 'MESSAGE' IN $kinds
+    OPTIONAL MATCH (m)-[:PART_OF]->(cp:Campaign)
+    OPTIONAL MATCH (m)-[:CARRIES]->(o:Offer)
+    RETURN 'MESSAGE' AS kind, m.messageId AS id, m.sentAt AS at, m.channel AS channel,
+           m {.messageId, .channel, .sentAt, .subject, campaign: cp.name, offerId: o.offerId} AS item
+    UNION ALL
+    MATCH (c)-[r:RESPONDED]->(m:Message)
+    WHERE 'RESPONSE' IN $kinds
+    RETURN 'RESPONSE' AS kind, m.messageId + '|' + r.type + '|' + toString(r.at) AS id, r.at AS at,
+           m.channel AS channel, {type: r.type, at: r.at, text: r.text, messageId: m.messageId} AS item
+  }
+  WITH kind, id, at, channel, item, kind + ':' + id AS key
+  WHERE at IS NOT NULL
+    AND ($channels IS NULL OR channel IN $channels)
+    AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at < $to)
+    AND ($afterAt IS NULL OR at < datetime($afterAt) OR (at = datetime($afterAt) AND key < $afterKey))
+  RETURN kind, id, at, toString(at) AS atText, channel, item, key
+  ORDER BY at DESC, key DESC
+  LIMIT $limit
 }
-WITH kind, id, at, channel, item, kind + ':' + id AS key
-WHERE at IS NOT NULL
-  AND ($channels IS NULL OR channel IN $channels)
-  AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at < $to)
-  AND ($afterAt IS NULL OR at < datetime($afterAt) OR (at = datetime($afterAt) AND key < $afterKey))
-RETURN kind, id, at, toString(at) AS atText, channel, item, key
-ORDER BY at DESC, key DESC
-LIMIT $limit
+RETURN customerId, kind, id, at, atText, channel, item, key
 """
 
 EVENTS_BY_SESSION = f"""
@@ -77,14 +81,18 @@ ORDER BY l.line
 """
 
 
-async def timeline(db: Database, customer_id: str, *, limit: int, kinds: list[str], channels: list[str] | None,
-                   start: datetime | None, end: datetime | None,
-                   after: tuple[str, str] | None) -> list[Row]:
-    """Up to ``limit`` entries after the cursor position ``(at as Neo4j prints it, key)``, newest first."""
-    return await db.run(TIMELINE, {
-        "id": customer_id, "kinds": kinds, "channels": channels, "from": start, "to": end, "limit": limit,
-        "afterAt": after[0] if after else None, "afterKey": after[1] if after else None,
-    })
+async def timelines(db: Database, ids: list[str], limit: int, kinds: tuple[str, ...],
+                    channels: tuple[str, ...] | None, start: datetime | None, end: datetime | None,
+                    after: tuple[str, str] | None) -> dict[str, list[Row]]:
+    """For each customer, up to ``limit`` entries after the cursor position ``(at as Neo4j prints it, key)``,
+    newest first; one round trip for the whole batch."""
+    grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
+    for row in await db.run(TIMELINE, {
+        "ids": ids, "kinds": list(kinds), "channels": list(channels) if channels else None, "from": start,
+        "to": end, "limit": limit, "afterAt": after[0] if after else None, "afterKey": after[1] if after else None,
+    }):
+        grouped[row["customerId"]].append(row)
+    return grouped
 
 
 async def events_by_session(db: Database, ids: list[str], first: int) -> dict[str, list[Row]]:

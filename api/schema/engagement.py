@@ -197,11 +197,9 @@ async def engagement_history(info: Info, customer_id: str, *, first: int, after:
     """One page of the customer's timeline."""
     first = page_size(info, first)
     position = decode_cursor(after) if after else None
-    rows = await q.timeline(
-        context(info).db, customer_id, limit=first + 1,
-        kinds=[t.value for t in types] if types else list(q.ENTRY_KINDS),
-        channels=[c.value for c in channels] if channels else None, start=start, end=end, after=position,
-    )
+    kinds = tuple(t.value for t in types) if types else q.ENTRY_KINDS
+    wanted = tuple(c.value for c in channels) if channels else None
+    rows = await context(info).loaders.timeline.load((customer_id, first + 1, kinds, wanted, start, end, position))
     page = rows[:first]
     edges = [EngagementEdge(cursor=encode_cursor(row["atText"], row["key"]), node=entry_from_row(row))
              for row in page]
