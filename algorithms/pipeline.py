@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from algorithms import affinity, recommend, retention, segments, similarity, trends, writeback
-from algorithms._sparse import coo_to_csr
+from algorithms._sparse import coo_to_csr, top_k_per_row
 from algorithms.features import Interactions, build_interactions
 from algorithms.projection import read_projection
 from graph_model.errors import CustomerGraphError
@@ -47,15 +47,17 @@ class Params:
     half_life_days: float = 180.0
     recommend_n: int = 50
     item_weight: float = 1.0
-    neighbour_weight: float = 0.3
+    neighbour_weight: float = 1.0
     popularity_weight: float = 0.02
-    neighbours_for_recommend: int = 20
+    neighbours_for_recommend: int = 100
+    recommend_item_k: int = 10
     seed: int = 42
     community_min_size: int = 5
     popular_k: int = 20
     trend_recent_days: int = 28
     trend_baseline_days: int = 112
     horizon_days: float = 90.0
+    retention_model: str = "mbgnbd"  # or "bgnbd"
 
 
 # ---------------------------------------------------------------- compute (pure)
@@ -78,14 +80,25 @@ def compute_affinity(data: Interactions, params: Params = Params()) -> pd.DataFr
     return out
 
 
-def recommendation_item_similarity(data: Interactions, params: Params = Params()) -> sp.csr_array:
-    """The product-to-product affinity used to score recommendations: bought together in the same order,
-    plus (at a third of the weight) viewed together in the same session."""
-    sim = affinity.item_similarity(data.order_baskets(), min_count=params.affinity_min_count)
+def recommendation_item_similarity(data: Interactions, params: Params = Params()) -> tuple[sp.csr_array, sp.csr_array]:
+    """The product-to-product affinities recommendations are scored with: ``(purchase, combined)``.
+
+    ``purchase``: products bought by the same customers (cosine over the customers x products purchase
+    matrix), each product keeping its ``recommend_item_k`` best partners (pruning the long tail of weak
+    pairs is what made item-to-item scoring beat the baselines in benchmarks/bench_recommend.py).
+    ``combined`` adds, at a third of the weight, products viewed together in the same session.
+    """
+    def pruned(sim: sp.csr_array) -> sp.csr_array:
+        top = top_k_per_row(sim, params.recommend_item_k)
+        return coo_to_csr(top.row.to_numpy(), top.col.to_numpy(), top.value.to_numpy(), sim.shape)
+
+    purchase = pruned(affinity.item_similarity(data.bought(), min_count=1))
+    combined = purchase
     sessions = data.session_baskets()
     if sessions.shape[0] and sessions.nnz:
-        sim = sim + affinity.item_similarity(sessions, min_count=params.affinity_min_count) / 3.0
-    return sp.csr_array(sim, dtype=np.float32)
+        combined = sp.csr_array(purchase + pruned(affinity.item_similarity(sessions, min_count=params.affinity_min_count))
+                                / 3.0, dtype=np.float32)
+    return purchase, combined
 
 
 def compute_similarity(data: Interactions, params: Params = Params(), *, k: int | None = None) -> pd.DataFrame:
@@ -106,9 +119,9 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
                             item_similarity: sp.csr_array | None = None,
                             customer_similarity: sp.csr_array | None = None, explain: bool = True) -> pd.DataFrame:
     """Top-N recommendations with reasons: ``customerId, sku, score, rank, reason, evidence`` (+ codes)."""
-    order_similarity = affinity.item_similarity(data.order_baskets(), min_count=params.affinity_min_count)
+    purchase_similarity, combined = recommendation_item_similarity(data, params)
     if item_similarity is None:
-        item_similarity = recommendation_item_similarity(data, params)
+        item_similarity = combined
     if customer_similarity is None:
         edges = compute_similarity(data, params, k=params.neighbours_for_recommend)
         customer_similarity = similarity_matrix(edges, data.n_customers)
@@ -121,7 +134,10 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
                                popularity_weight=params.popularity_weight)
     if not explain:
         return recs
-    explained = recommend.explain(recs, history, item_similarity, customer_similarity=customer_similarity,
+    closest = top_k_per_row(customer_similarity, params.similar_k)  # evidence: the k most similar shoppers
+    closest = coo_to_csr(closest.row.to_numpy(), closest.col.to_numpy(), closest.value.to_numpy(),
+                         customer_similarity.shape)
+    explained = recommend.explain(recs, history, item_similarity, customer_similarity=closest,
                                   neighbour_items=bought)
     last_day, was_bought = data.last_interaction()
     because = explained["because_of"].to_numpy()
@@ -132,8 +148,7 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     day[has] = last_day[customers[has], because[has]] - 1
     flag[has] = was_bought[customers[has], because[has]] > 0
     together = np.ones(len(explained), dtype=bool)
-    if order_similarity.shape == (data.n_products, data.n_products):
-        together[has] = order_similarity[because[has], explained["product"].to_numpy()[has]] > 0
+    together[has] = purchase_similarity[because[has], explained["product"].to_numpy()[has]] > 0
     dates = np.full(len(explained), "", dtype=object)
     dates[has] = pd.to_datetime(day[has], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)
     reasons, evidence = recommend.reason_text(explained, data.products.to_numpy(dtype=object), data.product_names,
@@ -182,10 +197,11 @@ def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Pa
 
 
 def compute_retention(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, retention.BGNBD]:
-    """BG/NBD per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``."""
+    """MBG/NBD per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``."""
     p = data.known_purchases()
     summary = retention.rfm_summary(p.customer.to_numpy(), p.day.to_numpy(), data.as_of_day)
-    model = retention.fit_bgnbd(summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy())
+    model = retention.fit_bgnbd(summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy(),
+                                modified=params.retention_model == "mbgnbd")
     args = (summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy())
     alive = retention.p_alive(model, *args)
     expected = retention.expected_purchases(model, params.horizon_days / 7.0, *args)
@@ -362,11 +378,11 @@ def run_all(only: str | Iterable[str] | None = None, *, params: Params = Params(
                 ret, model = None, None
                 summary.notes.append(f"retention skipped: {error}")
         if ret is not None and model is not None:
-            summary.notes.append(f"BG/NBD r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
+            summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
             with clock.stage("retention: write"), writeback.versioned_run("retention") as run_id:
                 ret = ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)])
                 rows = _records(ret, {c: c for c in ("customerId", "churnRisk", "pAlive", "expectedPurchases90d")})
-                summary.written["retention"] = {"Customer.retention": writeback.write_retention(rows, run_id, "bgnbd")}
+                summary.written["retention"] = {"Customer.retention": writeback.write_retention(rows, run_id, model.name)}
                 summary.runs["retention"] = run_id
 
     if "trends" in families:

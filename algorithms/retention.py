@@ -1,4 +1,9 @@
-"""Retention: the BG/NBD buy-till-you-die model (Fader, Hardie and Lee, 2005), fitted by maximum likelihood.
+"""Retention: BG/NBD buy-till-you-die models, fitted by maximum likelihood.
+
+Two variants share the code: BG/NBD (Fader, Hardie and Lee, 2005) and the modified MBG/NBD (Batislam,
+Denizel and Filiztekin, 2007), where a customer may also drop out right after the first purchase. Under
+BG/NBD a one-time buyer is "alive" with probability 1 whatever their age, which makes ``churnRisk`` useless
+for exactly the customers a retailer most wants to win back; MBG/NBD fixes that and is the default.
 
 Each customer is summarised by ``x`` (repeat purchases: purchase occasions after the first), ``t_x``
 (time from the first to the last purchase) and ``T`` (time from the first purchase to the end of the
@@ -35,14 +40,24 @@ class BGNBD:
     a: float
     b: float
     log_likelihood: float
+    modified: bool = False
+
+    @property
+    def name(self) -> str:
+        """``"mbgnbd"`` or ``"bgnbd"``."""
+        return "mbgnbd" if self.modified else "bgnbd"
 
 
 def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
-                   weights: np.ndarray | None = None) -> float:
-    """Total BG/NBD log-likelihood of ``params = (r, alpha, a, b)``."""
+                   weights: np.ndarray | None = None, *, modified: bool = False) -> float:
+    """Total (MBG/NBD when ``modified``, else BG/NBD) log-likelihood of ``params = (r, alpha, a, b)``."""
     r, alpha, a, b = params
     x = np.asarray(x, dtype=np.float64)
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    if modified:
+        a2 = betaln(a, b + x + 1) - betaln(a, b) - (r + x) * np.log(alpha + T)
+        a3 = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+        return float(np.sum((a1 + np.logaddexp(a2, a3)) * (1 if weights is None else weights)))
     a2 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         a3 = np.where(x > 0, betaln(a + 1, np.maximum(b + x - 1, 1e-12)) - betaln(a, b)
@@ -51,14 +66,16 @@ def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.nda
     return float(np.sum(ll if weights is None else ll * weights))
 
 
-def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, penalizer: float = 0.0,
+def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, modified: bool = False, penalizer: float = 0.0,
               seed: int = 0) -> BGNBD:
-    """Fit BG/NBD by maximum likelihood.
+    """Fit BG/NBD (or MBG/NBD when ``modified``) by maximum likelihood.
 
     Parameters
     ----------
     x, t_x, T : arrays
         Repeat purchases, time of the last purchase and length of observation, per customer.
+    modified : bool
+        Fit MBG/NBD instead of BG/NBD.
     penalizer : float
         L2 penalty on the parameters (0 = plain maximum likelihood).
     seed : int
@@ -84,7 +101,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, penalizer: float
     def objective(log_params: np.ndarray) -> float:
         params = np.exp(log_params)
         penalty = penalizer * float(np.sum(params ** 2))
-        value = -log_likelihood(params, gx, gt * scale, gT * scale, gw) / n + penalty
+        value = -log_likelihood(params, gx, gt * scale, gT * scale, gw, modified=modified) / n + penalty
         return value if np.isfinite(value) else 1e12
 
     rng = np.random.default_rng(seed)
@@ -98,8 +115,18 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, penalizer: float
         raise RetentionError(f"BG/NBD fit failed: {best.message}")
     r, alpha, a, b = np.exp(best.x)
     alpha /= scale
-    ll = log_likelihood(np.array([r, alpha, a, b]), gx, gt, gT, gw)
-    return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), log_likelihood=ll)
+    ll = log_likelihood(np.array([r, alpha, a, b]), gx, gt, gT, gw, modified=modified)
+    return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), log_likelihood=ll, modified=modified)
+
+
+def _death_odds(model: BGNBD, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """``P(dropped out) / P(alive)`` given the history."""
+    shift = 0.0 if model.modified else 1.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratio = np.log(model.a) - np.log(np.maximum(model.b + x - shift, 1e-12)) + (model.r + x) * (
+            np.log(model.alpha + T) - np.log(model.alpha + t_x))
+        odds = np.exp(np.minimum(log_ratio, 700))
+    return odds if model.modified else np.where(x > 0, odds, 0.0)
 
 
 def p_alive(model: BGNBD, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -110,11 +137,7 @@ def p_alive(model: BGNBD, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.n
     [1.0, 0.878, 0.003]
     """
     x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = np.log(model.a) - np.log(np.maximum(model.b + x - 1, 1e-12)) + (model.r + x) * (
-            np.log(model.alpha + T) - np.log(model.alpha + t_x))
-        odds = np.where(x > 0, np.exp(np.minimum(log_ratio, 700)), 0.0)
-    return 1.0 / (1.0 + odds)
+    return 1.0 / (1.0 + _death_odds(model, x, np.asarray(t_x, np.float64), np.asarray(T, np.float64)))
 
 
 def expected_purchases(model: BGNBD, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -128,12 +151,10 @@ def expected_purchases(model: BGNBD, t: float, x: np.ndarray, t_x: np.ndarray, T
     x = np.asarray(x, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     z = t / (alpha + T + t)
-    head = (a + b + x - 1) / (a - 1)
-    tail = 1 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) + (r + x) * (
-            np.log(alpha + T) - np.log(alpha + t_x))
-        odds = np.where(x > 0, np.exp(np.minimum(log_ratio, 700)), 0.0)
+    shift = 0.0 if model.modified else 1.0
+    head = (a + b + x - shift) / (a - 1)
+    tail = 1 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp2f1(r + x, b + x + 1 - shift, a + b + x - shift, z)
+    odds = _death_odds(model, x, np.asarray(t_x, np.float64), T)
     return np.nan_to_num(head * tail / (1 + odds), nan=0.0, posinf=0.0)
 
 

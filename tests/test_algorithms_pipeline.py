@@ -184,7 +184,7 @@ def test_segments_retention_and_rfm_are_visible(computed):
     for row in rows:
         assert len(row["score"]) == 3 and row["segment"]
         assert 0.0 <= row["churn"] <= 1.0 and row["churn"] == pytest.approx(1 - row["alive"])
-        assert row["expected"] >= 0 and row["model"] == "bgnbd"
+        assert row["expected"] >= 0 and row["model"] == "mbgnbd"
 
 
 def test_rerun_is_idempotent_and_leaves_no_superseded_results(computed):
