@@ -7,7 +7,7 @@
 // Example:
 //   customerId | name        | onlineSessions | onlineOrders | storeVisits | storeOrders | browsedOnlineBoughtInStore | productsBrowsedThenBought
 //   C1         | Alice Smith | 3              | 2            | 2           | 1           | 1                          | ["P1"]
-//   C3         | Carol White | 1              | 1            | 1           | 1           | 0                          | []
+//   C2         | Bob Jones   | 2              | 1            | 1           | 0           | 0                          | []
 :param days => 14;
 :param limit => 100;
 

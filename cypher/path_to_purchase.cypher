@@ -9,7 +9,7 @@
 // Example:
 //   path                                                                 | steps | purchases | share | avgMinutesToPurchase
 //   ["page_view", "product_view", "add_to_cart", "checkout", "purchase"] | 5     | 2         | 50.0  | 4.5
-//   ["page_view", "search", "product_view", "add_to_cart", "checkout", "purchase"] | 6 | 1 | 25.0 | 5.0
+//   ["product_view", "add_to_cart", "checkout", "purchase"]              | 4     | 1         | 25.0  | 3.0
 :param maxSteps => 8;
 :param withPages => false;
 :param channel => null;

@@ -394,3 +394,28 @@ def test_the_server_warns_about_nothing_but_data_the_fixture_lacks(analyst_graph
             notes = [(n.gql_status, n.status_description) for n in summary.gql_status_objects
                      if n.is_notification and n.gql_status not in ("01N50", "01N51", "01N52")]
             assert notes == [], cypher_file.path.name
+
+
+def _example_table(cypher_file: CypherFile) -> tuple[list[str], list[list[str]]]:
+    lines = [line for line in cypher_file.header["example"].splitlines() if line.strip()]
+    header = [cell.strip() for cell in lines[0].split("|")]
+    return header, [[cell.strip() for cell in line.split("|")] for line in lines[1:]]
+
+
+def test_every_example_is_what_the_file_returns_on_the_fixture(analyst_graph: Settings) -> None:
+    # Cells holding '...' are abbreviated and skipped; 'null' stands for a null.
+    from customer_graph.cypher_library import cell_text
+
+    mismatches = []
+    for cypher_file in FILES.values():
+        header, rows = _example_table(cypher_file)
+        result = run_cypher_file(cypher_file, bind_parameters(cypher_file))
+        assert set(header) <= set(result.columns), (cypher_file.path.name, set(header) - set(result.columns))
+        assert rows and len(rows) <= len(result.rows), cypher_file.path.name
+        for number, row in enumerate(rows):
+            actual = dict(zip(result.columns, result.rows[number], strict=True))
+            for column, cell in zip(header, row, strict=True):
+                expected = "" if cell == "null" else cell
+                if "..." not in cell and cell_text(actual[column]) != expected:
+                    mismatches.append((cypher_file.path.name, number, column, cell, cell_text(actual[column])))
+    assert mismatches == [], "\n".join(map(str, mismatches))
