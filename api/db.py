@@ -20,14 +20,21 @@ from graph_model.settings import Settings
 Row = dict[str, Any]
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _native(value: Any) -> Any:
-    """Neo4j temporal values as Python ones, recursively through lists and maps."""
-    if isinstance(value, neo4j.time.DateTime):
-        return value.to_native()
-    if isinstance(value, list):
-        return [_native(item) for item in value]
-    if isinstance(value, dict):
+    """Neo4j temporal values as Python ones, recursively through lists and maps (a hot path: type checks
+    by identity, plain values returned first)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
         return {key: _native(item) for key, item in value.items()}
+    if kind is list:
+        return [_native(item) for item in value]
+    if kind is neo4j.time.DateTime:
+        return value.to_native()
     return value
 
 

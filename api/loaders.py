@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -66,30 +67,94 @@ async def _visit_stats(db: Database, ids: list[str], start: datetime | None, end
 
 
 class Loaders:
-    """Every DataLoader of one request."""
+    """Every DataLoader of one request, each built on first use (most requests need two or three)."""
 
     def __init__(self, db: Database) -> None:
-        self.customer = by_id(db, customers.customers_by_ids)
-        self.identities = by_id(db, customers.identities_by_customer, list)
-        self.consents = by_id(db, customers.consents_by_customer, list)
-        self.customer_segments = by_id(db, customers.segments_by_customer, list)
-        self.home_store = by_id(db, customers.home_stores)
-        self.similar = by_id_and_args(db, customers.similar_shoppers)
-        self.recommendations = by_id_and_args(db, _recommendations)
-        self.product = by_id(db, catalogue.products_by_sku)
-        self.categories = by_id(db, catalogue.categories_by_product, list)
-        self.brand = by_id(db, catalogue.brands_by_product)
-        self.affinities = by_id_and_args(db, catalogue.affinities_by_product)
-        self.store = by_id(db, stores.stores_by_id)
-        self.store_visits = by_id_and_args(db, _visits)
-        self.store_visit_stats = by_id_and_args(db, _visit_stats, dict)
-        self.top_products = by_id_and_args(db, stores.top_products_by_store)
-        self.segment = by_id(db, segments.segments_by_id)
-        self.segment_products = by_id_and_args(db, segments.popular_by_segment)
-        self.session_events = by_id_and_args(db, engagement.events_by_session)
-        self.timeline = by_id_and_args(db, engagement.timelines)
-        self.order_lines = by_id(db, engagement.lines_by_order, list)
-        self.customer_with_recommendations = by_id_and_args(db, self._customers_with_recommendations, lambda: None)
+        self.db = db
+
+    @cached_property
+    def customer(self) -> DataLoader[str, Any]:
+        return by_id(self.db, customers.customers_by_ids)
+
+    @cached_property
+    def identities(self) -> DataLoader[str, Any]:
+        return by_id(self.db, customers.identities_by_customer, list)
+
+    @cached_property
+    def consents(self) -> DataLoader[str, Any]:
+        return by_id(self.db, customers.consents_by_customer, list)
+
+    @cached_property
+    def customer_segments(self) -> DataLoader[str, Any]:
+        return by_id(self.db, customers.segments_by_customer, list)
+
+    @cached_property
+    def home_store(self) -> DataLoader[str, Any]:
+        return by_id(self.db, customers.home_stores)
+
+    @cached_property
+    def similar(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, customers.similar_shoppers)
+
+    @cached_property
+    def recommendations(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, _recommendations)
+
+    @cached_property
+    def product(self) -> DataLoader[str, Any]:
+        return by_id(self.db, catalogue.products_by_sku)
+
+    @cached_property
+    def categories(self) -> DataLoader[str, Any]:
+        return by_id(self.db, catalogue.categories_by_product, list)
+
+    @cached_property
+    def brand(self) -> DataLoader[str, Any]:
+        return by_id(self.db, catalogue.brands_by_product)
+
+    @cached_property
+    def affinities(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, catalogue.affinities_by_product)
+
+    @cached_property
+    def store(self) -> DataLoader[str, Any]:
+        return by_id(self.db, stores.stores_by_id)
+
+    @cached_property
+    def store_visits(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, _visits)
+
+    @cached_property
+    def store_visit_stats(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, _visit_stats, dict)
+
+    @cached_property
+    def top_products(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, stores.top_products_by_store)
+
+    @cached_property
+    def segment(self) -> DataLoader[str, Any]:
+        return by_id(self.db, segments.segments_by_id)
+
+    @cached_property
+    def segment_products(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, segments.popular_by_segment)
+
+    @cached_property
+    def session_events(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, engagement.events_by_session)
+
+    @cached_property
+    def timeline(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, engagement.timelines)
+
+    @cached_property
+    def order_lines(self) -> DataLoader[str, Any]:
+        return by_id(self.db, engagement.lines_by_order, list)
+
+    @cached_property
+    def customer_with_recommendations(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, self._customers_with_recommendations, lambda: None)
 
     async def _customers_with_recommendations(self, db: Database, ids: list[str], first: int) -> dict[str, Any]:
         """Customers and their (context-free) recommendations in one round trip; primes both loaders.

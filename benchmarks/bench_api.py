@@ -8,8 +8,9 @@ query (first page of 20 timeline entries), at concurrency 1, 10 and 50, it measu
   (``benchmarks/bench_api_ceiling.py``, one worker),
 
 and prints throughput, p50/p95/p99 latency and the API/ceiling ratios, then checks the targets
-(c=10: p95 < 50 ms for recommendations and >= 0.7x the ceiling; c=1: p95 < 15 ms). Loopback only,
-bounded in time (``--seconds`` per run). Against a graph of your own::
+(c=10: p95 < 50 ms for recommendations and >= 0.7x the ceiling; c=1: p95 < 15 ms). API and ceiling
+are measured alternately (A B B A) so that a change in the machine's load hits both. Loopback only,
+bounded in time (``--seconds`` per side and measurement). Against a graph of your own::
 
     export CUSTOMER_GRAPH_HOME=/tmp/api-neo4j NEO4J_BOLT_PORT=37687 NEO4J_HTTP_PORT=37474
     .venv/bin/customer-graph db start
@@ -46,11 +47,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(target: str, port: int, factory: bool) -> subprocess.Popen[bytes]:
-    """uvicorn serving ``target`` on loopback with one worker (uvloop + httptools)."""
+def start_server(target: str, port: int, factory: bool, workers: int) -> subprocess.Popen[bytes]:
+    """uvicorn serving ``target`` on loopback with ``workers`` processes (uvloop + httptools)."""
     env = {**os.environ, "CUSTOMER_GRAPH_API_KEYS": f"{BENCH_KEY}:reader", "CUSTOMER_GRAPH_ENV": "production"}
     command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1", "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
+               "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
                "--http", "httptools"]
     if factory:
         command.append("--factory")
@@ -70,25 +71,43 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 
 def wrk(url: str, mode: str, connections: int, seconds: int, customers: int) -> dict[str, float]:
-    """One wrk run; its JSON summary with throughput and latencies in milliseconds."""
+    """One wrk run: its JSON summary (latencies in microseconds)."""
     threads = 1 if connections == 1 else 2
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
                "-s", str(LUA), url, "--", mode, str(customers), BENCH_KEY]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    summary = json.loads(output.strip().splitlines()[-1])
-    seconds_run = summary["duration_us"] / 1e6
-    return {
-        "rps": summary["requests"] / seconds_run,
-        "p50": summary["p50"] / 1000, "p95": summary["p95"] / 1000, "p99": summary["p99"] / 1000,
-        "requests": summary["requests"], "failed": summary["failed"] + summary["socket_errors"],
-    }
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def combine(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Several runs of one side as one figure: total requests over total time; each latency percentile
+    as the request-weighted mean of the runs' percentiles (an approximation of the merged percentile)."""
+    requests = sum(run["requests"] for run in runs)
+    seconds = sum(run["duration_us"] for run in runs) / 1e6
+    weighted = {name: sum(run[name] * run["requests"] for run in runs) / max(requests, 1) / 1000
+                for name in ("p50", "p95", "p99")}
+    return {"rps": requests / seconds, **weighted, "requests": requests,
+            "failed": sum(run["failed"] + run["socket_errors"] for run in runs)}
+
+
+def measure(api: str, ceiling: str, query: str, connections: int, seconds: int,
+            customers: int) -> dict[str, dict[str, float]]:
+    """API and ceiling in the order A B B A, half the time each, so drift in the machine's load hits both."""
+    half = max(1, seconds // 2)
+    runs: dict[str, list[dict[str, float]]] = {"api": [], "ceiling": []}
+    for side in ("api", "ceiling", "ceiling", "api"):
+        url, mode = (api, f"graphql-{query}") if side == "api" else (ceiling, f"ceiling-{query}")
+        runs[side].append(wrk(url, mode, connections, half, customers))
+    return {side: combine(side_runs) for side, side_runs in runs.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="GraphQL API vs. ceiling benchmark (wrk)")
-    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="seconds per side and measurement (run as two halves, A B B A)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per endpoint")
     parser.add_argument("--min-customers", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, the same for API and ceiling")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -100,8 +119,8 @@ def main() -> None:
         raise SystemExit(f"the graph holds {customers} customers (need {args.min_customers}, ids C0.., with "
                          f"RECOMMENDED edges): run benchmarks/bench_api_seed.py first")
     api_port, ceiling_port = free_port(), free_port()
-    servers = [start_server("api.app:create_app", api_port, True),
-               start_server("benchmarks.bench_api_ceiling:app", ceiling_port, False)]
+    servers = [start_server("api.app:create_app", api_port, True, args.workers),
+               start_server("benchmarks.bench_api_ceiling:app", ceiling_port, False, args.workers)]
     results: list[dict[str, object]] = []
     try:
         wait_ready(f"http://127.0.0.1:{api_port}/readyz")
@@ -110,13 +129,13 @@ def main() -> None:
         for query in QUERIES:
             wrk(api, f"graphql-{query}", 10, args.warmup, customers)
             wrk(ceiling, f"ceiling-{query}", 10, args.warmup, customers)
-        print(f"graph: {customers} customers; {args.seconds} s per run; wrk on loopback; one uvicorn worker each")
+        print(f"graph: {customers} customers; {args.seconds} s per run; wrk on loopback; "
+              f"{args.workers} uvicorn worker(s) each; load average before: {os.getloadavg()[0]:.1f}")
         print(f"{'query':16s} {'c':>3s} {'side':8s} {'req/s':>8s} {'p50 ms':>7s} {'p95 ms':>7s} {'p99 ms':>7s} "
               f"{'failed':>6s}  ratio")
         for query in QUERIES:
             for connections in CONCURRENCY:
-                measured = {side: wrk(url, f"{side_mode}-{query}", connections, args.seconds, customers)
-                            for side, url, side_mode in (("api", api, "graphql"), ("ceiling", ceiling, "ceiling"))}
+                measured = measure(api, ceiling, query, connections, args.seconds, customers)
                 ratio = measured["api"]["rps"] / measured["ceiling"]["rps"]
                 ratio_text = f"{ratio:.2f}x"
                 for side in ("api", "ceiling"):
