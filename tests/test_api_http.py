@@ -268,3 +268,41 @@ def test_schema_limits_come_from_the_config(seeded: Settings) -> None:
         assert codes(body) == ["BAD_USER_INPUT"]
     assert ApiConfig().max_page_size == 100
     assert WRITER  # the writer key exists for the mutation tests
+
+
+def test_serve_command_prints_the_address_and_dev_keys(seeded: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from graph_model.local_server.server import free_port
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "CUSTOMER_GRAPH_API_KEYS"}
+    env.update({"CUSTOMER_GRAPH_ENV": "development", "NEO4J_URI": seeded.bolt_uri, "NEO4J_USER": seeded.user,
+                "NEO4J_PASSWORD": seeded.password, "NEO4J_DATABASE": seeded.database})
+    cli = Path(sys.executable).with_name("customer-graph")
+    server = subprocess.Popen([str(cli), "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [server.stdout.readline() for _ in range(6)]  # type: ignore[union-attr]
+        assert any(f"http://127.0.0.1:{port}/graphql" in line for line in lines), lines
+        assert any("dev-reader-key" in line for line in lines) and any("dev-admin-key" in line for line in lines)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", method="POST",
+                                                 data=json.dumps({"query": "{ segments { id } }"}).encode(),
+                                                 headers={"Content-Type": "application/json",
+                                                          "X-API-Key": "dev-reader-key"})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert json.load(response)["data"]["segments"][0]["id"] == "SEG1"
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
