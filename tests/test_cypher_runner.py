@@ -78,7 +78,7 @@ def test_parse_literal_refuses_what_is_not_a_literal(text: str) -> None:
     ("7", 5, 7), ("2.5", 5, 2.5), ("0.75", 0.6, 0.75), ("1", 0.6, 1.0),
     ("true", False, True), ("no", True, False),
     ('["a", "b"]', ["x"], ["a", "b"]), ("['a']", ["x"], ["a"]), ('{"k": 1}', {}, {"k": 1}),
-    ("web", None, "web"), ("10", None, 10), ("[1,2]", None, [1, 2]), ("null", None, None), ("null", 5, None),
+    ("web", None, "web"), ("10", None, 10), ("'10'", None, "10"), ("[1,2]", None, [1, 2]), ("null", None, None), ("null", 5, None),
     ("2011-12-01T00:00:00Z", None, "2011-12-01T00:00:00Z"),
 ])
 def test_parse_value_follows_the_default(raw: str, default: object, value: object) -> None:
