@@ -65,6 +65,23 @@ def isoformat_times(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _text_or_none(value: object) -> object:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _uniform_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns mixing types (a deliberately broken row) become text, so Parquet can type them."""
+    out = frame
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            try:
+                pa.array(frame[column], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                out = out.copy() if out is frame else out
+                out[column] = frame[column].map(_text_or_none)
+    return out
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write ``frame`` to ``path`` in the format its name says (times as ISO 8601 UTC in text formats)."""
     fmt = detect_format(path)
@@ -72,7 +89,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
         raise ValueError(f"unknown export format: {path.name} (use one of {', '.join(FORMATS)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = pa.Table.from_pandas(_uniform_columns(frame), preserve_index=False)
         pq.write_table(table, path, compression="zstd")
         return path
     text_frame = isoformat_times(frame)

@@ -70,6 +70,8 @@ def _ts(base: np.datetime64, seconds: np.ndarray) -> np.ndarray:
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    if np.size(numbers) == 0:
+        return np.array([], dtype=f"<U{len(prefix) + width}")
     return np.char.add(prefix, np.char.zfill(np.asarray(numbers).astype(str), width))
 
 
@@ -262,12 +264,12 @@ class _Drop:
         seg_flat = segments.ravel()
         etype = np.repeat(np.tile(np.arange(7), n), seg_flat)
         sess = np.repeat(np.arange(n), lengths)
-        seg_start = np.concatenate([[0], np.cumsum(seg_flat)[:-1]])
+        seg_start = np.cumsum(seg_flat) - seg_flat
         pos_in_seg = np.arange(m) - np.repeat(seg_start, seg_flat)
         view_start = seg_start.reshape(n, 7)[:, 2]
         cart_start = seg_start.reshape(n, 7)[:, 3]
         gaps = rng.exponential(40.0, m) + 2
-        sess_first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        sess_first = np.cumsum(lengths) - lengths
         gaps[sess_first] = 0
         cum = np.cumsum(gaps)
         offset = cum - np.repeat(cum[sess_first], lengths)
@@ -365,7 +367,7 @@ class _Drop:
         v = np.nonzero(pinging)[0]
         n_pings = ((dwell_min[v] + 20) / 3).astype(int) + 1
         pv = np.repeat(v, n_pings)
-        k = np.arange(len(pv)) - np.repeat(np.concatenate([[0], np.cumsum(n_pings)[:-1]]), n_pings)
+        k = np.arange(len(pv)) - np.repeat(np.cumsum(n_pings) - n_pings, n_pings)
         t_rel = -600 + k * 180 + rng.uniform(-20, 20, len(pv))
         inside = (t_rel >= 0) & (t_rel <= dwell_min[pv] * 60)
         spread = np.where(inside, 0.00015, 0.006)

@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from graph_model.connection import run_query
+from graph_model.connection import current_settings, run_query
 from graph_model.errors import CustomerGraphError
 from graph_model.schema import apply_schema
+from graph_model.settings import Settings
 from loaders.batching import Item, PartitionedWriter, Progress
 from loaders.entities import SPECS, EntitySpec
 from loaders.exports import ExportFile, recognise
@@ -52,6 +53,17 @@ class LoadOptions:
     apply_schema: bool = True
 
 
+_schema_ready: set[Settings] = set()
+
+
+def _ensure_schema() -> None:
+    """Apply the schema once per process and database (every statement is IF NOT EXISTS anyway)."""
+    settings = current_settings()
+    if settings not in _schema_ready:
+        apply_schema()
+        _schema_ready.add(settings)
+
+
 def default_report_dir(name: str) -> Path:
     """``runs/<UTC time>-<name>`` under the working directory."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -72,7 +84,7 @@ class Loader:
         self.report, self.options = report, options
         self.keys = KeyCache()
         if options.apply_schema:
-            apply_schema()
+            _ensure_schema()
 
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:

@@ -1,0 +1,93 @@
+"""A bad row of each kind lands in the rejects file (file, line, row, reason, message); good rows still load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graph_model.connection import run_query
+from loaders.cli import _finish
+from loaders.exports import write_table
+from loaders.pipeline import LoadOptions, load_drop
+
+T0 = "2026-11-01T10:00:00Z"
+
+
+def _drop(folder: Path) -> None:
+    write_table(pd.DataFrame([{"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}]),
+                folder / "stores.csv")
+    write_table(pd.DataFrame([{"sku": "P1", "name": "Mug", "price": 4.5}]), folder / "products.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"}]), folder / "customers.csv")
+    write_table(pd.DataFrame([
+        {"sessionId": "S-OK", "channel": "web", "startedAt": T0, "customerId": "C1"},
+        {"sessionId": "S-OK2", "channel": "web", "startedAt": T0, "customerId": "C1"},
+        {"sessionId": "S-NOCHANNEL", "channel": None, "startedAt": T0, "customerId": "C1"},   # line 4
+    ]), folder / "sessions.csv")
+    (folder / "events.jsonl").write_text("\n".join([
+        json.dumps({"eventId": "E1", "sessionId": "S-OK", "type": "page_view", "at": T0}),
+        '{"eventId": "E2", "sessionId": ',                                                       # line 2
+        json.dumps({"eventId": "E3", "sessionId": "S-OK", "type": "teleport", "at": T0}),       # line 3
+        json.dumps({"eventId": "E4", "sessionId": "S-OK", "type": "product_view", "at": T0, "sku": "NOPE"}),
+        json.dumps({"eventId": "E5", "sessionId": "S-OK", "type": "product_view", "at": T0}),   # line 5: no sku
+        json.dumps({"eventId": "E1", "sessionId": "S-OK2", "type": "page_view", "at": T0}),     # line 6: E1 again
+    ]) + "\n", encoding="utf-8")
+    write_table(pd.DataFrame([
+        {"orderId": "O1", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1, "unitPrice": 4.5,
+         "customerId": "C1"},
+        {"orderId": "O1", "line": 2, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1, "unitPrice": -1,
+         "customerId": "C1"},                                                                    # row 2
+    ]), folder / "orders.parquet")
+    write_table(pd.DataFrame([
+        {"scanId": "L1", "loyaltyCard": "CARD-UNKNOWN", "storeId": "S1", "at": T0},
+        {"scanId": "L2", "loyaltyCard": "CARD-NEW", "storeId": "S1", "at": T0, "customerId": "C1"},
+    ]), folder / "loyalty_scans.csv.gz")
+    write_table(pd.DataFrame([
+        {"customerId": "C-GHOST", "latitude": 53.8, "longitude": -1.55, "at": T0},
+    ]), folder / "pings.csv")
+    (folder / "readme.txt").write_text("not an export")
+
+
+def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    _drop(drop)
+    report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run", batch_size=50, writers=1))
+    rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
+    found = {(r["file"], r["line"], r["reason"]) for r in rejects}
+    assert found == {
+        ("sessions.csv", 4, "missing_field"),
+        ("events.jsonl", 2, "unreadable"),
+        ("events.jsonl", 3, "invalid_value"),
+        ("events.jsonl", 4, "unknown_reference"),
+        ("events.jsonl", 5, "invalid_value"),
+        ("events.jsonl", 6, "write_failed"),
+        ("orders.parquet", 2, "invalid_value"),
+        ("loyalty_scans.csv.gz", 2, "unknown_identifier"),
+        ("pings.csv", 2, "unknown_customer"),
+    }
+    by_line = {(r["file"], r["line"]): r for r in rejects}
+    assert by_line[("events.jsonl", 4)]["row"]["sku"] == "NOPE"
+    assert "NOPE" in by_line[("events.jsonl", 4)]["message"]
+    assert "channel" in by_line[("sessions.csv", 4)]["message"]
+    assert "already exists" in by_line[("events.jsonl", 6)]["message"]
+    assert by_line[("orders.parquet", 2)]["row"]["unitPrice"] == -1
+
+    assert report["unrecognisedFiles"] == ["readme.txt"]
+    events = report["entities"]["events"]
+    assert (events["read"], events["loaded"], events["rejected"]) == (6, 1, 5)
+    assert sum(s["read"] for s in report["entities"].values()) == report["totals"]["read"]
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert saved["totals"] == report["totals"]
+    # the good rows are in the graph, the bad ones are not
+    assert run_query("MATCH (e:Event) RETURN collect(e.eventId) AS ids")[0]["ids"] == ["E1"]
+    assert run_query("MATCH (:Customer {customerId: 'C1'})-[:MADE_VISIT]->(v:Visit {source: 'loyalty_scan'}) "
+                     "RETURN count(v) AS n")[0]["n"] == 1
+    assert run_query("MATCH (o:Order {orderId: 'O1'}) RETURN o.total AS t")[0]["t"] == 4.5
+    # 9 of 17 rows rejected is more than the default 5 %: the command exits with code 3
+    assert report["rejectShare"] == pytest.approx(9 / 17, abs=1e-6) and report["ok"] is False
+    with pytest.raises(SystemExit) as stop:
+        _finish(report)
+    assert stop.value.code == 3
