@@ -19,13 +19,14 @@ import pytest
 from customer_graph.cypher_library import (
     CypherFile,
     bind_parameters,
+    cell_text,
     code_only,
     library_dir,
     library_files,
     run_cypher_file,
     run_script,
 )
-from graph_model import connection, run_query
+from graph_model import connection, run_query, session
 from graph_model.database import clear_graph
 from graph_model.model import NODE_CLASSES
 from graph_model.settings import Settings, project_root
@@ -139,7 +140,7 @@ def test_every_file_has_a_header_and_declares_exactly_the_parameters_it_uses() -
     for cypher_file in FILES.values():
         for section in ("question", "parameters", "example"):
             assert cypher_file.header.get(section), f"{cypher_file.path.name}: no '// {section.title()}:' section"
-        assert cypher_file.question.split(".")[0].rstrip().endswith("?") or "?" in cypher_file.summary
+        assert cypher_file.summary.endswith("?"), f"{cypher_file.path.name}: the question does not start with one"
         assert cypher_file.used_parameters == set(cypher_file.defaults), cypher_file.path.name
         for name in cypher_file.defaults:
             assert f"${name}" in cypher_file.header["parameters"], f"{cypher_file.path.name}: ${name} is not described"
@@ -386,8 +387,6 @@ def test_the_docs_list_every_query() -> None:
 def test_the_server_warns_about_nothing_but_data_the_fixture_lacks(analyst_graph: Settings) -> None:
     # Deprecated syntax, cartesian products, unbounded patterns... would show up here; unknown property keys
     # (01N52) only mean the small fixture has no such value (e.g. Customer.erasedAt), the model check covers them.
-    from graph_model.connection import session
-
     with session(notifications_min_severity="INFORMATION") as s:
         for cypher_file in FILES.values():
             summary = s.run("EXPLAIN " + cypher_file.statement, cypher_file.defaults).consume()
@@ -404,8 +403,6 @@ def _example_table(cypher_file: CypherFile) -> tuple[list[str], list[list[str]]]
 
 def test_every_example_is_what_the_file_returns_on_the_fixture(analyst_graph: Settings) -> None:
     # Cells holding '...' are abbreviated and skipped; 'null' stands for a null.
-    from customer_graph.cypher_library import cell_text
-
     mismatches = []
     for cypher_file in FILES.values():
         header, rows = _example_table(cypher_file)
