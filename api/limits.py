@@ -16,6 +16,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -49,11 +50,15 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
-def _first_argument(node: FieldNode, max_page_size: int) -> int | None:
+def _page_argument(node: FieldNode, max_page_size: int) -> int | None:
+    """How many items a field asks for: its ``first``, or the length of its ``ids`` list."""
     for argument in node.arguments or ():
-        if argument.name.value == "first":
-            if isinstance(argument.value, IntValueNode):
-                return max(0, int(argument.value.value))
+        name, value = argument.name.value, argument.value
+        if name == "first" and isinstance(value, IntValueNode):
+            return max(0, int(value.value))
+        if name == "ids" and isinstance(value, ListValueNode):
+            return len(value.values)
+        if name in ("first", "ids"):
             return max_page_size  # a variable: assume the largest page it may ask for
     return None
 
@@ -61,8 +66,8 @@ def _first_argument(node: FieldNode, max_page_size: int) -> int | None:
 def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     """A rule estimating each operation's cost: one per field, times the page sizes of the lists above it.
 
-    A list field with ``first: n`` multiplies what is selected below it by ``n`` (a variable counts as
-    the largest page); fields without ``first`` count once (their lists are small and capped).
+    A list field with ``first: n`` (or ``ids: [...]``) multiplies what is selected below it by ``n`` (a
+    variable counts as the largest page); fields without them count once (their lists are small).
     """
 
     class CostLimit(ValidationRule):
@@ -83,7 +88,7 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
                 if isinstance(selection, FieldNode):
                     total += multiplier
                     if selection.selection_set is not None:
-                        first = _first_argument(selection, max_page_size)
+                        first = _page_argument(selection, max_page_size)
                         size = first if first is not None else 1
                         total += self._cost(selection.selection_set, multiplier * max(size, 1), seen)
                 elif isinstance(selection, InlineFragmentNode):

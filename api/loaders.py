@@ -153,6 +153,19 @@ class Loaders:
         return by_id(self.db, engagement.lines_by_order, list)
 
     @cached_property
+    def customer_with_timeline(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, self._customers_with_timeline, lambda: None)
+
+    async def _customers_with_timeline(self, db: Database, ids: list[str], limit: int,
+                                       after: tuple[str, str] | None) -> dict[str, Any]:
+        """Customers and the first page of their unfiltered timeline in one round trip; primes both loaders."""
+        found = await engagement.customers_with_timeline(db, ids, limit, after)
+        for customer_id, (row, entries) in found.items():
+            self.customer.prime(customer_id, row)
+            self.timeline.prime((customer_id, limit, engagement.ENTRY_KINDS, None, None, None, after), entries)
+        return {customer_id: row for customer_id, (row, _) in found.items()}
+
+    @cached_property
     def customer_with_recommendations(self) -> DataLoader[tuple[Hashable, ...], Any]:
         return by_id_and_args(self.db, self._customers_with_recommendations, lambda: None)
 

@@ -75,3 +75,10 @@ def test_nested_fields_are_batched_per_field_not_per_customer(api: tuple[TestCli
     # personal recommendations, context candidates, brands, timelines: each once for all 50 customers
     assert len(sent) <= 11, [q.strip().splitlines()[:3] for q in sent]
     assert len(set(sent)) == len(sent)  # no statement twice
+
+
+def test_a_customer_with_a_timeline_page_costs_one_round_trip(api: tuple[TestClient, list[str]]) -> None:
+    client, sent = api
+    query = '{ customer(id: "C7") { id engagementHistory(first: 5) { edges { cursor } pageInfo { hasNextPage } } } }'
+    assert data(client, query, key=READER)["customer"]["id"] == "C7"
+    assert len(sent) == 1, sent

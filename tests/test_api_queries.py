@@ -215,3 +215,18 @@ def test_reply_text_is_personal(client: TestClient) -> None:
     assert "07700" not in str(body) and "FORBIDDEN" in codes(body)
     edges = data(client, query, key=ADMIN)["customer"]["engagementHistory"]["edges"]
     assert {e["node"]["text"] for e in edges} == {None, "Call me on 07700 900123"}
+
+
+def test_timeline_pages_fetched_along_with_the_customer_are_the_same(client: TestClient) -> None:
+    everything = [edge["node"]["id"] for edge in _history(client, first=100)["edges"]]
+    query = """query($after: String) { customer(id: "C1") { id engagementHistory(first: 5, after: $after) {
+      edges { node { id } } pageInfo { hasNextPage endCursor } } } }"""  # only first/after: prefetched
+    seen: list[str] = []
+    after = None
+    while True:
+        page = data(client, query, {"after": after})["customer"]["engagementHistory"]
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == everything

@@ -9,55 +9,70 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.db import Database, Row
-from api.queries.projections import PRODUCT
+from api.queries.projections import CUSTOMER, PRODUCT
 
 ENTRY_KINDS = ("SESSION", "ORDER", "VISIT", "MESSAGE", "RESPONSE")
 
-TIMELINE = """
-UNWIND $ids AS customerId
-MATCH (c:Customer {customerId: customerId})
+TIMELINE_PAGE = """
 CALL (c) {
-  CALL (c) {
-    MATCH (c)-[:HAD_SESSION]->(s:Session)
-    WHERE 'SESSION' IN $kinds
-    OPTIONAL MATCH (s)-[:AT_STORE]->(st:Store)
-    RETURN 'SESSION' AS kind, s.sessionId AS id, s.startedAt AS at, s.channel AS channel,
-           s {.sessionId, .channel, .device, .startedAt, .endedAt, storeId: st.storeId} AS item
-    UNION ALL
-    MATCH (c)-[:PLACED]->(o:Order)
-    WHERE 'ORDER' IN $kinds
-    OPTIONAL MATCH (o)-[:AT_STORE]->(st:Store)
-    RETURN 'ORDER' AS kind, o.orderId AS id, o.placedAt AS at, o.channel AS channel,
-           o {.orderId, .channel, .placedAt, .total, .currency, .cancelled, storeId: st.storeId} AS item
-    UNION ALL
-    MATCH (c)-[:MADE_VISIT]->(v:Visit)
-    WHERE 'VISIT' IN $kinds
-    OPTIONAL MATCH (v)-[:TO_STORE]->(st:Store)
-    RETURN 'VISIT' AS kind, v.visitId AS id, v.arrivedAt AS at, 'store' AS channel,
-           v {.visitId, .arrivedAt, .dwellMinutes, .source, .zones, storeId: st.storeId} AS item
-    UNION ALL
-    MATCH (m:Message)-[:SENT_TO]->(c)
-    WHERE 'MESSAGE' IN $kinds
-    OPTIONAL MATCH (m)-[:PART_OF]->(cp:Campaign)
-    OPTIONAL MATCH (m)-[:CARRIES]->(o:Offer)
-    RETURN 'MESSAGE' AS kind, m.messageId AS id, m.sentAt AS at, m.channel AS channel,
-           m {.messageId, .channel, .sentAt, .subject, campaign: cp.name, offerId: o.offerId} AS item
-    UNION ALL
-    MATCH (c)-[r:RESPONDED]->(m:Message)
-    WHERE 'RESPONSE' IN $kinds
-    RETURN 'RESPONSE' AS kind, m.messageId + '|' + r.type + '|' + toString(r.at) AS id, r.at AS at,
-           m.channel AS channel, {type: r.type, at: r.at, text: r.text, messageId: m.messageId} AS item
-  }
-  WITH kind, id, at, channel, item, kind + ':' + id AS key
-  WHERE at IS NOT NULL
-    AND ($channels IS NULL OR channel IN $channels)
-    AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at < $to)
-    AND ($afterAt IS NULL OR at < datetime($afterAt) OR (at = datetime($afterAt) AND key < $afterKey))
-  RETURN kind, id, at, toString(at) AS atText, channel, item, key
-  ORDER BY at DESC, key DESC
-  LIMIT $limit
+  MATCH (c)-[:HAD_SESSION]->(n:Session)
+  WHERE 'SESSION' IN $kinds
+  RETURN 'SESSION' AS kind, n.sessionId AS id, n.startedAt AS at, n.channel AS channel, n, null AS r
+  UNION ALL
+  MATCH (c)-[:PLACED]->(n:Order)
+  WHERE 'ORDER' IN $kinds
+  RETURN 'ORDER' AS kind, n.orderId AS id, n.placedAt AS at, n.channel AS channel, n, null AS r
+  UNION ALL
+  MATCH (c)-[:MADE_VISIT]->(n:Visit)
+  WHERE 'VISIT' IN $kinds
+  RETURN 'VISIT' AS kind, n.visitId AS id, n.arrivedAt AS at, 'store' AS channel, n, null AS r
+  UNION ALL
+  MATCH (n:Message)-[:SENT_TO]->(c)
+  WHERE 'MESSAGE' IN $kinds
+  RETURN 'MESSAGE' AS kind, n.messageId AS id, n.sentAt AS at, n.channel AS channel, n, null AS r
+  UNION ALL
+  MATCH (c)-[r:RESPONDED]->(n:Message)
+  WHERE 'RESPONSE' IN $kinds
+  RETURN 'RESPONSE' AS kind, n.messageId + '|' + r.type + '|' + toString(r.at) AS id, r.at AS at,
+         n.channel AS channel, n, r
 }
+WITH kind, id, at, channel, n, r, kind + ':' + id AS key
+WHERE at IS NOT NULL
+  AND ($channels IS NULL OR channel IN $channels)
+  AND ($from IS NULL OR at >= $from) AND ($to IS NULL OR at < $to)
+  AND ($afterAt IS NULL OR at < datetime($afterAt) OR (at = datetime($afterAt) AND key < $afterKey))
+WITH kind, id, at, channel, n, r, key
+ORDER BY at DESC, key DESC
+LIMIT $limit
+RETURN kind, id, at, toString(at) AS atText, channel, key, CASE kind
+  WHEN 'SESSION' THEN n {.device, .endedAt, storeId: [(n)-[:AT_STORE]->(st:Store) | st.storeId][0]}
+  WHEN 'ORDER' THEN n {.total, .currency, .cancelled, storeId: [(n)-[:AT_STORE]->(st:Store) | st.storeId][0]}
+  WHEN 'VISIT' THEN n {.dwellMinutes, .source, .zones, storeId: [(n)-[:TO_STORE]->(st:Store) | st.storeId][0]}
+  WHEN 'MESSAGE' THEN n {.subject, campaign: [(n)-[:PART_OF]->(cp:Campaign) | cp.name][0],
+                         offerId: [(n)-[:CARRIES]->(o:Offer) | o.offerId][0]}
+  ELSE {type: r.type, text: r.text, messageId: n.messageId} END AS item
+"""
+
+# the page is cut before anything is looked up around its entries (stores, campaigns, offers)
+TIMELINE = f"""
+UNWIND $ids AS customerId
+MATCH (c:Customer {{customerId: customerId}})
+CALL (c) {{
+{TIMELINE_PAGE}
+}}
 RETURN customerId, kind, id, at, atText, channel, item, key
+"""
+
+CUSTOMERS_WITH_TIMELINE = f"""
+UNWIND $ids AS customerId
+MATCH (c:Customer {{customerId: customerId}})
+CALL (c) {{
+  CALL (c) {{
+{TIMELINE_PAGE}
+  }}
+  RETURN collect({{kind: kind, id: id, at: at, atText: atText, channel: channel, item: item, key: key}}) AS entries
+}}
+RETURN {CUSTOMER} AS customer, entries
 """
 
 EVENTS_BY_SESSION = f"""
@@ -93,6 +108,16 @@ async def timelines(db: Database, ids: list[str], limit: int, kinds: tuple[str, 
     }):
         grouped[row["customerId"]].append(row)
     return grouped
+
+
+async def customers_with_timeline(db: Database, ids: list[str], limit: int,
+                                  after: tuple[str, str] | None) -> dict[str, tuple[Row, list[Row]]]:
+    """Customer rows with the first ``limit`` entries of their unfiltered timeline, in one round trip."""
+    rows = await db.run(CUSTOMERS_WITH_TIMELINE, {
+        "ids": ids, "kinds": list(ENTRY_KINDS), "channels": None, "from": None, "to": None, "limit": limit,
+        "afterAt": after[0] if after else None, "afterKey": after[1] if after else None,
+    })
+    return {row["customer"]["customerId"]: (row["customer"], row["entries"]) for row in rows}
 
 
 async def events_by_session(db: Database, ids: list[str], first: int) -> dict[str, list[Row]]:

@@ -14,7 +14,7 @@ from api.errors import BadUserInput, NotFound
 from api.queries import customers as q
 from api.recommend import RecommendationContext
 from api.schema.common import Channel, Location, LocationInput, context, page_size
-from api.schema.engagement import EngagementConnection, EngagementType, engagement_history
+from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
 from api.schema.permissions import CanSeePersonalData
 from api.schema.product import Product
 from api.schema.segment import Segment
@@ -233,37 +233,43 @@ class SimilarShopper:
     rank: int | None
 
 
-def _recommendations_asked(info: Info) -> int | None:
-    """``first`` of a context-free ``recommendations`` field selected right below this field, if any.
+def _prefetch(info: Info) -> tuple[str, tuple[Any, ...]] | None:
+    """What the customer loader can fetch along with the customers, in the same round trip.
 
-    The customer loader can then fetch the customers and those recommendations in one round trip.
-    Reads the operation's syntax tree directly (cheaper than ``info.selected_fields``); fragments are
-    simply not looked into.
+    A context-free ``recommendations`` field, or an ``engagementHistory`` asked only with ``first`` and
+    ``after``, selected right below this field (the front-ends' most frequent requests): the loader then
+    primes the nested field's loader. Reads the operation's syntax tree directly (cheaper than
+    ``info.selected_fields``); fragments are not looked into, their fields simply load on their own.
     """
+    max_page = context(info).config.max_page_size
     for node in info._raw_info.field_nodes:
         for selection in node.selection_set.selections if node.selection_set else ():
-            if not isinstance(selection, FieldNode) or selection.name.value != "recommendations":
+            if not isinstance(selection, FieldNode):
                 continue
-            arguments = {argument.name.value: argument.value for argument in selection.arguments or ()}
-            if "context" in arguments:
-                return None
-            value = arguments.get("first")
-            if value is None:
-                return 10
+            name = selection.name.value
+            arguments = {argument.name.value: value_from_ast_untyped(argument.value, info.variable_values)
+                         for argument in selection.arguments or ()}
             try:
-                first = int(value_from_ast_untyped(value, info.variable_values))
-            except (TypeError, ValueError):
-                return None
-            return first if 0 <= first <= context(info).config.max_page_size else None
+                if name == "recommendations" and set(arguments) <= {"first"}:
+                    first = int(arguments.get("first", 10))
+                    return ("recommendations", (first,)) if 0 <= first <= max_page else None
+                if name == "engagementHistory" and set(arguments) <= {"first", "after"}:
+                    first = int(arguments.get("first", 20))
+                    after = arguments.get("after")
+                    position = decode_cursor(after) if isinstance(after, str) else None
+                    return ("timeline", (first + 1, position)) if 0 <= first <= max_page else None
+            except (TypeError, ValueError, BadUserInput):
+                return None  # the field itself reports the problem
     return None
 
 
 async def _load_customers(info: Info, ids: list[str]) -> list[dict[str, Any] | None]:
     loaders = context(info).loaders
-    first = _recommendations_asked(info)
-    if first is None:
+    plan = _prefetch(info)
+    if plan is None:
         return await loaders.customer.load_many(ids)
-    return await loaders.customer_with_recommendations.load_many([(i, first) for i in ids])
+    loader = loaders.customer_with_recommendations if plan[0] == "recommendations" else loaders.customer_with_timeline
+    return await loader.load_many([(i, *plan[1]) for i in ids])
 
 
 @strawberry.type
