@@ -37,8 +37,8 @@ def server_versions() -> dict[str, str]:
     return versions
 
 
-def clear_graph(batch_size: int = 5000) -> None:
-    """Delete every node and relationship (constraints and indexes stay), in small batches."""
+def clear_graph(batch_size: int = 1000) -> None:
+    """Delete every node and relationship (constraints and indexes stay), in batches small enough for dense nodes."""
     with session() as s:
         s.run(
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS", {"batch": batch_size}

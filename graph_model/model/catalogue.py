@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neomodel import FloatProperty, RelationshipTo, StringProperty, StructuredNode, ZeroOrOne
+from neomodel import FloatProperty, IntegerProperty, RelationshipTo, StringProperty, StructuredNode, ZeroOrOne
 
 from graph_model.model.properties import UtcDateTimeProperty
 from graph_model.model.relationships import Affinity
@@ -33,6 +33,12 @@ class Product(StructuredNode):
     price = FloatProperty()
     createdAt = UtcDateTimeProperty()
     updatedAt = UtcDateTimeProperty()
+
+    # Written by algorithms/ (trends):
+    popularity = IntegerProperty()  # distinct buyers
+    popularityRank = IntegerProperty()
+    trendScore = FloatProperty()
+    trendRank = IntegerProperty()  # 1 = demand rising fastest
 
     categories = RelationshipTo("Category", "IN_CATEGORY")
     brand = RelationshipTo("Brand", "MADE_BY", cardinality=ZeroOrOne)

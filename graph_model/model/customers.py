@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from neomodel import (
     BooleanProperty,
+    FloatProperty,
+    IntegerProperty,
     RelationshipFrom,
     RelationshipTo,
     StringProperty,
@@ -12,7 +14,14 @@ from neomodel import (
 )
 
 from graph_model.model.properties import GeoPointProperty, UtcDateTimeProperty
-from graph_model.model.relationships import IdentityLink, Membership, Response, Similarity, TimedRel
+from graph_model.model.relationships import (
+    IdentityLink,
+    Membership,
+    Recommendation,
+    Response,
+    Similarity,
+    TimedRel,
+)
 
 IDENTITY_TYPES = ("email_hash", "device_id", "cookie", "loyalty_card", "customer_ref")
 CONSENT_CHANNELS = ("email", "sms", "push", "app", "web", "store")
@@ -43,8 +52,7 @@ class Country(StructuredNode):
 class Customer(StructuredNode):
     """One person, however many identifiers and channels they use.
 
-    Algorithm results live on the node too (``churnRisk``, ``pAlive``, ``expectedPurchases90d``,
-    ``rfmSegment``...), written by ``algorithms/``.
+    Algorithm results live on the node too (RFM and retention figures), written by ``algorithms/``.
     """
 
     customerId = StringProperty(unique_index=True, required=True)
@@ -57,6 +65,18 @@ class Customer(StructuredNode):
     updatedAt = UtcDateTimeProperty()
     erasedAt = UtcDateTimeProperty()  # right to erasure: personal data removed at this time
 
+    # Written by algorithms/ (segments, retention):
+    rfmRecencyDays = FloatProperty()
+    rfmFrequency = IntegerProperty()
+    rfmMonetary = FloatProperty()
+    rfmScore = StringProperty()  # e.g. "545": recency, frequency, monetary quintiles
+    rfmSegment = StringProperty()
+    churnRisk = FloatProperty()  # 1 - pAlive
+    pAlive = FloatProperty()
+    expectedPurchases90d = FloatProperty()
+    retentionModel = StringProperty()
+    retentionVersion = StringProperty()
+
     country = RelationshipTo("Country", "IN_COUNTRY", cardinality=ZeroOrOne)
     homeStore = RelationshipTo("graph_model.model.stores.Store", "HOME_STORE", cardinality=ZeroOrOne)
     identities = RelationshipFrom("Identity", "IDENTIFIES", model=TimedRel)
@@ -68,6 +88,7 @@ class Customer(StructuredNode):
     responses = RelationshipTo("graph_model.model.conversation.Message", "RESPONDED", model=Response)
     similar = RelationshipTo("Customer", "SIMILAR_TO", model=Similarity)
     segments = RelationshipTo("graph_model.model.insights.Segment", "IN_SEGMENT", model=Membership)
+    recommended = RelationshipTo("graph_model.model.catalogue.Product", "RECOMMENDED", model=Recommendation)
 
 
 class Identity(StructuredNode):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from neomodel import IntegerProperty, StringProperty, StructuredNode
+from neomodel import IntegerProperty, RelationshipTo, StringProperty, StructuredNode
 
 from graph_model.model.properties import UtcDateTimeProperty
+from graph_model.model.relationships import Popularity
 
 
 class Segment(StructuredNode):
@@ -16,6 +17,8 @@ class Segment(StructuredNode):
     description = StringProperty()
     size = IntegerProperty()
     version = StringProperty()
+
+    popular = RelationshipTo("graph_model.model.catalogue.Product", "POPULAR_IN", model=Popularity)
 
 
 class AlgorithmRun(StructuredNode):

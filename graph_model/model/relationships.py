@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neomodel import FloatProperty, IntegerProperty, StringProperty, StructuredRel
+from neomodel import ArrayProperty, FloatProperty, IntegerProperty, StringProperty, StructuredRel
 
 from graph_model.model.properties import UtcDateTimeProperty
 
@@ -64,6 +64,24 @@ class Similarity(StructuredRel):
 
     score = FloatProperty(required=True)
     rank = IntegerProperty()
+    version = StringProperty()
+
+
+class Recommendation(StructuredRel):
+    """``(:Customer)-[:RECOMMENDED {score, rank, reason, evidence, version}]->(:Product)`` written by the algorithms."""
+
+    score = FloatProperty(required=True)
+    rank = IntegerProperty()
+    reason = StringProperty()  # a readable sentence naming real nodes
+    evidence = ArrayProperty(StringProperty())  # e.g. ["affinity:85123A", "similar:12347"]
+    version = StringProperty()
+
+
+class Popularity(StructuredRel):
+    """``(:Store)-[:POPULAR_AT]->(:Product)`` and ``(:Segment)-[:POPULAR_IN]->(:Product)``: fallbacks for new customers."""
+
+    rank = IntegerProperty(required=True)
+    score = FloatProperty()
     version = StringProperty()
 
 

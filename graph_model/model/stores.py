@@ -12,7 +12,7 @@ from neomodel import (
 )
 
 from graph_model.model.properties import GeoPointProperty, UtcDateTimeProperty
-from graph_model.model.relationships import Stock
+from graph_model.model.relationships import Popularity, Stock
 
 VISIT_SOURCES = ("location_ping", "loyalty_scan", "purchase")
 
@@ -28,6 +28,7 @@ class Store(StructuredNode):
 
     country = RelationshipTo("graph_model.model.customers.Country", "IN_COUNTRY", cardinality=ZeroOrOne)
     stock = RelationshipTo("graph_model.model.catalogue.Product", "STOCKS", model=Stock)
+    popular = RelationshipTo("graph_model.model.catalogue.Product", "POPULAR_AT", model=Popularity)
 
 
 class Visit(StructuredNode):
