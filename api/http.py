@@ -154,21 +154,22 @@ class GraphQLEndpoint:
                         media_type=f"{media}; charset=utf-8")
 
     async def handle(self, request: Request) -> Response:
-        media = negotiate(request.headers.get("accept")) or JSON
+        """Answer one request to ``/graphql``; refusals become a GraphQL error body with their status."""
+        accept = request.headers.get("accept", "")
+        media = negotiate(accept)
         try:
-            return await self._handle(request)
+            return await self._handle(request, accept, media)
         except RequestRefused as refused:
-            return self._respond(request_error(refused.message, refused.code), refused.status, media, refused.headers)
+            return self._respond(request_error(refused.message, refused.code), refused.status, media or JSON,
+                                 refused.headers)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, accept: str, media: str | None) -> Response:
         if request.method not in ("GET", "POST"):
             raise RequestRefused(405, "METHOD_NOT_ALLOWED", "GraphQL is served over GET and POST.",
                                  {"Allow": "GET, POST"})
-        accept = request.headers.get("accept", "")
         if (request.method == "GET" and self.config.development and "text/html" in accept
                 and "query" not in request.query_params):
             return HTMLResponse(self.ide_html)
-        media = negotiate(accept)
         if media is None:
             raise RequestRefused(406, "NOT_ACCEPTABLE", f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
         principal = authenticate(key_from_headers(request.headers), self.config.api_keys)
