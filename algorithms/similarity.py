@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from algorithms._sparse import top_k_per_row
+from algorithms._sparse import coo_to_csr, top_k_per_row
 
 __all__ = ["DEFAULT_WEIGHTS", "interaction_weight", "normalise_rows", "similar_customers"]
 
@@ -58,8 +58,47 @@ def normalise_rows(features: sp.csr_array, *, idf: bool = True) -> sp.csr_array:
     return sp.csr_array(x, dtype=np.float32)
 
 
+def _embedding_neighbours(x: sp.csr_array, n_candidates: int, rank: int, seed: int, block_size: int) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """About ``n_candidates`` nearest rows of each row by cosine in a randomised truncated-SVD embedding
+    of ``x``: ``(source, target, cosine)``, computed in dense blocks, cut by a sampled per-row threshold."""
+    rng = np.random.default_rng(seed)
+    n, m = x.shape
+    d = min(rank, m, n)
+    xt = sp.csr_array(x.T)
+    y = x @ rng.standard_normal((m, d + 8)).astype(np.float32)
+    for _ in range(2):  # power iterations sharpen the leading subspace
+        y, _ = np.linalg.qr(y)
+        y = x @ (xt @ y)
+    q, _ = np.linalg.qr(y)
+    _, _, vt = np.linalg.svd(np.asarray(xt @ q).T, full_matrices=False)
+    emb = np.asarray(x @ vt[:d].T, dtype=np.float32)
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    emb /= np.where(norms > 0, norms, 1.0)
+    c = min(n_candidates, n - 1)
+    sample = rng.choice(n, size=min(n, 1024), replace=False)
+    share = min(1.0, 1.5 * c / n)  # keep about 1.5 times the neighbours wanted, cut by a sampled threshold
+    sources, targets, scores = [], [], []
+    for start in range(0, n, block_size):
+        sims = emb[start:start + block_size] @ emb.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, rows + start] = -np.inf
+        if share >= 1.0:
+            threshold = np.full(sims.shape[0], -np.inf, dtype=np.float32)
+        else:
+            sampled = sims[:, sample]
+            position = int((1.0 - share) * (sampled.shape[1] - 1))
+            threshold = np.partition(sampled, position, axis=1)[:, position]
+        r, t = np.nonzero(sims >= threshold[:, None])
+        sources.append(r + start)
+        targets.append(t)
+        scores.append(sims[r, t])
+    return np.concatenate(sources), np.concatenate(targets), np.concatenate(scores)
+
+
 def similar_customers(features: sp.csr_array, *, k: int = 10, min_score: float = 0.01, idf: bool = True,
-                      block_size: int = 2048) -> pd.DataFrame:
+                      block_size: int = 2048, method: str = "auto", max_exact_work: float = 3e8,
+                      candidates: int | None = None, rank: int = 96, seed: int = 0) -> pd.DataFrame:
     """Top-``k`` most similar customers of every customer.
 
     Parameters
@@ -74,6 +113,13 @@ def similar_customers(features: sp.csr_array, *, k: int = 10, min_score: float =
         Weight features by inverse document frequency.
     block_size : int
         Customers per block of the sparse product (bounds memory).
+    method : {"auto", "exact", "approximate"}
+        ``exact`` computes the cosine of every pair sharing a feature with sparse products. Its work grows
+        with the sum of squared feature frequencies (a best seller bought by half the customers links every
+        pair); ``approximate`` uses the cosine in a randomised truncated-SVD embedding of the rows (``rank``
+        dimensions, ``seed``; latent-semantic similarity: identical histories still score 1) and keeps about
+        ``candidates`` (default ``k``) neighbours per row before the top-``k`` cut. ``auto`` is exact while
+        the estimated work stays under ``max_exact_work`` multiply-adds.
 
     Returns
     -------
@@ -92,6 +138,16 @@ def similar_customers(features: sp.csr_array, *, k: int = 10, min_score: float =
     1.0
     """
     x = normalise_rows(features, idf=idf)
+    if method == "auto":
+        df = np.bincount(x.indices, minlength=x.shape[1]).astype(np.float64)
+        method = "exact" if float(np.sum(df ** 2)) <= max_exact_work else "approximate"
+    if method == "approximate" and x.shape[0] > 1:
+        source, target, scores = _embedding_neighbours(x, candidates or k, rank, seed, block_size)
+        pairs = coo_to_csr(source, target, np.maximum(scores, 0.0), (x.shape[0], x.shape[0]))
+        out = top_k_per_row(pairs, k, min_value=min_score, drop_diagonal=True)
+        out = out.rename(columns={"row": "source", "col": "target", "value": "score"})
+        out["score"] = np.minimum(out["score"].to_numpy(np.float64), 1.0)
+        return out.reset_index(drop=True)
     xt = sp.csr_array(x.T)
     parts = []
     for start in range(0, x.shape[0], block_size):

@@ -208,3 +208,27 @@ def test_only_one_family(computed):
     assert changed == {"affinity"}
     with pytest.raises(AlgorithmsError):
         parse_only("affinity,nonsense")
+
+
+def test_failed_run_keeps_the_current_results_and_leaves_nothing_behind(computed):
+    from algorithms import writeback
+
+    before = counts()
+    current = run_query("MATCH (r:AlgorithmRun {family: 'affinity', status: 'current'}) RETURN r.runId AS id")
+    with pytest.raises(RuntimeError), writeback.versioned_run("affinity") as run_id:
+        writeback.write_affinity([{"source": "P1", "target": "P9", "kind": "bought_together", "score": 1.0,
+                                   "lift": 1.0, "support": 1.0, "confidence": 1.0, "rank": 1}], run_id)
+        raise RuntimeError("boom")
+    assert counts() == before
+    assert run_query("MATCH (r:AlgorithmRun {family: 'affinity'}) RETURN r.runId AS id") == current
+
+
+def test_cli_runs_and_prints_a_summary(computed):
+    from click.testing import CliRunner
+
+    from customer_graph.cli import cli
+
+    result = CliRunner().invoke(cli, ["algorithms", "run", "--only", "affinity,trends"])
+    assert result.exit_code == 0, result.output
+    assert "summary:" in result.output and "AFFINITY" in result.output and "POPULAR_AT" in result.output
+    assert "recommend" not in result.output.split("summary:")[1]

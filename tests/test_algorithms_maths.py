@@ -1,0 +1,247 @@
+"""The maths of each family on tiny inputs with known answers (no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from algorithms import affinity, recommend, retention, segments, similarity, trends
+from algorithms._sparse import top_k_per_row
+from algorithms.features import build_interactions
+from algorithms.pipeline import Params, compute_recommendations
+
+# ---------------------------------------------------------------- affinity
+
+
+def test_products_always_bought_together_get_the_top_affinity():
+    # 6 orders: A+B always together (3 orders), C with A once, D and C together twice, B alone never
+    orders = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5])
+    items = np.array([0, 1, 0, 1, 2, 0, 1, 2, 3, 2, 3, 0])
+    baskets = affinity.basket_matrix(orders, items, 6, 4)
+    out = affinity.product_affinity(baskets, k=3, min_count=1)
+    top = out[out["rank"] == 1].set_index("source")["target"].to_dict()
+    assert top[1] == 0 and top[0] == 1 and top[3] == 2
+    ab = out[(out.source == 1) & (out.target == 0)].iloc[0]
+    # B is in 3 baskets, all with A; A is in 4 of 6 baskets
+    assert ab["count"] == 3
+    assert ab["support"] == pytest.approx(3 / 6)
+    assert ab["confidence"] == pytest.approx(1.0)
+    assert ab["lift"] == pytest.approx(3 * 6 / (4 * 3))
+    assert ab["score"] == pytest.approx(3 / np.sqrt(4 * 3))
+
+
+def test_min_count_drops_pairs_seen_once():
+    baskets = affinity.basket_matrix(np.array([0, 0]), np.array([0, 1]), 1, 2)
+    assert affinity.product_affinity(baskets, min_count=2).empty
+    assert len(affinity.product_affinity(baskets, min_count=1)) == 2
+
+
+def test_top_k_per_row_is_deterministic_on_ties():
+    m = sp.csr_array(np.array([[0, 0.5, 0.5, 0.2], [0.1, 0, 0, 0]]))
+    out = top_k_per_row(m, 2)
+    assert out[["row", "col", "rank"]].values.tolist() == [[0, 1, 1], [0, 2, 2], [1, 0, 1]]
+
+# ---------------------------------------------------------------- similarity
+
+
+def test_identical_histories_are_each_others_most_similar():
+    rng = np.random.default_rng(0)
+    x = (rng.random((50, 40)) < 0.15).astype(float)
+    x[7] = x[31]  # customers 7 and 31 share a history
+    x[7, 0] = x[31, 0] = 1
+    out = similarity.similar_customers(sp.csr_array(x), k=3, min_score=0.0)
+    best = out[out["rank"] == 1].set_index("source")
+    assert best.loc[7, "target"] == 31 and best.loc[31, "target"] == 7
+    assert best.loc[7, "score"] == pytest.approx(1.0, abs=1e-5)
+    assert (out.source != out.target).all()
+
+
+def test_similarity_blocks_give_the_same_answer():
+    rng = np.random.default_rng(1)
+    x = sp.csr_array((rng.random((300, 60)) < 0.1).astype(float))
+    one = similarity.similar_customers(x, k=5, block_size=1000)
+    many = similarity.similar_customers(x, k=5, block_size=7)
+    pd.testing.assert_frame_equal(one, many)
+
+
+def test_interaction_weights_favour_purchases_and_recent_ones():
+    w = similarity.interaction_weight(np.array(["purchase", "product_view", "purchase", "visit"]),
+                                      np.array([0.0, 0.0, 360.0, 0.0]), half_life_days=180)
+    assert w.tolist() == pytest.approx([1.0, 0.2, 0.25, 0.3])
+
+# ---------------------------------------------------------------- recommend
+
+
+def _tiny_shop() -> tuple[sp.csr_array, sp.csr_array]:
+    # products: 0 teapot, 1 cups, 2 sugar, 3 lamp; teapot and cups go together
+    bought = sp.csr_array(np.array([
+        [1, 1, 0, 0],
+        [1, 1, 1, 0],
+        [1, 0, 0, 0],  # customer 2 only has the teapot
+        [0, 0, 0, 1],
+    ], dtype=float))
+    return bought, affinity.item_similarity(bought, min_count=1)
+
+
+def test_already_bought_products_are_never_recommended():
+    bought, sim = _tiny_shop()
+    recs = recommend.recommend(bought, sim, exclude=bought, popularity=np.ones(4), n=4)
+    assert not any(bought[c, p] for c, p in zip(recs.customer, recs["product"], strict=True))
+    assert recs[recs.customer == 2].sort_values("rank")["product"].iloc[0] == 1  # cups for the teapot buyer
+
+
+def test_customer_without_history_gets_no_personal_recommendations():
+    bought, sim = _tiny_shop()
+    history = sp.vstack([bought, sp.csr_array((1, 4))]).tocsr()
+    recs = recommend.recommend(history, sim, n=3)
+    assert 4 not in set(recs.customer)
+
+
+def test_explanations_point_at_the_history_product_and_similar_shopper():
+    bought, sim = _tiny_shop()
+    neighbours = sp.csr_array(np.array([[0, .9, .1, 0], [.9, 0, .5, 0], [.4, .6, 0, 0], [0, 0, 0, 0]]))
+    recs = recommend.recommend(bought, sim, customer_similarity=neighbours, n=2)
+    out = recommend.explain(recs, bought, sim, customer_similarity=neighbours, neighbour_items=bought)
+    row = out[(out.customer == 2) & (out["product"] == 1)].iloc[0]
+    assert row.because_of == 0  # cups because of the teapot
+    assert row.similar_customer == 1 and row.similar_buyers == 2  # both neighbours bought cups; 1 is closer
+    reasons, evidence = recommend.reason_text(
+        out.iloc[[row.name]], ["T1", "C1", "S1", "L1"], ["TEAPOT", "CUPS", "SUGAR", "LAMP"],
+        ["c0", "c1", "c2", "c3"], np.array(["2011-05-03"]), np.array([True]))
+    assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03"]
+    assert evidence == [["affinity:T1", "similar:c1"]]
+
+
+def test_pipeline_recommendations_name_real_products_and_dates():
+    day = 86_400
+    orders = pd.DataFrame({
+        "orderId": ["o1", "o1", "o2", "o2", "o3", "o4", "o4"], "customerId": ["a", "a", "b", "b", "c", "d", "d"],
+        "storeId": None, "at": [10 * day, 10 * day, 20 * day, 20 * day, 30 * day, 40 * day, 40 * day],
+        "cancelled": False, "sku": ["T", "C", "T", "C", "T", "T", "C"], "quantity": 1.0, "unitPrice": 2.0})
+    products = pd.DataFrame({"sku": ["C", "T"], "name": ["CUPS", "TEAPOT"]})
+    empty_e = pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"])
+    empty_v = pd.DataFrame(columns=["customerId", "storeId", "at"])
+    data = build_interactions(pd.Series(["a", "b", "c", "d", "e"]), products, pd.Series([], dtype=str), orders,
+                              empty_e, empty_v)
+    recs = compute_recommendations(data, Params())
+    assert recs[["customerId", "sku"]].values.tolist() == [["c", "C"]]
+    assert recs.reason.iloc[0] == "often bought with TEAPOT, which you bought on 1970-01-31"
+    assert recs.evidence.iloc[0][0] == "affinity:T"
+
+
+def test_context_scores_blend_the_viewed_product_and_the_store():
+    out = recommend.context_scores({"A": 0.9, "B": 0.5}, context_affinity={"C": 1.0}, store_popular={"B": 1.0},
+                                   in_stock={"B"}, exclude={"A"}, n=5)
+    assert [sku for sku, _, _ in out] == ["B", "C"]
+    assert out[0][2] == ["recommended", "context:popular_at_store", "context:in_stock"]
+
+# ---------------------------------------------------------------- segments
+
+
+def test_louvain_finds_the_two_groups_and_is_seeded():
+    rng = np.random.default_rng(3)
+    src, dst = [], []
+    for group in (range(0, 20), range(20, 40)):
+        nodes = list(group)
+        for i in nodes:
+            for j in rng.choice(nodes, 5, replace=False):
+                if i != j:
+                    src.append(i)
+                    dst.append(int(j))
+    src.append(0)
+    dst.append(20)
+    w = np.ones(len(src))
+    labels = segments.shopper_communities(np.array(src), np.array(dst), w, 41, seed=1)
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:40])) == 1 and labels[0] != labels[20]
+    assert labels[40] == -1
+    again = segments.shopper_communities(np.array(src), np.array(dst), w, 41, seed=1)
+    assert (labels == again).all()
+
+
+def test_communities_are_described_by_their_products():
+    bought = sp.csr_array(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1]]))
+    out = segments.describe_communities(np.array([0, 0, 0, 1, 1]), bought, ["MUG", "TEA", "LAMP"])
+    assert out.name.tolist() == ["Shoppers of MUG, TEA", "Shoppers of LAMP"]  # TEA: 1 of 2 is too few
+    assert out["size"].tolist() == [3, 2]
+    assert "MUG (100% of them" in out.description.iloc[0]
+
+
+def test_rfm_champions_and_lost():
+    out = segments.rfm_scores(np.arange(1, 101), np.arange(100, 0, -1), np.arange(100, 0, -1) * 10.0)
+    assert out.rfmScore.iloc[0] == "555" and out.rfmSegment.iloc[0] == "Champions"
+    assert out.rfmScore.iloc[-1] == "111" and out.rfmSegment.iloc[-1] == "Lost"
+
+# ---------------------------------------------------------------- retention
+
+
+def _simulate(n: int, r: float, alpha: float, a: float, b: float, T: float, modified: bool, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    x = np.zeros(n)
+    t_x = np.zeros(n)
+    t = np.zeros(n)
+    alive = rng.random(n) >= p if modified else np.ones(n, bool)
+    for _ in range(500):
+        t = t + rng.exponential(1 / lam)
+        buys = alive & (t <= T)
+        x[buys] += 1
+        t_x[buys] = t[buys]
+        alive = buys & (rng.random(n) >= p)
+        if not alive.any():
+            break
+    return x, t_x, np.full(n, T)
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_bgnbd_fit_recovers_simulated_parameters(modified):
+    truth = dict(r=0.5, alpha=4.0, a=0.8, b=2.5)
+    x, t_x, T = _simulate(30_000, **truth, T=52.0, modified=modified)
+    model = retention.fit_bgnbd(x, t_x, T, modified=modified)
+    assert model.r == pytest.approx(truth["r"], rel=0.15)
+    assert model.alpha == pytest.approx(truth["alpha"], rel=0.2)
+    assert model.a == pytest.approx(truth["a"], rel=0.3)
+    assert model.b == pytest.approx(truth["b"], rel=0.35)
+    expected = retention.expected_purchases(model, 52.0, x, t_x, T)
+    assert expected.mean() == pytest.approx(x.mean() * 0.5, rel=1.0)  # sane order of magnitude
+
+
+def test_p_alive_falls_with_time_since_last_purchase():
+    model = retention.BGNBD(r=0.64, alpha=7.3, a=0.81, b=1.23, log_likelihood=0.0, modified=True)
+    alive = retention.p_alive(model, np.array([4, 4, 4, 0, 0]), np.array([38.0, 20.0, 5.0, 0, 0]),
+                              np.array([39.0, 39.0, 39.0, 5.0, 39.0]))
+    assert alive[0] > alive[1] > alive[2]
+    assert alive[3] > alive[4]  # a one-time buyer also fades under MBG/NBD
+    assert ((alive > 0) & (alive <= 1)).all()
+
+
+def test_bgnbd_one_time_buyers_are_alive_by_construction():
+    model = retention.BGNBD(r=0.24, alpha=4.4, a=0.79, b=2.4, log_likelihood=0.0)
+    assert retention.p_alive(model, np.array([0.0]), np.array([0.0]), np.array([39.0]))[0] == 1.0
+
+
+def test_fit_without_repeat_buyers_raises_a_project_error():
+    with pytest.raises(retention.RetentionError):
+        retention.fit_bgnbd(np.zeros(3), np.zeros(3), np.ones(3))
+
+# ---------------------------------------------------------------- trends
+
+
+def test_rising_product_ranks_first_in_trends():
+    rng = np.random.default_rng(0)
+    # product 0: steady 2 buyers a week all year; product 1: nothing until the last 4 weeks, then 5 a week
+    steady_days = np.repeat(np.arange(0, 364, 7), 2) + 0.5
+    rising_days = np.repeat(np.arange(336, 364, 7), 5) + 0.5
+    product = np.concatenate([np.zeros(steady_days.size, int), np.ones(rising_days.size, int)])
+    day = np.concatenate([steady_days, rising_days])
+    customer = rng.permutation(product.size)
+    out = trends.product_trends(customer, product, day, 3, as_of_day=364.0)
+    assert out.trendRank.tolist() == [0, 1, 0]  # steady demand is no trend
+    assert out.popularityRank.tolist() == [1, 2, 0]
+
+
+def test_popular_by_group_counts_distinct_buyers():
+    out = trends.popular_by_group(np.array([0, 0, 0, 0]), np.array([1, 1, 1, 2]), np.array([5, 5, 5, 6]), 1, 7, k=2)
+    assert out[["product", "buyers", "rank"]].values.tolist() == [[5, 1, 1], [6, 1, 2]]
