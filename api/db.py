@@ -8,6 +8,7 @@ into :mod:`graph_model.errors` (``DatabaseUnavailable``, ``QueryError``) at this
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import neo4j
@@ -18,6 +19,14 @@ from graph_model.errors import translate_neo4j_error
 from graph_model.settings import Settings
 
 Row = dict[str, Any]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_micros(value: int | None) -> datetime | None:
+    """An instant given as microseconds since the epoch (see ``api.queries.projections.micros``)."""
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})

@@ -19,6 +19,7 @@ def test_customer_profile_with_segments_identities_and_home_store(client: TestCl
     customer = data(client, PROFILE, {"id": "C1"}, key=ADMIN)["customer"]
     assert customer["id"] == "C1" and customer["name"] == "Ada Lovelace" and customer["emailHash"] == "hash-ada"
     assert customer["churnRisk"] == 0.25 and customer["expectedPurchases90d"] == 1.5 and customer["rfmScore"] == "555"
+    assert customer["createdAt"] == "2024-01-01T00:00:00+00:00"
     assert customer["homeLocation"] == {"latitude": 51.5072, "longitude": -0.1276}
     assert sorted((i["type"], i["value"]) for i in customer["identities"]) == [
         ("cookie", "ck-ada"), ("email_hash", "hash-ada")]

@@ -1,7 +1,9 @@
 """A customer's engagement timeline: sessions, orders, store visits, messages and responses in one order.
 
 Entries are ordered newest first by ``(at, key)`` where ``key = kind:id`` is unique, so keyset
-pagination on that pair never skips or repeats an entry, even while new entries arrive.
+pagination on that pair never skips or repeats an entry, even while new entries arrive. Rows carry
+``at`` as microseconds since the epoch (``atMicros``, cheap to decode, unlike a driver DateTime) and as
+Neo4j prints it (``atText``, nanoseconds included, for cursors).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ WHERE at IS NOT NULL
 WITH kind, id, at, channel, n, r, key
 ORDER BY at DESC, key DESC
 LIMIT $limit
-RETURN kind, id, at, toString(at) AS atText, channel, key, CASE kind
+RETURN kind, id, at.epochSeconds * 1000000 + at.microsecond AS atMicros, toString(at) AS atText, channel, key,
+  CASE kind
   WHEN 'SESSION' THEN n {.device, .endedAt, storeId: [(n)-[:AT_STORE]->(st:Store) | st.storeId][0]}
   WHEN 'ORDER' THEN n {.total, .currency, .cancelled, storeId: [(n)-[:AT_STORE]->(st:Store) | st.storeId][0]}
   WHEN 'VISIT' THEN n {.dwellMinutes, .source, .zones, storeId: [(n)-[:TO_STORE]->(st:Store) | st.storeId][0]}
@@ -60,7 +63,7 @@ MATCH (c:Customer {{customerId: customerId}})
 CALL (c) {{
 {TIMELINE_PAGE}
 }}
-RETURN customerId, kind, id, at, atText, channel, item, key
+RETURN customerId, kind, id, atMicros, atText, channel, item, key
 """
 
 CUSTOMERS_WITH_TIMELINE = f"""
@@ -70,7 +73,8 @@ CALL (c) {{
   CALL (c) {{
 {TIMELINE_PAGE}
   }}
-  RETURN collect({{kind: kind, id: id, at: at, atText: atText, channel: channel, item: item, key: key}}) AS entries
+  RETURN collect({{kind: kind, id: id, atMicros: atMicros, atText: atText, channel: channel, item: item,
+                  key: key}}) AS entries
 }}
 RETURN {CUSTOMER} AS customer, entries
 """

@@ -10,6 +10,7 @@ import strawberry
 from graphql import FieldNode, value_from_ast_untyped
 from strawberry.types import Info
 
+from api.db import from_micros
 from api.errors import BadUserInput, NotFound
 from api.queries import customers as q
 from api.recommend import RecommendationContext
@@ -130,7 +131,7 @@ class Customer:
     @staticmethod
     def from_row(row: dict[str, Any]) -> Customer:
         return Customer(id=row["customerId"], city=row.get("city"), loyalty_tier=row.get("loyaltyTier"),
-                        created_at=row.get("createdAt"), erased_at=row.get("erasedAt"),
+                        created_at=from_micros(row.get("createdAt")), erased_at=from_micros(row.get("erasedAt")),
                         churn_risk=row.get("churnRisk"), p_alive=row.get("pAlive"),
                         expected_purchases_90d=row.get("expectedPurchases90d"), rfm_segment=row.get("rfmSegment"),
                         rfm_score=row.get("rfmScore"), row=row)

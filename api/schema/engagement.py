@@ -16,6 +16,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from api.db import from_micros
 from api.errors import BadUserInput
 from api.queries import engagement as q
 from api.schema.common import Channel, PageInfo, context, page_size
@@ -162,7 +163,7 @@ class ResponseEntry(EngagementEntry):
 def entry_from_row(row: dict[str, Any]) -> EngagementEntry:
     """The timeline entry of one row of :data:`api.queries.engagement.TIMELINE`."""
     kind, item = row["kind"], row["item"]
-    common: dict[str, Any] = {"type": EngagementType(kind), "id": row["id"], "at": row["at"],
+    common: dict[str, Any] = {"type": EngagementType(kind), "id": row["id"], "at": from_micros(row["atMicros"]),
                               "channel": row["channel"]}
     if kind == "SESSION":
         return SessionEntry(**common, device=item.get("device"), ended_at=item.get("endedAt"),
