@@ -70,6 +70,19 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"server at {url} did not become ready")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for process in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, mode: str, connections: int, seconds: int, customers: int) -> dict[str, float]:
     """One wrk run: its JSON summary (latencies in microseconds)."""
     threads = 1 if connections == 1 else 2
@@ -81,23 +94,28 @@ def wrk(url: str, mode: str, connections: int, seconds: int, customers: int) -> 
 
 def combine(runs: list[dict[str, float]]) -> dict[str, float]:
     """Several runs of one side as one figure: total requests over total time; each latency percentile
-    as the request-weighted mean of the runs' percentiles (an approximation of the merged percentile)."""
+    as the request-weighted mean of the runs' percentiles (an approximation of the merged percentile);
+    the server's CPU per request (independent of how loaded the shared machine is)."""
     requests = sum(run["requests"] for run in runs)
     seconds = sum(run["duration_us"] for run in runs) / 1e6
     weighted = {name: sum(run[name] * run["requests"] for run in runs) / max(requests, 1) / 1000
                 for name in ("p50", "p95", "p99")}
     return {"rps": requests / seconds, **weighted, "requests": requests,
+            "cpu_ms": sum(run["cpu_seconds"] for run in runs) * 1000 / max(requests, 1),
             "failed": sum(run["failed"] + run["socket_errors"] for run in runs)}
 
 
-def measure(api: str, ceiling: str, query: str, connections: int, seconds: int,
+def measure(api: str, ceiling: str, pids: dict[str, int], query: str, connections: int, seconds: int,
             customers: int) -> dict[str, dict[str, float]]:
     """API and ceiling in the order A B B A, half the time each, so drift in the machine's load hits both."""
     half = max(1, seconds // 2)
     runs: dict[str, list[dict[str, float]]] = {"api": [], "ceiling": []}
     for side in ("api", "ceiling", "ceiling", "api"):
         url, mode = (api, f"graphql-{query}") if side == "api" else (ceiling, f"ceiling-{query}")
-        runs[side].append(wrk(url, mode, connections, half, customers))
+        before = process_cpu_seconds(pids[side])
+        run = wrk(url, mode, connections, half, customers)
+        run["cpu_seconds"] = process_cpu_seconds(pids[side]) - before
+        runs[side].append(run)
     return {side: combine(side_runs) for side, side_runs in runs.items()}
 
 
@@ -126,22 +144,23 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{api_port}/readyz")
         wait_ready(f"http://127.0.0.1:{ceiling_port}/ceiling/recommendations?id=C0")
         api, ceiling = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
+        pids = {"api": servers[0].pid, "ceiling": servers[1].pid}
         for query in QUERIES:
             wrk(api, f"graphql-{query}", 10, args.warmup, customers)
             wrk(ceiling, f"ceiling-{query}", 10, args.warmup, customers)
         print(f"graph: {customers} customers; {args.seconds} s per run; wrk on loopback; "
               f"{args.workers} uvicorn worker(s) each; load average before: {os.getloadavg()[0]:.1f}")
         print(f"{'query':16s} {'c':>3s} {'side':8s} {'req/s':>8s} {'p50 ms':>7s} {'p95 ms':>7s} {'p99 ms':>7s} "
-              f"{'failed':>6s}  ratio")
+              f"{'cpu ms/req':>10s} {'failed':>6s}  ratio")
         for query in QUERIES:
             for connections in CONCURRENCY:
-                measured = measure(api, ceiling, query, connections, args.seconds, customers)
+                measured = measure(api, ceiling, pids, query, connections, args.seconds, customers)
                 ratio = measured["api"]["rps"] / measured["ceiling"]["rps"]
                 ratio_text = f"{ratio:.2f}x"
                 for side in ("api", "ceiling"):
                     m = measured[side]
                     print(f"{query:16s} {connections:3d} {side:8s} {m['rps']:8.0f} {m['p50']:7.1f} {m['p95']:7.1f} "
-                          f"{m['p99']:7.1f} {m['failed']:6d}  {ratio_text if side == 'api' else ''}",
+                          f"{m['p99']:7.1f} {m['cpu_ms']:10.2f} {m['failed']:6d}  {ratio_text if side == 'api' else ''}",
                           flush=True)
                 results.append({"query": query, "concurrency": connections, "ratio": ratio, **{
                     f"{side}_{name}": value for side in measured for name, value in measured[side].items()}})
