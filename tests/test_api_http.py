@@ -306,3 +306,14 @@ def test_serve_command_prints_the_address_and_dev_keys(seeded: Settings) -> None
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_parser_and_validation_caches_are_installed_and_stay_valid() -> None:
+    from api.schema import build_schema
+
+    factories = build_schema().extensions
+    kinds = {type(factory()).__name__ for factory in factories}  # type: ignore[operator]
+    assert {"ParserCache", "ValidationCache", "MaxTokensLimiter", "AddValidationRules"} <= kinds
+    rules = next(f for f in factories if type(f()).__name__ == "AddValidationRules")  # type: ignore[operator]
+    # the same rule classes for every request, so cached validations are keyed alike
+    assert rules().validation_rules == rules().validation_rules  # type: ignore[operator]
