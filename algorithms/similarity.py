@@ -98,7 +98,7 @@ def _embedding_neighbours(x: sp.csr_array, n_candidates: int, rank: int, seed: i
 
 def similar_customers(features: sp.csr_array, *, k: int = 10, min_score: float = 0.01, idf: bool = True,
                       block_size: int = 2048, method: str = "auto", max_exact_work: float = 3e8,
-                      candidates: int | None = None, rank: int = 96, seed: int = 0) -> pd.DataFrame:
+                      candidates: int | None = None, rank: int = 48, seed: int = 0) -> pd.DataFrame:
     """Top-``k`` most similar customers of every customer.
 
     Parameters

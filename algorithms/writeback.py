@@ -118,8 +118,9 @@ CREATE (a)-[:SIMILAR_TO {score: row.score, rank: row.rank, version: $version}]->
 WRITE_RECOMMENDATIONS = """
 UNWIND $rows AS row
 MATCH (c:Customer {customerId: row.customerId})
-MATCH (p:Product {sku: row.sku})
-CREATE (c)-[:RECOMMENDED {score: row.score, rank: row.rank, reason: row.reason, evidence: row.evidence,
+UNWIND row.recs AS rec
+MATCH (p:Product {sku: rec.sku})
+CREATE (c)-[:RECOMMENDED {score: rec.score, rank: rec.rank, reason: rec.reason, evidence: rec.evidence,
                           version: $version}]->(p)
 """
 
@@ -231,9 +232,17 @@ def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
     return _write(WRITE_SIMILARITY, rows, version=version)
 
 
-def write_recommendations(rows: Sequence[dict[str, Any]], version: str) -> int:
-    """``rows``: ``customerId, sku, score, rank, reason, evidence``."""
-    return _write(WRITE_RECOMMENDATIONS, rows, version=version)
+def write_recommendations(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
+    """``rows``: ``customerId, sku, score, rank, reason, evidence``, sent grouped by customer (one customer
+    lookup for all their recommendations)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["customerId"], []).append(
+            {key: row[key] for key in ("sku", "score", "rank", "reason", "evidence")})
+    per_customer = max(1, len(rows) // max(len(grouped), 1))
+    batch = [{"customerId": c, "recs": recs} for c, recs in grouped.items()]
+    _write(WRITE_RECOMMENDATIONS, batch, batch=max(1, per_batch // per_customer), version=version)
+    return len(rows)
 
 
 def write_segments(segments: Sequence[dict[str, Any]], memberships: Sequence[dict[str, Any]], version: str) -> int:
