@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from algorithms.pipeline import AlgorithmsError, parse_only, run_all
+from graph_model import connection
 from graph_model.connection import run_query
+from graph_model.database import clear_graph
 
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -79,11 +81,14 @@ def counts() -> dict[str, int]:
     return out
 
 
-@pytest.fixture
-def computed(graph):
+@pytest.fixture(scope="module")
+def computed(neo4j_settings):
+    """The tiny graph after one full run; computed once for this module (tests that rerun come last and
+    leave the current results equivalent)."""
+    connection.configure(neo4j_settings)
+    clear_graph()
     build_tiny_graph()
-    summary = run_all()
-    return summary
+    return run_all()
 
 
 def test_run_writes_every_family_as_current(computed):
