@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import threading
 import time
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-default-port", action="store_true",
                         help="run even against bolt port 7687 (the shared default server); it is emptied!")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = current_settings()
     if settings.uses_local_server and settings.bolt_port == 7687 and not args.allow_default_port:
         print("refusing to empty the default server on port 7687; set NEO4J_BOLT_PORT (see the docstring)")

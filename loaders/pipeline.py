@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,7 +88,7 @@ class Loader:
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:
         """Load one recognised export file."""
-        total = count_rows(export) if self._progress_enabled() else None
+        total = count_rows(export)
         self.load_rows(export.entity, read_rows(export), export.path.name, total=total)
 
     def load_rows(self, entity: str, rows: SourceRows, source: str, *, total: int | None = None,
@@ -113,9 +112,6 @@ class Loader:
             stats.seconds += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ the common path
-    def _progress_enabled(self) -> bool:
-        return self.options.progress if self.options.progress is not None else sys.stderr.isatty()
-
     def _validated(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[Item]:
         stats = self.report.stats(spec.name)
         provided: list[str] = []

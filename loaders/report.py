@@ -152,7 +152,7 @@ def summary_text(data: dict[str, Any]) -> str:
             "files", "read", "loaded", "rejected", "durationSeconds", "rowsPerSecond", "rejectReasons"})
         rate = f"{s['rowsPerSecond']:,.0f}" if s["rowsPerSecond"] else "-"
         lines.append(f"{name:<14} {s['read']:>10,} {s['loaded']:>10,} {s['rejected']:>9,} "
-                     f"{s['durationSeconds']:>8.1f} {rate:>9}  {reasons}{'; ' + extra if extra else ''}")
+                     f"{s['durationSeconds']:>8.1f} {rate:>9}  {'; '.join(p for p in (reasons, extra) if p)}")
     t = data["totals"]
     lines.append(f"{'total':<14} {t['read']:>10,} {t['loaded']:>10,} {t['rejected']:>9,} "
                  f"{data['durationSeconds']:>8.1f} {(t['rowsPerSecond'] or 0):>9,.0f}")

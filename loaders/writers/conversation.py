@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from neo4j import ManagedTransaction
+
 from loaders.writers import statement_writer
 
 CAMPAIGNS = """
@@ -52,15 +56,26 @@ OPTIONAL MATCH (offer:Offer {offerId: r.offerId})
 FOREACH (_ IN CASE WHEN offer IS NULL THEN [] ELSE [1] END | MERGE (m)-[:CARRIES]->(offer))
 """
 
+# A response is keyed by (customer, message, type, at). Not ``MERGE (c)-[:RESPONDED {type, at}]->(m)``, nor a
+# pattern with a predicate on ``type``: with the index on RESPONDED.type the planner may seek every response of
+# that type for every row. Expanding the (few) responses between the two nodes, then filtering, is cheap.
 RESPONSES = """
 UNWIND $rows AS r
 MATCH (c:Customer {customerId: r.customerId})
 MATCH (m:Message {messageId: r.messageId})
-MERGE (c)-[x:RESPONDED {type: r.type, at: r.at}]->(m)
-SET x.text = r.text
+WITH c, m, r, [x IN [(c)-[y:RESPONDED]->(m) | y] WHERE x.type = r.type AND x.at = r.at] AS existing
+FOREACH (x IN existing | SET x.text = r.text)
+FOREACH (_ IN CASE WHEN size(existing) = 0 THEN [1] ELSE [] END |
+  CREATE (c)-[:RESPONDED {type: r.type, at: r.at, text: r.text}]->(m))
 """
 
 write_campaigns = statement_writer(CAMPAIGNS, "write_campaigns")
 write_offers = statement_writer(OFFERS, "write_offers")
 write_messages = statement_writer(MESSAGES, "write_messages")
-write_responses = statement_writer(RESPONSES, "write_responses")
+_write_responses = statement_writer(RESPONSES, "write_responses")
+
+
+def write_responses(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+    """Write responses; a response repeated within the batch is written once (the last row wins)."""
+    unique = {(r["customerId"], r["messageId"], r["type"], r["at"]): r for r in rows}
+    _write_responses(tx, list(unique.values()))
