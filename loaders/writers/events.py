@@ -119,13 +119,14 @@ def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
         merge_rows.extend(events.values())
         if any(known.get(e["eventId"]) is None or known[e["eventId"]].to_native() != e["at"] for e in events.values()):
             rebuild.append(session_id)
-    if fresh:
+    if fresh:  # in the order of the shared nodes they lock, so parallel writers take locks in one order
+        fresh.sort(key=lambda e: (e["categoryId"] or "", e["sku"] or "", e["orderId"] or ""))
         tx.run(CREATE_EVENTS, rows=fresh).consume()
     if pairs:
         tx.run(CREATE_CHAIN, pairs=pairs).consume()
     if merge_rows:
         tx.run(MERGE_EVENTS, rows=merge_rows).consume()
-    searches = [row for row in fresh + merge_rows if row["searchText"]]
+    searches = sorted((row for row in fresh + merge_rows if row["searchText"]), key=lambda e: e["searchText"])
     if searches:
         tx.run(SEARCHES, rows=searches).consume()
     if rebuild:
