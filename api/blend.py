@@ -45,26 +45,27 @@ class Blended:
 
     @property
     def explanation(self) -> str:
-        """The reasons, the strongest first."""
-        return "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
+        """The reasons, the strongest first, as one sentence starting with a capital."""
+        text = "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
+        return text[:1].upper() + text[1:]
 
 
 def reason_text(row: dict[str, Any], store_name: str | None) -> str:
     """A readable reason for one candidate row."""
     source, about = row["source"], row.get("about")
     if source == "PERSONAL":
-        return row.get("reason") or "Recommended for you"
+        return row.get("reason") or "recommended for you"
     if source == "CONTEXT_PRODUCT":
-        return f"Often bought with {about}, which you are looking at"
+        return f"often bought with {about}, which you are looking at"
     if source == "CONTEXT_SESSION":
-        return f"Goes well with {about}, which you viewed in this session"
+        return f"goes well with {about}, which you viewed in this session"
     if source == "CONTEXT_STORE":
-        return f"Popular at {about}"
+        return f"popular at {about}"
     if source == "SEGMENT_POPULAR":
-        return f"Popular with shoppers like you ({about})"
+        return f"popular with shoppers like you ({about})"
     if source == "STORE_POPULAR":
-        return f"Popular at your store, {about}"
-    return "Trending now"
+        return f"popular at your store, {about}"
+    return "trending now"
 
 
 def blend(rows: Iterable[dict[str, Any]], *, first: int, exclude: frozenset[str] = frozenset(),

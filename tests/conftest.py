@@ -96,3 +96,17 @@ def graph(neo4j_settings: Settings) -> Settings:
     connection.configure(neo4j_settings)
     clear_graph()
     return neo4j_settings
+
+
+ANALYST_FIXTURE = Path(__file__).parent / "fixtures" / "analyst_graph.cypher"
+
+
+@pytest.fixture(scope="module")
+def analyst_graph(neo4j_settings: Settings) -> Settings:
+    """The analysts' fixture graph (tests/fixtures/analyst_graph.cypher), loaded once per module that reads it."""
+    from customer_graph.cypher_library import run_script
+
+    connection.configure(neo4j_settings)
+    clear_graph()
+    run_script(ANALYST_FIXTURE.read_text(encoding="utf-8"))
+    return neo4j_settings

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +22,11 @@ from customer_graph.cypher_library import (
     library_dir,
     library_files,
     run_cypher_file,
-    run_script,
 )
-from graph_model import connection, run_query, session
-from graph_model.database import clear_graph
+from graph_model import run_query, session
 from graph_model.model import NODE_CLASSES
 from graph_model.settings import Settings, project_root
 
-FIXTURE = Path(__file__).parent / "fixtures" / "analyst_graph.cypher"
 CONTRACT = project_root() / "docs" / "graph-contract.md"
 FILES = {cypher_file.name: cypher_file for cypher_file in library_files()}
 
@@ -89,13 +84,6 @@ def test_the_contract_extras_are_in_the_contract() -> None:
 
 # ---------------------------------------------------------------------------------------------- fixture
 
-@pytest.fixture(scope="module")
-def analyst_graph(neo4j_settings: Settings) -> Iterator[Settings]:
-    """The fixture graph, loaded once for this module (the tests here only read)."""
-    connection.configure(neo4j_settings)
-    clear_graph()
-    run_script(FIXTURE.read_text(encoding="utf-8"))
-    yield neo4j_settings
 
 
 def run(name: str, **overrides: Any) -> list[dict[str, Any]]:

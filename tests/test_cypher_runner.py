@@ -6,7 +6,6 @@ import csv
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,11 @@ from customer_graph.cypher_library import (
     parse_literal,
     parse_value,
     resolve_file,
-    run_script,
     split_statements,
 )
-from graph_model import connection
-from graph_model.database import clear_graph
 from graph_model.settings import Settings, project_root
 
 ROOT = project_root()
-FIXTURE = Path(__file__).parent / "fixtures" / "analyst_graph.cypher"
 
 GOOD_FILE = """// Question: Who is this? A test.
 // Parameters:
@@ -172,13 +167,6 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     return code, out, err
 
 
-@pytest.fixture(scope="module")
-def analyst_graph(neo4j_settings: Settings) -> Iterator[Settings]:
-    """The analysts' fixture graph, loaded once for this module."""
-    connection.configure(neo4j_settings)
-    clear_graph()
-    run_script(FIXTURE.read_text(encoding="utf-8"))
-    yield neo4j_settings
 
 
 def test_cli_runs_a_file_and_prints_a_table(analyst_graph: Settings, monkeypatch: pytest.MonkeyPatch,
