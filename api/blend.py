@@ -45,9 +45,8 @@ class Blended:
 
     @property
     def explanation(self) -> str:
-        """The reasons, the strongest first, as one sentence starting with a capital."""
-        text = "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
-        return text[:1].upper() + text[1:]
+        """The reasons, the strongest first (each in the lower-case style of the algorithms' reasons)."""
+        return "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
 
 
 def reason_text(row: dict[str, Any], store_name: str | None) -> str:

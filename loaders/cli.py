@@ -82,6 +82,8 @@ def _prepare() -> None:
     from graph_model.database import ensure_running
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # The driver retries deadlocks between the parallel writers by itself; its one-line notices are noise here.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     ensure_running()
 
 
