@@ -15,14 +15,14 @@ from customer_graph.lazy_group import LazyGroup
 from graph_model.errors import CustomerGraphError
 
 LAZY_COMMANDS = {
-    "cypher": "customer_graph.cypher_commands:cypher_group",
     "algorithms": "algorithms.cli:algorithms",
+    "cypher": "customer_graph.cypher_commands:cypher_group",
     "db": "customer_graph.db_commands:db_group",
-    "load-online-retail": "loaders.cli:load_online_retail",
-    "load": "loaders.cli:load",
-    "up": "customer_graph.up:up",
-    "serve": "api.cli:serve",
     "generate": "loaders.cli:generate",
+    "load": "loaders.cli:load",
+    "load-online-retail": "loaders.cli:load_online_retail",
+    "serve": "api.cli:serve",
+    "up": "customer_graph.up:up",
 }
 
 
