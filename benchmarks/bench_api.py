@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,18 +32,13 @@ import urllib.request
 from pathlib import Path
 
 from graph_model.connection import run_query
+from graph_model.local_server.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("bench_api.lua")
 CONCURRENCY = (1, 10, 50)
 QUERIES = ("recommendations", "engagement")
 BENCH_KEY = "bench-reader-key-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(target: str, port: int, factory: bool, workers: int) -> subprocess.Popen[bytes]:
