@@ -19,7 +19,7 @@ def algorithms() -> None:
 @click.option("--quiet", is_flag=True, help="Print the summary only.")
 def run(only: str | None, quiet: bool) -> None:
     """Read the graph, recompute, and write versioned results (switched to current at the end)."""
-    from algorithms.pipeline import run_all
+    from algorithms.run import run_all
 
     started = time.perf_counter()
 

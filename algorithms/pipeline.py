@@ -1,39 +1,26 @@
-"""The full recompute: read the projection once, compute each family, write it back versioned.
+"""The pure computations of each algorithm family, on coded :class:`~algorithms.features.Interactions`.
 
-:func:`run_all` is what ``customer-graph algorithms run`` calls. The ``compute_*`` functions take coded
-:class:`~algorithms.features.Interactions` and return plain frames; the benchmarks call the same
-functions on data read from files.
+Each ``compute_*`` function returns plain frames; :mod:`algorithms.run` calls them in a full recompute
+and the benchmarks call them on data read from files.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from algorithms import affinity, recommend, retention, segments, similarity, trends, writeback
+from algorithms import affinity, recommend, retention, segments, similarity, trends
 from algorithms._sparse import coo_to_csr, top_k_per_row
-from algorithms.features import Interactions, build_interactions
-from algorithms.projection import read_projection
-from graph_model.errors import CustomerGraphError
+from algorithms.features import Interactions
 
 __all__ = [
-    "FAMILIES", "Params", "compute_affinity", "compute_recommendations", "compute_retention", "compute_segments",
-    "compute_similarity", "compute_trends", "run_all",
+    "Params", "compute_affinity", "compute_recommendations", "compute_retention", "compute_segments",
+    "compute_similarity", "compute_trends", "recommendation_item_similarity", "similarity_matrix",
 ]
-
-FAMILIES = writeback.FAMILIES
-Progress = Callable[[str], None]
-
-
-class AlgorithmsError(CustomerGraphError):
-    """The algorithms were asked for something they cannot do (e.g. an unknown family)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +32,7 @@ class Params:
     similar_k: int = 10
     similar_min_score: float = 0.05
     half_life_days: float = 180.0
-    recommend_n: int = 50
+    recommend_n: int = 20  # stored per customer: a page of products; the API blends context on top
     item_weight: float = 1.0
     neighbour_weight: float = 1.0
     popularity_weight: float = 0.02
@@ -240,194 +227,3 @@ def compute_trends(data: Interactions, members: pd.DataFrame | None = None,
         in_segment = pd.DataFrame({"key": keys[top.group.to_numpy()], "sku": data.products[top["product"].to_numpy()],
                                    "rank": top["rank"].to_numpy(), "score": top.score.to_numpy()})
     return {"products": product_rows, "popular_at": at_store, "popular_in": in_segment}
-
-
-# ---------------------------------------------------------------- the run
-
-@dataclass
-class Summary:
-    """What a run did: per stage seconds, per family counts and run ids."""
-
-    stages: dict[str, float] = field(default_factory=dict)
-    written: dict[str, dict[str, int]] = field(default_factory=dict)
-    runs: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"stages": self.stages, "written": self.written, "runs": self.runs, "notes": self.notes,
-                "total_seconds": round(sum(self.stages.values()), 2)}
-
-
-class _Clock:
-    def __init__(self, summary: Summary, progress: Progress) -> None:
-        self.summary, self.progress = summary, progress
-
-    def stage(self, name: str) -> _Stage:
-        return _Stage(self, name)
-
-
-class _Stage:
-    def __init__(self, clock: _Clock, name: str) -> None:
-        self.clock, self.name = clock, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-        self.clock.progress(f"{self.name} ...")
-
-    def __exit__(self, *exc: object) -> None:
-        seconds = time.perf_counter() - self.start
-        self.clock.summary.stages[self.name] = round(self.clock.summary.stages.get(self.name, 0) + seconds, 3)
-        if exc[0] is None:
-            self.clock.progress(f"{self.name}: {seconds:.2f} s")
-
-
-def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict[str, Any]]:
-    renamed = frame[list(columns)].rename(columns=columns)
-    return renamed.to_dict("records")
-
-
-def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The families to write: all of them, or the comma-separated / listed ones (``affinities`` etc. accepted)."""
-    if only is None:
-        return FAMILIES
-    items = only.split(",") if isinstance(only, str) else list(only)
-    aliases = {"affinities": "affinity", "similar": "similarity", "recommendations": "recommend",
-               "recommendation": "recommend", "segment": "segments", "trend": "trends", "churn": "retention"}
-    chosen = []
-    for item in (i.strip().lower() for i in items if i.strip()):
-        name = aliases.get(item, item)
-        if name not in FAMILIES:
-            raise AlgorithmsError(f"unknown algorithm family {item!r}; choose from {', '.join(FAMILIES)}")
-        chosen.append(name)
-    return tuple(f for f in FAMILIES if f in chosen)
-
-
-def load_interactions(progress: Progress | None = None) -> Interactions:
-    """Read the projection from Neo4j and code it."""
-    proj = read_projection(progress)
-    return build_interactions(proj.customers.customerId, proj.products, proj.stores.storeId, proj.orders,
-                              proj.events, proj.visits,
-                              home_store=proj.customers.set_index("customerId")["homeStore"])
-
-
-def run_all(only: str | Iterable[str] | None = None, *, params: Params = Params(),
-            progress: Progress | None = None) -> dict[str, Any]:
-    """Recompute and write the chosen families (all by default); returns a summary dict.
-
-    Families: ``affinity, similarity, segments, retention, trends, recommend``. Results each family
-    depends on (e.g. similar shoppers for segments) are computed in memory when not written.
-    """
-    families = parse_only(only)
-    say = progress or (lambda _m: None)
-    summary = Summary()
-    clock = _Clock(summary, say)
-    with clock.stage("projection"):
-        data = load_interactions(say)
-    say(f"{data.n_customers:,} customers, {data.n_products:,} products, {len(data.purchases):,} purchase lines, "
-        f"{len(data.events):,} session events, {len(data.visits):,} visits; as of "
-        f"{datetime.fromtimestamp(data.as_of_day * 86400, UTC):%Y-%m-%d %H:%M} UTC")
-    cid = data.customers
-
-    if "affinity" in families:
-        with clock.stage("affinity: compute"):
-            aff = compute_affinity(data, params)
-        with clock.stage("affinity: write"), writeback.versioned_run("affinity") as run_id:
-            rows = _records(aff, {c: c for c in ("source", "target", "kind", "score", "lift", "support",
-                                                 "confidence", "rank")})
-            summary.written["affinity"] = {"AFFINITY": writeback.write_affinity(rows, run_id)}
-            summary.runs["affinity"] = run_id
-
-    need_similarity = bool({"similarity", "segments", "recommend", "trends"} & set(families))
-    sim_edges = pd.DataFrame(columns=["source", "target", "score", "rank"])
-    if need_similarity:
-        with clock.stage("similarity: compute"):
-            k = max(params.similar_k, params.neighbours_for_recommend if "recommend" in families else 0)
-            sim_edges = compute_similarity(data, params, k=k)
-    if "similarity" in families:
-        with clock.stage("similarity: write"), writeback.versioned_run("similarity") as run_id:
-            top = sim_edges[sim_edges["rank"] <= params.similar_k]
-            rows = [{"source": cid[s], "target": cid[t], "score": float(sc), "rank": int(r)}
-                    for s, t, sc, r in zip(top.source.to_numpy(), top.target.to_numpy(), top.score.to_numpy(),
-                                           top["rank"].to_numpy(), strict=True)]
-            summary.written["similarity"] = {"SIMILAR_TO": writeback.write_similarity(rows, run_id)}
-            summary.runs["similarity"] = run_id
-
-    members = None
-    if "segments" in families or "trends" in families:
-        with clock.stage("segments: compute"):
-            seg = compute_segments(data, sim_edges[sim_edges["rank"] <= params.similar_k], params)
-    if "segments" in families:
-        with clock.stage("segments: write"), writeback.versioned_run("segments") as run_id:
-            segment_rows = [{**r, "segmentId": f"{r['key']}@{run_id}"} for r in seg["segments"].to_dict("records")]
-            member_rows = [{"customerId": cid[c], "segmentId": f"{k}@{run_id}"}
-                           for c, k in zip(seg["members"].customer.to_numpy(), seg["members"].key, strict=True)]
-            rfm = seg["rfm"].assign(customerId=cid[seg["rfm"].customer.to_numpy(np.int64)])
-            written = writeback.write_segments(segment_rows, member_rows, run_id)
-            writeback.write_rfm(_records(rfm, {c: c for c in ("customerId", "recencyDays", "frequency", "monetary",
-                                                               "rfmScore", "rfmSegment")}))
-            summary.written["segments"] = {"Segment": len(segment_rows), "IN_SEGMENT": written,
-                                           "Customer.rfm*": len(rfm)}
-            summary.runs["segments"] = run_id
-            members = seg["members"].assign(key=seg["members"].key + "@" + run_id)
-
-    if "retention" in families:
-        with clock.stage("retention: compute"):
-            try:
-                ret, model = compute_retention(data, params)
-            except retention.RetentionError as error:
-                ret, model = None, None
-                summary.notes.append(f"retention skipped: {error}")
-        if ret is not None and model is not None:
-            summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
-            with clock.stage("retention: write"), writeback.versioned_run("retention") as run_id:
-                ret = ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)])
-                rows = _records(ret, {c: c for c in ("customerId", "churnRisk", "pAlive", "expectedPurchases90d")})
-                summary.written["retention"] = {"Customer.retention": writeback.write_retention(rows, run_id, model.name)}
-                summary.runs["retention"] = run_id
-
-    if "trends" in families:
-        if members is None:
-            members = _current_members(data)
-        with clock.stage("trends: compute"):
-            tr = compute_trends(data, members, params)
-        with clock.stage("trends: write"), writeback.versioned_run("trends") as run_id:
-            products = tr["products"]
-            rows = [{"sku": s, "popularity": int(p), "popularityRank": int(pr) or None, "trendScore": float(ts),
-                     "trendRank": int(trk) or None}
-                    for s, p, pr, ts, trk in zip(products.sku, products.popularity, products.popularityRank,
-                                                 products.trendScore, products.trendRank, strict=True)]
-            writeback.write_product_trends(rows)
-            at = writeback.write_popular_at(_records(tr["popular_at"], {"storeId": "storeId", "sku": "sku",
-                                                                        "rank": "rank", "score": "score"}), run_id)
-            in_seg = tr["popular_in"].rename(columns={"key": "segmentId"})
-            pin = writeback.write_popular_in(_records(in_seg, {"segmentId": "segmentId", "sku": "sku", "rank": "rank",
-                                                               "score": "score"}), run_id)
-            summary.written["trends"] = {"Product.trend": len(rows), "POPULAR_AT": at, "POPULAR_IN": pin}
-            summary.runs["trends"] = run_id
-
-    if "recommend" in families:
-        with clock.stage("recommend: compute"):
-            cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
-            recs = compute_recommendations(data, params, customer_similarity=cust_sim)
-        with clock.stage("recommend: write"), writeback.versioned_run("recommend") as run_id:
-            rows = _records(recs, {"customerId": "customerId", "sku": "sku", "score": "score", "rank": "rank",
-                                   "reason": "reason", "evidence": "evidence"})
-            summary.written["recommend"] = {"RECOMMENDED": writeback.write_recommendations(rows, run_id)}
-            summary.runs["recommend"] = run_id
-    return summary.as_dict()
-
-
-CURRENT_MEMBERS = """
-MATCH (run:AlgorithmRun {family: 'segments', status: 'current'})
-MATCH (c:Customer)-[m:IN_SEGMENT]->(s:Segment) WHERE m.version = run.runId
-RETURN c.customerId AS customerId, s.segmentId AS segmentId
-"""
-
-
-def _current_members(data: Interactions) -> pd.DataFrame:
-    from graph_model.connection import run_query
-
-    rows = run_query(CURRENT_MEMBERS, write=False)
-    frame = pd.DataFrame(rows, columns=["customerId", "segmentId"])
-    return pd.DataFrame({"customer": data.customers.get_indexer(frame.customerId.astype(str)),
-                         "key": frame.segmentId}).query("customer >= 0")

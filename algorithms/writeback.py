@@ -208,11 +208,14 @@ def _delete_versions(family: str, versions: list[str]) -> None:
 
 
 @contextmanager
-def versioned_run(family: str, on_switch: Callable[[str], None] | None = None) -> Iterator[str]:
-    """Bracket the writes of one run of ``family``; yields the run id to stamp results with."""
+def versioned_run(family: str, on_switch: Callable[[str], None] | None = None,
+                  run_id: str | None = None) -> Iterator[str]:
+    """Bracket the writes of one run of ``family``; yields the run id to stamp results with.
+
+    ``run_id``: one made earlier with :func:`new_run_id` (when results name it before they are written)."""
     if family not in FAMILIES:
         raise WritebackError(f"unknown algorithm family {family!r}; expected one of {', '.join(FAMILIES)}")
-    run_id = new_run_id(family)
+    run_id = run_id or new_run_id(family)
     run_query(START_RUN, {"family": family, "runId": run_id})
     try:
         yield run_id

@@ -6,7 +6,7 @@ customers, 5,000 products, 20 stores, ~400,000 order lines, 480,000 session prod
 store visits (1,000,000 interactions). Writes them with bare ``UNWIND ... CREATE`` into the Neo4j the
 environment points at (use a server of your own, e.g. ``CUSTOMER_GRAPH_HOME=/tmp/algo-neo4j
 NEO4J_BOLT_PORT=27687 NEO4J_HTTP_PORT=27474 customer-graph db start``), then times
-``algorithms.pipeline.run_all()`` (projection + compute + versioned writeback of every family) and prints
+``algorithms.run.run_all()`` (projection + compute + versioned writeback of every family) and prints
 the time of each stage, the peak memory of this process and the server's resident memory.
 
 Run: ``CUSTOMER_GRAPH_HOME=... NEO4J_BOLT_PORT=... .venv/bin/python benchmarks/bench_algorithms_speed.py``
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the graph already in the database")
     args = parser.parse_args()
 
-    from algorithms.pipeline import run_all
+    from algorithms.run import run_all
 
     apply_schema()
     if not args.reuse:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from algorithms.pipeline import AlgorithmsError, parse_only, run_all
+from algorithms.run import AlgorithmsError, parse_only, run_all
 from graph_model import connection
 from graph_model.connection import run_query
 from graph_model.database import clear_graph

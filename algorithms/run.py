@@ -1,0 +1,277 @@
+"""A full recompute: read the projection once, compute each family, write it back versioned.
+
+:func:`run_all` is what ``customer-graph algorithms run`` calls. Computing is pure Python/numpy
+(:mod:`algorithms.pipeline`), writing is the database's work (:mod:`algorithms.writeback`), so the two
+overlap: each family's results go to one background writer thread, in order, while the main thread
+computes the next family. A failed write stops the writes queued after it; a failed computation lets the
+writes already queued finish (they are complete results) and then raises.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algorithms import retention, writeback
+from algorithms.features import Interactions, build_interactions
+from algorithms.pipeline import (
+    Params,
+    compute_affinity,
+    compute_recommendations,
+    compute_retention,
+    compute_segments,
+    compute_similarity,
+    compute_trends,
+    similarity_matrix,
+)
+from algorithms.projection import read_projection
+from graph_model.errors import CustomerGraphError
+
+__all__ = ["FAMILIES", "AlgorithmsError", "Summary", "load_interactions", "parse_only", "run_all"]
+
+FAMILIES = writeback.FAMILIES
+Progress = Callable[[str], None]
+
+
+class AlgorithmsError(CustomerGraphError):
+    """The algorithms were asked for something they cannot do (e.g. an unknown family)."""
+
+
+@dataclass
+class Summary:
+    """What a run did: per stage seconds (stages overlap), per family counts, run ids, wall-clock total."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
+    runs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stages": self.stages, "written": self.written, "runs": self.runs, "notes": self.notes,
+                "total_seconds": round(self.wall_seconds, 2)}
+
+
+class _Stage:
+    """Times one stage into the summary and reports its start and end."""
+
+    def __init__(self, summary: Summary, progress: Progress, name: str) -> None:
+        self.summary, self.progress, self.name = summary, progress, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+        self.progress(f"{self.name} ...")
+
+    def __exit__(self, *exc: object) -> None:
+        seconds = time.perf_counter() - self.start
+        self.summary.stages[self.name] = round(self.summary.stages.get(self.name, 0) + seconds, 3)
+        if exc[0] is None:
+            self.progress(f"{self.name}: {seconds:.2f} s")
+
+
+class _BackgroundWriter:
+    """One thread running write jobs in submission order; the first failure cancels the jobs after it."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writeback")
+        self._futures: list[Future[None]] = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        failed = [f for f in self._futures if f.done() and f.exception() is not None]
+        if failed:
+            raise failed[0].exception()  # type: ignore[misc]
+        self._futures.append(self._pool.submit(job))
+
+    def finish(self) -> None:
+        """Wait for every job; raise the first error (jobs queued after it are not run)."""
+        try:
+            done, _ = wait(self._futures, return_when=FIRST_EXCEPTION)
+            for future in self._futures:
+                if future in done and future.exception() is not None:
+                    for later in self._futures:
+                        later.cancel()
+                    raise future.exception()  # type: ignore[misc]
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """Let the jobs already queued finish (they are complete results), then stop."""
+        self._pool.shutdown(wait=True)
+
+
+def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict[str, Any]]:
+    renamed = frame[list(columns)].rename(columns=columns)
+    return renamed.to_dict("records")
+
+
+def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The families to write: all of them, or the comma-separated / listed ones (``affinities`` etc. accepted)."""
+    if only is None:
+        return FAMILIES
+    items = only.split(",") if isinstance(only, str) else list(only)
+    aliases = {"affinities": "affinity", "similar": "similarity", "recommendations": "recommend",
+               "recommendation": "recommend", "segment": "segments", "trend": "trends", "churn": "retention"}
+    chosen = []
+    for item in (i.strip().lower() for i in items if i.strip()):
+        name = aliases.get(item, item)
+        if name not in FAMILIES:
+            raise AlgorithmsError(f"unknown algorithm family {item!r}; choose from {', '.join(FAMILIES)}")
+        chosen.append(name)
+    return tuple(f for f in FAMILIES if f in chosen)
+
+
+def load_interactions(progress: Progress | None = None) -> Interactions:
+    """Read the projection from Neo4j and code it."""
+    proj = read_projection(progress)
+    return build_interactions(proj.customers.customerId, proj.products, proj.stores.storeId, proj.orders,
+                              proj.events, proj.visits,
+                              home_store=proj.customers.set_index("customerId")["homeStore"])
+
+
+def run_all(only: str | Iterable[str] | None = None, *, params: Params | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Recompute and write the chosen families (all by default); returns a summary dict.
+
+    Families: ``affinity, similarity, segments, retention, trends, recommend``. Results each family
+    depends on (e.g. similar shoppers for segments) are computed in memory when not written.
+    """
+    families = parse_only(only)
+    params = params or Params()
+    say = progress or (lambda _m: None)
+    summary = Summary()
+    started = time.perf_counter()
+
+    def stage(name: str) -> _Stage:
+        return _Stage(summary, say, name)
+
+    with stage("projection"):
+        data = load_interactions(say)
+    say(f"{data.n_customers:,} customers, {data.n_products:,} products, {len(data.purchases):,} purchase lines, "
+        f"{len(data.events):,} session events, {len(data.visits):,} visits; as of "
+        f"{datetime.fromtimestamp(data.as_of_day * 86400, UTC):%Y-%m-%d %H:%M} UTC")
+    writer = _BackgroundWriter()
+    try:
+        _compute_and_queue(data, families, params, summary, stage, writer)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.finish()
+    summary.wall_seconds = time.perf_counter() - started
+    return summary.as_dict()
+
+
+def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Params, summary: Summary,
+                       stage: Callable[[str], _Stage], writer: _BackgroundWriter) -> None:
+    """Compute each family on this thread and queue its write on ``writer`` (writes keep this order)."""
+    cid = data.customers
+
+    def queue(family: str, write: Callable[[str], dict[str, int]], run_id: str | None = None) -> None:
+        def job() -> None:
+            with stage(f"{family}: write"), writeback.versioned_run(family, run_id=run_id) as version:
+                summary.written[family] = write(version)
+                summary.runs[family] = version
+        writer.submit(job)
+
+    if "affinity" in families:
+        with stage("affinity: compute"):
+            aff = _records(compute_affinity(data, params), {c: c for c in (
+                "source", "target", "kind", "score", "lift", "support", "confidence", "rank")})
+        queue("affinity", lambda version: {"AFFINITY": writeback.write_affinity(aff, version)})
+
+    sim_edges = pd.DataFrame(columns=["source", "target", "score", "rank"])
+    if {"similarity", "segments", "recommend", "trends"} & set(families):
+        with stage("similarity: compute"):
+            k = max(params.similar_k, params.neighbours_for_recommend if "recommend" in families else 0)
+            sim_edges = compute_similarity(data, params, k=k)
+    closest = sim_edges[sim_edges["rank"] <= params.similar_k]
+    if "similarity" in families:
+        sim_rows = [{"source": cid[s], "target": cid[t], "score": float(sc), "rank": int(r)}
+                    for s, t, sc, r in zip(closest.source.to_numpy(), closest.target.to_numpy(),
+                                           closest.score.to_numpy(), closest["rank"].to_numpy(), strict=True)]
+        queue("similarity", lambda version: {"SIMILAR_TO": writeback.write_similarity(sim_rows, version)})
+
+    if "recommend" in families:
+        with stage("recommend: compute"):
+            cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
+            recs = _records(compute_recommendations(data, params, customer_similarity=cust_sim),
+                            {c: c for c in ("customerId", "sku", "score", "rank", "reason", "evidence")})
+        queue("recommend", lambda version: {"RECOMMENDED": writeback.write_recommendations(recs, version)})
+
+    members = None
+    if "segments" in families or "trends" in families:
+        with stage("segments: compute"):
+            seg = compute_segments(data, closest, params)
+    if "segments" in families:
+        segments_run = writeback.new_run_id("segments")
+        segment_rows = [{**r, "segmentId": f"{r['key']}@{segments_run}"} for r in seg["segments"].to_dict("records")]
+        member_rows = [{"customerId": cid[c], "segmentId": f"{k}@{segments_run}"}
+                       for c, k in zip(seg["members"].customer.to_numpy(), seg["members"].key, strict=True)]
+        rfm = _records(seg["rfm"].assign(customerId=cid[seg["rfm"].customer.to_numpy(np.int64)]), {c: c for c in (
+            "customerId", "recencyDays", "frequency", "monetary", "rfmScore", "rfmSegment")})
+
+        def write_segments(version: str) -> dict[str, int]:
+            written = writeback.write_segments(segment_rows, member_rows, version)
+            writeback.write_rfm(rfm)
+            return {"Segment": len(segment_rows), "IN_SEGMENT": written, "Customer.rfm*": len(rfm)}
+
+        queue("segments", write_segments, run_id=segments_run)
+        members = seg["members"].assign(key=seg["members"].key + "@" + segments_run)
+
+    if "retention" in families:
+        with stage("retention: compute"):
+            try:
+                ret, model = compute_retention(data, params)
+            except retention.RetentionError as error:
+                ret, model = None, None
+                summary.notes.append(f"retention skipped: {error}")
+        if ret is not None and model is not None:
+            summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
+            ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]), {c: c for c in (
+                "customerId", "churnRisk", "pAlive", "expectedPurchases90d")})
+            model_name = model.name
+            queue("retention", lambda version: {
+                "Customer.retention": writeback.write_retention(ret_rows, version, model_name)})
+
+    if "trends" in families:
+        if members is None:
+            members = _current_members(data)
+        with stage("trends: compute"):
+            tr = compute_trends(data, members, params)
+        products = tr["products"]
+        product_rows = [{"sku": s, "popularity": int(p), "popularityRank": int(pr) or None, "trendScore": float(ts),
+                         "trendRank": int(trk) or None}
+                        for s, p, pr, ts, trk in zip(products.sku, products.popularity, products.popularityRank,
+                                                     products.trendScore, products.trendRank, strict=True)]
+        at_rows = _records(tr["popular_at"], {c: c for c in ("storeId", "sku", "rank", "score")})
+        in_rows = _records(tr["popular_in"].rename(columns={"key": "segmentId"}),
+                           {c: c for c in ("segmentId", "sku", "rank", "score")})
+
+        def write_trends(version: str) -> dict[str, int]:
+            writeback.write_product_trends(product_rows)
+            return {"Product.trend": len(product_rows), "POPULAR_AT": writeback.write_popular_at(at_rows, version),
+                    "POPULAR_IN": writeback.write_popular_in(in_rows, version)}
+
+        queue("trends", write_trends)
+
+
+CURRENT_MEMBERS = """
+MATCH (run:AlgorithmRun {family: 'segments', status: 'current'})
+MATCH (c:Customer)-[m:IN_SEGMENT]->(s:Segment) WHERE m.version = run.runId
+RETURN c.customerId AS customerId, s.segmentId AS segmentId
+"""
+
+
+def _current_members(data: Interactions) -> pd.DataFrame:
+    from graph_model.connection import run_query
+
+    rows = run_query(CURRENT_MEMBERS, write=False)
+    frame = pd.DataFrame(rows, columns=["customerId", "segmentId"])
+    return pd.DataFrame({"customer": data.customers.get_indexer(frame.customerId.astype(str)),
+                         "key": frame.segmentId}).query("customer >= 0")
