@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,29 +77,32 @@ class _Stage:
 
 
 class _BackgroundWriter:
-    """One thread running write jobs in submission order; the first failure cancels the jobs after it."""
+    """One thread running write jobs in submission order; after a failure the jobs queued later are skipped."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writeback")
-        self._futures: list[Future[None]] = []
+        self._error: BaseException | None = None
+
+    def _run(self, job: Callable[[], None]) -> None:
+        if self._error is not None:
+            return
+        try:
+            job()
+        except BaseException as error:
+            self._error = error
+            raise
 
     def submit(self, job: Callable[[], None]) -> None:
-        failed = [f for f in self._futures if f.done() and f.exception() is not None]
-        if failed:
-            raise failed[0].exception()  # type: ignore[misc]
-        self._futures.append(self._pool.submit(job))
+        """Queue ``job``; raises at once the error of a job that already failed."""
+        if self._error is not None:
+            raise self._error
+        self._pool.submit(self._run, job)
 
     def finish(self) -> None:
-        """Wait for every job; raise the first error (jobs queued after it are not run)."""
-        try:
-            done, _ = wait(self._futures, return_when=FIRST_EXCEPTION)
-            for future in self._futures:
-                if future in done and future.exception() is not None:
-                    for later in self._futures:
-                        later.cancel()
-                    raise future.exception()  # type: ignore[misc]
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """Wait for every job; raise the first error."""
+        self._pool.shutdown(wait=True)
+        if self._error is not None:
+            raise self._error
 
     def abandon(self) -> None:
         """Let the jobs already queued finish (they are complete results), then stop."""

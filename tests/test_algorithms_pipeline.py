@@ -237,3 +237,26 @@ def test_cli_runs_and_prints_a_summary(computed):
     assert result.exit_code == 0, result.output
     assert "summary:" in result.output and "AFFINITY" in result.output and "POPULAR_AT" in result.output
     assert "recommend" not in result.output.split("summary:")[1]
+
+
+def test_a_failed_write_stops_the_writes_queued_after_it(computed, monkeypatch):
+    from algorithms import writeback
+
+    def current_runs() -> dict[str, str]:
+        rows = run_query("MATCH (r:AlgorithmRun {status: 'current'}) RETURN r.family AS family, r.runId AS id")
+        return {row["family"]: row["id"] for row in rows}
+
+    before, counted = current_runs(), counts()
+
+    def broken(rows, version):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(writeback, "write_similarity", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_all()
+    after = current_runs()
+    assert after["affinity"] != before["affinity"]  # queued before the failure: written and switched
+    for family in ("similarity", "recommend", "segments", "retention", "trends"):  # failed, or never run
+        assert after[family] == before[family]
+    assert counts() == counted
+    assert run_query("MATCH (r:AlgorithmRun) WHERE r.status <> 'current' RETURN count(r) AS n")[0]["n"] == 0
