@@ -9,5 +9,6 @@
 
 Each is a set of functions from plain inputs (scipy sparse matrices, numpy arrays, pandas frames) to
 plain outputs. :mod:`algorithms.projection` reads from Neo4j, :mod:`algorithms.writeback` writes
-versioned results, :mod:`algorithms.pipeline` runs everything (``customer-graph algorithms run``).
+versioned results, :mod:`algorithms.pipeline` holds the pure computations and :mod:`algorithms.run` runs everything
+(``customer-graph algorithms run``).
 """

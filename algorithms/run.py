@@ -195,10 +195,16 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             sim_edges = compute_similarity(data, params, k=k)
     closest = sim_edges[sim_edges["rank"] <= params.similar_k]
     if "similarity" in families:
-        sim_rows = [{"source": cid[s], "target": cid[t], "score": float(sc), "rank": int(r)}
-                    for s, t, sc, r in zip(closest.source.to_numpy(), closest.target.to_numpy(),
-                                           closest.score.to_numpy(), closest["rank"].to_numpy(), strict=True)]
-        queue("similarity", lambda version: {"SIMILAR_TO": writeback.write_similarity(sim_rows, version)})
+        def write_similarity(version: str) -> dict[str, int]:  # rows built on the writer thread
+            ids = cid.to_numpy(dtype=object)
+            rows = [{"source": s, "target": t, "score": sc, "rank": r}
+                    for s, t, sc, r in zip(ids[closest.source.to_numpy(np.int64)].tolist(),
+                                           ids[closest.target.to_numpy(np.int64)].tolist(),
+                                           closest.score.to_numpy(np.float64).tolist(),
+                                           closest["rank"].to_numpy(np.int64).tolist(), strict=True)]
+            return {"SIMILAR_TO": writeback.write_similarity(rows, version)}
+
+        queue("similarity", write_similarity)
 
     if "recommend" in families:
         with stage("recommend: compute"):
