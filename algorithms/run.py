@@ -4,7 +4,8 @@
 (:mod:`algorithms.pipeline`), writing is the database's work (:mod:`algorithms.writeback`), so the two
 overlap: each family's results go to one background writer thread, in order, while the main thread
 computes the next family. A failed write stops the writes queued after it; a failed computation lets the
-writes already queued finish (they are complete results) and then raises.
+writes already queued finish (they are complete results) and then raises; Ctrl-C lets only the
+running write finish.
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ class _BackgroundWriter:
         if self._error is not None:
             raise self._error
 
-    def abandon(self) -> None:
-        """Let the jobs already queued finish (they are complete results), then stop."""
-        self._pool.shutdown(wait=True)
+    def abandon(self, *, cancel_queued: bool = False) -> None:
+        """Stop: the running job finishes; the queued ones too (they are complete results) unless
+        ``cancel_queued``."""
+        self._pool.shutdown(wait=True, cancel_futures=cancel_queued)
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict[str, Any]]:
@@ -162,8 +164,8 @@ def run_all(only: str | Iterable[str] | None = None, *, params: Params | None = 
     writer = _BackgroundWriter()
     try:
         _compute_and_queue(data, families, params, summary, stage, writer)
-    except BaseException:
-        writer.abandon()
+    except BaseException as error:  # Ctrl-C / exit: do not keep writing after the current job
+        writer.abandon(cancel_queued=not isinstance(error, Exception))
         raise
     writer.finish()
     summary.wall_seconds = time.perf_counter() - started

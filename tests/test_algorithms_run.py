@@ -52,3 +52,19 @@ def test_submit_after_a_failure_raises_it_at_once():
     with pytest.raises(KeyError):
         writer.submit(lambda: None)
     writer.abandon()
+
+
+def test_abandon_can_cancel_the_jobs_not_started_yet():
+    writer, done = _BackgroundWriter(), []
+    started = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        time.sleep(0.1)
+        done.append("running")
+
+    writer.submit(slow)
+    writer.submit(lambda: done.append("queued"))
+    started.wait(5)
+    writer.abandon(cancel_queued=True)
+    assert done == ["running"]
