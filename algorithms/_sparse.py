@@ -59,6 +59,7 @@ def top_k_per_row(matrix: sp.csr_array, k: int, *, min_value: float | None = Non
     keep = values > 0 if min_value is None else values >= min_value
     if drop_diagonal:
         keep &= cols != rows + row_offset
+    keep &= values >= _row_kth_largest(matrix.indptr, values, keep, k)[rows]  # candidates: the k best and ties
     rows, cols, values = rows[keep], cols[keep], values[keep]
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
@@ -67,6 +68,25 @@ def top_k_per_row(matrix: sp.csr_array, k: int, *, min_value: float | None = Non
     top = rank <= k
     return pd.DataFrame({"row": rows[top] + row_offset, "col": cols[top], "value": values[top],
                          "rank": rank[top]})
+
+
+def _row_kth_largest(indptr: np.ndarray, values: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray:
+    """Per row of a CSR layout, the ``k``-th largest of the kept values (``-inf`` when a row keeps ``k`` or fewer).
+
+    A partition of each long row (linear in its length), so that the exact top-k sort afterwards only
+    sees about ``k`` entries per row.
+    """
+    n_rows = indptr.size - 1
+    out = np.full(n_rows, -np.inf, dtype=np.float32)
+    if k <= 0:
+        out[:] = np.inf
+        return out
+    kept = np.where(keep, values, -np.inf).astype(np.float32)
+    counts = np.diff(indptr)
+    for row in np.flatnonzero(counts > k).tolist():
+        segment = kept[indptr[row]:indptr[row + 1]]
+        out[row] = np.partition(segment, segment.size - k)[segment.size - k]
+    return out
 
 
 def top_k_dense(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

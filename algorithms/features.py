@@ -88,6 +88,29 @@ class Interactions:
         customers, products, w = self._weighted(half_life_days, weights)
         return coo_to_csr(customers, products, w, (self.n_customers, self.n_products))
 
+    def recency(self, *, half_life_days: float = 60.0, weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+                purchases_only: bool = False) -> sp.csr_array:
+        """Customers x products: the strongest single interaction, ``max weights[kind] * 0.5 ** (age / half_life)``.
+
+        Unlike :meth:`history` (a sum), a product bought ten times weighs what its latest purchase weighs:
+        how recently the customer showed interest, not how often. ``purchases_only`` leaves session events out.
+        """
+        if purchases_only:
+            p = self.known_purchases()
+            customers, products = p.customer.to_numpy(), p["product"].to_numpy()
+            w = interaction_weight(np.full(len(p), "purchase", dtype=object), self.as_of_day - p.day.to_numpy(np.float64),
+                                   half_life_days=half_life_days, weights=weights)
+        else:
+            customers, products, w = self._weighted(half_life_days, weights)
+        key = customers.astype(np.int64) * self.n_products + products.astype(np.int64)
+        order = np.lexsort((-w, key))
+        key, w = key[order], w[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        key, w = key[first], w[first]
+        return coo_to_csr(key // max(self.n_products, 1), key % max(self.n_products, 1), w,
+                          (self.n_customers, self.n_products))
+
     def customer_features(self, *, half_life_days: float = 180.0,
                           weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> sp.csr_array:
         """Customers x (products + stores): weighted purchases, events and store visits (decayed)."""

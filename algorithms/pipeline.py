@@ -33,9 +33,15 @@ class Params:
     similar_min_score: float = 0.05
     half_life_days: float = 180.0
     recommend_n: int = 20  # stored per customer: a page of products; the API blends context on top
-    item_weight: float = 1.0
-    neighbour_weight: float = 1.0
-    popularity_weight: float = 0.02
+    # recommendation weights, chosen on the validation window of benchmarks/bench_recommend.py
+    model_weight: float = 1.0  # EASE part (learned item-to-item weights)
+    item_weight: float = 0.25  # affinity part (bought/viewed-together cosine)
+    neighbour_weight: float = 0.25  # similar-shoppers part
+    popularity_weight: float = 0.2  # distinct buyers in the last popularity_days
+    popularity_days: float = 28.0
+    ease_l2: float = 100.0
+    ease_half_life_days: float = 60.0  # recency decay of the purchases EASE is fitted on and scores with
+    ease_max_products: int = 6000  # EASE covers the most-bought products (a dense products² inverse)
     neighbours_for_recommend: int = 100
     recommend_item_k: int = 10
     seed: int = 42
@@ -105,7 +111,13 @@ def similarity_matrix(edges: pd.DataFrame, n_customers: int, k: int | None = Non
 def compute_recommendations(data: Interactions, params: Params = Params(), *,
                             item_similarity: sp.csr_array | None = None,
                             customer_similarity: sp.csr_array | None = None, explain: bool = True) -> pd.DataFrame:
-    """Top-N recommendations with reasons: ``customerId, sku, score, rank, reason, evidence`` (+ codes)."""
+    """Top-N recommendations with reasons: ``customerId, sku, score, rank, reason, evidence`` (+ codes).
+
+    Score = ``model_weight`` x EASE part + ``item_weight`` x affinity part + ``neighbour_weight`` x
+    similar-shopper part + ``popularity_weight`` x recent popularity (see :mod:`algorithms.recommend`).
+    EASE is fitted on every customer's purchases weighted by recency (``ease_half_life_days``) and scores
+    the recency of what each customer bought or looked at (views weigh 0.2, add-to-carts 0.5).
+    """
     purchase_similarity, combined = recommendation_item_similarity(data, params)
     if item_similarity is None:
         item_similarity = combined
@@ -114,28 +126,55 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
         customer_similarity = similarity_matrix(edges, data.n_customers)
     bought = data.bought()
     history = data.history(half_life_days=params.half_life_days)
-    popularity = np.asarray(bought.sum(axis=0)).ravel()
+    buyers = np.asarray(bought.sum(axis=0)).ravel()
+    known = data.known_purchases()
+    recent = known[known.day > data.as_of_day - params.popularity_days].drop_duplicates(["customer", "product"])
+    popularity = np.bincount(recent["product"].to_numpy(np.int64), minlength=data.n_products).astype(np.float64)
+    if not popularity.any():
+        popularity = buyers.astype(np.float64)
+    model = model_items = model_history = None
+    if params.model_weight > 0 and buyers.any():
+        model_items = np.sort(np.argsort(-buyers, kind="stable")[:min(params.ease_max_products,
+                                                                       int((buyers > 0).sum()))])
+        fitted_on = data.recency(half_life_days=params.ease_half_life_days, purchases_only=True)
+        model = recommend.ease(sp.csr_array(fitted_on[:, model_items]), params.ease_l2)
+        del fitted_on
+        model_history = data.recency(half_life_days=params.ease_half_life_days)
     recs = recommend.recommend(history, item_similarity, customer_similarity=customer_similarity,
                                neighbour_items=bought, exclude=bought, popularity=popularity, n=params.recommend_n,
                                item_weight=params.item_weight, neighbour_weight=params.neighbour_weight,
-                               popularity_weight=params.popularity_weight)
+                               popularity_weight=params.popularity_weight, model=model, model_history=model_history,
+                               model_items=model_items, model_weight=params.model_weight)
     if not explain:
         return recs
     closest = top_k_per_row(customer_similarity, params.similar_k)  # evidence: the k most similar shoppers
     closest = coo_to_csr(closest.row.to_numpy(), closest.col.to_numpy(), closest.value.to_numpy(),
                          customer_similarity.shape)
     explained = recommend.explain(recs, history, item_similarity, customer_similarity=closest,
-                                  neighbour_items=bought)
+                                  neighbour_items=bought, model=model, model_history=model_history,
+                                  model_items=model_items)
     last_day, was_bought = data.last_interaction()
     because = explained["because_of"].to_numpy()
     has = because >= 0
     customers = explained["customer"].to_numpy()
+    target = explained["product"].to_numpy()
     day = np.zeros(len(explained))
     flag = np.zeros(len(explained), dtype=bool)
     day[has] = last_day[customers[has], because[has]] - 1
     flag[has] = was_bought[customers[has], because[has]] > 0
+    # "bought with" when the link comes from purchases (cosine of buyers, or a positive EASE weight, EASE
+    # being fitted on purchases); "viewed with" when only the viewed-together affinity links them
     together = np.ones(len(explained), dtype=bool)
-    together[has] = purchase_similarity[because[has], explained["product"].to_numpy()[has]] > 0
+    together[has] = purchase_similarity[because[has], target[has]] > 0
+    if model is not None and model_items is not None:
+        local = np.full(data.n_products, -1, dtype=np.int64)
+        local[model_items] = np.arange(model_items.size)
+        li, lj = local[because[has]], local[target[has]]
+        inside = (li >= 0) & (lj >= 0)
+        positive = np.zeros(li.size, dtype=bool)
+        positive[inside] = model[li[inside], lj[inside]] > 0
+        together[has] |= positive
+    del model
     dates = np.full(len(explained), "", dtype=object)
     dates[has] = pd.to_datetime(day[has], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)
     reasons, evidence = recommend.reason_text(explained, data.products.to_numpy(dtype=object), data.product_names,

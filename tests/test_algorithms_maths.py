@@ -131,6 +131,87 @@ def test_pipeline_recommendations_name_real_products_and_dates():
     assert recs.evidence.iloc[0][0] == "affinity:T"
 
 
+def test_ease_links_products_bought_together_and_nothing_else():
+    # 0 and 1 always bought together, 2 and 3 always together, 4 alone
+    x = sp.csr_array(np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 1],
+                               [1, 1, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=float))
+    b = recommend.ease(x, l2=0.5)
+    assert np.diag(b).tolist() == [0.0] * 5
+    assert b[0, 1] > 0.5 and b[1, 0] > 0.5 and b[2, 3] > 0.4
+    assert np.abs(b[0, 2:]).max() < 1e-6 and np.abs(b[2:, 0]).max() < 1e-6  # never together: no weight
+    assert int(np.argmax(b[0])) == 1 and int(np.argmax(b[3])) == 2
+
+
+def test_ease_matches_the_textbook_inverse_across_blocks():
+    rng = np.random.default_rng(7)
+    x = sp.csr_array((rng.random((400, 700)) < 0.02).astype(float))  # > 512 products: mirrored in blocks
+    gram = (x.T @ x).toarray() + 30.0 * np.eye(700)
+    p = np.linalg.inv(gram)
+    expected = np.eye(700) - p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    assert np.abs(recommend.ease(x, l2=30.0) - expected).max() < 1e-4
+
+
+def test_model_part_ranks_and_explains_through_the_history_item_behind_it():
+    # no affinities at all: only the model links product 0 -> 2 (strongly) and 1 -> 3 (weakly)
+    model = np.zeros((4, 4), dtype=np.float32)
+    model[0, 2], model[1, 3] = 0.9, 0.3
+    history = sp.csr_array(np.array([[1.0, 1.0, 0, 0]]))
+    no_affinity = sp.csr_array((4, 4))
+    recs = recommend.recommend(history, no_affinity, model=model, n=4)
+    assert recs.sort_values("rank")["product"].tolist() == [2, 3]
+    out = recommend.explain(recs, history, no_affinity, model=model)
+    assert dict(zip(out["product"], out.because_of, strict=True)) == {2: 0, 3: 1}
+    # a model over a subset of products (codes 1 and 3) scores and explains in product codes
+    sub = np.array([[0, 0.5], [0.5, 0]], dtype=np.float32)
+    recs = recommend.recommend(history, no_affinity, model=sub, model_items=np.array([1, 3]), n=4)
+    assert recs["product"].tolist() == [3]
+    assert recommend.explain(recs, history, no_affinity, model=sub, model_items=np.array([1, 3])).because_of.tolist() == [1]
+
+
+def test_explanation_names_the_item_contributing_most_to_the_blend():
+    # affinity says 1 -> 2, the model says 0 -> 2 twice as strongly; with equal weights the model wins
+    history = sp.csr_array(np.array([[1.0, 1.0, 0]]))
+    affinity_sim = sp.csr_array(np.array([[0, 0, 0], [0, 0, 0.5], [0, 0, 0]]))
+    model = np.array([[0, 0, 1.0], [0, 0, 0], [0, 0, 0]], dtype=np.float32)
+    recs = recommend.recommend(history, affinity_sim, model=model, item_weight=1.0, model_weight=1.0, n=1)
+    assert recommend.explain(recs, history, affinity_sim, model=model).because_of.tolist() == [0]
+    recs = recommend.recommend(history, affinity_sim, model=model, item_weight=1.0, model_weight=0.1, n=1)
+    assert recommend.explain(recs, history, affinity_sim, model=model).because_of.tolist() == [1]
+
+
+def test_recency_keeps_the_latest_interaction_not_the_sum():
+    day = 86_400
+    orders = pd.DataFrame({"orderId": ["o1", "o2", "o3", "o4"], "customerId": ["a", "a", "a", "a"], "storeId": None,
+                           "at": [0, 0, 0, 120 * day], "cancelled": False, "sku": ["T", "T", "T", "C"],
+                           "quantity": 1.0, "unitPrice": 1.0})
+    products = pd.DataFrame({"sku": ["C", "T"], "name": ["CUPS", "TEAPOT"]})
+    views = pd.DataFrame({"sessionId": ["s1"], "customerId": ["a"], "sku": ["T"], "type": ["product_view"],
+                          "at": [120 * day]})
+    data = build_interactions(pd.Series(["a"]), products, pd.Series([], dtype=str), orders, views,
+                              pd.DataFrame(columns=["customerId", "storeId", "at"]))
+    bought = data.recency(half_life_days=60.0, purchases_only=True).toarray()
+    assert bought[0].tolist() == pytest.approx([1.0, 0.25])  # C today; T three times, 120 days ago
+    seen = data.recency(half_life_days=60.0).toarray()
+    assert seen[0].tolist() == pytest.approx([1.0, 0.25])  # the view today weighs 0.2 < 0.25
+
+
+def test_top_k_per_row_cuts_long_rows_with_ties_by_column():
+    m = sp.csr_array(np.array([[0.5, 0.9, 0.5, 0.5, 0.1, 0.5], [0.3, 0, 0.3, 0.3, 0, 0]]))
+    out = top_k_per_row(m, 3)
+    assert out[["row", "col", "rank"]].values.tolist() == [[0, 1, 1], [0, 0, 2], [0, 2, 3],
+                                                          [1, 0, 1], [1, 2, 2], [1, 3, 3]]
+
+
+def test_reason_says_best_seller_when_popularity_outweighs_the_evidence():
+    e = pd.DataFrame({"because_of": [0, 0], "similar_customer": [-1, -1], "similar_buyers": [0, 0],
+                      "item_part": [0.5, 0.05], "neighbour_part": [0.0, 0.0], "score": [0.6, 0.25]})
+    reasons, evidence = recommend.reason_text(e, ["T1"], ["TEAPOT"], ["c0"], np.array(["2011-05-03"] * 2),
+                                              np.array([True, True]))
+    assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03", "one of our best sellers"]
+    assert evidence == [["affinity:T1"], ["affinity:T1", "popular"]]
+
+
 def test_context_scores_blend_the_viewed_product_and_the_store():
     out = recommend.context_scores({"A": 0.9, "B": 0.5}, context_affinity={"C": 1.0}, store_popular={"B": 1.0},
                                    in_stock={"B"}, exclude={"A"}, n=5)
