@@ -60,6 +60,13 @@ def test_unknown_ids_give_null_and_a_not_found_code(client: TestClient) -> None:
         assert codes(body) == ["NOT_FOUND"]
 
 
+def test_customers_by_ids_keep_the_order_and_report_unknown_ids(client: TestClient) -> None:
+    body = post(client, 'query { customers(ids: ["C2", "NOPE", "C1"]) { id } }').json()
+    assert body["data"]["customers"] == [{"id": "C2"}, None, {"id": "C1"}]
+    assert codes(body) == ["NOT_FOUND"]
+    assert body["errors"][0]["path"] == ["customers", 1] and body["errors"][0]["extensions"]["id"] == "NOPE"
+
+
 RECOMMENDATIONS = """query($id: ID, $first: Int, $ctx: RecommendationContextInput) { customer(id: $id) {
   recommendations(first: $first, context: $ctx) {
     score baseScore rank explanation sources evidence stockAtStore product { sku name brand { name } categories { name } }

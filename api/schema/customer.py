@@ -291,8 +291,11 @@ class CustomerQuery:
                 raise NotFound("No customer with that identifier.", identityType=identity.type)
         return Customer.from_row(row)
 
-    @strawberry.field(description="Customers by id, in the order asked; unknown ids are left out.")
-    async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer]:
+    @strawberry.field(description="Customers by id, one entry per id in the order asked; an unknown id gives "
+                                  "null at its position and a NOT_FOUND error with that path.")
+    async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         page_size(info, len(ids), "ids")
         rows = await _load_customers(info, [str(i) for i in ids])
-        return [Customer.from_row(row) for row in rows if row is not None]
+        # graphql-core turns an exception in a list into null plus an error located at that item
+        return [Customer.from_row(row) if row is not None else NotFound("No customer with that id.", id=str(i))
+                for i, row in zip(ids, rows, strict=True)]  # type: ignore[misc]
