@@ -1,8 +1,10 @@
 """Assembling recommendations for a batch of customers: precomputed, fallback, then context.
 
 Round trips per batch: one for ``RECOMMENDED``; one more for the segment/home-store fallback only when
-some customer has none (and one for trending when even that is empty); with a context, one to resolve
-the store from a location and one for the context candidates, shared by the whole batch.
+some customer has none, or fewer than asked for (they are topped up with fallback products ranked after
+their own); one for trending when even the fallback is empty; with a context, one to resolve the store
+from a location and one for the context candidates, shared by the whole batch. Products a customer
+bought are never among the fallback ones.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
         for row in rows:
             row["source"] = "PERSONAL"
     missing = [customer_id for customer_id, rows in candidates.items() if not rows]
-    if missing:
-        fallback = await q.fallback(db, missing, limit, store_id)
+    short = [customer_id for customer_id, rows in candidates.items() if 0 < len(rows) < first]
+    top_up: dict[str, list[dict]] = {}
+    if missing or short:
+        fallback = await q.fallback(db, missing + short, limit, store_id)
         need_trending = []
         for customer_id in missing:
             rows = fallback[customer_id]
@@ -63,6 +67,8 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
             candidates[customer_id] = segment_rows or rows
             if not rows:
                 need_trending.append(customer_id)
+        for customer_id in short:
+            top_up[customer_id] = [dict(row) for row in fallback[customer_id]]
         if need_trending:
             trending = await q.trending(db, limit, store_id)
             for customer_id in need_trending:
@@ -74,5 +80,24 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
                                             session_id=context.session_id, store_id=store_id)
         exclude = frozenset({context.product_sku}) if context.product_sku else frozenset()
     store_name = store["name"] if store else None
-    return {customer_id: blend(rows + shared, first=first, exclude=exclude, store_name=store_name)
-            for customer_id, rows in candidates.items()}
+    ranked = {customer_id: blend(rows + shared, first=first, exclude=exclude, store_name=store_name)
+              for customer_id, rows in candidates.items()}
+    for customer_id, rows in top_up.items():
+        ranked[customer_id] = _topped_up(ranked[customer_id], rows, first=first, exclude=exclude,
+                                         store_name=store_name)
+    return ranked
+
+
+def _topped_up(ranked: list[Blended], fallback_rows: list[dict], *, first: int, exclude: frozenset[str],
+               store_name: str | None) -> list[Blended]:
+    """``ranked`` filled up to ``first`` with fallback products, placed (and scored) below the last of them."""
+    if len(ranked) >= first or not fallback_rows:
+        return ranked
+    taken = exclude | {item.sku for item in ranked}
+    extra = blend(fallback_rows, first=first - len(ranked), exclude=taken, store_name=store_name)
+    floor = ranked[-1].score if ranked else 0.0
+    if extra and ranked and extra[0].score >= floor > 0:
+        scale = 0.99 * floor / extra[0].score
+        for item in extra:
+            item.score *= scale
+    return ranked + extra

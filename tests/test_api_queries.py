@@ -7,6 +7,8 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 from test_api_support import ADMIN, TIMELINE_ORDERS, TIMELINE_SIZE, client, codes, data, post, seeded  # noqa: F401
 
+from graph_model.connection import run_query
+
 PROFILE = """query($id: ID) { customer(id: $id) {
   id city loyaltyTier churnRisk pAlive expectedPurchases90d rfmSegment rfmScore createdAt
   name emailHash homeLocation { latitude longitude }
@@ -105,6 +107,29 @@ def test_recommendations_fall_back_for_customers_without_recommended_edges(clien
     assert (first("C2")["product"]["sku"], first("C2")["sources"]) == ("P10", ["SEGMENT_POPULAR"])
     assert (first("C3")["product"]["sku"], first("C3")["sources"]) == ("P10", ["STORE_POPULAR"])
     assert (first("C4")["product"]["sku"], first("C4")["sources"]) == ("P12", ["TRENDING"])
+
+
+SHORT_LIST_SHOPPER = """
+MATCH (g1:Segment {segmentId: 'SEG1'}), (s1:Store {storeId: 'S1'}), (p4:Product {sku: 'P4'}), (p8:Product {sku: 'P8'})
+CREATE (c:Customer {customerId: 'C7'})-[:HOME_STORE]->(s1)
+CREATE (c)-[:IN_SEGMENT {version: 'seg-1'}]->(g1)
+CREATE (c)-[:RECOMMENDED {score: 0.4, rank: 1, reason: 'often bought with Product 8, which you bought',
+                          evidence: ['affinity:P8'], version: 'rec-2'}]->(p4)
+CREATE (c)-[:PLACED {at: datetime()}]->(:Order {orderId: 'O-C7', placedAt: datetime(), cancelled: false})
+       -[:INCLUDES {line: 1, quantity: 1}]->(p8)
+"""
+
+
+def test_a_short_personal_list_is_topped_up_with_products_not_bought(client: TestClient) -> None:
+    run_query(SHORT_LIST_SHOPPER)
+    try:
+        recs = data(client, RECOMMENDATIONS, {"id": "C7", "first": 5})["customer"]["recommendations"]
+    finally:
+        run_query("MATCH (c:Customer {customerId: 'C7'}) OPTIONAL MATCH (c)-[:PLACED]->(o:Order) DETACH DELETE c, o")
+    # its own recommendation first, then popular in its segment; P8 (popular at its store) was bought
+    assert [(r["product"]["sku"], r["sources"]) for r in recs] == [("P4", ["PERSONAL"]), ("P10", ["SEGMENT_POPULAR"])]
+    assert recs[0]["score"] > recs[1]["score"]
+    assert "popular with shoppers like you" in recs[1]["explanation"]
 
 
 def test_similar_shoppers_nearby_stores_and_offers(client: TestClient) -> None:

@@ -48,11 +48,13 @@ CALL (c, segmentsVersion, trendsVersion) {{
   MATCH (c)-[m:IN_SEGMENT]->(g:Segment)-[r:POPULAR_IN]->(p:Product)
   WHERE (segmentsVersion IS NULL OR m.version = segmentsVersion)
     AND (trendsVersion IS NULL OR r.version = trendsVersion)
+    AND NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }}
   RETURN p, r.score AS score, 'SEGMENT_POPULAR' AS source, g.name AS about
   ORDER BY r.rank LIMIT $limit
   UNION ALL
   MATCH (c)-[:HOME_STORE]->(s:Store)-[r:POPULAR_AT]->(p:Product)
-  WHERE trendsVersion IS NULL OR r.version = trendsVersion
+  WHERE (trendsVersion IS NULL OR r.version = trendsVersion)
+    AND NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }}
   RETURN p, r.score AS score, 'STORE_POPULAR' AS source, s.name AS about
   ORDER BY r.rank LIMIT $limit
 }}
@@ -118,7 +120,8 @@ async def customers_with_personal(db: Database, ids: list[str], limit: int) -> d
 
 
 async def fallback(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, list[Row]]:
-    """Popular in the customers' segments and at their home store, for customers without ``RECOMMENDED``."""
+    """Popular in the customers' segments and at their home store, leaving out what each bought (for
+    customers without enough ``RECOMMENDED``)."""
     grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
     for row in await db.run(FALLBACK, {"ids": ids, "limit": limit, "storeId": store_id}):
         grouped[row["customerId"]].append(row)
