@@ -2,7 +2,8 @@
 
 Each reader pages through one label by its unique key (``WHERE key > $after ORDER BY key LIMIT $limit``,
 served by the uniqueness constraint's index), one short read transaction per batch returning the batch
-as columns, and returns a pandas frame. The three big readers run on parallel sessions. Times come back as epoch seconds (UTC).
+as columns, and returns a pandas frame. The three big readers run on parallel sessions. Times come
+back as epoch seconds (UTC).
 """
 
 from __future__ import annotations

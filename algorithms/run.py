@@ -111,9 +111,9 @@ class _BackgroundWriter:
         self._pool.shutdown(wait=True, cancel_futures=cancel_queued)
 
 
-def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict[str, Any]]:
-    renamed = frame[list(columns)].rename(columns=columns)
-    return renamed.to_dict("records")
+def _records(frame: pd.DataFrame, *columns: str) -> list[dict[str, Any]]:
+    """Rows of ``frame``'s ``columns`` as dicts of plain Python values (the writers' ``$rows``)."""
+    return frame[list(columns)].to_dict("records")
 
 
 def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -186,8 +186,8 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
 
     if "affinity" in families:
         with stage("affinity: compute"):
-            aff = _records(compute_affinity(data, params), {c: c for c in (
-                "source", "target", "kind", "score", "lift", "support", "confidence", "rank")})
+            aff = _records(compute_affinity(data, params), "source", "target", "kind", "score", "lift", "support",
+                           "confidence", "rank")
         queue("affinity", lambda version: {"AFFINITY": writeback.write_affinity(aff, version)})
 
     sim_edges = pd.DataFrame(columns=["source", "target", "score", "rank"])
@@ -198,12 +198,9 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
     closest = sim_edges[sim_edges["rank"] <= params.similar_k]
     if "similarity" in families:
         def write_similarity(version: str) -> dict[str, int]:  # rows built on the writer thread
-            ids = cid.to_numpy(dtype=object)
-            rows = [{"source": s, "target": t, "score": sc, "rank": r}
-                    for s, t, sc, r in zip(ids[closest.source.to_numpy(np.int64)].tolist(),
-                                           ids[closest.target.to_numpy(np.int64)].tolist(),
-                                           closest.score.to_numpy(np.float64).tolist(),
-                                           closest["rank"].to_numpy(np.int64).tolist(), strict=True)]
+            named = closest.assign(source=cid[closest.source.to_numpy(np.int64)],
+                                   target=cid[closest.target.to_numpy(np.int64)])
+            rows = _records(named, "source", "target", "score", "rank")
             return {"SIMILAR_TO": writeback.write_similarity(rows, version)}
 
         queue("similarity", write_similarity)
@@ -212,7 +209,7 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
         with stage("recommend: compute"):
             cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
             recs = _records(compute_recommendations(data, params, customer_similarity=cust_sim),
-                            {c: c for c in ("customerId", "sku", "score", "rank", "reason", "evidence")})
+                            "customerId", "sku", "score", "rank", "reason", "evidence")
         queue("recommend", lambda version: {"RECOMMENDED": writeback.write_recommendations(recs, version)})
 
     members = None
@@ -222,10 +219,11 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
     if "segments" in families:
         segments_run = writeback.new_run_id("segments")
         segment_rows = [{**r, "segmentId": f"{r['key']}@{segments_run}"} for r in seg["segments"].to_dict("records")]
-        member_rows = [{"customerId": cid[c], "segmentId": f"{k}@{segments_run}"}
-                       for c, k in zip(seg["members"].customer.to_numpy(), seg["members"].key, strict=True)]
-        rfm = _records(seg["rfm"].assign(customerId=cid[seg["rfm"].customer.to_numpy(np.int64)]), {c: c for c in (
-            "customerId", "recencyDays", "frequency", "monetary", "rfmScore", "rfmSegment")})
+        members = seg["members"].assign(key=seg["members"].key + "@" + segments_run)
+        member_rows = _records(members.assign(customerId=cid[members.customer.to_numpy(np.int64)],
+                                              segmentId=members.key), "customerId", "segmentId")
+        rfm = _records(seg["rfm"].assign(customerId=cid[seg["rfm"].customer.to_numpy(np.int64)]),
+                       "customerId", "recencyDays", "frequency", "monetary", "rfmScore", "rfmSegment")
 
         def write_segments(version: str) -> dict[str, int]:
             written = writeback.write_segments(segment_rows, member_rows, version)
@@ -233,7 +231,6 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             return {"Segment": len(segment_rows), "IN_SEGMENT": written, "Customer.rfm*": len(rfm)}
 
         queue("segments", write_segments, run_id=segments_run)
-        members = seg["members"].assign(key=seg["members"].key + "@" + segments_run)
 
     if "retention" in families:
         with stage("retention: compute"):
@@ -244,8 +241,8 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
                 summary.notes.append(f"retention skipped: {error}")
         if ret is not None and model is not None:
             summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
-            ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]), {c: c for c in (
-                "customerId", "churnRisk", "pAlive", "expectedPurchases90d")})
+            ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]),
+                                "customerId", "churnRisk", "pAlive", "expectedPurchases90d")
             model_name = model.name
             queue("retention", lambda version: {
                 "Customer.retention": writeback.write_retention(ret_rows, version, model_name)})
@@ -260,9 +257,8 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
                          "trendRank": int(trk) or None}
                         for s, p, pr, ts, trk in zip(products.sku, products.popularity, products.popularityRank,
                                                      products.trendScore, products.trendRank, strict=True)]
-        at_rows = _records(tr["popular_at"], {c: c for c in ("storeId", "sku", "rank", "score")})
-        in_rows = _records(tr["popular_in"].rename(columns={"key": "segmentId"}),
-                           {c: c for c in ("segmentId", "sku", "rank", "score")})
+        at_rows = _records(tr["popular_at"], "storeId", "sku", "rank", "score")
+        in_rows = _records(tr["popular_in"].rename(columns={"key": "segmentId"}), "segmentId", "sku", "rank", "score")
 
         def write_trends(version: str) -> dict[str, int]:
             writeback.write_product_trends(product_rows)

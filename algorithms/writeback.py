@@ -11,7 +11,7 @@ A run of a family is bracketed by :func:`versioned_run`::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -208,8 +208,7 @@ def _delete_versions(family: str, versions: list[str]) -> None:
 
 
 @contextmanager
-def versioned_run(family: str, on_switch: Callable[[str], None] | None = None,
-                  run_id: str | None = None) -> Iterator[str]:
+def versioned_run(family: str, run_id: str | None = None) -> Iterator[str]:
     """Bracket the writes of one run of ``family``; yields the run id to stamp results with.
 
     ``run_id``: one made earlier with :func:`new_run_id` (when results name it before they are written)."""
@@ -226,8 +225,6 @@ def versioned_run(family: str, on_switch: Callable[[str], None] | None = None,
     switched = run_query(SWITCH_RUN, {"family": family, "runId": run_id})
     if not switched:
         raise WritebackError(f"run {run_id} was no longer 'running' when it finished; results not switched")
-    if on_switch:
-        on_switch(run_id)
     _delete_versions(family, run_query(OBSOLETE_VERSIONS, {"family": family}, write=False)[0]["versions"])
     if CLEAN_STALE.get(family):
         _run_implicit(CLEAN_STALE[family], runId=run_id)
