@@ -166,14 +166,9 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     # being fitted on purchases); "viewed with" when only the viewed-together affinity links them
     together = np.ones(len(explained), dtype=bool)
     together[has] = purchase_similarity[because[has], target[has]] > 0
-    if model is not None and model_items is not None:
-        local = np.full(data.n_products, -1, dtype=np.int64)
-        local[model_items] = np.arange(model_items.size)
-        li, lj = local[because[has]], local[target[has]]
-        inside = (li >= 0) & (lj >= 0)
-        positive = np.zeros(li.size, dtype=bool)
-        positive[inside] = model[li[inside], lj[inside]] > 0
-        together[has] |= positive
+    if model is not None:
+        positions = recommend.model_positions(model_items, data.n_products)
+        together[has] |= recommend.model_weights(model, positions, because[has], target[has]) > 0
     del model
     dates = np.full(len(explained), "", dtype=object)
     dates[has] = pd.to_datetime(day[has], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)

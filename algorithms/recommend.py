@@ -28,7 +28,7 @@ from scipy.linalg import lapack
 
 from algorithms._sparse import binarize, top_k_dense
 
-__all__ = ["context_scores", "ease", "explain", "reason_text", "recommend"]
+__all__ = ["context_scores", "ease", "explain", "model_positions", "model_weights", "reason_text", "recommend"]
 
 
 def ease(interactions: sp.csr_array, l2: float = 100.0) -> np.ndarray:
@@ -241,6 +241,34 @@ def _best_per_group(which: np.ndarray, values: np.ndarray, candidates: np.ndarra
     return best
 
 
+def model_positions(model_items: np.ndarray | None, n_products: int) -> np.ndarray | None:
+    """Row/column of each product code in a model over ``model_items`` (``-1`` when not covered);
+    ``None`` when the model covers every product in code order."""
+    if model_items is None or np.array_equal(model_items, np.arange(n_products)):
+        return None
+    positions = np.full(n_products, -1, dtype=np.int64)
+    positions[np.asarray(model_items, np.int64)] = np.arange(len(model_items))
+    return positions
+
+
+def model_weights(model: np.ndarray, positions: np.ndarray | None, items: np.ndarray,
+                  targets: np.ndarray) -> np.ndarray:
+    """``model`` weights of the product pairs ``(items[k], targets[k])`` (product codes), 0 where the model
+    does not cover a product; ``positions`` from :func:`model_positions`.
+
+    >>> b = np.array([[0.0, 0.5], [0.2, 0.0]], dtype=np.float32)
+    >>> model_weights(b, model_positions(np.array([1, 2]), 3), np.array([1, 2, 0]), np.array([2, 1, 1])).tolist()
+    [0.5, 0.20000000298023224, 0.0]
+    """
+    if positions is None:
+        return np.asarray(model[items, targets], dtype=np.float32)
+    rows, cols = positions[items], positions[targets]
+    inside = (rows >= 0) & (cols >= 0)
+    weights = np.zeros(items.size, dtype=np.float32)
+    weights[inside] = model[rows[inside], cols[inside]]
+    return weights
+
+
 def _same_pattern(a: sp.csr_array, b: sp.csr_array) -> bool:
     return (a.shape == b.shape and a.nnz == b.nnz and np.array_equal(a.indptr, b.indptr)
             and np.array_equal(a.indices, b.indices))
@@ -282,15 +310,12 @@ def explain(recommendations: pd.DataFrame, history: sp.csr_array, item_similarit
     ones = np.ones(len(out), dtype=np.float32)
     affinity_scale = out["affinity_scale"].to_numpy(np.float32) if "affinity_scale" in out else ones
     model_scale = out["model_scale"].to_numpy(np.float32) if "model_scale" in out else ones
-    local = None
     if model is not None:
         model = np.asarray(model, dtype=np.float32)
         model_history = sp.csr_array(history if model_history is None else model_history, dtype=np.float32)
         model_history.sort_indices()
         same = _same_pattern(history, model_history)
-        if model_items is not None and not np.array_equal(model_items, np.arange(history.shape[1])):
-            local = np.full(history.shape[1], -1, dtype=np.int64)
-            local[np.asarray(model_items, np.int64)] = np.arange(len(model_items))
+        positions = model_positions(model_items, history.shape[1])
     if customer_similarity is not None:
         customer_similarity = sp.csr_array(customer_similarity, dtype=np.float32)
         neighbour_items = binarize(sp.csr_array(neighbour_items if neighbour_items is not None else history))
@@ -305,13 +330,7 @@ def explain(recommendations: pd.DataFrame, history: sp.csr_array, item_similarit
         values *= affinity_scale[sl][which]
         if model is not None:
             q = model_history.data[pos] if same else np.asarray(model_history[u[which], items], np.float32).ravel()
-            if local is None:  # the model covers every product
-                weight = model[items, targets]
-            else:
-                li, lj = local[items], local[targets]
-                inside = (li >= 0) & (lj >= 0)
-                weight = np.zeros(items.size, dtype=np.float32)
-                weight[inside] = model[li[inside], lj[inside]]
+            weight = model_weights(model, positions, items, targets)
             weight *= q
             weight *= model_scale[sl][which]
             values += weight
