@@ -16,16 +16,17 @@ from graph_model.model.customers import (
     identity_key,
 )
 from graph_model.model.insights import AlgorithmRun, Segment
+from graph_model.model.privacy import AuditEntry, Tombstone
 from graph_model.model.stores import Store, Visit
 
 NODE_CLASSES = (
     Customer, Identity, Consent, Country, Session, Event, SearchQuery, Order, Product, Category, Brand,
-    Store, Visit, Campaign, Offer, Message, Segment, AlgorithmRun,
+    Store, Visit, Campaign, Offer, Message, Segment, AlgorithmRun, Tombstone, AuditEntry,
 )
 
 __all__ = [
     "CHANNELS", "CONSENT_CHANNELS", "CONSENT_PURPOSES", "EVENT_TYPES", "IDENTITY_TYPES", "NODE_CLASSES",
-    "AlgorithmRun", "Brand", "Campaign", "Category", "Consent", "Country", "Customer", "Event", "Identity",
-    "Message", "Offer", "Order", "Product", "SearchQuery", "Segment", "Session", "Store", "Visit",
+    "AlgorithmRun", "AuditEntry", "Brand", "Campaign", "Category", "Consent", "Country", "Customer", "Event", "Identity",
+    "Message", "Offer", "Order", "Product", "SearchQuery", "Segment", "Session", "Store", "Tombstone", "Visit",
     "consent_key", "identity_key",
 ]
