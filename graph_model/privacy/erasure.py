@@ -1,0 +1,172 @@
+"""The right to erasure (GDPR Art. 17), in one transaction, that lasts.
+
+What erasing a customer does (``docs/privacy.md`` has the reader's version):
+
+* **removes** the Customer node and with it name, email hash, home location, city, consents,
+  ``RESPONDED`` (reply texts), ``RECOMMENDED``, ``SIMILAR_TO`` (both ways), ``IN_SEGMENT``, the RFM and
+  retention properties; the identities that belong only to this person (those that identify them, and
+  anonymous ones seen on no one else's session) with their ``LINKED_TO``; on the person's sessions the
+  device, the ``IDENTIFIED_BY`` links, the events' search text (and ``SEARCHED``; a search text nobody
+  else typed goes too) and the query strings of page URLs;
+* **keeps**, detached from any person, the anonymous facts: orders and their lines (product-level
+  counts, affinities and trends stay as they were), sessions and their product events, store visits
+  (with a new random id), messages sent;
+* **writes** tombstones (keyed hashes of the customer id and of every erased identifier, see
+  :mod:`graph_model.privacy.tombstone`), marked ``suppressed`` so the opt-out outlives the data, and an
+  audit entry;
+* then purges the person's lines from every ``rejects.jsonl`` (:func:`graph_model.privacy.redaction.purge_person`).
+
+Erasing an erased customer answers ``already_erased``; an id that never existed answers ``found = False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from graph_model.connection import execute_write
+from graph_model.privacy import audit
+from graph_model.privacy.keys import customer_hash, load_key
+from graph_model.privacy.redaction import purge_person, runs_dir
+from graph_model.privacy.tombstone import ERASED_KEYS, check_key, tombstone_rows, write_tombstones
+
+FIND_PERSON = """
+MATCH (c:Customer {customerId: $customerId})
+OPTIONAL MATCH (own:Identity)-[:IDENTIFIES]->(c)
+WITH c, collect(DISTINCT own) AS owned
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAD_SESSION]->(s:Session)
+  RETURN collect(DISTINCT s) AS direct
+}
+CALL (c, owned) {
+  UNWIND owned AS i
+  MATCH (s:Session)-[:IDENTIFIED_BY]->(i)
+  WHERE NOT EXISTS { MATCH (other:Customer)-[:HAD_SESSION]->(s) WHERE other <> c }
+  RETURN collect(DISTINCT s) AS viaIdentity
+}
+WITH c, owned, direct + [s IN viaIdentity WHERE NOT s IN direct] AS sessions
+CALL (owned, sessions) {
+  UNWIND sessions AS s
+  MATCH (s)-[:IDENTIFIED_BY]->(j:Identity)
+  WHERE NOT j IN owned AND NOT EXISTS { MATCH (j)-[:IDENTIFIES]->(:Customer) }
+  WITH DISTINCT j, sessions
+  WHERE all(o IN [(o:Session)-[:IDENTIFIED_BY]->(j) | o] WHERE o IN sessions)
+  RETURN collect(j) AS anonymousOnly
+}
+RETURN c.customerId AS customerId, c.emailHash AS emailHash,
+       [i IN owned + anonymousOnly | i.identityKey] AS identityKeys,
+       [s IN sessions | s.sessionId] AS sessionIds
+"""
+
+SCRUB_SESSIONS = """
+UNWIND $sessionIds AS sessionId
+MATCH (s:Session {sessionId: sessionId})
+SET s.device = null
+WITH s
+CALL (s) {
+  MATCH (s)-[b:IDENTIFIED_BY]->(:Identity)
+  DELETE b
+}
+CALL (s) {
+  MATCH (s)-[:CONTAINS]->(e:Event)
+  SET e.query = null,
+      e.page = CASE WHEN e.page IS NULL THEN null ELSE split(split(e.page, '?')[0], '#')[0] END
+  WITH e
+  MATCH (e)-[x:SEARCHED]->(q:SearchQuery)
+  DELETE x
+  WITH DISTINCT q
+  WHERE NOT EXISTS { MATCH (:Event)-[:SEARCHED]->(q) }
+  DELETE q
+}
+RETURN count(s) AS sessions
+"""
+
+DELETE_PERSON = """
+MATCH (c:Customer {customerId: $customerId})
+CALL (c) {
+  OPTIONAL MATCH (c)-[:HAS_CONSENT]->(k:Consent)
+  DETACH DELETE k
+  RETURN count(k) AS consents
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[:MADE_VISIT]->(v:Visit)
+  SET v.visitId = 'visit:' + randomUUID()
+  RETURN count(v) AS visits
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[r:RECOMMENDED|SIMILAR_TO|IN_SEGMENT|RESPONDED]-()
+  RETURN count(r) AS derived
+}
+CALL (c) {
+  UNWIND $identityKeys AS identityKey
+  MATCH (i:Identity {identityKey: identityKey})
+  DETACH DELETE i
+  RETURN count(*) AS identities
+}
+DETACH DELETE c
+RETURN consents, visits, derived, identities
+"""
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What one erasure did."""
+
+    customer_id: str
+    found: bool
+    already_erased: bool = False
+    identities_removed: int = 0
+    consents_removed: int = 0
+    sessions_scrubbed: int = 0
+    visits_detached: int = 0
+    results_removed: int = 0  # algorithm results and responses about the person
+    reject_lines_removed: int = 0
+
+    @property
+    def erased(self) -> bool:
+        """True when the person is erased now (by this call or an earlier one)."""
+        return self.found or self.already_erased
+
+
+def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> tuple[ErasureResult, list[str]]:
+    check_key(tx, key=key)
+    person = tx.run(FIND_PERSON, customerId=customer_id).single()
+    if person is None:
+        known = tx.run(ERASED_KEYS, hashes=[customer_hash(customer_id, key=key)]).single() is not None
+        return ErasureResult(customer_id, found=False, already_erased=known), []
+    identity_keys: list[str] = list(person["identityKeys"])
+    identity_keys.append(f"customer_ref:{customer_id}")
+    if person["emailHash"]:
+        identity_keys.append(f"email_hash:{person['emailHash']}")
+    scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=person["sessionIds"]).single(strict=True)["sessions"]
+    counts = tx.run(DELETE_PERSON, customerId=customer_id, identityKeys=identity_keys).single(strict=True)
+    at = datetime.now(UTC)
+    write_tombstones(tx, tombstone_rows(customer_id, identity_keys, key=key), at)
+    tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
+        actor, "erase", customer_id, f"identities={counts['identities']} sessions={scrubbed}", at=at)]).consume()
+    values = [customer_id] + [k.partition(":")[2] for k in identity_keys]
+    return ErasureResult(customer_id, found=True, identities_removed=counts["identities"],
+                         consents_removed=counts["consents"], sessions_scrubbed=scrubbed,
+                         visits_detached=counts["visits"], results_removed=counts["derived"]), values
+
+
+def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path] | None = None) -> ErasureResult:
+    """Erase one customer (see the module docstring); ``reject_roots``: where to purge reject files
+    (default: :func:`graph_model.privacy.redaction.runs_dir`)."""
+    key = load_key()
+    result, values = execute_write(_erase, customer_id, actor, key)
+    if not result.found:
+        return result
+    roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
+    removed = purge_person(values, roots, key=key)
+    return ErasureResult(**{**result.__dict__, "reject_lines_removed": removed})
+
+
+def result_row(result: ErasureResult) -> dict[str, Any]:
+    """The result as plain data (for the CLI's JSON and the API payload)."""
+    return {**result.__dict__, "erased": result.erased}

@@ -1,0 +1,109 @@
+"""Erasure tombstones: was this customer id or identifier erased? Asked by every write path.
+
+A tombstone holds the keyed hash (:mod:`graph_model.privacy.keys`) of an erased customer id or identity
+key, never the value. Loaders read all tombstones once per run into :class:`Tombstones` and test each
+row in memory; the API asks :data:`ERASED_KEYS` per request.
+
+The graph also keeps the fingerprint of the key the tombstones were made with
+(``(:PrivacyKey {fingerprint})``); :func:`check_key` refuses a process whose key differs, since its
+hashes would match no tombstone and erased people would come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from graph_model.errors import ConfigurationError
+from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key
+
+ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN t.hash AS hash"
+
+ERASED_KEYS = """
+UNWIND $hashes AS h
+MATCH (t:Tombstone {hash: h})
+RETURN t.hash AS hash
+"""
+
+WRITE_TOMBSTONES = """
+UNWIND $rows AS r
+MERGE (t:Tombstone {hash: r.hash})
+  ON CREATE SET t.kind = r.kind, t.suppressed = true, t.erasedAt = $at
+"""
+
+KEY_FINGERPRINT = """
+OPTIONAL MATCH (k:PrivacyKey)
+WITH k LIMIT 1
+CALL (k) {
+  WITH k WHERE k IS NULL
+  CREATE (n:PrivacyKey {fingerprint: $fingerprint, createdAt: datetime()})
+  RETURN n.fingerprint AS created
+}
+RETURN coalesce(k.fingerprint, created) AS fingerprint
+"""
+
+
+class PrivacyKeyMismatch(ConfigurationError):
+    """This process's privacy key is not the one the graph's tombstones were made with."""
+
+
+def check_key(tx: ManagedTransaction, *, key: bytes | None = None) -> None:
+    """Record the key's fingerprint in the graph on first use; raise :class:`PrivacyKeyMismatch` if it differs."""
+    mine = key_fingerprint(key=key)
+    stored = tx.run(KEY_FINGERPRINT, fingerprint=mine).single(strict=True)["fingerprint"]
+    if stored != mine:
+        raise PrivacyKeyMismatch(
+            "the privacy key of this process differs from the one this graph's erasure tombstones were made "
+            "with: set CUSTOMER_GRAPH_PRIVACY_KEY to the deployment's key (see docs/privacy.md)")
+
+
+def tombstone_rows(customer_id: str | None, identity_keys: Iterable[str], *,
+                   key: bytes | None = None) -> list[dict[str, str]]:
+    """The tombstone rows for an erased customer id and identity keys (``"<type>:<value>"``)."""
+    key = key or load_key()
+    rows = [{"hash": customer_hash(customer_id, key=key), "kind": "customer"}] if customer_id else []
+    rows += [{"hash": identity_hash(k, key=key), "kind": "identity"} for k in sorted(set(identity_keys))]
+    return rows
+
+
+def write_tombstones(tx: ManagedTransaction, rows: list[dict[str, str]], at: datetime | None = None) -> None:
+    """Create the tombstones (idempotent)."""
+    tx.run(WRITE_TOMBSTONES, rows=rows, at=at or datetime.now(UTC)).consume()
+
+
+@dataclass(frozen=True)
+class Tombstones:
+    """Every tombstone hash, in memory, with the key to hash what a row carries (for the loaders)."""
+
+    hashes: frozenset[str]
+    key: bytes
+
+    @staticmethod
+    def read(tx: ManagedTransaction) -> Tombstones:
+        """All tombstones (after checking the key against the graph's fingerprint)."""
+        key = load_key()
+        check_key(tx, key=key)
+        return Tombstones(frozenset(r["hash"] for r in tx.run(ALL_TOMBSTONES)), key)
+
+    def customer_erased(self, customer_id: str | None) -> bool:
+        """True when ``customer_id`` was erased."""
+        return bool(self.hashes) and customer_id is not None and customer_hash(customer_id, key=self.key) in self.hashes
+
+    def identity_erased(self, identity_key: str | None) -> bool:
+        """True when the identity key (``"<type>:<value>"``) was erased."""
+        return bool(self.hashes) and identity_key is not None and identity_hash(identity_key, key=self.key) in self.hashes
+
+    def any_erased(self, customer_ids: Iterable[str | None] = (), identity_keys: Iterable[str | None] = ()) -> bool:
+        """True when any of the customer ids or identity keys was erased."""
+        if not self.hashes:
+            return False
+        return any(map(self.customer_erased, customer_ids)) or any(map(self.identity_erased, identity_keys))
+
+
+def erased_hashes(rows: Iterable[dict[str, Any]]) -> set[str]:
+    """The hashes of :data:`ERASED_KEYS` result rows."""
+    return {row["hash"] for row in rows}
