@@ -143,6 +143,7 @@ def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> 
     identity_keys.append(f"customer_ref:{customer_id}")
     if person["emailHash"]:
         identity_keys.append(f"email_hash:{person['emailHash']}")
+    identity_keys = sorted(set(identity_keys))
     scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=person["sessionIds"]).single(strict=True)["sessions"]
     counts = tx.run(DELETE_PERSON, customerId=customer_id, identityKeys=identity_keys).single(strict=True)
     at = datetime.now(UTC)

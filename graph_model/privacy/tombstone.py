@@ -5,7 +5,7 @@ key, never the value. Loaders read all tombstones once per run into :class:`Tomb
 row in memory; the API asks :data:`ERASED_KEYS` per request.
 
 The graph also keeps the fingerprint of the key the tombstones were made with
-(``(:PrivacyKey {fingerprint})``); :func:`check_key` refuses a process whose key differs, since its
+(``(:PrivacyKey {name: 'privacy', fingerprint})``, unique by ``name``); :func:`check_key` refuses a process whose key differs, since its
 hashes would match no tombstone and erased people would come back.
 """
 
@@ -36,14 +36,9 @@ MERGE (t:Tombstone {hash: r.hash})
 """
 
 KEY_FINGERPRINT = """
-OPTIONAL MATCH (k:PrivacyKey)
-WITH k LIMIT 1
-CALL (k) {
-  WITH k WHERE k IS NULL
-  CREATE (n:PrivacyKey {fingerprint: $fingerprint, createdAt: datetime()})
-  RETURN n.fingerprint AS created
-}
-RETURN coalesce(k.fingerprint, created) AS fingerprint
+MERGE (k:PrivacyKey {name: 'privacy'})
+  ON CREATE SET k.fingerprint = $fingerprint, k.createdAt = datetime()
+RETURN k.fingerprint AS fingerprint
 """
 
 
