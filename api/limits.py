@@ -1,19 +1,23 @@
 """Limits on what one request may ask for: depth, estimated cost, tokens and page size.
 
-Depth and cost are validation rules, built once per schema (so strawberry's ``ValidationCache`` keeps
-hitting) and reported with a code; the token limit is strawberry's ``MaxTokensLimiter``; page sizes
+Depth and cost are one validation rule, built once per schema (so strawberry's ``ValidationCache`` keeps
+hitting), measured in one walk that measures each fragment once (linear in the document however often
+fragments are spread), and reported with a code; the token limit is strawberry's ``MaxTokensLimiter``; page sizes
 are checked where the argument is used, because a variable's value is unknown at validation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLList,
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
@@ -21,93 +25,129 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    get_named_type,
+    get_nullable_type,
 )
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
-from strawberry.extensions.query_depth_limiter import create_validator
 
 from api.errors import QUERY_TOO_COMPLEX, QUERY_TOO_DEEP, BadUserInput
 
 
-def depth_rule(max_depth: int) -> type[ValidationRule]:
-    """Strawberry's query-depth validator, with ``extensions.code = QUERY_TOO_DEEP`` on its errors."""
-    strawberry_rule = create_validator(max_depth, None)
-
-    class DepthLimit(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            report = context.report_error
-
-            def report_with_code(error: GraphQLError) -> None:
-                error.extensions = {**(error.extensions or {}), "code": QUERY_TOO_DEEP}
-                report(error)
-
-            context.report_error = report_with_code  # type: ignore[method-assign]
-            try:
-                strawberry_rule(context)
-            finally:
-                context.report_error = report  # type: ignore[method-assign]
-            super().__init__(context)
-
-    return DepthLimit
-
-
-def _page_argument(node: FieldNode, max_page_size: int) -> int | None:
-    """How many items a field asks for: its ``first``, or the length of its ``ids`` list."""
+def _page_size(node: FieldNode, definition: GraphQLField | None, max_page_size: int) -> int:
+    """How many items a list field returns at most: its ``first`` (a variable counts as the largest page),
+    the length of its ``ids``, else the default of its ``first`` argument, else :data:`UNPAGED_LIST`."""
     for argument in node.arguments or ():
         name, value = argument.name.value, argument.value
-        if name == "first" and isinstance(value, IntValueNode):
-            return max(0, int(value.value))
-        if name == "ids" and isinstance(value, ListValueNode):
-            return len(value.values)
-        if name in ("first", "ids"):
-            return max_page_size  # a variable: assume the largest page it may ask for
-    return None
+        if name == "first":
+            return max(0, int(value.value)) if isinstance(value, IntValueNode) else max_page_size
+        if name == "ids":
+            return len(value.values) if isinstance(value, ListValueNode) else max_page_size
+    if definition is None:
+        return 1
+    first = definition.args.get("first")
+    if first is not None and isinstance(first.default_value, int):
+        return first.default_value
+    return UNPAGED_LIST if isinstance(get_nullable_type(definition.type), GraphQLList) else 1
 
 
-def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
-    """A rule estimating each operation's cost: one per field, times the page sizes of the lists above it.
+UNPAGED_LIST = 10  # what a list field without ``first`` is assumed to hold
 
-    A list field with ``first: n`` (or ``ids: [...]``) multiplies what is selected below it by ``n`` (a
-    variable counts as the largest page); fields without them count once (their lists are small).
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """Of a selection set: its depth (strawberry's measure: root fields at 0, introspection ignored) and its
+    cost for one parent object (one per field, times the page sizes of the lists above it)."""
+
+    depth: int
+    cost: int
+
+
+class _Walk:
+    """One pass over an operation; each fragment is measured once per document (so a fragment spread
+    twice at every level costs linear time to validate, however large the estimate it yields)."""
+
+    def __init__(self, context: ValidationContext, max_page_size: int) -> None:
+        self.context, self.max_page_size = context, max_page_size
+        self.schema = context.schema
+        self.fragments: dict[str, Shape] = {}
+        self.in_progress: set[str] = set()
+
+    def fragment(self, name: str) -> Shape:
+        known = self.fragments.get(name)
+        if known is not None:
+            return known
+        definition = self.context.get_fragment(name)
+        if definition is None or name in self.in_progress:  # unknown or cyclic: other rules report it
+            return Shape(0, 0)
+        self.in_progress.add(name)
+        parent = self.schema.get_type(definition.type_condition.name.value)
+        shape = self.selections(definition.selection_set, parent)
+        self.in_progress.discard(name)
+        self.fragments[name] = shape
+        return shape
+
+    def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> Shape:
+        if selection_set is None:
+            return Shape(0, 0)
+        depth, cost = 0, 0
+        fields = getattr(get_named_type(parent), "fields", None) if parent is not None else None
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                definition = fields.get(name) if fields else None
+                cost += 1
+                if selection.selection_set is not None:
+                    child = self.selections(selection.selection_set,
+                                            definition.type if definition is not None else None)
+                    cost += max(_page_size(selection, definition, self.max_page_size), 1) * child.cost
+                    if not name.startswith("__"):
+                        depth = max(depth, 1 + child.depth)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition is not None else parent
+                child = self.selections(selection.selection_set, inner)
+                depth, cost = max(depth, child.depth), cost + child.cost
+            elif isinstance(selection, FragmentSpreadNode):
+                child = self.fragment(selection.name.value)
+                depth, cost = max(depth, child.depth), cost + child.cost
+        return Shape(depth, cost)
+
+
+def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[ValidationRule]:
+    """One validation rule for depth (``QUERY_TOO_DEEP``) and estimated cost (``QUERY_TOO_COMPLEX``),
+    measured in one walk linear in the document.
+
+    A list field multiplies what is selected below it by its page size: ``first: n``, the length of
+    ``ids: [...]``, the largest page for a variable, the default of ``first`` when it is not given, and
+    :data:`UNPAGED_LIST` for a list without ``first``.
     """
 
-    class CostLimit(ValidationRule):
+    class RequestLimits(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.walk = _Walk(context, max_page_size)
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            cost = self._cost(node.selection_set, 1, frozenset())
-            if cost > max_cost:
+            root = self.context.schema.get_root_type(node.operation)
+            shape = self.walk.selections(node.selection_set, root)
+            name = node.name.value if node.name else "anonymous"
+            if shape.depth > max_depth:
                 self.report_error(GraphQLError(
-                    f"The operation's estimated cost {cost} exceeds the limit of {max_cost}; "
+                    f"'{name}' exceeds maximum operation depth of {max_depth}", node,
+                    extensions={"code": QUERY_TOO_DEEP, "depth": shape.depth, "maxDepth": max_depth}))
+            elif shape.cost > max_cost:
+                self.report_error(GraphQLError(
+                    f"The operation's estimated cost {shape.cost} exceeds the limit of {max_cost}; "
                     f"ask for smaller pages or fewer nested lists.",
-                    node, extensions={"code": QUERY_TOO_COMPLEX, "cost": cost, "maxCost": max_cost},
-                ))
+                    node, extensions={"code": QUERY_TOO_COMPLEX, "cost": shape.cost, "maxCost": max_cost}))
 
-        def _cost(self, selection_set: SelectionSetNode | None, multiplier: int, seen: frozenset[str]) -> int:
-            if selection_set is None:
-                return 0
-            total = 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    total += multiplier
-                    if selection.selection_set is not None:
-                        first = _page_argument(selection, max_page_size)
-                        size = first if first is not None else 1
-                        total += self._cost(selection.selection_set, multiplier * max(size, 1), seen)
-                elif isinstance(selection, InlineFragmentNode):
-                    total += self._cost(selection.selection_set, multiplier, seen)
-                elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                    fragment = self.context.get_fragment(selection.name.value)
-                    if fragment is not None:
-                        total += self._cost(fragment.selection_set, multiplier, seen | {selection.name.value})
-                if total > max_cost * 10:  # no need to count further
-                    return total
-            return total
-
-    return CostLimit
+    return RequestLimits
 
 
 def limit_extensions(max_depth: int, max_cost: int, max_page_size: int,
                      max_tokens: int) -> list[Callable[[], SchemaExtension]]:
     """Schema extension factories enforcing the limits (rules built once, so validation stays cached)."""
-    rules = [depth_rule(max_depth), cost_rule(max_cost, max_page_size)]
+    rules = [limits_rule(max_depth, max_cost, max_page_size)]
     return [lambda: MaxTokensLimiter(max_token_count=max_tokens), lambda: AddValidationRules(rules)]
 
 

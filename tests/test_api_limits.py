@@ -1,0 +1,66 @@
+"""Request limits measured in one walk: exact depth and cost on small documents, linear in fragments."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from graphql import parse, validate
+
+from api.config import ApiConfig
+from api.limits import limits_rule
+from api.schema.build import build_schema
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return build_schema(ApiConfig())
+
+
+def doubled_fragments(levels: int) -> str:
+    """``F0`` spreads ``F1`` twice, ... ``F<levels>`` is ``__typename``: 2**levels fields once expanded."""
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"query {{ ...F0 }} {chain} fragment F{levels} on Query {{ __typename }}"
+
+
+def codes(result) -> list[tuple[str, dict]]:
+    return [(e.extensions["code"], e.extensions) for e in result.errors or []]
+
+
+def test_thirty_levels_of_doubled_fragments_are_refused_by_cost_without_expanding_them(schema) -> None:
+    start = time.perf_counter()
+    result = schema.execute_sync(doubled_fragments(30))
+    seconds = time.perf_counter() - start
+    [(code, extensions)] = codes(result)
+    assert code == "QUERY_TOO_COMPLEX" and extensions["cost"] == 2 ** 30
+    assert seconds < 1.0  # expanding every spread would take hours; the walk measures each fragment once
+
+
+def test_a_list_without_first_counts_its_default_page(schema) -> None:
+    result = schema.execute_sync("{segments{popularProducts{product{affinities{product{affinities{product{sku}}}}}}}}")
+    [(code, extensions)] = codes(result)
+    assert code == "QUERY_TOO_COMPLEX" and extensions["cost"] > 20_000
+
+
+def _validate(query: str) -> list[tuple[str, dict]]:
+    errors = validate(build_schema(ApiConfig())._schema, parse(query), [limits_rule(10, 20_000, 100)])
+    return [(e.extensions["code"], e.extensions) for e in errors]
+
+
+def test_depth_is_strawberrys_measure_through_fragments() -> None:
+    """13, as strawberry's own depth limiter measures the same document."""
+    inner = "customer { id }"
+    for _ in range(5):
+        inner = f"customer {{ similarShoppers(first: 1) {{ {inner} }} }}"
+    query = ('query { ...D } fragment D on Query { customer(id: "C1") { ...E } } '
+             "fragment E on Customer { similarShoppers(first: 1) { " + inner + " } }")
+    [(code, extensions)] = _validate(query)
+    assert code == "QUERY_TOO_DEEP" and extensions["depth"] == 13 and extensions["maxDepth"] == 10
+
+
+def test_exact_cost_of_a_small_query() -> None:
+    # customer 1 + recommendations 1 + 5 x (score 1 + product 1 + sku 1)
+    query = '{ customer(id: "C1") { recommendations(first: 5) { score product { sku } } } }'
+    assert _validate(query) == []
+    errors = validate(build_schema(ApiConfig())._schema, parse(query), [limits_rule(10, 16, 100)])
+    assert [e.extensions["cost"] for e in errors] == [17]
