@@ -173,7 +173,7 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     dates = np.full(len(explained), "", dtype=object)
     dates[has] = pd.to_datetime(day[has], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)
     reasons, evidence = recommend.reason_text(explained, data.products.to_numpy(dtype=object), data.product_names,
-                                              data.customers.to_numpy(dtype=object), dates, flag, together)
+                                              dates, flag, together)
     explained["customerId"] = data.customers[customers]
     explained["sku"] = data.products[explained["product"].to_numpy()]
     explained["reason"] = reasons

@@ -109,9 +109,9 @@ def test_explanations_point_at_the_history_product_and_similar_shopper():
     assert row.similar_customer == 1 and row.similar_buyers == 2  # both neighbours bought cups; 1 is closer
     reasons, evidence = recommend.reason_text(
         out.iloc[[row.name]], ["T1", "C1", "S1", "L1"], ["TEAPOT", "CUPS", "SUGAR", "LAMP"],
-        ["c0", "c1", "c2", "c3"], np.array(["2011-05-03"]), np.array([True]))
+        np.array(["2011-05-03"]), np.array([True]))
     assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03"]
-    assert evidence == [["affinity:T1", "similar:c1"]]
+    assert evidence == [["affinity:T1", "similar_shoppers:2"]]  # counted, never named
 
 
 def test_pipeline_recommendations_name_real_products_and_dates():
@@ -206,7 +206,7 @@ def test_top_k_per_row_cuts_long_rows_with_ties_by_column():
 def test_reason_says_best_seller_when_popularity_outweighs_the_evidence():
     e = pd.DataFrame({"because_of": [0, 0], "similar_customer": [-1, -1], "similar_buyers": [0, 0],
                       "item_part": [0.5, 0.05], "neighbour_part": [0.0, 0.0], "score": [0.6, 0.25]})
-    reasons, evidence = recommend.reason_text(e, ["T1"], ["TEAPOT"], ["c0"], np.array(["2011-05-03"] * 2),
+    reasons, evidence = recommend.reason_text(e, ["T1"], ["TEAPOT"], np.array(["2011-05-03"] * 2),
                                               np.array([True, True]))
     assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03", "one of our best sellers"]
     assert evidence == [["affinity:T1"], ["affinity:T1", "popular"]]
