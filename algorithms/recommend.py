@@ -338,7 +338,9 @@ def explain(recommendations: pd.DataFrame, history: sp.csr_array, item_similarit
         if customer_similarity is not None:
             which, pos = _expand(customer_similarity.indptr, u)
             neighbours = customer_similarity.indices[pos].astype(np.int64)
-            bought = neighbour_items[neighbours, j[which]]
+            # (scipy hands back a sparse array, not values, when indexed with empty arrays)
+            bought = (np.asarray(neighbour_items[neighbours, j[which]], dtype=np.float32).ravel() if which.size
+                      else np.zeros(0, dtype=np.float32))
             values = customer_similarity.data[pos] * bought
             similar[sl] = _best_per_group(which, values, neighbours, u.size)
             buyers[sl] = np.bincount(which, weights=(bought > 0), minlength=u.size).astype(np.int64)
