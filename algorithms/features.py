@@ -4,12 +4,26 @@ Both the pipeline (frames read from Neo4j by :mod:`algorithms.projection`) and t
 read straight from a CSV) build their inputs here, so the maths measured is the maths that runs.
 Times are day numbers (days since 1970-01-01 UTC, fractional); ``as_of_day`` is "now" for the data:
 the latest interaction, so that a historical data set is scored as of its own end.
+
+Consent (see ``graph_model/privacy/policy.py``) is applied here, as views of the same coded data that
+leave out the behaviour of the customers a use may not read (customer codes stay the same, so matrices
+of every view line up):
+
+* :meth:`Interactions.for_customer_models`: customers who permit ``analytics`` (RFM, retention, segments);
+* :meth:`Interactions.for_similar_shoppers`: customers who permit ``analytics`` and ``personalisation``
+  (similarity, the similar-shoppers part and evidence of recommendations);
+* :meth:`Interactions.for_personalisation`: customers who permit ``personalisation`` (their own
+  recommendations);
+* :meth:`Interactions.for_aggregates`: anonymous product-level aggregates (affinities, trends,
+  popularity, the EASE item-item model): everyone, guests included, except the customers without
+  ``analytics`` when ``aggregates_without_analytics`` is false.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -30,6 +44,9 @@ class Interactions:
     ``purchases``: ``customer, product, order, store, day, quantity, value`` (not cancelled, quantity > 0;
     ``customer`` is -1 for guest orders). ``events``: ``customer, product, session, type, day``.
     ``visits``: ``customer, store, day``. ``home_store``: a store code per customer (-1: none).
+    ``personalisation``, ``analytics``: per customer code, whether the customer permits that purpose
+    (``None``: everyone does); ``aggregates_without_analytics``: whether the behaviour of customers
+    without analytics still counts in product-level aggregates.
     """
 
     customers: pd.Index
@@ -41,10 +58,70 @@ class Interactions:
     events: pd.DataFrame
     visits: pd.DataFrame
     as_of_day: float
+    personalisation: np.ndarray | None = field(default=None, repr=False)
+    analytics: np.ndarray | None = field(default=None, repr=False)
+    aggregates_without_analytics: bool = True
 
     @property
     def n_customers(self) -> int:
         return len(self.customers)
+
+    # ------------------------------------------------------------ consent
+
+    def permits(self, purpose: str) -> np.ndarray:
+        """Per customer code: may ``purpose`` (``personalisation`` or ``analytics``) use their data?"""
+        allowed = {"personalisation": self.personalisation, "analytics": self.analytics}[purpose]
+        return np.ones(self.n_customers, dtype=bool) if allowed is None else allowed
+
+    @property
+    def similar_shopper_eligible(self) -> np.ndarray:
+        """Per customer code: may be in the similarity model and be someone's similar shopper or evidence
+        (permits both ``analytics`` and ``personalisation``)."""
+        return self.permits("analytics") & self.permits("personalisation")
+
+    def keeping(self, allowed: np.ndarray) -> Interactions:
+        """The same data without the purchases, events and visits of known customers not ``allowed``
+        (guest rows stay); order and session codes are renumbered so baskets leave no empty rows.
+        ``self`` when nothing is left out."""
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.all():
+            return self
+
+        def kept(frame: pd.DataFrame) -> np.ndarray:
+            customer = frame["customer"].to_numpy(np.int64)
+            return (customer < 0) | allowed[np.maximum(customer, 0)]
+
+        keep_p, keep_e, keep_v = kept(self.purchases), kept(self.events), kept(self.visits)
+        if keep_p.all() and keep_e.all() and keep_v.all():
+            return self
+        purchases = self.purchases[keep_p].reset_index(drop=True)
+        purchases["order"] = np.unique(purchases["order"].to_numpy(np.int64), return_inverse=True)[1]
+        events = self.events[keep_e].reset_index(drop=True)
+        events["session"] = np.unique(events["session"].to_numpy(np.int64), return_inverse=True)[1]
+        return replace(self, purchases=purchases, events=events, visits=self.visits[keep_v].reset_index(drop=True))
+
+    @cached_property
+    def for_customer_models(self) -> Interactions:
+        """Only customers who permit ``analytics`` (RFM, retention, segments)."""
+        return self.keeping(self.permits("analytics"))
+
+    @cached_property
+    def for_similar_shoppers(self) -> Interactions:
+        """Only customers who permit ``analytics`` and ``personalisation`` (similarity, similar shoppers)."""
+        return self.keeping(self.similar_shopper_eligible)
+
+    @cached_property
+    def for_personalisation(self) -> Interactions:
+        """Only customers who permit ``personalisation`` (their own recommendations)."""
+        return self.keeping(self.permits("personalisation"))
+
+    @cached_property
+    def for_aggregates(self) -> Interactions:
+        """Anonymous product-level aggregates: everyone (guests too), less the customers without
+        ``analytics`` unless ``aggregates_without_analytics``."""
+        return self if self.aggregates_without_analytics else self.keeping(self.permits("analytics"))
+
+    # ------------------------------------------------------------ matrices
 
     @property
     def n_products(self) -> int:
@@ -136,14 +213,28 @@ class Interactions:
         return day, self.bought()
 
 
+def _consent_column(consent: pd.DataFrame | None, purpose: str, customers: pd.Index) -> np.ndarray | None:
+    if consent is None or purpose not in consent:
+        return None
+    values = consent[purpose]
+    values = values[~values.index.duplicated()]
+    allowed = values.reindex(customers).to_numpy(dtype=object)
+    allowed = np.where(pd.isna(allowed), True, allowed).astype(bool)  # unknown: the shipped default, granted
+    return None if allowed.all() else allowed
+
+
 def build_interactions(customer_ids: pd.Series, products: pd.DataFrame, store_ids: pd.Series, orders: pd.DataFrame,
                        events: pd.DataFrame, visits: pd.DataFrame, *, home_store: pd.Series | None = None,
-                       as_of: float | None = None) -> Interactions:
+                       as_of: float | None = None, consent: pd.DataFrame | None = None,
+                       aggregates_without_analytics: bool = True) -> Interactions:
     """Code plain frames (as :mod:`algorithms.projection` returns them; times in epoch seconds).
 
     ``orders``: ``orderId, customerId, storeId, at, cancelled, sku, quantity, unitPrice``;
     ``events``: ``sessionId, customerId, sku, type, at``; ``visits``: ``customerId, storeId, at``;
     ``products``: ``sku, name``; ``home_store``: store id indexed by customer id. ``as_of`` (epoch seconds) defaults to the latest interaction.
+    ``consent``: indexed by customer id, boolean columns ``personalisation`` and ``analytics`` (the
+    policy's decisions, as :func:`algorithms.projection.read_customers` reads them; a customer or a
+    column missing: permitted); ``aggregates_without_analytics``: the policy's choice of that name.
     """
     customers = pd.Index(pd.unique(customer_ids.dropna().astype(str))).sort_values()
     product_index = pd.Index(products["sku"].astype(str))
@@ -185,4 +276,6 @@ def build_interactions(customer_ids: pd.Series, products: pd.DataFrame, store_id
              else np.full(len(customers), -1, dtype=np.int64))
     return Interactions(customers=customers, products=product_index, stores=stores, product_names=names,
                         home_store=homes, purchases=purchases, events=coded_events, visits=coded_visits,
-                        as_of_day=as_of_day)
+                        as_of_day=as_of_day, personalisation=_consent_column(consent, "personalisation", customers),
+                        analytics=_consent_column(consent, "analytics", customers),
+                        aggregates_without_analytics=aggregates_without_analytics)

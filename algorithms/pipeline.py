@@ -2,6 +2,13 @@
 
 Each ``compute_*`` function returns plain frames; :mod:`algorithms.run` calls them in a full recompute
 and the benchmarks call them on data read from files.
+
+Each reads the consent view of :class:`~algorithms.features.Interactions` its use is allowed (see
+:mod:`algorithms.features`): product-level aggregates (affinities, item similarity, the EASE model,
+popularity, trends) read ``for_aggregates``; similarity reads ``for_similar_shoppers`` (so a customer
+without analytics or personalisation is nobody's similar shopper, nor has any); segments and retention
+read ``for_customer_models``; a customer's own recommendations read ``for_personalisation`` (no
+recommendation without personalisation).
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class Params:
 
 def compute_affinity(data: Interactions, params: Params = Params()) -> pd.DataFrame:
     """Bought-together and viewed-together affinities: ``source, target`` (SKUs), ``kind, score, lift, ...``."""
+    data = data.for_aggregates
     frames = []
     for kind, baskets in (("bought_together", data.order_baskets()), ("viewed_together", data.session_baskets())):
         if baskets.shape[0] == 0:
@@ -80,7 +88,10 @@ def recommendation_item_similarity(data: Interactions, params: Params = Params()
     matrix), each product keeping its ``recommend_item_k`` best partners (pruning the long tail of weak
     pairs is what made item-to-item scoring beat the baselines in benchmarks/bench_recommend.py).
     ``combined`` adds, at a third of the weight, products viewed together in the same session.
+    Product-level: reads ``data.for_aggregates``.
     """
+    data = data.for_aggregates
+
     def pruned(sim: sp.csr_array) -> sp.csr_array:
         top = top_k_per_row(sim, params.recommend_item_k)
         return coo_to_csr(top.row.to_numpy(), top.col.to_numpy(), top.value.to_numpy(), sim.shape)
@@ -95,9 +106,29 @@ def recommendation_item_similarity(data: Interactions, params: Params = Params()
 
 
 def compute_similarity(data: Interactions, params: Params = Params(), *, k: int | None = None) -> pd.DataFrame:
-    """Top-k similar customers: ``source, target`` (codes), ``score, rank``."""
-    features = data.customer_features(half_life_days=params.half_life_days)
-    return similarity.similar_customers(features, k=k or params.similar_k, min_score=params.similar_min_score)
+    """Top-k similar customers: ``source, target`` (codes), ``score, rank``.
+
+    Only customers who permit analytics and personalisation are in the model: the others' features are
+    left out (their rows are empty, so they are nobody's neighbour and the top-k of everyone else is
+    taken among the eligible), and no edge starts or ends at them."""
+    features = data.for_similar_shoppers.customer_features(half_life_days=params.half_life_days)
+    edges = similarity.similar_customers(features, k=k or params.similar_k, min_score=params.similar_min_score)
+    return only_eligible_edges(edges, data.similar_shopper_eligible)
+
+
+def only_eligible_edges(edges: pd.DataFrame, eligible: np.ndarray) -> pd.DataFrame:
+    """Similarity edges whose two ends are ``eligible`` (bool per customer code), ranks renumbered 1, 2, ...
+    per source (``edges`` sorted by source, then rank, as :func:`compute_similarity` returns them)."""
+    eligible = np.asarray(eligible, dtype=bool)
+    keep = eligible[edges.source.to_numpy(np.int64)] & eligible[edges.target.to_numpy(np.int64)]
+    if keep.all():
+        return edges
+    kept = edges[keep].reset_index(drop=True)
+    source = kept.source.to_numpy(np.int64)
+    starts = np.flatnonzero(np.r_[True, source[1:] != source[:-1]]) if source.size else np.array([], np.int64)
+    lengths = np.diff(np.r_[starts, source.size])
+    kept["rank"] = np.arange(source.size, dtype=np.int64) - np.repeat(starts, lengths) + 1
+    return kept
 
 
 def similarity_matrix(edges: pd.DataFrame, n_customers: int, k: int | None = None) -> sp.csr_array:
@@ -117,17 +148,28 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     similar-shopper part + ``popularity_weight`` x recent popularity (see :mod:`algorithms.recommend`).
     EASE is fitted on every customer's purchases weighted by recency (``ease_half_life_days``) and scores
     the recency of what each customer bought or looked at (views weigh 0.2, add-to-carts 0.5).
+
+    Consent: only customers who permit personalisation get recommendations (``for_personalisation``);
+    the similar-shopper part and its evidence only use eligible shoppers (rows and columns of
+    ``customer_similarity`` of the others are dropped); affinities, EASE and popularity are product-level
+    aggregates (``for_aggregates``).
     """
-    purchase_similarity, combined = recommendation_item_similarity(data, params)
+    aggregates, own = data.for_aggregates, data.for_personalisation
+    purchase_similarity, combined = recommendation_item_similarity(aggregates, params)
     if item_similarity is None:
         item_similarity = combined
     if customer_similarity is None:
         edges = compute_similarity(data, params, k=params.neighbours_for_recommend)
         customer_similarity = similarity_matrix(edges, data.n_customers)
-    bought = data.bought()
-    history = data.history(half_life_days=params.half_life_days)
-    buyers = np.asarray(bought.sum(axis=0)).ravel()
-    known = data.known_purchases()
+    eligible = data.similar_shopper_eligible
+    if not eligible.all():
+        keep = sp.diags_array(eligible.astype(np.float32))
+        customer_similarity = sp.csr_array(keep @ sp.csr_array(customer_similarity) @ keep)
+        customer_similarity.eliminate_zeros()
+    bought = own.bought()
+    history = own.history(half_life_days=params.half_life_days)
+    buyers = np.asarray((bought if aggregates is own else aggregates.bought()).sum(axis=0)).ravel()
+    known = aggregates.known_purchases()
     recent = known[known.day > data.as_of_day - params.popularity_days].drop_duplicates(["customer", "product"])
     popularity = np.bincount(recent["product"].to_numpy(np.int64), minlength=data.n_products).astype(np.float64)
     if not popularity.any():
@@ -136,10 +178,10 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     if params.model_weight > 0 and buyers.any():
         model_items = np.sort(np.argsort(-buyers, kind="stable")[:min(params.ease_max_products,
                                                                        int((buyers > 0).sum()))])
-        fitted_on = data.recency(half_life_days=params.ease_half_life_days, purchases_only=True)
+        fitted_on = aggregates.recency(half_life_days=params.ease_half_life_days, purchases_only=True)
         model = recommend.ease(sp.csr_array(fitted_on[:, model_items]), params.ease_l2)
         del fitted_on
-        model_history = data.recency(half_life_days=params.ease_half_life_days)
+        model_history = own.recency(half_life_days=params.ease_half_life_days)
     recs = recommend.recommend(history, item_similarity, customer_similarity=customer_similarity,
                                neighbour_items=bought, exclude=bought, popularity=popularity, n=params.recommend_n,
                                item_weight=params.item_weight, neighbour_weight=params.neighbour_weight,
@@ -153,7 +195,7 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     explained = recommend.explain(recs, history, item_similarity, customer_similarity=closest,
                                   neighbour_items=bought, model=model, model_history=model_history,
                                   model_items=model_items)
-    last_day, was_bought = data.last_interaction()
+    last_day, was_bought = own.last_interaction()
     because = explained["because_of"].to_numpy()
     has = because >= 0
     customers = explained["customer"].to_numpy()
@@ -173,7 +215,7 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     dates = np.full(len(explained), "", dtype=object)
     dates[has] = pd.to_datetime(day[has], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object)
     reasons, evidence = recommend.reason_text(explained, data.products.to_numpy(dtype=object), data.product_names,
-                                              data.customers.to_numpy(dtype=object), dates, flag, together)
+                                              dates, flag, together)
     explained["customerId"] = data.customers[customers]
     explained["sku"] = data.products[explained["product"].to_numpy()]
     explained["reason"] = reasons
@@ -183,7 +225,14 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
 
 def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Params = Params()) -> dict[str, Any]:
     """Communities and RFM segments: ``segments`` (rows), ``members`` (customer code, segment key),
-    ``rfm`` (per customer with purchases)."""
+    ``rfm`` (per customer with purchases).
+
+    Only customers who permit analytics are in a segment (``for_customer_models``; edges touching the
+    others are dropped). Communities are found in the similar-shoppers graph (:func:`compute_similarity`),
+    which holds no customer without personalisation either."""
+    analytics = data.permits("analytics")
+    similar_edges = only_eligible_edges(similar_edges, analytics)
+    data = data.for_customer_models
     labels = segments.shopper_communities(similar_edges.source.to_numpy(), similar_edges.target.to_numpy(),
                                           similar_edges.score.to_numpy(), data.n_customers, seed=params.seed,
                                           min_size=params.community_min_size)
@@ -218,8 +267,10 @@ def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Pa
 
 
 def compute_retention(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, retention.BGNBD]:
-    """MBG/NBD per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``."""
-    p = data.known_purchases()
+    """MBG/NBD per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``.
+
+    Fitted on, and scoring, only the customers who permit analytics (``for_customer_models``)."""
+    p = data.for_customer_models.known_purchases()
     summary = retention.rfm_summary(p.customer.to_numpy(), p.day.to_numpy(), data.as_of_day)
     model = retention.fit_bgnbd(summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy(),
                                 modified=params.retention_model == "mbgnbd")
@@ -234,7 +285,13 @@ def compute_trends(data: Interactions, members: pd.DataFrame | None = None,
                    params: Params = Params()) -> dict[str, pd.DataFrame]:
     """Product popularity/trend, top products per store (``POPULAR_AT``) and per segment (``POPULAR_IN``).
 
-    ``members`` maps customer codes to segment keys (``customer, key``)."""
+    ``members`` maps customer codes to segment keys (``customer, key``); members who do not permit
+    analytics (e.g. in segments of an earlier run) are left out. Popularity, trends and ``POPULAR_AT``
+    are product-level aggregates (``for_aggregates``).
+    """
+    if members is not None and len(members):
+        members = members[data.permits("analytics")[members.customer.to_numpy(np.int64)]]
+    data = data.for_aggregates
     p = data.purchases
     known = p[p.customer >= 0]
     product_rows = trends.product_trends(known.customer.to_numpy(), known["product"].to_numpy(), known.day.to_numpy(),

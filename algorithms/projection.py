@@ -4,6 +4,10 @@ Each reader pages through one label by its unique key (``WHERE key > $after ORDE
 served by the uniqueness constraint's index), one short read transaction per batch returning the batch
 as columns, and returns a pandas frame. The three big readers run on parallel sessions. Times come
 back as epoch seconds (UTC).
+
+Consent is read here, once per run, with the policy's own Cypher (:func:`graph_model.privacy.policy.permits_cypher`
+and the ``$consentDefaults`` of :func:`~graph_model.privacy.policy.current_policy`): each customer comes
+with the booleans ``personalisation`` and ``analytics``, which :mod:`algorithms.features` applies.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from graph_model.connection import execute_read
+from graph_model.privacy.policy import ConsentPolicy, current_policy, permits_cypher
 
 __all__ = [
     "Projection", "read_customers", "read_orders", "read_products", "read_projection", "read_session_events",
@@ -45,13 +50,15 @@ WITH collect([s.sessionId, customerId, events]) AS rows
 RETURN ['key', 'customerId', 'events'] AS columns, rows
 """
 
-CUSTOMERS_BATCH = """
+CUSTOMERS_BATCH = f"""
 MATCH (c:Customer) WHERE c.customerId > $after
 WITH c ORDER BY c.customerId LIMIT $limit
 WITH c, head([(c)-[:HOME_STORE]->(s:Store) | s.storeId]) AS homeStore,
-     [(c)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(s:Store) | [s.storeId, v.arrivedAt.epochSeconds]] AS visits
-WITH collect([c.customerId, homeStore, visits]) AS rows
-RETURN ['key', 'homeStore', 'visits'] AS columns, rows
+     [(c)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(s:Store) | [s.storeId, v.arrivedAt.epochSeconds]] AS visits,
+     {permits_cypher("c", "personalisation")} AS personalisation,
+     {permits_cypher("c", "analytics")} AS analytics
+WITH collect([c.customerId, homeStore, visits, personalisation, analytics]) AS rows
+RETURN ['key', 'homeStore', 'visits', 'personalisation', 'analytics'] AS columns, rows
 """
 
 PRODUCTS_BATCH = """
@@ -83,10 +90,10 @@ def _fetch(query: str, parameters: dict[str, Any]) -> Columns:
     return execute_read(work)
 
 
-def _pages(query: str, batch: int) -> Iterator[Columns]:
+def _pages(query: str, batch: int, parameters: dict[str, Any] | None = None) -> Iterator[Columns]:
     after = ""
     while True:
-        columns = _fetch(query, {"after": after, "limit": batch})
+        columns = _fetch(query, {**(parameters or {}), "after": after, "limit": batch})
         keys = columns["key"]
         if not keys:
             return
@@ -131,14 +138,26 @@ def read_session_events(batch: int = BATCH) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def read_customers(batch: int = BATCH) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Customers (``customerId, homeStore``) and their store visits (``customerId, storeId, at``)."""
+CUSTOMER_COLUMNS = ["customerId", "homeStore", "personalisation", "analytics"]
+
+
+def read_customers(batch: int = BATCH, policy: ConsentPolicy | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Customers (``customerId, homeStore, personalisation, analytics``) and their store visits
+    (``customerId, storeId, at``).
+
+    ``personalisation`` and ``analytics`` (bool) are ``policy``'s decisions (default: the process's
+    :func:`~graph_model.privacy.policy.current_policy`), evaluated in the same query as the page."""
+    parameters = (policy or current_policy()).parameters()
     customers, visits = [], []
-    for rows in _pages(CUSTOMERS_BATCH, batch):
-        customers.append(pd.DataFrame({"customerId": rows["key"], "homeStore": rows["homeStore"]}))
+    for rows in _pages(CUSTOMERS_BATCH, batch, parameters):
+        customers.append(pd.DataFrame({"customerId": rows["key"], "homeStore": rows["homeStore"],
+                                       "personalisation": np.array(rows["personalisation"], dtype=bool),
+                                       "analytics": np.array(rows["analytics"], dtype=bool)}))
         repeated, (store, at) = _explode(rows, "visits", ("key",), 2)
         visits.append(pd.DataFrame({"customerId": repeated["key"], "storeId": store, "at": at.astype(np.int64)}))
-    return (pd.concat(customers, ignore_index=True) if customers else pd.DataFrame(columns=["customerId", "homeStore"]),
+    empty = pd.DataFrame({"customerId": pd.Series(dtype=object), "homeStore": pd.Series(dtype=object),
+                          "personalisation": pd.Series(dtype=bool), "analytics": pd.Series(dtype=bool)})
+    return (pd.concat(customers, ignore_index=True) if customers else empty,
             pd.concat(visits, ignore_index=True) if visits else pd.DataFrame(columns=["customerId", "storeId", "at"]))
 
 
@@ -169,8 +188,10 @@ class Projection:
     visits: pd.DataFrame
 
 
-def read_projection(progress: Callable[[str], None] | None = None, batch: int = BATCH) -> Projection:
-    """Read the whole projection (customers, products, stores, order lines, session events, visits).
+def read_projection(progress: Callable[[str], None] | None = None, batch: int = BATCH,
+                    policy: ConsentPolicy | None = None) -> Projection:
+    """Read the whole projection (customers with their consent under ``policy``, products, stores, order
+    lines, session events, visits).
 
     Customers, order lines and session events are read on three sessions at once (the server works on
     one while the driver decodes another)."""
@@ -178,12 +199,13 @@ def read_projection(progress: Callable[[str], None] | None = None, batch: int = 
     products = read_products(batch)
     stores = read_stores(batch)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="projection") as pool:
-        customers_future = pool.submit(read_customers, batch)
+        customers_future = pool.submit(read_customers, batch, policy or current_policy())
         orders_future = pool.submit(read_orders, batch)
         events_future = pool.submit(read_session_events, batch)
         customers, visits = customers_future.result()
-        say(f"read {len(customers):,} customers, {len(products):,} products, {len(stores):,} stores, "
-            f"{len(visits):,} visits")
+        say(f"read {len(customers):,} customers ({int((~customers.personalisation).sum()):,} without "
+            f"personalisation, {int((~customers.analytics).sum()):,} without analytics), {len(products):,} "
+            f"products, {len(stores):,} stores, {len(visits):,} visits")
         orders = orders_future.result()
         say(f"read {len(orders):,} order lines")
         events = events_future.result()

@@ -338,7 +338,9 @@ def explain(recommendations: pd.DataFrame, history: sp.csr_array, item_similarit
         if customer_similarity is not None:
             which, pos = _expand(customer_similarity.indptr, u)
             neighbours = customer_similarity.indices[pos].astype(np.int64)
-            bought = neighbour_items[neighbours, j[which]]
+            # (scipy hands back a sparse array, not values, when indexed with empty arrays)
+            bought = (np.asarray(neighbour_items[neighbours, j[which]], dtype=np.float32).ravel() if which.size
+                      else np.zeros(0, dtype=np.float32))
             values = customer_similarity.data[pos] * bought
             similar[sl] = _best_per_group(which, values, neighbours, u.size)
             buyers[sl] = np.bincount(which, weights=(bought > 0), minlength=u.size).astype(np.int64)
@@ -349,8 +351,7 @@ def explain(recommendations: pd.DataFrame, history: sp.csr_array, item_similarit
 
 
 def reason_text(explained: pd.DataFrame, product_sku: Sequence[str] | np.ndarray,
-                product_name: Sequence[str] | np.ndarray, customer_id: Sequence[str] | np.ndarray,
-                last_date: np.ndarray, bought: np.ndarray,
+                product_name: Sequence[str] | np.ndarray, last_date: np.ndarray, bought: np.ndarray,
                 bought_together: np.ndarray | None = None) -> tuple[list[str], list[list[str]]]:
     """Readable reasons and evidence codes for explained recommendations (see :func:`explain`).
 
@@ -360,22 +361,22 @@ def reason_text(explained: pd.DataFrame, product_sku: Sequence[str] | np.ndarray
     which you bought on 2011-05-03" (or "often viewed with X, ..."), "popular with shoppers like you (3 of your most similar shoppers bought it)" or "one
     of our best sellers" (also when ``explained`` has a ``score`` whose popularity share, ``score - item_part
     - neighbour_part``, outweighs both kinds of evidence); evidence codes read ``affinity:<sku>``,
-    ``similar:<customerId>`` and ``popular``.
+    ``similar_shoppers:<n>`` (``n`` of the customer's most similar shoppers bought it) and ``popular``. No
+    code and no reason names a customer: similar shoppers are counted, never identified.
 
     Examples
     --------
     >>> e = pd.DataFrame({"because_of": [0, -1], "similar_customer": [-1, 0], "similar_buyers": [0, 2],
     ...                   "item_part": [1.0, 0.0], "neighbour_part": [0.0, 1.0]})
-    >>> reasons, evidence = reason_text(e, ["A1", "B2"], ["RED MUG", "BLUE MUG"], ["C9"],
-    ...                                 np.array(["2011-05-03", ""]), np.array([True, False]))
+    >>> reasons, evidence = reason_text(e, ["A1", "B2"], ["RED MUG", "BLUE MUG"], np.array(["2011-05-03", ""]),
+    ...                                 np.array([True, False]))
     >>> reasons
     ['often bought with RED MUG, which you bought on 2011-05-03', 'popular with shoppers like you (2 of your most similar shoppers bought it)']
     >>> evidence
-    [['affinity:A1'], ['similar:C9']]
+    [['affinity:A1'], ['similar_shoppers:2']]
     """
     sku = np.asarray(product_sku, dtype=object)
     name = np.asarray(product_name, dtype=object)
-    cid = np.asarray(customer_id, dtype=object)
     because = explained["because_of"].to_numpy(np.int64)
     similar = explained["similar_customer"].to_numpy(np.int64)
     n_buyers = explained["similar_buyers"].to_numpy(np.int64)
@@ -403,7 +404,7 @@ def reason_text(explained: pd.DataFrame, product_sku: Sequence[str] | np.ndarray
     affinity_code = np.full(n, None, dtype=object)
     affinity_code[has_item] = "affinity:" + sku[because[has_item]].astype(str).astype(object)
     similar_code = np.full(n, None, dtype=object)
-    similar_code[has_shopper] = "similar:" + cid[similar[has_shopper]].astype(str).astype(object)
+    similar_code[has_shopper] = "similar_shoppers:" + n_buyers[has_shopper].astype(str).astype(object)
     evidence = [[a, c] if a and c else [a] if a else [c] if c else ["popular"]
                 for a, c in zip(affinity_code.tolist(), similar_code.tolist(), strict=True)]
     for row in np.flatnonzero(popular & (has_item | has_shopper)).tolist():

@@ -6,6 +6,9 @@ overlap: each family's results go to one background writer thread, in order, whi
 computes the next family. A failed write stops the writes queued after it; a failed computation lets the
 writes already queued finish (they are complete results) and then raises; Ctrl-C lets only the
 running write finish.
+
+Consent is read once per run, with the projection, under the process's policy
+(:func:`graph_model.privacy.policy.current_policy`): a withdrawal or a grant takes effect at the next run.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from algorithms.pipeline import (
 )
 from algorithms.projection import read_projection
 from graph_model.errors import CustomerGraphError
+from graph_model.privacy.policy import ConsentPolicy, current_policy
 
 __all__ = ["FAMILIES", "AlgorithmsError", "Summary", "load_interactions", "parse_only", "run_all"]
 
@@ -132,12 +136,16 @@ def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(f for f in FAMILIES if f in chosen)
 
 
-def load_interactions(progress: Progress | None = None) -> Interactions:
-    """Read the projection from Neo4j and code it."""
-    proj = read_projection(progress)
+def load_interactions(progress: Progress | None = None, policy: ConsentPolicy | None = None) -> Interactions:
+    """Read the projection from Neo4j and code it, with each customer's consent under ``policy`` (default:
+    the process's :func:`~graph_model.privacy.policy.current_policy`)."""
+    policy = policy or current_policy()
+    proj = read_projection(progress, policy=policy)
+    by_id = proj.customers.set_index("customerId")
     return build_interactions(proj.customers.customerId, proj.products, proj.stores.storeId, proj.orders,
-                              proj.events, proj.visits,
-                              home_store=proj.customers.set_index("customerId")["homeStore"])
+                              proj.events, proj.visits, home_store=by_id["homeStore"],
+                              consent=by_id[["personalisation", "analytics"]],
+                              aggregates_without_analytics=policy.aggregates_without_analytics)
 
 
 def run_all(only: str | Iterable[str] | None = None, *, params: Params | None = None,
@@ -239,6 +247,14 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             except retention.RetentionError as error:
                 ret, model = None, None
                 summary.notes.append(f"retention skipped: {error}")
+        if ret is None:  # nothing is rescored, but no customer without analytics keeps an older score
+            unscored = cid[~data.permits("analytics")].tolist()
+
+            def clear_unscored() -> None:
+                writeback.clear_retention(unscored)
+
+            if unscored:
+                writer.submit(clear_unscored)
         if ret is not None and model is not None:
             summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
             ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]),

@@ -22,8 +22,8 @@ from graph_model.errors import CustomerGraphError
 
 __all__ = [
     "FAMILIES", "WritebackError", "versioned_run", "write_affinity", "write_popular_at", "write_popular_in",
-    "write_product_trends", "write_recommendations", "write_retention", "write_rfm", "write_segments",
-    "write_similarity",
+    "clear_retention", "write_product_trends", "write_recommendations", "write_retention", "write_rfm",
+    "write_segments", "write_similarity",
 ]
 
 FAMILIES = ("affinity", "similarity", "segments", "retention", "trends", "recommend")
@@ -153,6 +153,12 @@ SET c.churnRisk = row.churnRisk, c.pAlive = row.pAlive, c.expectedPurchases90d =
     c.retentionModel = $model, c.retentionVersion = $version
 """
 
+CLEAR_RETENTION = """
+UNWIND $rows AS customerId
+MATCH (c:Customer {customerId: customerId}) WHERE c.retentionVersion IS NOT NULL
+REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.retentionModel, c.retentionVersion
+"""
+
 WRITE_PRODUCT_TRENDS = """
 UNWIND $rows AS row
 MATCH (p:Product {sku: row.sku})
@@ -267,6 +273,12 @@ def write_rfm(rows: Sequence[dict[str, Any]]) -> int:
 def write_retention(rows: Sequence[dict[str, Any]], version: str, model: str) -> int:
     """``rows``: ``customerId, churnRisk, pAlive, expectedPurchases90d``."""
     return _write(WRITE_RETENTION, rows, version=version, model=model)
+
+
+def clear_retention(customer_ids: Sequence[str]) -> int:
+    """Remove the retention properties of these customers (those who may no longer be scored, when a run
+    writes no retention at all; a run that writes some removes the others' through ``CLEAN_STALE``)."""
+    return _write(CLEAR_RETENTION, customer_ids)
 
 
 def write_product_trends(rows: Sequence[dict[str, Any]]) -> int:

@@ -10,7 +10,15 @@ import scipy.sparse as sp
 from algorithms import affinity, recommend, retention, segments, similarity, trends
 from algorithms._sparse import top_k_per_row
 from algorithms.features import build_interactions
-from algorithms.pipeline import Params, compute_recommendations
+from algorithms.pipeline import (
+    Params,
+    compute_affinity,
+    compute_recommendations,
+    compute_retention,
+    compute_segments,
+    compute_similarity,
+    compute_trends,
+)
 
 # ---------------------------------------------------------------- affinity
 
@@ -109,9 +117,9 @@ def test_explanations_point_at_the_history_product_and_similar_shopper():
     assert row.similar_customer == 1 and row.similar_buyers == 2  # both neighbours bought cups; 1 is closer
     reasons, evidence = recommend.reason_text(
         out.iloc[[row.name]], ["T1", "C1", "S1", "L1"], ["TEAPOT", "CUPS", "SUGAR", "LAMP"],
-        ["c0", "c1", "c2", "c3"], np.array(["2011-05-03"]), np.array([True]))
+        np.array(["2011-05-03"]), np.array([True]))
     assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03"]
-    assert evidence == [["affinity:T1", "similar:c1"]]
+    assert evidence == [["affinity:T1", "similar_shoppers:2"]]  # counted, never named
 
 
 def test_pipeline_recommendations_name_real_products_and_dates():
@@ -206,7 +214,7 @@ def test_top_k_per_row_cuts_long_rows_with_ties_by_column():
 def test_reason_says_best_seller_when_popularity_outweighs_the_evidence():
     e = pd.DataFrame({"because_of": [0, 0], "similar_customer": [-1, -1], "similar_buyers": [0, 0],
                       "item_part": [0.5, 0.05], "neighbour_part": [0.0, 0.0], "score": [0.6, 0.25]})
-    reasons, evidence = recommend.reason_text(e, ["T1"], ["TEAPOT"], ["c0"], np.array(["2011-05-03"] * 2),
+    reasons, evidence = recommend.reason_text(e, ["T1"], ["TEAPOT"], np.array(["2011-05-03"] * 2),
                                               np.array([True, True]))
     assert reasons == ["often bought with TEAPOT, which you bought on 2011-05-03", "one of our best sellers"]
     assert evidence == [["affinity:T1"], ["affinity:T1", "popular"]]
@@ -326,3 +334,87 @@ def test_rising_product_ranks_first_in_trends():
 def test_popular_by_group_counts_distinct_buyers():
     out = trends.popular_by_group(np.array([0, 0, 0, 0]), np.array([1, 1, 1, 2]), np.array([5, 5, 5, 6]), 1, 7, k=2)
     assert out[["product", "buyers", "rank"]].values.tolist() == [[5, 1, 1], [6, 1, 2]]
+
+# ---------------------------------------------------------------- consent
+
+
+def _consent_shop(aggregates_without_analytics: bool = True, consent: bool = True):
+    """a, b: teapot + cups, then sugar; c: teapot only; x (analytics withdrawn) and y (personalisation
+    withdrawn): teapot + cups, like a and b."""
+    day = 86_400
+    rows = [("o1", "a", 10, ["T", "C"]), ("o2", "b", 20, ["T", "C"]), ("o3", "x", 30, ["T", "C"]),
+            ("o4", "y", 40, ["T", "C"]), ("o5", "c", 50, ["T"]), ("o6", "a", 80, ["S"]), ("o7", "b", 100, ["S"])]
+    orders = pd.DataFrame([{"orderId": o, "customerId": c, "storeId": None, "at": d * day, "cancelled": False,
+                            "sku": sku, "quantity": 1.0, "unitPrice": 2.0} for o, c, d, skus in rows for sku in skus])
+    products = pd.DataFrame({"sku": ["C", "S", "T"], "name": ["CUPS", "SUGAR", "TEAPOT"]})
+    # a is missing from the consent frame: permitted, as the shipped defaults say
+    decisions = pd.DataFrame({"personalisation": [True, True, True, False], "analytics": [True, True, False, True]},
+                             index=["b", "c", "x", "y"])
+    return build_interactions(pd.Series(["a", "b", "c", "x", "y"]), products, pd.Series([], dtype=str), orders,
+                              pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"]),
+                              pd.DataFrame(columns=["customerId", "storeId", "at"]),
+                              consent=decisions if consent else None,
+                              aggregates_without_analytics=aggregates_without_analytics)
+
+
+def _named(frame: pd.DataFrame, data, *columns: str) -> pd.DataFrame:
+    return frame.assign(**{c: data.customers[frame[c].to_numpy(np.int64)] for c in columns})
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the retention fit on five customers
+@pytest.mark.parametrize("consent", [False, True])
+def test_withdrawn_customers_leave_the_customer_models_but_count_in_affinities(consent):
+    data = _consent_shop(consent=consent)
+    bought_together = compute_affinity(data).query("source == 'T' and target == 'C'")
+    # all five teapot orders and four cups orders of the seven orders count, x's and y's included
+    assert bought_together[["count", "support", "confidence", "lift", "score"]].values.tolist() == [
+        [4, pytest.approx(4 / 7), pytest.approx(0.8), pytest.approx(4 * 7 / (5 * 4)), pytest.approx(4 / np.sqrt(20))]]
+    assert compute_trends(data)["products"].set_index("sku").popularity.to_dict() == {"C": 4, "S": 2, "T": 5}
+
+    edges = _named(compute_similarity(data), data, "source", "target")
+    rfm = set(_named(compute_segments(data, compute_similarity(data))["rfm"], data, "customer").customer)
+    scored = set(_named(compute_retention(data)[0], data, "customer").customer)
+    recs = compute_recommendations(data)
+    cups_for_c = recs.query("customerId == 'c' and sku == 'C'").evidence.tolist()
+    if not consent:  # what the consent changes: x and y are everyone's closest shoppers and get recommendations
+        assert {"x", "y"} <= set(edges.source) & set(edges.target)
+        assert rfm == scored == {"a", "b", "c", "x", "y"}
+        assert set(recs.customerId) == {"c", "x", "y"}
+        assert cups_for_c == [["affinity:T", "similar_shoppers:4"]]
+        return
+    assert edges[["source", "target", "rank"]].values.tolist() == [
+        ["a", "b", 1], ["a", "c", 2], ["b", "a", 1], ["b", "c", 2], ["c", "a", 1], ["c", "b", 2]]
+    assert rfm == scored == {"a", "b", "c", "y"}  # y withdrew personalisation only: still in the customer models
+    # y gets nothing; x (analytics withdrawn) still gets recommendations from its own history, with no
+    # similar shoppers; c's similar shoppers who bought cups are a and b, counted, never named
+    assert set(recs.customerId) == {"c", "x"}
+    assert cups_for_c == [["affinity:T", "similar_shoppers:2"]]
+    assert not any(code.startswith("similar") for codes in recs.query("customerId == 'x'").evidence for code in codes)
+
+
+def test_without_aggregates_the_analytics_withdrawn_leave_affinities_and_trends_too():
+    data = _consent_shop(aggregates_without_analytics=False)
+    bought_together = compute_affinity(data).query("source == 'T' and target == 'C'")
+    # x's order is gone from the baskets: 3 of 6 orders hold both, 4 hold the teapot, 3 the cups
+    assert bought_together[["count", "support", "confidence", "lift", "score"]].values.tolist() == [
+        [3, pytest.approx(3 / 6), pytest.approx(0.75), pytest.approx(3 * 6 / (4 * 3)), pytest.approx(3 / np.sqrt(12))]]
+    assert compute_trends(data)["products"].set_index("sku").popularity.to_dict() == {"C": 3, "S": 2, "T": 4}
+    # x's own recommendations still come from x's own history (personalisation is granted)
+    assert set(compute_recommendations(data).customerId) == {"c", "x"}
+
+
+def test_segment_members_of_an_earlier_run_who_withdrew_analytics_are_not_counted_in_popular_in():
+    data = _consent_shop()
+    x = int(data.customers.get_loc("x"))
+    members = pd.DataFrame({"customer": [x, int(data.customers.get_loc("c"))], "key": ["rfm-lost", "rfm-lost"]})
+    popular = compute_trends(data, members)["popular_in"]
+    assert popular.sku.tolist() == ["T"]  # c's teapot; x's cups do not count
+
+
+def test_explanations_without_any_similar_shopper():
+    # nobody may be anyone's similar shopper (e.g. everyone withdrew personalisation but one): no evidence
+    bought, sim = _tiny_shop()
+    nobody = sp.csr_array((4, 4))
+    recs = recommend.recommend(bought, sim, customer_similarity=nobody, n=2)
+    out = recommend.explain(recs, bought, sim, customer_similarity=nobody, neighbour_items=bought)
+    assert (out.similar_customer == -1).all() and (out.similar_buyers == 0).all()

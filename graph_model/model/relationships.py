@@ -73,7 +73,7 @@ class Recommendation(StructuredRel):
     score = FloatProperty(required=True)
     rank = IntegerProperty()
     reason = StringProperty()  # a readable sentence naming real nodes
-    evidence = ArrayProperty(StringProperty())  # e.g. ["affinity:85123A", "similar:12347"]
+    evidence = ArrayProperty(StringProperty())  # e.g. ["affinity:85123A", "similar_shoppers:3"]; never a customer id
     version = StringProperty()
 
 
