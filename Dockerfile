@@ -11,5 +11,7 @@ RUN pip install --no-cache-dir .
 COPY data ./data
 COPY cypher ./cypher
 ENV PYTHONUNBUFFERED=1
+# production unless told otherwise: the API then refuses to start without CUSTOMER_GRAPH_API_KEYS
+ENV CUSTOMER_GRAPH_ENV=production
 EXPOSE 8000
 CMD ["customer-graph", "serve", "--host", "0.0.0.0", "--port", "8000"]

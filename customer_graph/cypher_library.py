@@ -489,14 +489,46 @@ def cell_text(value: Any) -> str:
     return str(plain)
 
 
+#: a spreadsheet takes a cell starting with one of these as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    r"""One value as a CSV cell: :func:`cell_text`, with a ``'`` before text a spreadsheet would run as a formula.
+
+    Numbers stay as they are (a negative number is no formula); any other value whose text starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single quote, as OWASP advises.
+
+    >>> [csv_cell(v) for v in ['=HYPERLINK("http://x","y")', "-3.5", -3.5, -2, "+1", "@SUM(A1)", "a=b", None]]
+    ['\'=HYPERLINK("http://x","y")', "'-3.5", '-3.5', '-2', "'+1", "'@SUM(A1)", 'a=b', '']
+    """
+    text = cell_text(value)
+    if text.startswith(FORMULA_STARTS) and not (isinstance(value, int | float) and not isinstance(value, bool)):
+        return "'" + text
+    return text
+
+
 def format_csv(result: Result) -> str:
-    """The result as CSV with a header row."""
+    """The result as CSV with a header row; text that would be a spreadsheet formula is escaped (:func:`csv_cell`).
+
+    >>> print(format_csv(Result(columns=["search", "delta"], rows=[["=1+1", -1.5], ["mug", 2]])), end="")
+    search,delta
+    '=1+1,-1.5
+    mug,2
+    >>> format_csv(Result(columns=["search"], rows=[["a\\r=1"], [""]]))
+    'search\\n"a\\r=1"\\n""\\n'
+    """
+    # "\r\n" as the writer's terminator makes it quote a cell holding a lone "\r" too (with "\n" it does not, and
+    # a spreadsheet would start a new row there, where "=..." after the "\r" runs); rows still end in "\n"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(result.columns)
-    for row in result.rows:
-        writer.writerow([cell_text(value) for value in row])
-    return buffer.getvalue()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines = []
+    for cells in [result.columns, *result.rows]:
+        writer.writerow([csv_cell(value) for value in cells])
+        lines.append(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+    return "".join(lines)
 
 
 def format_table(result: Result, max_width: int = 60) -> str:

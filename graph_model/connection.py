@@ -104,8 +104,13 @@ def session(**kwargs: Any) -> Iterator[neo4j.Session]:
         raise translate_neo4j_error(error) from error
 
 
-def run_query(query: str, parameters: dict[str, Any] | None = None, *, write: bool = True) -> list[dict[str, Any]]:
-    """Run one parameterised statement in a managed (retried) transaction; return its rows as dicts."""
+def run_query(query: str | neo4j.Query, parameters: dict[str, Any] | None = None, *,
+              write: bool = True) -> list[dict[str, Any]]:
+    """Run one parameterised statement in a managed (retried) transaction; return its rows as dicts.
+
+    ``query`` may be a :class:`neo4j.Query` to give the transaction its own timeout (instead of the server's
+    ``db.transaction.timeout``).
+    """
     try:
         records, _, _ = get_driver().execute_query(
             query,

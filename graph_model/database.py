@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import neo4j
+
 from graph_model.connection import current_settings, run_query, session
 from graph_model.local_server import LocalServer
 from graph_model.settings import Settings
@@ -13,7 +15,7 @@ def local_server(settings: Settings | None = None) -> LocalServer:
     return LocalServer(
         home=settings.home, dist_dir=settings.dist_dir, password=settings.password,
         bolt_port=settings.bolt_port, http_port=settings.http_port,
-        heap=settings.heap, pagecache=settings.pagecache,
+        heap=settings.heap, pagecache=settings.pagecache, transaction_timeout=settings.transaction_timeout,
     )
 
 
@@ -38,11 +40,14 @@ def server_versions() -> dict[str, str]:
 
 
 def clear_graph(batch_size: int = 1000) -> None:
-    """Delete every node and relationship (constraints and indexes stay), in batches small enough for dense nodes."""
+    """Delete every node and relationship (constraints and indexes stay), in batches small enough for dense nodes.
+
+    The outer transaction has no timeout (the server's ``db.transaction.timeout`` covers it too, and emptying a
+    big graph may take longer); the batches are committed one by one.
+    """
     with session() as s:
-        s.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS", {"batch": batch_size}
-        ).consume()
+        s.run(neo4j.Query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS", timeout=0),
+              {"batch": batch_size}).consume()
 
 
 def graph_counts() -> tuple[dict[str, int], dict[str, int]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import neo4j
+
 from graph_model.connection import run_query
 from graph_model.model import NODE_CLASSES
 
@@ -69,7 +71,8 @@ def apply_schema(wait_seconds: int = 300) -> list[str]:
     """Create every missing constraint and index, wait until they are online; return their names."""
     for item in schema_items():
         run_query(item.statement)
-    run_query("CALL db.awaitIndexes($seconds)", {"seconds": wait_seconds})
+    # a transaction of its own that may outlast the server's db.transaction.timeout (a new index on a big graph)
+    run_query(neo4j.Query("CALL db.awaitIndexes($seconds)", timeout=wait_seconds + 60), {"seconds": wait_seconds})
     return [item.name for item in schema_items()]
 
 

@@ -16,7 +16,17 @@ NEO4J_BOLT_PORT            local Bolt port                             ``7687``
 NEO4J_HTTP_PORT            local HTTP port (Browser)                   ``7474``
 NEO4J_HEAP                 local server heap (max)                     ``2g``
 NEO4J_PAGECACHE            local server page cache                     ``2g``
+NEO4J_TRANSACTION_TIMEOUT  local server stops a transaction after it   ``60s``
+                           (``db.transaction.timeout``; ``0`` = never)
 =========================  ==========================================  ===============================
+
+``NEO4J_TRANSACTION_TIMEOUT`` bounds the work of any one transaction on the local server, whoever sends it
+(an API request, an analyst's query, a stuck client). The project's own transactions fit well inside
+60 s: loaders and algorithms write in batches of thousands of rows, and the longest single statements
+(deleting a superseded algorithm run's results with ``CALL {...} IN TRANSACTIONS``, whose outer
+transaction the timeout covers too) take seconds. A client may ask for another timeout for one
+transaction (``cypher run --timeout``, a driver ``Query(timeout=...)``), and the project's maintenance
+statements that may run long (emptying the graph, waiting for indexes) do.
 """
 
 from __future__ import annotations
@@ -55,6 +65,13 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _duration(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, default).strip()
+    if not re.fullmatch(r"0|\d+(ms|s|m|h)", raw):
+        raise ConfigurationError(f"{name} must be a duration such as 60s, 500ms, 5m or 0 (no limit), got {raw!r}")
+    return raw
+
+
 def _size(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, default).strip()
     if not re.fullmatch(r"\d+[kmgKMG]?", raw):
@@ -76,6 +93,7 @@ class Settings:
     http_port: int
     heap: str
     pagecache: str
+    transaction_timeout: str = "60s"
 
     @property
     def uses_local_server(self) -> bool:
@@ -111,4 +129,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_port=_port(env, "NEO4J_HTTP_PORT", 7474),
         heap=_size(env, "NEO4J_HEAP", "2g"),
         pagecache=_size(env, "NEO4J_PAGECACHE", "2g"),
+        transaction_timeout=_duration(env, "NEO4J_TRANSACTION_TIMEOUT", "60s"),
     )

@@ -24,6 +24,7 @@ from customer_graph.cypher_library import (
     resolve_file,
     split_statements,
 )
+from graph_model import run_query
 from graph_model.settings import Settings, project_root
 
 ROOT = project_root()
@@ -153,6 +154,27 @@ def test_table_and_csv_formatting() -> None:
     assert format_table(Result(columns=["x"], rows=[])).splitlines()[-1] == "(0 rows)"
 
 
+def test_csv_escapes_what_a_spreadsheet_would_run_as_a_formula() -> None:
+    result = Result(columns=["text", "n"], rows=[
+        ['=HYPERLINK("http://x","y")', -3.5], ["+44 20 7946 0000", -2], ["-3.5", 0], ["@SUM(A1:A9)", 1.5],
+        ["\tcmd", None], ["\r=1", True], ["a=b", 1], [["=x"], {"k": "=y"}], ["x\r=1+1", 2],
+    ])
+    assert format_csv(result) == (
+        "text,n\n"
+        "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-3.5\n"
+        "'+44 20 7946 0000,-2\n"
+        "'-3.5,0\n"
+        "'@SUM(A1:A9),1.5\n"
+        "'\tcmd,\n"
+        "\"'\r=1\",true\n"
+        "a=b,1\n"
+        "\"[\"\"=x\"\"]\",\"{\"\"k\"\": \"\"=y\"\"}\"\n"
+        "\"x\r=1+1\",2\n"  # quoted: a spreadsheet starts no new row (where =1+1 would run) at the \r
+    )
+    assert list(csv.reader(io.StringIO(format_csv(result), newline="")))[-1] == ["x\r=1+1", "2"]
+    assert format_table(result).splitlines()[2].startswith('=HYPERLINK("http://x","y") | -3.5')  # only CSV is escaped
+
+
 # ------------------------------------------------------------------------------------- command line
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -196,6 +218,22 @@ def test_cli_param_overrides_the_file_default_and_writes_csv(analyst_graph: Sett
     assert code == 0 and out.splitlines()[1].startswith("viewed_together,1,P2,Red Woolly Hottie,0.7")
     code, out, _ = run_cli(monkeypatch, capsys, "cypher", "run", "store_catchment", "-p", "bandsKm=[5]", "-f", "csv")
     assert code == 0 and [line.split(",")[2] for line in out.splitlines()[1:]] == ["0-5 km", "5+ km", "0-5 km", "unknown"]
+
+
+def test_cli_csv_escapes_a_search_text_that_is_a_formula(analyst_graph: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    formula = '=HYPERLINK("http://x","y")'
+    run_query("CREATE (:Session {sessionId: 'S-CSV'})-[:CONTAINS]->(:Event {eventId: 'S-CSV-E1', type: 'search', "
+              "resultsCount: 0, at: datetime('2011-12-01T10:00:00Z')})-[:SEARCHED]->(:SearchQuery {text: $text})",
+              {"text": formula})
+    try:
+        code, out, err = run_cli(monkeypatch, capsys, "cypher", "run", "searches_without_results", "-f", "csv")
+    finally:
+        run_query("MATCH (s:Session {sessionId: 'S-CSV'})-[:CONTAINS]->(e)-[:SEARCHED]->(q) DETACH DELETE s, e, q")
+    assert code == 0, err
+    assert '"\'=HYPERLINK(""http://x"",""y"")",1,1,2011-12-01T10:00:00Z' in out.splitlines()
+    [row] = [row for row in csv.DictReader(io.StringIO(out)) if "HYPERLINK" in row["search"]]
+    assert row["search"] == "'" + formula and row["searches"] == "1"
 
 
 def test_cli_lists_the_library(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 from pathlib import Path
 
 import pytest
 
+from loaders import readers
 from loaders.exports import FORMATS, recognise
 from loaders.fingerprint import graph_fingerprint
 from loaders.generator import GeneratorConfig, generate
 from loaders.pipeline import LoadOptions, load_drop
-from loaders.readers import UnreadableRow, read_rows
+from loaders.readers import UnreadableRow, count_rows, read_rows
 
 
 def _load(tmp_path: Path, fmt: str) -> dict:
@@ -70,3 +72,74 @@ def test_generator_is_deterministic(tmp_path: Path, fmt: str) -> None:
     assert first == second
     for name in first:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def _rows(path: Path) -> list[tuple[int, object]]:
+    return [(line, row if isinstance(row, dict) else ("unreadable", row.message, row.text))
+            for line, row in read_rows(recognise(path))]
+
+
+@pytest.mark.parametrize("name", ["orders.csv", "orders.csv.gz"])
+def test_a_csv_line_the_parser_cannot_take_is_one_unreadable_row(tmp_path: Path, name: str) -> None:
+    data = b"".join([
+        b"orderId,line,sku\n",
+        b'O1,1,"two\n',                                       # lines 2-3: one record, a Latin-1 byte in it
+        b'lines \xe9"\n',
+        b"O2,2," + b"x" * (csv.field_size_limit() + 1) + b"\n",  # line 4: over the csv module's field limit
+        b"O3,3,P3\n",
+        b"O4,4,\xff\xfe\n",                                    # line 6
+        b"O5,5,P5\n",
+    ])
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    rows = _rows(path)
+    assert [line for line, _ in rows] == [3, 4, 5, 6, 7]
+    assert rows[0] == (3, ("unreadable", "not UTF-8: byte 0xe9 at byte 6 of line 3", 'lines \ufffd"'))
+    assert rows[1][1][0] == "unreadable" and "field larger than field limit" in rows[1][1][1]
+    assert rows[2] == (5, {"orderId": "O3", "line": "3", "sku": "P3"})
+    assert rows[3] == (6, ("unreadable", "not UTF-8: byte 0xff at byte 5 of line 6", "O4,4,\ufffd\ufffd"))
+    assert rows[4] == (7, {"orderId": "O5", "line": "5", "sku": "P5"})
+
+
+def test_a_line_too_long_to_read_is_skipped_without_keeping_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_CHARS", 100)
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text('{"eventId": "E1"}\n{"eventId": "' + "x" * 1_000 + '"}\n{"eventId": "E3"}\n', encoding="utf-8")
+    rows = _rows(jsonl)
+    assert rows[0] == (1, {"eventId": "E1"}) and rows[2] == (3, {"eventId": "E3"})
+    assert rows[1][1][:2] == ("unreadable", "line longer than 100 characters (1015), not read")
+    assert len(rows[1][1][2]) < 1_100
+
+    csv_file = tmp_path / "orders.csv"
+    csv_file.write_text("orderId,sku\nO1," + "x" * 1_000 + "\nO2,P2\n", encoding="utf-8")
+    assert _rows(csv_file) == [(2, ("unreadable", "line longer than 100 characters (1003), not read", "O1," + "x" * 98 + "…")),
+                               (3, {"orderId": "O2", "sku": "P2"})]
+
+
+def test_json_the_parser_refuses_in_any_way_is_one_unreadable_row(tmp_path: Path) -> None:
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("\n".join(['{"n": ' + "9" * 5_000 + "}", "[" * 100_000, '{"a": ' * 50_000, '{"eventId": "E4"}']),
+                     encoding="utf-8")
+    rows = _rows(jsonl)
+    assert [line for line, _ in rows] == [1, 2, 3, 4]
+    assert all(row[0] == "unreadable" and row[1].startswith("invalid JSON") for _, row in rows[:3])
+    assert rows[3] == (4, {"eventId": "E4"})
+
+
+def test_a_gzip_file_that_breaks_off_keeps_the_rows_before(tmp_path: Path) -> None:
+    data = b"orderId,line\n" + b"".join(b"O%d,1\n" % i for i in range(20_000))
+    path = tmp_path / "orders.csv.gz"
+    path.write_bytes(gzip.compress(data)[:-100])
+    rows = _rows(path)
+    assert 10_000 < len(rows) <= 20_000
+    assert rows[0] == (2, {"orderId": "O0", "line": "1"})
+    assert all(isinstance(row, dict) for _, row in rows[:-1])
+    line, last = rows[-1]
+    assert line == len(rows) + 1 and last[0] == "unreadable"
+    assert last[1].startswith(f"the file cannot be read past line {line - 1}: EOFError")
+    assert count_rows(recognise(path)) is None
+
+    not_gzip = tmp_path / "events.jsonl.gz"
+    not_gzip.write_text('{"eventId": "E1"}\n', encoding="utf-8")
+    assert [(line, row[0]) for line, row in _rows(not_gzip)] == [(1, "unreadable")]
+    assert "Not a gzipped file" in _rows(not_gzip)[0][1][1]

@@ -91,3 +91,38 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
     with pytest.raises(SystemExit) as stop:
         _finish(report)
     assert stop.value.code == 3
+
+
+def test_a_line_no_parser_can_take_never_stops_the_drop(graph, tmp_path: Path) -> None:
+    """An undecodable byte and ``[`` x 100,000 (deeper than Python's JSON recursion) in the first file."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "categories.jsonl").write_bytes(b"\n".join([
+        json.dumps({"categoryId": "K1", "name": "Kitchen"}).encode(),
+        b'{"categoryId": "K-BAD", "name": "Caf\xe9"}',                                          # line 2: Latin-1
+        b"[" * 100_000,                                                                         # line 3
+        json.dumps({"categoryId": "K2", "name": "Garden", "parentId": "K1"}).encode(),
+    ]) + b"\n")
+    write_table(pd.DataFrame([{"sku": "P1", "name": "Mug", "price": 4.5, "categoryIds": "K1|K2"}]),
+                drop / "products.csv.gz")
+    write_table(pd.DataFrame([{"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}]),
+                drop / "stores.jsonl.gz")
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"}]), drop / "customers.csv")
+
+    report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run", batch_size=50, writers=1))
+
+    saved = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert saved["totals"] == report["totals"]
+    assert report["entities"]["categories"]["rejectReasons"] == {"unreadable": 2}
+    assert {name: report["entities"][name]["loaded"] for name in ("categories", "products", "stores", "customers")} \
+        == {"categories": 2, "products": 1, "stores": 1, "customers": 1}
+    rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["file"], r["line"], r["reason"]) for r in rejects] == [
+        ("categories.jsonl", 2, "unreadable"), ("categories.jsonl", 3, "unreadable")]
+    assert rejects[0]["message"] == "not UTF-8: byte 0xe9 at byte 36 of line 2"
+    assert rejects[0]["row"] == '{"categoryId": "K-BAD", "name": "Caf\ufffd"}'
+    assert rejects[1]["message"] == "invalid JSON: nested too deeply to parse"
+    assert run_query("MATCH (p:Product {sku: 'P1'})-[:IN_CATEGORY]->(c:Category) "
+                     "RETURN collect(c.categoryId) AS ids")[0]["ids"] in (["K1", "K2"], ["K2", "K1"])
+    assert run_query("MATCH (c:Category) RETURN count(c) AS n")[0]["n"] == 2
+    assert run_query("MATCH (s:Store), (c:Customer) RETURN count(*) AS n")[0]["n"] == 1

@@ -7,6 +7,7 @@ These tests run against the server the test session started; with ``NEO4J_URI`` 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,9 +20,12 @@ from typing import Any
 import pytest
 
 from graph_model import connection, run_query
+from graph_model.database import clear_graph, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server import LocalServer
+from graph_model.local_server.distribution import Distribution
 from graph_model.local_server.server import free_port
+from graph_model.settings import Settings, load_settings
 
 
 @pytest.fixture
@@ -83,6 +87,31 @@ def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServ
     server.start()
     connection.close_driver()
     assert run_query("MATCH (c:Customer) WHERE c.customerId STARTS WITH 'killed-' RETURN count(c) AS n")[0]["n"] == 500
+
+
+def _seconds(duration: str) -> float:
+    """``1m``, ``60s``, ``1m30s``, ``500ms`` in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+)(ms|s|m|h|d)?", duration)
+    return sum(int(number) * units[unit or "s"] for number, unit in parts)
+
+
+def test_the_written_conf_bounds_every_transaction(tmp_path: Path) -> None:
+    settings = load_settings({"CUSTOMER_GRAPH_HOME": str(tmp_path / "home"), "NEO4J_TRANSACTION_TIMEOUT": "45s"})
+    conf = local_server(settings).write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
+    assert "db.transaction.timeout=45s" in conf
+    default = LocalServer(home=tmp_path / "other", dist_dir=tmp_path / "dist", password="long-enough")
+    assert "db.transaction.timeout=60s" in default.write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
+
+
+def test_the_running_server_has_the_configured_transaction_timeout(server: LocalServer,
+                                                                   neo4j_settings: Settings) -> None:
+    # the test server was started through the same settings and conf writer (tests/conftest.py)
+    assert server.transaction_timeout == neo4j_settings.transaction_timeout
+    [row] = run_query("SHOW SETTINGS YIELD name, value WHERE name = 'db.transaction.timeout' RETURN value", write=False)
+    assert _seconds(row["value"]) == _seconds(neo4j_settings.transaction_timeout) > 0  # the server says 60s as 1m
+    # a client may still ask for more for one transaction: the maintenance statements do (no limit here)
+    clear_graph()
 
 
 def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path) -> None:

@@ -15,12 +15,37 @@ def test_docker_compose_runs_neo4j_526_with_apoc_gds_and_the_api() -> None:
     neo4j = services["neo4j"]
     assert neo4j["image"] == "neo4j:5.26-community"
     assert "apoc" in neo4j["environment"]["NEO4J_PLUGINS"] and "graph-data-science" in neo4j["environment"]["NEO4J_PLUGINS"]
-    assert {"7474:7474", "7687:7687"} <= {str(p).split("#")[0].strip() for p in neo4j["ports"]}
+    assert {"127.0.0.1:7474:7474", "127.0.0.1:7687:7687"} <= {str(p).split("#")[0].strip() for p in neo4j["ports"]}
     assert "healthcheck" in neo4j and neo4j["volumes"]
     for name in ("api", "loader"):
         assert services[name]["depends_on"]["neo4j"]["condition"] == "service_healthy"
         assert services[name]["environment"]["NEO4J_URI"] == "bolt://neo4j:7687"
     assert services["loader"]["restart"] == "no"
+
+
+def test_docker_compose_is_production_safe() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    neo4j, api, loader = services["neo4j"], services["api"], services["loader"]
+    # Neo4j answers on this machine only (the other containers use the compose network)
+    assert [str(p).split("#")[0].strip() for p in neo4j["ports"]] == ["127.0.0.1:7474:7474", "127.0.0.1:7687:7687"]
+    # no default secret anywhere: compose refuses to start without each of them (${NAME:?message})
+    references = dict(re.findall(r"\$\{(\w+)(:?[-?][^}]*)?\}", text))
+    assert {name for name, rest in references.items() if not rest.startswith(":?")} == {"NEO4J_TRANSACTION_TIMEOUT"}
+    assert {"NEO4J_PASSWORD", "CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_PRIVACY_KEY"} <= set(references)
+    assert neo4j["environment"]["NEO4J_AUTH"].startswith("neo4j/${NEO4J_PASSWORD:?")
+    assert "customer-graph}" not in text  # the old development password default
+    assert neo4j["environment"]["NEO4J_db_transaction_timeout"] == "${NEO4J_TRANSACTION_TIMEOUT:-60s}"
+    # the API in production mode, refusing to start without keys; one privacy key for loader and API
+    assert api["environment"]["CUSTOMER_GRAPH_ENV"] == "production"
+    assert api["environment"]["CUSTOMER_GRAPH_API_KEYS"].startswith("${CUSTOMER_GRAPH_API_KEYS:?")
+    for service in (api, loader):
+        assert service["environment"]["NEO4J_PASSWORD"].startswith("${NEO4J_PASSWORD:?")
+        assert service["environment"]["CUSTOMER_GRAPH_PRIVACY_KEY"].startswith("${CUSTOMER_GRAPH_PRIVACY_KEY:?")
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    assert "ENV CUSTOMER_GRAPH_ENV=production" in dockerfile
+    assert dockerfile.index("ENV CUSTOMER_GRAPH_ENV=production") < dockerfile.index(next(
+        line for line in dockerfile if line.startswith("CMD ")))
 
 
 def test_readme_setup_is_exactly_two_commands_and_ci_runs_the_test_one() -> None:

@@ -41,3 +41,12 @@ def test_a_short_local_password_is_refused() -> None:
 def test_a_bad_memory_size_is_a_clear_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="NEO4J_HEAP"):
         load_settings({"NEO4J_HEAP": "lots"})
+
+
+def test_the_transaction_timeout_is_configurable_and_checked() -> None:
+    assert load_settings({}).transaction_timeout == "60s"
+    assert load_settings({"NEO4J_TRANSACTION_TIMEOUT": " 500ms "}).transaction_timeout == "500ms"
+    assert load_settings({"NEO4J_TRANSACTION_TIMEOUT": "0"}).transaction_timeout == "0"
+    for bad in ("soon", "60", "-5s", "1.5s"):
+        with pytest.raises(ConfigurationError, match="NEO4J_TRANSACTION_TIMEOUT must be a duration"):
+            load_settings({"NEO4J_TRANSACTION_TIMEOUT": bad})

@@ -84,6 +84,7 @@ class LocalServer:
     http_port: int = 7474
     heap: str = "2g"
     pagecache: str = "2g"
+    transaction_timeout: str = "60s"  # db.transaction.timeout: the server stops a longer transaction
 
     @property
     def conf_dir(self) -> Path:
@@ -108,7 +109,7 @@ class LocalServer:
     # -- configuration -------------------------------------------------------------------------------
 
     def write_config(self, dist: Distribution) -> Path:
-        """Write ``conf/neo4j.conf``: loopback only, the ports, folders, memory, APOC/GDS allowed."""
+        """Write ``conf/neo4j.conf``: loopback only, the ports, folders, memory, transaction timeout, APOC/GDS."""
         for sub in ("conf", "data", "logs", "run", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         conf = self.conf_dir / "neo4j.conf"
@@ -129,6 +130,7 @@ class LocalServer:
             f"server.memory.heap.initial_size={self.heap}",
             f"server.memory.heap.max_size={self.heap}",
             f"server.memory.pagecache.size={self.pagecache}",
+            f"db.transaction.timeout={self.transaction_timeout}",
             "dbms.security.procedures.unrestricted=gds.*,apoc.*",
             "dbms.security.procedures.allowlist=gds.*,apoc.*",
             "dbms.usage_report.enabled=false",
