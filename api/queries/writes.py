@@ -22,7 +22,7 @@ from graph_model.privacy.consent import WRITE_CONSENTS, consent_row
 from graph_model.privacy.keys import customer_hash, identity_hash
 
 REFERENCES = """
-OPTIONAL MATCH (c:Customer {customerId: $customerId})
+OPTIONAL MATCH (c:Customer {customerId: $customerId}) WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
 OPTIONAL MATCH (p:Product {sku: $sku})
 OPTIONAL MATCH (cat:Category {categoryId: $categoryId})
 OPTIONAL MATCH (st:Store {storeId: $storeId})
@@ -97,6 +97,7 @@ RETURN v.visitId AS eventId
 
 RESPONSE_TARGET = """
 MATCH (m:Message {messageId: $messageId})-[:SENT_TO]->(c:Customer)
+WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
 RETURN c.customerId AS customerId, m.channel AS channel
 """
 
