@@ -49,6 +49,18 @@ class Blended:
         return "; ".join(text for _, text in sorted(self.reasons, key=lambda item: -item[0]))
 
 
+PRIVATE_EVIDENCE = ("similar:",)  # codes naming another customer (the algorithms now write similar_shoppers)
+
+
+def public_evidence(codes: Iterable[str] | None) -> list[str]:
+    """The evidence codes that may be shown: never one naming another customer.
+
+    >>> public_evidence(["affinity:P11", "similar:12350", "similar_shoppers"])
+    ['affinity:P11', 'similar_shoppers']
+    """
+    return [code for code in codes or () if not code.startswith(PRIVATE_EVIDENCE)]
+
+
 def reason_text(row: dict[str, Any], store_name: str | None) -> str:
     """A readable reason for one candidate row."""
     source, about = row["source"], row.get("about")
@@ -88,7 +100,7 @@ def blend(rows: Iterable[dict[str, Any]], *, first: int, exclude: frozenset[str]
         item.reasons.append((contribution, reason_text(row, store_name)))
         if source == "PERSONAL":
             item.base_score, item.rank = row.get("score"), row.get("rank")
-            item.evidence = list(row.get("evidence") or [])
+            item.evidence = public_evidence(row.get("evidence"))
         if row.get("stock") is not None:
             item.stock = row["stock"]
     if store_name is not None:

@@ -8,8 +8,9 @@ into :mod:`graph_model.errors` (``DatabaseUnavailable``, ``QueryError``) at this
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 from neo4j import AsyncGraphDatabase, RoutingControl
@@ -19,6 +20,7 @@ from graph_model.errors import translate_neo4j_error
 from graph_model.settings import Settings
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,6 +47,12 @@ def _native(value: Any) -> Any:
     if kind is neo4j.time.DateTime:
         return value.to_native()
     return value
+
+
+async def rows(tx: neo4j.AsyncManagedTransaction, query: str, parameters: dict[str, Any]) -> list[Row]:
+    """The rows of one statement inside a transaction function, as dicts of Python values."""
+    result = await tx.run(query, parameters)
+    return [{key: _native(value) for key, value in record.items()} async for record in result]
 
 
 class Database:
@@ -91,6 +99,20 @@ class Database:
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
             raise translate_neo4j_error(error) from error
         return [{key: _native(value) for key, value in record.items()} for record in records]
+
+    async def write_transaction(self, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]]) -> T:
+        """Run ``work(tx)`` as one managed write transaction (several statements, all or nothing), retried
+        like :meth:`run`'s writes (the transaction counts once in ``round_trips``). Use :func:`rows` in
+        ``work`` to read results as Python values."""
+        async def counted(tx: neo4j.AsyncManagedTransaction) -> T:
+            self.round_trips += 1
+            return await work(tx)
+
+        try:
+            async with self.driver.session(database=self.settings.database) as session:
+                return await session.execute_write(counted)
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
+            raise translate_neo4j_error(error) from error
 
     async def ping(self) -> None:
         """Raise ``DatabaseUnavailable`` unless the database answers a trivial query."""

@@ -8,6 +8,8 @@
 - Malformed requests (invalid JSON or UTF-8, nesting too deep, a body over the limit, a body that is not
   a GraphQL request) get a 4xx with a GraphQL error body, never a 500.
 - No key or an unknown key: 401 with ``UNAUTHENTICATED``.
+- An admin's read of personal fields is audited once per request, after execution; when that audit entry
+  cannot be written the answer is not sent (503 ``SERVICE_UNAVAILABLE``).
 
 Strawberry's own ASGI view answers validation failures with 200 and malformed requests with plain
 text, so this module drives ``schema.execute`` itself (with strawberry's caches and limits).
@@ -32,7 +34,15 @@ from api.auth import DEV_KEYS, Role, authenticate, key_from_headers
 from api.config import ApiConfig
 from api.context import RequestContext
 from api.db import Database
-from api.errors import BAD_REQUEST, UNAUTHENTICATED, format_error, request_error
+from api.errors import (
+    BAD_REQUEST,
+    SERVICE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    UNAVAILABLE_MESSAGE,
+    format_error,
+    request_error,
+)
+from graph_model.errors import CustomerGraphError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -178,16 +188,21 @@ class GraphQLEndpoint:
                                  "or X-API-Key).", {"WWW-Authenticate": "Bearer"})
         query, variables, operation_name = await _request_params(request, self.config.max_body_bytes)
         allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
+        context = RequestContext(principal=principal, db=self.db, config=self.config)
         try:
             result = await self.schema.execute(
                 query, variable_values=variables, operation_name=operation_name, allowed_operation_types=allowed,
-                context_value=RequestContext(principal=principal, db=self.db, config=self.config),
+                context_value=context,
             )
         except InvalidOperationTypeError:
             raise RequestRefused(405, "METHOD_NOT_ALLOWED", "Mutations are sent with POST.", {"Allow": "POST"}) from None
         except (CannotGetOperationTypeError, MissingQueryError) as error:
             raise RequestRefused(400, BAD_REQUEST, "The operation to run cannot be determined "
                                  "(check `operationName`).") from error
+        try:
+            await context.flush_audit()  # personal fields leave only with their audit entry written
+        except CustomerGraphError:
+            raise RequestRefused(503, SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE) from None
         body: dict[str, Any] = {}
         errors: list[GraphQLError] = list(result.errors or [])
         if errors:

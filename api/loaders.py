@@ -85,6 +85,10 @@ class Loaders:
         return by_id(self.db, customers.consents_by_customer, list)
 
     @cached_property
+    def contactable(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, customers.contactable, lambda: False)
+
+    @cached_property
     def customer_segments(self) -> DataLoader[str, Any]:
         return by_id(self.db, customers.segments_by_customer, list)
 
@@ -176,7 +180,7 @@ class Loaders:
         frequent request: it saves the second round trip the nested field would cost.
         """
         found = await recommendation_queries.customers_with_personal(db, ids, first)
-        personal = {customer_id: rows for customer_id, (_, rows) in found.items()}
+        personal = {customer_id: decided for customer_id, (_, decided) in found.items()}
         blended = await recommend(db, list(found), first=first, context=None, personal=personal)
         for customer_id, (row, _) in found.items():
             self.customer.prime(customer_id, row)

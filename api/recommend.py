@@ -1,10 +1,12 @@
 """Assembling recommendations for a batch of customers: precomputed, fallback, then context.
 
-Round trips per batch: one for ``RECOMMENDED``; one more for the segment/home-store fallback only when
+Round trips per batch: one for ``RECOMMENDED`` with each customer's live consent decisions
+(personalisation, analytics); one more for the segment/home-store fallback only when
 some customer has none, or fewer than asked for (they are topped up with fallback products ranked after
 their own); one for trending when even the fallback is empty; with a context, one to resolve the store
 from a location and one for the context candidates, shared by the whole batch. Products a customer
-bought are never among the fallback ones.
+bought are never among the fallback ones (for a customer who withdrew personalisation their purchases
+are not looked at, so they may be).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from api.blend import Blended, blend
 from api.db import Database
 from api.queries import recommendations as q
+from graph_model.privacy.policy import current_policy
 
 CONTEXT_STORE_RADIUS_KM = 2.0
 MAX_CANDIDATES = 100
@@ -35,11 +38,28 @@ class RecommendationContext:
         return not any((self.store_id, self.session_id, self.product_sku, self.latitude is not None))
 
 
+NOT_PERSONALISED = "not personalised, as you asked"
+
+
+def _context_rows(shared: list[dict], personalised: bool) -> list[dict]:
+    """The shared context candidates one customer may get: with personalisation withdrawn, never the
+    session's past views (``CONTEXT_SESSION``), and nothing of the context at all unless the policy's
+    ``context_without_personalisation`` allows the product on screen and the store."""
+    if personalised:
+        return shared
+    if not current_policy().context_without_personalisation:
+        return []
+    return [row for row in shared if row["source"] != "CONTEXT_SESSION"]
+
+
 async def recommend(db: Database, ids: list[str], *, first: int, context: RecommendationContext | None,
-                    personal: dict[str, list[dict]] | None = None) -> dict[str, list[Blended]]:
+                    personal: dict[str, q.Personal] | None = None) -> dict[str, list[Blended]]:
     """The ``first`` best products for each customer, blended with the context when one is given.
 
-    ``personal``: the customers' ``RECOMMENDED`` rows when already fetched (without a context only).
+    ``personal``: the customers' consent decisions and ``RECOMMENDED`` rows when already fetched
+    (without a context only). A customer whose policy does not permit ``personalisation`` gets only the
+    non-personal fallbacks (segment-popular when ``analytics`` is permitted, home-store-popular,
+    trending), and their explanations say so.
     """
     context = None if context is None or context.empty else context
     store = None
@@ -48,18 +68,16 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
                                       longitude=context.longitude, radius_km=CONTEXT_STORE_RADIUS_KM)
     store_id = store["storeId"] if store else None
     limit = first if context is None else min(first + 20, MAX_CANDIDATES)
-    if personal is not None and context is None:
-        candidates = {customer_id: [dict(row) for row in personal.get(customer_id, [])] for customer_id in ids}
-    else:
-        candidates = await q.personal(db, ids, limit, store_id)
-    for rows in candidates.values():
-        for row in rows:
-            row["source"] = "PERSONAL"
+    if personal is None or context is not None:
+        personal = await q.personal(db, ids, limit, store_id)
+    who = {customer_id: personal.get(customer_id, q.NOT_PERMITTED) for customer_id in ids}
+    candidates = {customer_id: [dict(row, source="PERSONAL") for row in p.rows] for customer_id, p in who.items()}
     missing = [customer_id for customer_id, rows in candidates.items() if not rows]
     short = [customer_id for customer_id, rows in candidates.items() if 0 < len(rows) < first]
     top_up: dict[str, list[dict]] = {}
     if missing or short:
-        fallback = await q.fallback(db, missing + short, limit, store_id)
+        fallback = await q.fallback(db, {customer_id: who[customer_id] for customer_id in missing + short},
+                                    limit, store_id)
         need_trending = []
         for customer_id in missing:
             rows = fallback[customer_id]
@@ -80,8 +98,14 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
                                             session_id=context.session_id, store_id=store_id)
         exclude = frozenset({context.product_sku}) if context.product_sku else frozenset()
     store_name = store["name"] if store else None
-    ranked = {customer_id: blend(rows + shared, first=first, exclude=exclude, store_name=store_name)
-              for customer_id, rows in candidates.items()}
+    ranked = {}
+    for customer_id, rows in candidates.items():
+        personalised = who[customer_id].personalised
+        ranked[customer_id] = blend(rows + _context_rows(shared, personalised), first=first, exclude=exclude,
+                                    store_name=store_name)
+        if not personalised:
+            for item in ranked[customer_id]:
+                item.reasons.append((float("-inf"), NOT_PERSONALISED))
     for customer_id, rows in top_up.items():
         ranked[customer_id] = _topped_up(ranked[customer_id], rows, first=first, exclude=exclude,
                                          store_name=store_name)

@@ -1,7 +1,7 @@
 // Question: Which valuable customers are we about to lose? Customers with a high churn risk
 //   (Customer.churnRisk from the retention algorithm) and a high past net value, with their recent
 //   negative signals (unsubscribes, messages ignored, consents withdrawn in the last $recentDays days),
-//   the channels we may still contact them on, and a suggested next offer: their best current
+//   the channels we may still contact them on (marketing consent granted on that channel), and a suggested next offer: their best current
 //   recommendation and an offer valid now for that product.
 // Parameters:
 //   $minChurnRisk  lowest churnRisk (0..1) to list
@@ -36,7 +36,14 @@ WITH asOf, since, c, pastValue,
      [(m:Message)-[sent:SENT_TO]->(c) WHERE since <= sent.at <= asOf
         AND NOT EXISTS { MATCH (c)-[r:RESPONDED]->(m) WHERE r.type IN ['opened', 'clicked', 'redeemed', 'replied'] } | m] AS ignored,
      [(c)-[:HAS_CONSENT]->(k:Consent) WHERE NOT k.granted AND since <= k.updatedAt <= asOf | k.channel + '/' + k.purpose] AS withdrawn,
-     [(c)-[:HAS_CONSENT]->(k:Consent) WHERE k.granted AND k.purpose = 'marketing' | k.channel] AS contactableOn
+     // contactable on a channel only when the policy permits marketing there (graph_model/privacy/policy.py,
+     // permits_cypher(c, 'marketing', channel)): that channel's marketing consent decides, else the default.
+     // The Browser cannot pass the API's $consentDefaults, so the shipped default is written literally: false,
+     // marketing needs an explicit grant. A deployment that sets CUSTOMER_GRAPH_CONSENT_DEFAULTS
+     // marketing=granted must change that `false` too.
+     [channel IN ['email', 'sms', 'push', 'app', 'web', 'store']
+        WHERE coalesce(head([(c)-[:HAS_CONSENT]->(k:Consent) WHERE k.purpose = 'marketing' AND k.channel = channel
+                             | k.granted]), false)] AS contactableOn
 OPTIONAL MATCH (recRun:AlgorithmRun {family: 'recommend', status: 'current'})
 OPTIONAL MATCH (c)-[rec:RECOMMENDED]->(product:Product) WHERE rec.version = recRun.runId
 WITH asOf, c, pastValue, orderCount, lastOrderAt, unsubscribes, ignored, withdrawn, contactableOn, rec, product

@@ -4,6 +4,7 @@ and the roles they need."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -90,6 +91,42 @@ def test_record_response_and_unsubscribe(api: TestClient) -> None:
     assert body["data"] == {"recordResponse": None} and codes(body) == ["NOT_FOUND"]
 
 
+RESPOND = """mutation($input: RecordResponseInput!) { recordResponse(input: $input) { customerId type at } }"""
+SET_CONSENT = """mutation($input: SetConsentInput!) { setConsent(input: $input) { channel purpose granted updatedAt } }"""
+
+
+def test_a_late_unsubscribe_never_moves_the_consent_back(api: TestClient) -> None:
+    run_query("MATCH (k:Consent {consentId: 'C1|email|marketing'}) SET k.updatedAt = datetime('2025-03-10T00:00:00Z')")
+    late = {"messageId": "M1", "type": "UNSUBSCRIBED", "at": "2025-03-04T08:00:00Z"}  # older than the record
+    assert data(api, RESPOND, {"input": late}, key=WRITER)["recordResponse"]["type"] == "UNSUBSCRIBED"
+    row = run_query("MATCH (k:Consent {consentId: 'C1|email|marketing'}) RETURN k.granted AS granted, "
+                    "toString(k.updatedAt) AS at")[0]
+    assert row == {"granted": True, "at": "2025-03-10T00:00:00Z"}  # the newer grant stands
+    assert one("MATCH (:Customer {customerId: 'C1'})-[r:RESPONDED {type: 'unsubscribed'}]->() RETURN count(r)") == 1
+    newer = {"messageId": "M1", "type": "UNSUBSCRIBED", "at": "2025-03-11T08:00:00Z"}
+    data(api, RESPOND, {"input": newer}, key=WRITER)
+    row = run_query("MATCH (k:Consent {consentId: 'C1|email|marketing'}) RETURN k.granted AS granted, "
+                    "toString(k.updatedAt) AS at")[0]
+    assert row == {"granted": False, "at": "2025-03-11T08:00:00Z"}
+    details = run_query("MATCH (a:AuditEntry {action: 'consent'}) RETURN a.detail AS detail, a.actor AS actor "
+                        "ORDER BY a.at")
+    assert details == [
+        {"detail": "channel=email purpose=marketing granted=false superseded", "actor": "writer:test…"},
+        {"detail": "channel=email purpose=marketing granted=false", "actor": "writer:test…"}]
+
+
+def test_set_consent_goes_through_the_one_writer_and_is_audited(api: TestClient) -> None:
+    data(api, SET_CONSENT, {"input": {"customerId": "C2", "channel": "web", "purpose": "personalisation",
+                                      "granted": False}}, key=WRITER)
+    row = run_query("MATCH (:Customer {customerId: 'C2'})-[:HAS_CONSENT]->(k:Consent) "
+                    "RETURN k.consentId AS id, k.granted AS granted")
+    assert row == [{"id": "C2|web|personalisation", "granted": False}]
+    [entry] = data(api, '{ auditLog(customerId: "C2", action: "consent") { actor action subject detail } }',
+                   key=ADMIN)["auditLog"]
+    assert entry["detail"] == "channel=web purpose=personalisation granted=false" and entry["actor"] == "writer:test…"
+    assert entry["subject"] and "C2" not in entry["subject"]  # the keyed hash, never the id
+
+
 def test_set_consent(api: TestClient) -> None:
     mutation = """mutation($input: SetConsentInput!) { setConsent(input: $input) { channel purpose granted updatedAt } }"""
     consent = data(api, mutation, {"input": {"customerId": "C2", "channel": "sms", "purpose": "marketing",
@@ -107,26 +144,54 @@ def test_set_consent(api: TestClient) -> None:
     assert codes(unknown) == ["NOT_FOUND"]
 
 
-def test_erase_customer_removes_personal_data_and_keeps_anonymous_history(api: TestClient) -> None:
+ERASE = """mutation($id: ID!) { eraseCustomer(customerId: $id) { customerId erased alreadyErased identitiesRemoved
+  consentsRemoved sessionsScrubbed visitsDetached } }"""
+
+
+def test_erase_customer_removes_personal_data_and_keeps_anonymous_history(
+        api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path))  # where erasure purges reject files
     orders_before = one("MATCH (o:Order) RETURN count(o)")
-    mutation = 'mutation { eraseCustomer(customerId: "C1") { customerId erased identitiesRemoved consentsRemoved } }'
-    payload = data(api, mutation, key=ADMIN)["eraseCustomer"]
-    assert payload == {"customerId": "C1", "erased": True, "identitiesRemoved": 2, "consentsRemoved": 1}
-    row = run_query("""MATCH (c:Customer) WHERE c.erasedAt IS NOT NULL
-                       RETURN c.customerId AS id, c.name AS name, c.emailHash AS email, c.homeLocation AS home,
-                              COUNT { (c)-[:PLACED]->() } AS orders, COUNT { (c)-[:MADE_VISIT]->() } AS visits,
-                              COUNT { (c)-[:RECOMMENDED|SIMILAR_TO]-() } AS derived,
-                              [(c)-[r:RESPONDED]->() | r.text] AS texts""")[0]
-    assert row["id"].startswith("erased-") and row["name"] is None and row["email"] is None and row["home"] is None
-    assert row["orders"] == 14 and row["visits"] == 1 and row["derived"] == 0 and row["texts"] == [None, None]
-    assert one("MATCH (o:Order) RETURN count(o)") == orders_before
+    payload = data(api, ERASE, {"id": "C1"}, key=ADMIN)["eraseCustomer"]
+    assert payload == {"customerId": "C1", "erased": True, "alreadyErased": False, "identitiesRemoved": 2,
+                       "consentsRemoved": 1, "sessionsScrubbed": 1, "visitsDetached": 1}
+    assert one("MATCH (c:Customer {customerId: 'C1'}) RETURN count(c)") == 0
+    assert one("MATCH (o:Order) RETURN count(o)") == orders_before  # anonymous history stays, detached
+    assert one("MATCH (o:Order) WHERE NOT EXISTS { (o)<-[:PLACED]-() } RETURN count(o)") == orders_before
     assert one("MATCH (i:Identity) RETURN count(i)") == 0
     assert one("MATCH (n) WHERE any(k IN keys(n) WHERE n[k] IS :: STRING AND (n[k] CONTAINS 'Ada' OR "
                "n[k] CONTAINS '-ada' OR n[k] CONTAINS '07700')) RETURN count(n)") == 0
+    assert one("MATCH (a:AuditEntry {action: 'erase'}) RETURN a.actor") == "admin:test…"
     gone = post(api, '{ customer(id: "C1") { id } }').json()
     assert codes(gone) == ["NOT_FOUND"]
-    again = post(api, mutation, key=ADMIN).json()
-    assert again["data"] == {"eraseCustomer": None} and codes(again) == ["NOT_FOUND"]
+    for identity in ({"type": "cookie", "value": "ck-ada"}, {"type": "email_hash", "value": "hash-ada"},
+                     {"type": "customer_ref", "value": "C1"}):
+        body = post(api, "query($i: IdentityInput) { customer(identity: $i) { id } }", {"i": identity}).json()
+        assert body["data"] == {"customer": None} and codes(body) == ["NOT_FOUND"], identity
+    again = data(api, ERASE, {"id": "C1"}, key=ADMIN)["eraseCustomer"]
+    assert again == {"customerId": "C1", "erased": True, "alreadyErased": True, "identitiesRemoved": 0,
+                     "consentsRemoved": 0, "sessionsScrubbed": 0, "visitsDetached": 0}
+    never = post(api, ERASE, {"id": "NEVER"}, key=ADMIN).json()
+    assert never["data"] == {"eraseCustomer": None} and codes(never) == ["NOT_FOUND"]
+
+
+def test_track_event_for_an_erased_customer_or_identifier_is_refused_and_writes_nothing(
+        api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path))
+    data(api, ERASE, {"id": "C1"}, key=ADMIN)
+    before = one("MATCH (n) RETURN count(n)")
+    for extra in ({"customerId": "C1"}, {"identity": {"type": "cookie", "value": "ck-ada"}},
+                  {"identity": {"type": "email_hash", "value": "hash-ada"}}):
+        event = {"type": "PAGE_VIEW", "sessionId": "WEB-ERASED", "page": "/", **extra}
+        body = post(api, TRACK, {"input": event}, key=WRITER).json()
+        assert body["data"] == {"trackEvent": None} and codes(body) == ["NOT_FOUND"], extra
+    check_in = {"type": "STORE_CHECK_IN", "customerId": "C1", "storeId": "S1"}
+    assert codes(post(api, TRACK, {"input": check_in}, key=WRITER).json()) == ["NOT_FOUND"]
+    assert one("MATCH (n) RETURN count(n)") == before
+    assert one("MATCH (i:Identity {identityKey: 'cookie:ck-ada'}) RETURN count(i)") == 0
+    # an identifier nobody erased is still tracked
+    fresh = {"type": "PAGE_VIEW", "sessionId": "WEB-FRESH", "identity": {"type": "cookie", "value": "ck-new"}}
+    assert data(api, TRACK, {"input": fresh}, key=WRITER)["trackEvent"]["duplicate"] is False
 
 
 def test_mutations_need_the_right_role(api: TestClient) -> None:

@@ -141,10 +141,16 @@ def test_similar_shoppers_nearby_stores_and_offers(client: TestClient) -> None:
     } }"""
     customer = data(client, query)["customer"]
     assert customer["similarShoppers"] == [{"score": 0.9, "customer": {"id": "C2"}}]  # sim-0 edge is stale
-    assert [s["store"]["id"] for s in customer["nearbyStores"]] == ["S1"]
-    assert 1.0 < customer["nearbyStores"][0]["distanceKm"] < 1.4
+    # the home location is used only for an admin and with location consent (tests/test_api_privacy.py)
+    assert customer["nearbyStores"] == []
     assert [s["store"]["id"] for s in customer["far"]] == ["S2"]
-    assert [(o["id"], (o["store"] or {}).get("id")) for o in customer["offers"]] == [("OF1", "S1"), ("OF2", None)]
+    assert [(o["id"], (o["store"] or {}).get("id")) for o in customer["offers"]] == [("OF2", None)]
+    near = """{ customer(id: "C1") { nearbyStores(radiusKm: 5, location: {latitude: 51.5072, longitude: -0.1276}) {
+      distanceKm store { id } } offers(radiusKm: 5, location: {latitude: 51.5072, longitude: -0.1276}) { id } } }"""
+    located = data(client, near)["customer"]
+    assert [s["store"]["id"] for s in located["nearbyStores"]] == ["S1"]
+    assert 1.0 < located["nearbyStores"][0]["distanceKm"] < 1.4
+    assert [o["id"] for o in located["offers"]] == ["OF1", "OF2"]
 
 
 def test_product_with_affinities_categories_and_brand(client: TestClient) -> None:

@@ -316,6 +316,28 @@ def test_customers_at_risk_finds_carol_and_suggests_an_offer(analyst_graph: Sett
     assert run("customers_at_risk", minChurnRisk=0.95) == []
 
 
+def test_customers_at_risk_are_contactable_exactly_where_the_consent_policy_permits_marketing(
+        analyst_graph: Settings) -> None:
+    from graph_model.model import CONSENT_CHANNELS
+    from graph_model.privacy.policy import ConsentPolicy
+
+    rows = run("customers_at_risk", minChurnRisk=0.0, minValue=-1e9, limit=1000)
+    consents = {r["customerId"]: r["consents"] for r in run_query(
+        "MATCH (c:Customer) RETURN c.customerId AS customerId, "
+        "[(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .granted}] AS consents")}
+    assert len(rows) >= 3
+    policy = ConsentPolicy()  # the shipped defaults the file writes literally
+    for row in rows:
+        expected = [ch for ch in CONSENT_CHANNELS if policy.permits(consents[row["customerId"]], "marketing", ch)]
+        assert row["contactableOn"] == expected, row["customerId"]
+    run_query("MATCH (c:Customer {customerId: 'C3'}) CREATE (c)-[:HAS_CONSENT]->(:Consent {consentId: 'C3|push|x', "
+              "channel: 'push', purpose: 'personalisation', granted: true, updatedAt: datetime()})")
+    try:  # a grant of another purpose on a channel is no marketing consent there
+        assert next(r for r in run("customers_at_risk") if r["customerId"] == "C3")["contactableOn"] == ["sms"]
+    finally:
+        run_query("MATCH (k:Consent {consentId: 'C3|push|x'}) DETACH DELETE k")
+
+
 def test_campaign_response_rates_by_segment_and_channel(analyst_graph: Settings) -> None:
     rows = run("campaign_response_rates")
     table = {(r["segment"], r["channel"]): r for r in rows}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from api.db import Database, Row
 from api.queries.projections import CUSTOMER, SEGMENT, STORE, current_version
+from graph_model.privacy.keys import identity_hash
+from graph_model.privacy.policy import current_policy, permits_cypher
 
 CUSTOMERS_BY_ID = f"""
 UNWIND $ids AS id
@@ -11,10 +13,18 @@ MATCH (c:Customer {{customerId: id}})
 RETURN {CUSTOMER} AS customer
 """
 
+# an erased identifier names no one, even if a node with its key came back
 CUSTOMER_BY_IDENTITY = f"""
 MATCH (:Identity {{identityKey: $key}})-[:IDENTIFIES]->(c:Customer)
+WHERE NOT EXISTS {{ MATCH (:Tombstone {{hash: $hash}}) }}
 RETURN {CUSTOMER} AS customer
 LIMIT 1
+"""
+
+CONTACTABLE_BY_CUSTOMER = f"""
+UNWIND $ids AS id
+MATCH (c:Customer {{customerId: id}})
+RETURN id AS customerId, {permits_cypher('c', 'marketing', '$channel')} AS contactable
 """
 
 IDENTITIES_BY_CUSTOMER = """
@@ -46,13 +56,20 @@ MATCH (:Customer {{customerId: id}})-[:HOME_STORE]->(s:Store)
 RETURN id AS customerId, {STORE} AS store
 """
 
+def _similar_allowed(customer: str) -> str:
+    """May ``customer`` have similar shoppers and be one? Not when personalisation or analytics is withdrawn
+    (live, from the next read on: the similarity algorithm only catches up at its next run)."""
+    return f"({permits_cypher(customer, 'personalisation')} AND {permits_cypher(customer, 'analytics')})"
+
+
 SIMILAR_BY_CUSTOMER = f"""
 {current_version('similarity')}
 UNWIND $ids AS id
-MATCH (:Customer {{customerId: id}})
-CALL (id, version) {{
-  MATCH (:Customer {{customerId: id}})-[r:SIMILAR_TO]->(c:Customer)
-  WHERE (version IS NULL OR r.version = version) AND c.erasedAt IS NULL
+MATCH (me:Customer {{customerId: id}})
+WHERE {_similar_allowed('me')}
+CALL (me, version) {{
+  MATCH (me)-[r:SIMILAR_TO]->(c:Customer)
+  WHERE (version IS NULL OR r.version = version) AND {_similar_allowed('c')}
   RETURN r, c ORDER BY r.rank, r.score DESC LIMIT $first
 }}
 RETURN id AS customerId, r.score AS score, r.rank AS rank, {CUSTOMER} AS customer
@@ -89,7 +106,7 @@ async def customers_by_ids(db: Database, ids: list[str]) -> dict[str, Row]:
 
 async def customer_by_identity(db: Database, identity_key: str) -> Row | None:
     """The customer an identifier (``type:value``) resolves to, if any."""
-    rows = await db.run(CUSTOMER_BY_IDENTITY, {"key": identity_key})
+    rows = await db.run(CUSTOMER_BY_IDENTITY, {"key": identity_key, "hash": identity_hash(identity_key)})
     return rows[0]["customer"] if rows else None
 
 
@@ -122,7 +139,13 @@ async def home_stores(db: Database, ids: list[str]) -> dict[str, Row]:
 
 async def similar_shoppers(db: Database, ids: list[str], first: int) -> dict[str, list[Row]]:
     """Each customer's most similar shoppers (current similarity run), best first."""
-    return await _grouped(db, SIMILAR_BY_CUSTOMER, ids, "", first=first)
+    return await _grouped(db, SIMILAR_BY_CUSTOMER, ids, "", first=first, **current_policy().parameters())
+
+
+async def contactable(db: Database, ids: list[str], channel: str) -> dict[str, bool]:
+    """Whether the policy permits marketing to each customer on ``channel`` (unknown customers are absent)."""
+    rows = await db.run(CONTACTABLE_BY_CUSTOMER, {"ids": ids, "channel": channel, **current_policy().parameters()})
+    return {row["customerId"]: bool(row["contactable"]) for row in rows}
 
 
 async def nearby_stores(db: Database, latitude: float, longitude: float, radius_km: float, first: int) -> list[Row]:

@@ -8,53 +8,66 @@ hop from the context product (``AFFINITY``), the session's viewed products (``AF
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from api.db import Database, Row
 from api.queries.projections import CUSTOMER, PRODUCT, current_version
+from graph_model.privacy.policy import current_policy, permits_cypher
 
+PERSONALISED = permits_cypher("c", "personalisation")
+ANALYSED = permits_cypher("c", "analytics")
+
+# The customer's live consent decision comes with their RECOMMENDED edges (the algorithms only catch up
+# at their next run): with personalisation withdrawn the edges are not read at all.
 PERSONAL = f"""
 {current_version('recommend')}
 UNWIND $ids AS id
 MATCH (c:Customer {{customerId: id}})
-CALL (c, version) {{
-  MATCH (c)-[r:RECOMMENDED]->(p:Product)
-  WHERE version IS NULL OR r.version = version
-  RETURN r, p ORDER BY r.rank, r.score DESC LIMIT $limit
+WITH c, id, version, {PERSONALISED} AS personalised, {ANALYSED} AS analysed
+CALL (c, version, personalised) {{
+  OPTIONAL MATCH (c)-[r:RECOMMENDED]->(p:Product)
+  WHERE personalised AND (version IS NULL OR r.version = version)
+  WITH r, p ORDER BY r.rank, r.score DESC LIMIT $limit
+  RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.score, rank: r.rank,
+                 reason: r.reason, evidence: r.evidence,
+                 stock: head([(:Store {{storeId: $storeId}})-[stock:STOCKS]->(p) | stock.quantity])}} END)
+         AS recommendations
 }}
-OPTIONAL MATCH (:Store {{storeId: $storeId}})-[stock:STOCKS]->(p)
-RETURN id AS customerId, {PRODUCT} AS product, r.score AS score, r.rank AS rank, r.reason AS reason,
-       r.evidence AS evidence, stock.quantity AS stock
+RETURN id AS customerId, personalised, analysed, recommendations
 """
 
 CUSTOMERS_WITH_PERSONAL = f"""
 {current_version('recommend')}
 UNWIND $ids AS id
 MATCH (c:Customer {{customerId: id}})
-CALL (c, version) {{
+WITH c, version, {PERSONALISED} AS personalised, {ANALYSED} AS analysed
+CALL (c, version, personalised) {{
   OPTIONAL MATCH (c)-[r:RECOMMENDED]->(p:Product)
-  WHERE version IS NULL OR r.version = version
+  WHERE personalised AND (version IS NULL OR r.version = version)
   WITH r, p ORDER BY r.rank, r.score DESC LIMIT $limit
   RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.score, rank: r.rank,
                  reason: r.reason, evidence: r.evidence, stock: null}} END) AS recommendations
 }}
-RETURN {CUSTOMER} AS customer, recommendations
+RETURN {CUSTOMER} AS customer, personalised, analysed, recommendations
 """
 
 FALLBACK = f"""
 {current_version('segments', 'segmentsVersion')}
 {current_version('trends', 'trendsVersion')}
-UNWIND $ids AS id
-MATCH (c:Customer {{customerId: id}})
-CALL (c, segmentsVersion, trendsVersion) {{
+UNWIND $customers AS who
+MATCH (c:Customer {{customerId: who.id}})
+WITH c, who.id AS id, who.personalised AS personalised, who.analysed AS analysed, segmentsVersion, trendsVersion
+CALL (c, personalised, analysed, segmentsVersion, trendsVersion) {{
   MATCH (c)-[m:IN_SEGMENT]->(g:Segment)-[r:POPULAR_IN]->(p:Product)
-  WHERE (segmentsVersion IS NULL OR m.version = segmentsVersion)
+  WHERE analysed AND (segmentsVersion IS NULL OR m.version = segmentsVersion)
     AND (trendsVersion IS NULL OR r.version = trendsVersion)
-    AND NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }}
+    AND (NOT personalised OR NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }})
   RETURN p, r.score AS score, 'SEGMENT_POPULAR' AS source, g.name AS about
   ORDER BY r.rank LIMIT $limit
   UNION ALL
   MATCH (c)-[:HOME_STORE]->(s:Store)-[r:POPULAR_AT]->(p:Product)
   WHERE (trendsVersion IS NULL OR r.version = trendsVersion)
-    AND NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }}
+    AND (NOT personalised OR NOT EXISTS {{ (c)-[:PLACED]->(:Order)-[:INCLUDES]->(p) }})
   RETURN p, r.score AS score, 'STORE_POPULAR' AS source, s.name AS about
   ORDER BY r.rank LIMIT $limit
 }}
@@ -105,25 +118,45 @@ LIMIT 1
 
 
 
-async def personal(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, list[Row]]:
-    """Each customer's ``RECOMMENDED`` products of the current run, best first (with stock at the store)."""
-    grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
-    for row in await db.run(PERSONAL, {"ids": ids, "limit": limit, "storeId": store_id}):
-        grouped[row["customerId"]].append(row)
-    return grouped
+@dataclass(frozen=True)
+class Personal:
+    """One customer's live consent decisions and, when personalisation is permitted, their ``RECOMMENDED`` rows."""
+
+    personalised: bool
+    analysed: bool
+    rows: list[Row] = field(default_factory=list)
 
 
-async def customers_with_personal(db: Database, ids: list[str], limit: int) -> dict[str, tuple[Row, list[Row]]]:
-    """Customer rows with their ``RECOMMENDED`` products in one round trip (missing customers are absent)."""
-    rows = await db.run(CUSTOMERS_WITH_PERSONAL, {"ids": ids, "limit": limit})
-    return {row["customer"]["customerId"]: (row["customer"], row["recommendations"]) for row in rows}
+NOT_PERMITTED = Personal(personalised=False, analysed=False)
 
 
-async def fallback(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, list[Row]]:
-    """Popular in the customers' segments and at their home store, leaving out what each bought (for
-    customers without enough ``RECOMMENDED``)."""
-    grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
-    for row in await db.run(FALLBACK, {"ids": ids, "limit": limit, "storeId": store_id}):
+def _personal(row: Row) -> Personal:
+    return Personal(bool(row["personalised"]), bool(row["analysed"]), list(row["recommendations"]))
+
+
+async def personal(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, Personal]:
+    """Each customer's consent decisions and ``RECOMMENDED`` products of the current run, best first (with
+    stock at the store); an unknown customer is :data:`NOT_PERMITTED`."""
+    rows = await db.run(PERSONAL, {"ids": ids, "limit": limit, "storeId": store_id, **current_policy().parameters()})
+    found = {row["customerId"]: _personal(row) for row in rows}
+    return {customer_id: found.get(customer_id, NOT_PERMITTED) for customer_id in ids}
+
+
+async def customers_with_personal(db: Database, ids: list[str], limit: int) -> dict[str, tuple[Row, Personal]]:
+    """Customer rows with their consent decisions and ``RECOMMENDED`` products in one round trip (missing
+    customers are absent)."""
+    rows = await db.run(CUSTOMERS_WITH_PERSONAL, {"ids": ids, "limit": limit, **current_policy().parameters()})
+    return {row["customer"]["customerId"]: (row["customer"], _personal(row)) for row in rows}
+
+
+async def fallback(db: Database, who: dict[str, Personal], limit: int, store_id: str | None) -> dict[str, list[Row]]:
+    """Popular in the customers' segments (only for those whose analytics is permitted) and at their home
+    store; for personalised customers, leaving out what each bought (for customers without enough
+    ``RECOMMENDED``, or without personalisation)."""
+    customers = [{"id": customer_id, "personalised": p.personalised, "analysed": p.analysed}
+                 for customer_id, p in who.items()]
+    grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in who}
+    for row in await db.run(FALLBACK, {"customers": customers, "limit": limit, "storeId": store_id}):
         grouped[row["customerId"]].append(row)
     return grouped
 

@@ -1,4 +1,7 @@
-"""Writes of the two-way conversation: interaction events, message responses, consent, erasure.
+"""Writes of the two-way conversation: interaction events, message responses, consent.
+
+Consent goes through the one writer, :data:`graph_model.privacy.consent.WRITE_CONSENTS`, with an audit
+entry in the same transaction; erasure is :func:`graph_model.privacy.erasure.erase_customer`'s alone.
 
 Every write is idempotent where the caller gives a natural key (``eventId``; a response is unique per
 message, type and time), so a retried request does not duplicate anything.
@@ -9,10 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import neo4j
+
 from api.db import Database, Row
+from api.db import rows as tx_rows
+from graph_model.model import CONSENT_CHANNELS
+from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
+from graph_model.privacy.consent import WRITE_CONSENTS, consent_row
+from graph_model.privacy.keys import customer_hash, identity_hash
 
 REFERENCES = """
-OPTIONAL MATCH (c:Customer {customerId: $customerId}) WHERE c.erasedAt IS NULL
+OPTIONAL MATCH (c:Customer {customerId: $customerId}) WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
 OPTIONAL MATCH (p:Product {sku: $sku})
 OPTIONAL MATCH (cat:Category {categoryId: $categoryId})
 OPTIONAL MATCH (st:Store {storeId: $storeId})
@@ -20,7 +30,7 @@ OPTIONAL MATCH (o:Order {orderId: $orderId})
 OPTIONAL MATCH (e:Event {eventId: $eventId})
 OPTIONAL MATCH (v:Visit {visitId: $eventId})
 OPTIONAL MATCH (:Identity {identityKey: $identityKey})-[:IDENTIFIES]->(ic:Customer)
-RETURN c IS NOT NULL AS customer, p IS NOT NULL AS product, cat IS NOT NULL AS category,
+RETURN c IS NOT NULL AS customer, EXISTS { MATCH (t:Tombstone) WHERE t.hash IN $erasedHashes } AS erased, p IS NOT NULL AS product, cat IS NOT NULL AS category,
        st IS NOT NULL AS store, o IS NOT NULL AS order, e IS NOT NULL OR v IS NOT NULL AS exists,
        ic.customerId AS identifiedCustomerId
 LIMIT 1
@@ -87,7 +97,7 @@ RETURN v.visitId AS eventId
 
 RESPONSE_TARGET = """
 MATCH (m:Message {messageId: $messageId})-[:SENT_TO]->(c:Customer)
-WHERE c.erasedAt IS NULL
+WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
 RETURN c.customerId AS customerId, m.channel AS channel
 """
 
@@ -95,65 +105,18 @@ RECORD_RESPONSE = """
 MATCH (m:Message {messageId: $messageId})-[:SENT_TO]->(c:Customer {customerId: $customerId})
 MERGE (c)-[r:RESPONDED {type: $type, at: $at}]->(m)
   ON CREATE SET r.text = $text
-WITH c, m, r
-CALL (c, m) {
-  WITH c, m WHERE $type = 'unsubscribed'
-  MERGE (k:Consent {consentId: c.customerId + '|' + m.channel + '|marketing'})
-    ON CREATE SET k.channel = m.channel, k.purpose = 'marketing'
-  SET k.granted = false, k.updatedAt = $at
-  MERGE (c)-[:HAS_CONSENT]->(k)
-}
 RETURN r.type AS type, r.at AS at, c.customerId AS customerId
-"""
-
-SET_CONSENT = """
-MATCH (c:Customer {customerId: $customerId})
-WHERE c.erasedAt IS NULL
-MERGE (k:Consent {consentId: $consentId})
-  ON CREATE SET k.channel = $channel, k.purpose = $purpose
-SET k.granted = $granted, k.updatedAt = $at
-MERGE (c)-[:HAS_CONSENT]->(k)
-RETURN k {.channel, .purpose, .granted, .updatedAt} AS consent
-"""
-
-ERASE_CUSTOMER = """
-MATCH (c:Customer {customerId: $customerId})
-WHERE c.erasedAt IS NULL
-CALL (c) {
-  OPTIONAL MATCH (i:Identity)-[:IDENTIFIES]->(c)
-  OPTIONAL MATCH (c)-[:HAD_SESSION]->(:Session)-[:IDENTIFIED_BY]->(j:Identity)
-  WITH collect(DISTINCT i) + collect(DISTINCT j) AS found
-  UNWIND found AS identity
-  WITH DISTINCT identity
-  DETACH DELETE identity
-  RETURN count(*) AS identities
-}
-CALL (c) {
-  OPTIONAL MATCH (c)-[:HAS_CONSENT]->(k:Consent)
-  DETACH DELETE k
-  RETURN count(k) AS consents
-}
-CALL (c) {
-  OPTIONAL MATCH (c)-[r:RECOMMENDED|SIMILAR_TO]-()
-  DELETE r
-  RETURN count(r) AS derived
-}
-CALL (c) {
-  OPTIONAL MATCH (c)-[r:RESPONDED]->()
-  SET r.text = null
-  RETURN count(r) AS responses
-}
-SET c.customerId = 'erased-' + randomUUID(), c.name = null, c.emailHash = null, c.homeLocation = null,
-    c.city = null, c.erasedAt = datetime(), c.updatedAt = datetime()
-RETURN identities, consents, derived
 """
 
 
 async def references(db: Database, **keys: Any) -> Row:
-    """Which of the referenced nodes exist, whether the event exists, and whom an identifier names."""
+    """Which of the referenced nodes exist, whether the event exists, whom an identifier names, and whether
+    the customer id or the identifier was erased (``erased``: by their tombstones' keyed hashes)."""
     params = {name: keys.get(name) for name in
               ("customerId", "sku", "categoryId", "storeId", "orderId", "eventId", "identityKey")}
-    rows = await db.run(REFERENCES, params)
+    hashes = [customer_hash(params["customerId"])] if params["customerId"] else []
+    hashes += [identity_hash(params["identityKey"])] if params["identityKey"] else []
+    rows = await db.run(REFERENCES, {**params, "erasedHashes": hashes})
     return rows[0]
 
 
@@ -174,23 +137,42 @@ async def response_target(db: Database, message_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
-async def record_response(db: Database, *, message_id: str, customer_id: str, type_: str, at: datetime,
-                          text: str | None) -> Row | None:
-    """Record the customer's response to a message (an unsubscribe also withdraws marketing consent)."""
-    rows = await db.run(RECORD_RESPONSE, {"messageId": message_id, "customerId": customer_id, "type": type_,
-                                          "at": at, "text": text}, write=True)
-    return rows[0] if rows else None
+def _consent_detail(row: dict[str, Any], stored: Row) -> str:
+    """The audit detail of one consent change (no personal value); ``superseded`` when a newer record won."""
+    applied = stored["granted"] == row["granted"] and stored["updatedAt"] == row["updatedAt"]
+    detail = f"channel={row['channel']} purpose={row['purpose']} granted={str(row['granted']).lower()}"
+    return detail if applied else detail + " superseded"
 
 
-async def set_consent(db: Database, *, customer_id: str, consent_id: str, channel: str, purpose: str,
-                      granted: bool, at: datetime) -> Row | None:
-    """Grant or withdraw consent for one channel and purpose (None when the customer is unknown)."""
-    rows = await db.run(SET_CONSENT, {"customerId": customer_id, "consentId": consent_id, "channel": channel,
-                                      "purpose": purpose, "granted": granted, "at": at}, write=True)
-    return rows[0]["consent"] if rows else None
+async def _write_consent(tx: neo4j.AsyncManagedTransaction, row: dict[str, Any], actor: str) -> Row | None:
+    """The one consent writer, then the audit entry, in the caller's transaction; the stored record."""
+    stored = await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]})
+    if not stored:
+        return None
+    consent = stored[0]["consent"]
+    entry = audit_entry(actor, "consent", row["customerId"], _consent_detail(row, consent))
+    await tx_rows(tx, RECORD_ENTRIES, {"entries": [entry]})
+    return consent
 
 
-async def erase_customer(db: Database, customer_id: str) -> Row | None:
-    """Right to erasure: personal data and identifiers removed, anonymous history kept (None when unknown)."""
-    rows = await db.run(ERASE_CUSTOMER, {"customerId": customer_id}, write=True)
-    return rows[0] if rows else None
+async def record_response(db: Database, *, message_id: str, customer_id: str, channel: str, type_: str,
+                          at: datetime, text: str | None, actor: str) -> Row | None:
+    """Record the customer's response to a message; an unsubscribe also withdraws marketing on the
+    message's channel through the one consent writer (ordered by ``at``: a late one never moves the record
+    back), audited, in the same transaction."""
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Row | None:
+        found = await tx_rows(tx, RECORD_RESPONSE, {"messageId": message_id, "customerId": customer_id,
+                                                 "type": type_, "at": at, "text": text})
+        if found and type_ == "unsubscribed" and channel in CONSENT_CHANNELS:
+            await _write_consent(tx, consent_row(customer_id, channel, "marketing", False, at), actor)
+        return found[0] if found else None
+
+    return await db.write_transaction(work)
+
+
+async def set_consent(db: Database, *, customer_id: str, channel: str, purpose: str, granted: bool,
+                      at: datetime, actor: str) -> Row | None:
+    """Grant or withdraw consent for one channel and purpose through the one consent writer, audited (None
+    when the customer is unknown)."""
+    row = consent_row(customer_id, channel, purpose, granted, at)
+    return await db.write_transaction(lambda tx: _write_consent(tx, row, actor))

@@ -12,6 +12,7 @@ from api.limits import limit_extensions
 from api.schema.customer import CustomerQuery
 from api.schema.engagement import MessageEntry, OrderEntry, ResponseEntry, SessionEntry, VisitEntry
 from api.schema.mutations import Mutation
+from api.schema.privacy import PrivacyQuery
 from api.schema.product import ProductQuery
 from api.schema.segment import SegmentQuery
 from api.schema.store import StoreQuery
@@ -20,7 +21,7 @@ CACHE_SIZE = 1024
 
 
 @strawberry.type(description="The customer graph: customers, products, stores and segments.")
-class Query(CustomerQuery, ProductQuery, StoreQuery, SegmentQuery):
+class Query(CustomerQuery, ProductQuery, StoreQuery, SegmentQuery, PrivacyQuery):
     pass
 
 

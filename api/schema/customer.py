@@ -10,6 +10,7 @@ import strawberry
 from graphql import FieldNode, value_from_ast_untyped
 from strawberry.types import Info
 
+from api.auth import Role
 from api.db import from_micros
 from api.errors import BadUserInput, NotFound
 from api.queries import customers as q
@@ -21,6 +22,7 @@ from api.schema.product import Product
 from api.schema.segment import Segment
 from api.schema.store import Store
 from graph_model.model import IDENTITY_TYPES, identity_key
+from graph_model.privacy.policy import current_policy
 
 MAX_RADIUS_KM = 200.0
 
@@ -31,9 +33,12 @@ class Identity:
     first_seen: datetime | None
     last_seen: datetime | None
     raw_value: strawberry.Private[str]
+    customer_id: strawberry.Private[str]
 
-    @strawberry.field(description="The identifier itself (personal data).", permission_classes=[CanSeePersonalData])
-    def value(self) -> str | None:
+    @strawberry.field(description="The identifier itself (personal data; the read is audited).",
+                      permission_classes=[CanSeePersonalData])
+    def value(self, info: Info) -> str | None:
+        context(info).read_personal(self.customer_id, "identity.value")
         return self.raw_value
 
 
@@ -136,23 +141,34 @@ class Customer:
                         expected_purchases_90d=row.get("expectedPurchases90d"), rfm_segment=row.get("rfmSegment"),
                         rfm_score=row.get("rfmScore"), row=row)
 
-    @strawberry.field(description="Full name (personal data).", permission_classes=[CanSeePersonalData])
-    def name(self) -> str | None:
+    @strawberry.field(description="Full name (personal data; the read is audited).",
+                      permission_classes=[CanSeePersonalData])
+    def name(self, info: Info) -> str | None:
+        context(info).read_personal(str(self.id), "name")
         return self.row.get("name")
 
-    @strawberry.field(description="Hash of the e-mail address (personal data).", permission_classes=[CanSeePersonalData])
-    def email_hash(self) -> str | None:
+    @strawberry.field(description="Hash of the e-mail address (personal data; the read is audited).",
+                      permission_classes=[CanSeePersonalData])
+    def email_hash(self, info: Info) -> str | None:
+        context(info).read_personal(str(self.id), "emailHash")
         return self.row.get("emailHash")
 
-    @strawberry.field(description="Home location (personal data).", permission_classes=[CanSeePersonalData])
-    def home_location(self) -> Location | None:
+    @strawberry.field(description="Home location (personal data; the read is audited).",
+                      permission_classes=[CanSeePersonalData])
+    def home_location(self, info: Info) -> Location | None:
+        context(info).read_personal(str(self.id), "homeLocation")
         return Location.from_row(self.row)
+
+    @strawberry.field(description="May the customer be sent marketing on `channel`? The consent policy's live "
+                                  "decision: that channel's marketing consent, else the default (withdrawn).")
+    async def contactable(self, info: Info, channel: Channel) -> bool:
+        return bool(await context(info).loaders.contactable.load((str(self.id), channel.value)))
 
     @strawberry.field(description="The identifiers resolved to this customer.")
     async def identities(self, info: Info) -> list[Identity]:
         rows = await context(info).loaders.identities.load(str(self.id))
         return [Identity(type=row["type"], first_seen=row.get("firstSeen"), last_seen=row.get("lastSeen"),
-                         raw_value=row["value"]) for row in rows]
+                         raw_value=row["value"], customer_id=str(self.id)) for row in rows]
 
     @strawberry.field(description="Consent per channel and purpose.")
     async def consents(self, info: Info) -> list[Consent]:
@@ -188,35 +204,46 @@ class Customer:
                                sources=item.sources, evidence=item.evidence, stock_at_store=item.stock)
                 for item in items]
 
-    @strawberry.field(description="The most similar shoppers (similarity algorithm), best first.")
+    @strawberry.field(description="The most similar shoppers (similarity algorithm), best first; empty when the "
+                                  "customer withdrew personalisation or analytics, and nobody who did is listed.")
     async def similar_shoppers(self, info: Info, first: int = 10) -> list[SimilarShopper]:
         first = page_size(info, first)
         rows = await context(info).loaders.similar.load((str(self.id), first))
         return [SimilarShopper(customer=Customer.from_row(row["customer"]), score=row["score"], rank=row.get("rank"))
                 for row in rows]
 
-    def _origin(self, location: LocationInput | None) -> tuple[float, float] | None:
+    async def _origin(self, info: Info, location: LocationInput | None) -> tuple[float, float] | None:
+        """Where to look from: the location the caller passes, else the home location, but only for an
+        admin caller and when the customer's consent policy permits ``location``."""
         if location is not None:
             checked = location.check()
             return checked.latitude, checked.longitude
         home = Location.from_row(self.row)
-        return (home.latitude, home.longitude) if home else None
+        if home is None or not context(info).principal.allows(Role.admin):
+            return None
+        consents = await context(info).loaders.consents.load(str(self.id))
+        if not current_policy().permits(consents, "location"):
+            return None
+        return home.latitude, home.longitude
 
-    @strawberry.field(description="Stores within `radiusKm` of `location` (default: the home location), nearest first.")
+    @strawberry.field(description="Stores within `radiusKm` of `location`, nearest first. Without a location: "
+                                  "the home location, for an admin key and when the customer permits location "
+                                  "(else an empty list).")
     async def nearby_stores(self, info: Info, radius_km: float = 10.0, location: LocationInput | None = None,
                             first: int = 10) -> list[NearbyStore]:
         first, radius_km = page_size(info, first), _radius(radius_km)
-        origin = self._origin(location)
+        origin = await self._origin(info, location)
         if origin is None:
             return []
         rows = await q.nearby_stores(context(info).db, origin[0], origin[1], radius_km, first)
         return [NearbyStore(store=Store.from_row(row["store"]), distance_km=row["distanceKm"]) for row in rows]
 
-    @strawberry.field(description="Offers valid now where the customer is: at any store, or at a store within `radiusKm`.")
+    @strawberry.field(description="Offers valid now where the customer is: at any store, or at a store within "
+                                  "`radiusKm` of `location` (or of the home location, as for `nearbyStores`).")
     async def offers(self, info: Info, radius_km: float = 10.0, location: LocationInput | None = None,
                      first: int = 10) -> list[Offer]:
         first, radius_km = page_size(info, first), _radius(radius_km)
-        origin = self._origin(location)
+        origin = await self._origin(info, location)
         latitude, longitude = origin if origin else (0.0, 0.0)
         # without any position only offers valid at every store qualify
         rows = await q.offers_near(context(info).db, latitude, longitude, radius_km if origin else 0.0, first)

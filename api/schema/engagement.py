@@ -154,13 +154,16 @@ class ResponseEntry(EngagementEntry):
     response: str = strawberry.field(description="delivered, opened, clicked, redeemed, replied or unsubscribed.")
     message_id: strawberry.ID
     text_value: strawberry.Private[str | None]
+    customer_id: strawberry.Private[str]
 
-    @strawberry.field(description="The reply's text (personal data).", permission_classes=[CanSeePersonalData])
-    def text(self) -> str | None:
+    @strawberry.field(description="The reply's text (personal data; the read is audited).",
+                      permission_classes=[CanSeePersonalData])
+    def text(self, info: Info) -> str | None:
+        context(info).read_personal(self.customer_id, "response.text")
         return self.text_value
 
 
-def entry_from_row(row: dict[str, Any]) -> EngagementEntry:
+def entry_from_row(row: dict[str, Any], customer_id: str) -> EngagementEntry:
     """The timeline entry of one row of :data:`api.queries.engagement.TIMELINE`."""
     kind, item = row["kind"], row["item"]
     common: dict[str, Any] = {"type": EngagementType(kind), "id": row["id"], "at": from_micros(row["atMicros"]),
@@ -177,7 +180,8 @@ def entry_from_row(row: dict[str, Any]) -> EngagementEntry:
     if kind == "MESSAGE":
         return MessageEntry(**common, subject=item.get("subject"), campaign=item.get("campaign"),
                             offer_id=item.get("offerId"))
-    return ResponseEntry(**common, response=item["type"], message_id=item["messageId"], text_value=item.get("text"))
+    return ResponseEntry(**common, response=item["type"], message_id=item["messageId"], text_value=item.get("text"),
+                         customer_id=customer_id)
 
 
 @strawberry.type(description="An entry of the timeline with its cursor.")
@@ -202,7 +206,7 @@ async def engagement_history(info: Info, customer_id: str, *, first: int, after:
     wanted = tuple(c.value for c in channels) if channels else None
     rows = await context(info).loaders.timeline.load((customer_id, first + 1, kinds, wanted, start, end, position))
     page = rows[:first]
-    edges = [EngagementEdge(cursor=encode_cursor(row["atText"], row["key"]), node=entry_from_row(row))
+    edges = [EngagementEdge(cursor=encode_cursor(row["atText"], row["key"]), node=entry_from_row(row, customer_id))
              for row in page]
     return EngagementConnection(edges=edges, page_info=PageInfo(
         has_next_page=len(rows) > first, has_previous_page=position is not None,

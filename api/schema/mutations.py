@@ -1,10 +1,13 @@
 """Mutations of the two-way conversation, written straight into the graph.
 
 ``trackEvent``, ``recordResponse`` and ``setConsent`` need a writer key; ``eraseCustomer`` an admin key.
+Consent is written by :mod:`graph_model.privacy.consent`'s one writer and erasure done by
+:mod:`graph_model.privacy.erasure`, nowhere else; both are audited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +20,8 @@ from api.queries import writes
 from api.schema.common import context
 from api.schema.customer import Consent, IdentityInput
 from api.schema.permissions import CanErase, CanWrite
-from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES, consent_key
+from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
+from graph_model.privacy.erasure import erase_customer
 
 MAX_TEXT = 2_000
 
@@ -105,12 +109,16 @@ class SetConsentInput:
     granted: bool
 
 
-@strawberry.type(description="What eraseCustomer removed.")
+@strawberry.type(description="What eraseCustomer removed (zeros when the customer had been erased before).")
 class EraseCustomerPayload:
     customer_id: strawberry.ID
-    erased: bool
+    erased: bool = strawberry.field(description="True when the customer is erased now, by this call or before.")
+    already_erased: bool = strawberry.field(description="True when an earlier erasure had removed the customer.")
     identities_removed: int
     consents_removed: int
+    sessions_scrubbed: int
+    visits_detached: int
+    results_removed: int = strawberry.field(description="Algorithm results and responses about the customer.")
 
 
 def _now(at: datetime | None) -> datetime:
@@ -137,6 +145,10 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
     refs = await writes.references(db, customerId=customer_id, sku=data.product_sku, categoryId=data.category_id,
                                    storeId=data.store_id, orderId=data.order_id, eventId=event_id,
                                    identityKey=identity_key)
+    if refs["erased"]:  # an erased person's id or identifier: refused like an unknown one, nothing written
+        if customer_id is not None:
+            raise NotFound(f"No customer with id {customer_id!r}.", argument="customer")
+        raise NotFound("No customer with that identifier.", argument="identity")
     _missing(refs, {"customer": customer_id, "product": data.product_sku, "category": data.category_id,
                     "store": data.store_id, "order": data.order_id})
     customer_id = customer_id or refs["identifiedCustomerId"]
@@ -181,30 +193,36 @@ class Mutation:
         if target is None:
             raise NotFound(f"No message with id {str(input.message_id)!r}.", argument="messageId")
         await writes.record_response(db, message_id=str(input.message_id), customer_id=target["customerId"],
-                                     type_=input.type.value, at=at, text=input.text)
+                                     channel=target["channel"], type_=input.type.value, at=at, text=input.text,
+                                     actor=context(info).principal.label)
         return RecordResponsePayload(message_id=input.message_id, customer_id=target["customerId"],
                                      type=input.type, at=at)
 
-    @strawberry.mutation(description="Grant or withdraw consent for one channel and purpose.",
+    @strawberry.mutation(description="Grant or withdraw consent for one channel and purpose (audited).",
                          permission_classes=[CanWrite])
     async def set_consent(self, info: Info, input: SetConsentInput) -> Consent | None:
         if input.channel not in CONSENT_CHANNELS or input.purpose not in CONSENT_PURPOSES:
             raise BadUserInput(f"channel must be one of {', '.join(CONSENT_CHANNELS)} and purpose one of "
                                f"{', '.join(CONSENT_PURPOSES)}.")
         customer_id = str(input.customer_id)
-        row = await writes.set_consent(context(info).db, customer_id=customer_id,
-                                       consent_id=consent_key(customer_id, input.channel, input.purpose),
-                                       channel=input.channel, purpose=input.purpose, granted=input.granted,
-                                       at=datetime.now(UTC))
+        row = await writes.set_consent(context(info).db, customer_id=customer_id, channel=input.channel,
+                                       purpose=input.purpose, granted=input.granted, at=datetime.now(UTC),
+                                       actor=context(info).principal.label)
         if row is None:
             raise NotFound(f"No customer with id {customer_id!r}.", argument="customerId")
         return Consent.from_row(row)
 
-    @strawberry.mutation(description="Right to erasure: remove personal data and identifiers, keep anonymous history.",
+    @strawberry.mutation(description="Right to erasure (graph_model.privacy.erasure): remove the person, keep "
+                                     "anonymous history, tombstone the id and identifiers. Erasing again answers "
+                                     "`alreadyErased`; an id that never existed is NOT_FOUND.",
                          permission_classes=[CanErase])
     async def erase_customer(self, info: Info, customer_id: strawberry.ID) -> EraseCustomerPayload | None:
-        row = await writes.erase_customer(context(info).db, str(customer_id))
-        if row is None:
+        result = await asyncio.to_thread(erase_customer, str(customer_id), actor=context(info).principal.label)
+        if not result.erased:
             raise NotFound(f"No customer with id {str(customer_id)!r}.", argument="customerId")
-        return EraseCustomerPayload(customer_id=customer_id, erased=True, identities_removed=row["identities"],
-                                    consents_removed=row["consents"])
+        return EraseCustomerPayload(customer_id=customer_id, erased=result.erased,
+                                    already_erased=result.already_erased,
+                                    identities_removed=result.identities_removed,
+                                    consents_removed=result.consents_removed,
+                                    sessions_scrubbed=result.sessions_scrubbed,
+                                    visits_detached=result.visits_detached, results_removed=result.results_removed)

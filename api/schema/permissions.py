@@ -38,3 +38,10 @@ class CanErase(_RoleAtLeast):
 
     role = Role.admin
     message = "Erasing a customer needs an API key with the admin role."
+
+
+class CanAdminister(_RoleAtLeast):
+    """The right of access and the audit trail need an ``admin`` key."""
+
+    role = Role.admin
+    message = "This query needs an API key with the admin role."
