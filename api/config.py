@@ -8,7 +8,7 @@ CUSTOMER_GRAPH_API_KEYS        ``key:role,key:role`` (roles: reader, writer,  un
                                admin); required in production                 (development only)
 CUSTOMER_GRAPH_MAX_DEPTH       maximum query depth                            ``10``
 CUSTOMER_GRAPH_MAX_PAGE_SIZE   maximum ``first`` of any list or connection    ``100``
-CUSTOMER_GRAPH_MAX_COST        maximum estimated cost of one operation        ``20000``
+CUSTOMER_GRAPH_MAX_COST        maximum estimated cost of one operation        ``50000``
 CUSTOMER_GRAPH_MAX_TOKENS      maximum tokens in one GraphQL document         ``2000``
 CUSTOMER_GRAPH_MAX_BODY_BYTES  maximum request body                           ``65536``
 =============================  =============================================  ======================
@@ -46,7 +46,7 @@ class ApiConfig:
     using_dev_keys: bool = True
     max_depth: int = 10
     max_page_size: int = 100
-    max_cost: int = 20_000
+    max_cost: int = 50_000
     max_tokens: int = 2_000
     max_body_bytes: int = 65_536
 
@@ -70,7 +70,7 @@ def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
         using_dev_keys=using_dev_keys,
         max_depth=_int(env, "CUSTOMER_GRAPH_MAX_DEPTH", 10),
         max_page_size=_int(env, "CUSTOMER_GRAPH_MAX_PAGE_SIZE", 100),
-        max_cost=_int(env, "CUSTOMER_GRAPH_MAX_COST", 20_000),
+        max_cost=_int(env, "CUSTOMER_GRAPH_MAX_COST", 50_000),
         max_tokens=_int(env, "CUSTOMER_GRAPH_MAX_TOKENS", 2_000),
         max_body_bytes=_int(env, "CUSTOMER_GRAPH_MAX_BODY_BYTES", 65_536),
     )

@@ -42,7 +42,7 @@ def _page_size(node: FieldNode, definition: GraphQLField | None, max_page_size: 
             return max(0, int(value.value)) if isinstance(value, IntValueNode) else max_page_size
         if name == "ids":
             return len(value.values) if isinstance(value, ListValueNode) else max_page_size
-    if definition is None:
+    if definition is None or node.name.value in CONNECTION_LISTS:
         return 1
     first = definition.args.get("first")
     if first is not None and isinstance(first.default_value, int):
@@ -51,6 +51,7 @@ def _page_size(node: FieldNode, definition: GraphQLField | None, max_page_size: 
 
 
 UNPAGED_LIST = 10  # what a list field without ``first`` is assumed to hold
+CONNECTION_LISTS = frozenset({"edges", "nodes"})  # a connection's page: counted at the connection's ``first``
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class _Walk:
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> Shape:
         if selection_set is None:
             return Shape(0, 0)
-        depth, cost = 0, 0
+        depth, cost, alternatives = 0, 0, 0
         fields = getattr(get_named_type(parent), "fields", None) if parent is not None else None
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -106,11 +107,15 @@ class _Walk:
                 condition = selection.type_condition
                 inner = self.schema.get_type(condition.name.value) if condition is not None else parent
                 child = self.selections(selection.selection_set, inner)
-                depth, cost = max(depth, child.depth), cost + child.cost
+                if condition is None:
+                    cost += child.cost
+                else:  # one object takes one of the typed branches: the dearest counts
+                    alternatives = max(alternatives, child.cost)
+                depth = max(depth, child.depth)
             elif isinstance(selection, FragmentSpreadNode):
                 child = self.fragment(selection.name.value)
                 depth, cost = max(depth, child.depth), cost + child.cost
-        return Shape(depth, cost)
+        return Shape(depth, cost + alternatives)
 
 
 def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[ValidationRule]:
