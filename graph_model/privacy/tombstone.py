@@ -35,15 +35,14 @@ MERGE (t:Tombstone {hash: r.hash})
   ON CREATE SET t.kind = r.kind, t.suppressed = true, t.erasedAt = $at
 """
 
+# Not a returning ``CALL { WITH k WHERE k IS NULL CREATE ... RETURN ... }``: once the key node exists,
+# such a subquery yields no row and drops the outer row with it (no record: every later check failed).
 KEY_FINGERPRINT = """
 OPTIONAL MATCH (k:PrivacyKey)
 WITH k LIMIT 1
-CALL (k) {
-  WITH k WHERE k IS NULL
-  CREATE (n:PrivacyKey {fingerprint: $fingerprint, createdAt: datetime()})
-  RETURN n.fingerprint AS created
-}
-RETURN coalesce(k.fingerprint, created) AS fingerprint
+FOREACH (_ IN CASE WHEN k IS NULL THEN [1] ELSE [] END |
+  CREATE (:PrivacyKey {fingerprint: $fingerprint, createdAt: datetime()}))
+RETURN coalesce(k.fingerprint, $fingerprint) AS fingerprint
 """
 
 
