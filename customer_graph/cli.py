@@ -21,6 +21,7 @@ LAZY_COMMANDS = {
     "generate": "loaders.cli:generate",
     "load": "loaders.cli:load",
     "load-online-retail": "loaders.cli:load_online_retail",
+    "privacy": "customer_graph.privacy_commands:privacy_group",
     "serve": "api.cli:serve",
     "up": "customer_graph.up:up",
 }

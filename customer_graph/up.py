@@ -1,7 +1,7 @@
 """``customer-graph up``: the main job on the local default, end to end.
 
-Start Neo4j (or use ``NEO4J_URI``), apply the schema, load the real Online Retail history, compute the
-algorithms, then serve GraphQL, printing where GraphiQL and the Neo4j Browser answer and how to log in.
+Start Neo4j (or use ``NEO4J_URI``), apply the schema, delete reject files older than 30 days (their
+retention), load the real Online Retail history, compute the algorithms, then serve GraphQL, printing where GraphiQL and the Neo4j Browser answer and how to log in.
 Each step is the same sub-command a user can run alone.
 """
 
@@ -14,6 +14,8 @@ import click
 from graph_model import connection, run_query
 from graph_model.database import ensure_running
 from graph_model.schema import apply_schema
+
+REJECT_RETENTION = "30d"  # reject files of load runs are deleted after this (docs/loaders.md)
 
 
 def _run_step(ctx: click.Context, title: str, args: list[str]) -> None:
@@ -49,6 +51,7 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
     names = apply_schema()
     click.echo(f"[up] database: ready{f' (pid {pid})' if pid else ''}; schema: {len(names)} constraints and indexes")
 
+    _run_step(ctx, "reject retention", ["privacy", "purge-rejects", "--older-than", REJECT_RETENTION])
     existing = _orders_loaded()
     if existing and not reload:
         click.echo(f"[up] sample data: {existing:,} orders already in the graph, not reloading (use --reload)")

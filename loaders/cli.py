@@ -58,7 +58,8 @@ def load_options(command: click.Command) -> click.Command:
         click.option("--max-reject-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
                      help="exit code 3 when a larger share of the rows is rejected"),
         click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="where report.json and rejects.jsonl go (default runs/<time>-<name>)"),
+                     help="where report.json and rejects.jsonl go (default <runs dir>/<time>-<name>, "
+                          "runs dir: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)"),
         click.option("--geofence-radius", "radius", type=click.FloatRange(min=1), default=100.0, show_default=True,
                      help="metres around a store in which a ping counts as in the store"),
         click.option("--geofence-dwell", "dwell", type=click.FloatRange(min=0), default=5.0, show_default=True,

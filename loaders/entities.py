@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.model.customers import consent_key, identity_key
+from graph_model.model.customers import identity_key
+from graph_model.privacy.consent import consent_row
 from loaders import schemas as s
 from loaders.report import RejectReason
 from loaders.writers import TxWrite
@@ -21,7 +22,7 @@ from loaders.writers.catalogue import (
     write_stores,
 )
 from loaders.writers.conversation import write_campaigns, write_messages, write_offers, write_responses
-from loaders.writers.customers import write_consents, write_customers, write_identifiers
+from loaders.writers.customers import write_consent_rows, write_customers, write_identifiers
 from loaders.writers.events import write_events
 from loaders.writers.orders import write_orders
 from loaders.writers.sessions import write_sessions
@@ -124,9 +125,8 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                lambda r: {"customerId": r.customerId, "identityKey": identity_key(r.type, r.value), "type": r.type,
                           "value": r.value, "seenAt": r.seenAt},
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"]),
-    EntitySpec("consents", s.ConsentRow, write_consents,
-               lambda r: {"customerId": r.customerId, "consentId": consent_key(r.customerId, r.channel, r.purpose),
-                          "channel": r.channel, "purpose": r.purpose, "granted": r.granted, "updatedAt": r.updatedAt},
+    EntitySpec("consents", s.ConsentRow, write_consent_rows,
+               lambda r: consent_row(r.customerId, r.channel, r.purpose, r.granted, r.updatedAt),
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"]),
     EntitySpec("sessions", s.SessionRow, write_sessions,
                lambda r: {"sessionId": r.sessionId, "channel": r.channel, "startedAt": r.startedAt,

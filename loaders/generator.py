@@ -9,6 +9,11 @@ carts that convert or are abandoned; anonymous web sessions on a second cookie t
 logs in with (identity stitching); store visits near home with till orders, loyalty scans and phone
 location pings; campaigns, offers, messages and the customers' responses. ``dirty_share`` appends a few
 broken rows of each kind, to exercise the rejects.
+
+Consent follows the shipped policy (:mod:`graph_model.privacy.policy`: location needs an explicit grant):
+app users have a ``location`` record on the ``app`` channel, granted for ``location_share`` (85 %) of the
+customers whose phone sends pings and withdrawn for the others, so most pings become visits and the
+rest show up as ``no_consent`` in the run report.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class GeneratorConfig:
     home_pings_per_day: float = 1.0
     fmt: str = "csv"
     dirty_share: float = 0.0
+    location_share: float = 0.85  # of the customers with pings, the share who granted location consent
 
 
 def _ts(base: np.datetime64, seconds: np.ndarray) -> np.ndarray:
@@ -191,7 +197,10 @@ class _Drop:
         self.near_stores = np.argsort(dist, axis=1)[:, :3]
         self.activity = rng.gamma(0.8, 1 / 0.8, n)
         self.app_user = rng.random(n) < 0.5
-        self.location_ok = self.app_user & (rng.random(n) < 0.7)
+        self.location_ok = self.app_user & (rng.random(n) < 0.7)  # the phone sends location pings
+        # drawn from a generator of its own, so the rest of the drop is the same whatever the share
+        consent_rng = np.random.default_rng((self.c.seed, 1))
+        self.location_granted = self.location_ok & (consent_rng.random(n) < self.c.location_share)
         self.has_card = rng.random(n) < 0.6
         self.second_cookie = rng.random(n) < 0.3
         emails = [f"customer{i}@example.com" for i in range(1, n + 1)]
@@ -229,7 +238,7 @@ class _Drop:
         for channel, purpose, who, share in consent_specs:
             granted = rng.random(n) < share
             if purpose == "location":
-                granted = self.location_ok
+                granted = self.location_granted
             frames.append(pd.DataFrame({"customerId": self.customer_ids[who], "channel": channel, "purpose": purpose,
                                         "granted": granted[who], "updatedAt": created[who]}))
         self.tables["consents"] = pd.concat(frames, ignore_index=True)

@@ -3,9 +3,20 @@
 A ping belongs to a store when it lies within ``radius_m`` of it (the nearest such store). A customer's
 consecutive pings (in time order) at the same store, with no gap longer than ``max_gap_minutes``, form a
 stay; a stay of at least ``min_dwell_minutes`` (first to last ping) is a Visit with ``source =
-'location_ping'``, ``arrivedAt`` = its first ping, ``dwellMinutes`` = its length. The visit id is derived
-from customer, store and arrival, so loading the same pings again gives the same visits. Pings are
-grouped per file: a stay split across two drops gives two visits.
+'location_ping'``, ``arrivedAt`` = its first ping, ``dwellMinutes`` = its length. Pings are grouped per
+file: a stay split across two drops gives two visits.
+
+The visit id (:func:`visit_id`) is ``ping:`` + 24 hex digits of the keyed hash of customer, store and
+arrival: the same pings give the same visit on every load (no duplicates on a re-run), and the id names
+no customer (nobody without the deployment's privacy key can tell whose visit it is).
+
+>>> key = b"k" * 32
+>>> visit_id("12350", "S1", datetime(2026, 11, 1, 10, 2, tzinfo=UTC), key=key) == visit_id(
+...     "12350", "S1", datetime(2026, 11, 1, 10, 2, tzinfo=UTC), key=key)
+True
+>>> vid = visit_id("12350", "S1", datetime(2026, 11, 1, 10, 2, tzinfo=UTC), key=key)
+>>> vid.startswith("ping:"), len(vid), "12350" in vid
+(True, 29, False)
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+
+from graph_model.privacy.keys import keyed_hash
 
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -46,9 +59,18 @@ def nearest_store_within(lat: np.ndarray, lon: np.ndarray, store_lat: np.ndarray
     return result
 
 
+def visit_id(customer_id: str, store_id: str, arrived: datetime, *, key: bytes | None = None) -> str:
+    """The id of the visit of ``customer_id`` to ``store_id`` arriving at ``arrived``: stable, naming no one."""
+    digest = keyed_hash("visit", f"{customer_id}|{store_id}|{arrived.strftime('%Y%m%dT%H%M%S')}", key=key)
+    return "ping:" + digest[:24]
+
+
 def visits_from_pings(pings: list[dict[str, Any]], stores: list[tuple[str, float, float]],
-                      config: GeofenceConfig) -> list[dict[str, Any]]:
-    """Visits (rows for the visit writer, plus ``pings``: how many pings made each) from validated pings."""
+                      config: GeofenceConfig, *, key: bytes | None = None) -> list[dict[str, Any]]:
+    """Visits (rows for the visit writer, plus ``pings``: how many pings made each) from validated pings.
+
+    ``key``: the privacy key the visit ids are hashed with (default: the deployment's).
+    """
     if not pings or not stores:
         return []
     customers = np.array([p["customerId"] for p in pings], dtype=object)
@@ -73,7 +95,7 @@ def visits_from_pings(pings: list[dict[str, Any]], stores: list[tuple[str, float
         store_id = stores[store[first[i]]][0]
         arrived = datetime.fromtimestamp(float(seconds[first[i]]), UTC)
         visits.append({
-            "visitId": f"ping:{customers[first[i]]}:{store_id}:{arrived.strftime('%Y%m%dT%H%M%S')}",
+            "visitId": visit_id(str(customers[first[i]]), store_id, arrived, key=key),
             "customerId": customers[first[i]], "storeId": store_id, "arrivedAt": arrived,
             "dwellMinutes": round(float(dwell[i]), 1), "source": "location_ping", "zones": None,
             "pings": int(counts[i]),

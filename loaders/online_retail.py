@@ -24,6 +24,9 @@ The source's mess, kept with meaning or rejected with a reason, never dropped si
   other lines, or stays empty.
 
 ``by_day=True`` replays the history as nightly drops: one load per calendar day, in date order.
+
+Erased customers stay erased: their customer and order rows are dropped as ``erased`` by the pipeline
+(:meth:`loaders.pipeline.Loader.erased`), and so are their non-product lines, without the row.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from graph_model.settings import project_root
-from loaders.pipeline import Loader, LoadOptions, default_report_dir
+from loaders.pipeline import ERASED_CUSTOMER, Loader, LoadOptions, default_report_dir
 from loaders.report import Reject, RejectReason, RunReport
 
 log = logging.getLogger("loaders")
@@ -127,11 +130,17 @@ def _orders(lines: pd.DataFrame) -> Iterator[tuple[int, dict[str, Any]]]:
         yield row.csvLine, order
 
 
+def _reject(loader: Loader, source: str, row: Any, reason: str) -> Reject:
+    if isinstance(row.customerId, str) and loader.tombstones.customer_erased(row.customerId):
+        return Reject(source, int(row.csvLine), "orders", RejectReason.ERASED, ERASED_CUSTOMER, None)
+    return Reject(source, int(row.csvLine), "orders", RejectReason(reason), _MESSAGES[reason], _raw(row))
+
+
 def _load_unit(loader: Loader, frame: pd.DataFrame, source: str) -> None:
     reason = classify(frame)
     kept = frame[reason.isna()]
     refused = frame[reason.notna()]
-    rejects = [Reject(source, int(row.csvLine), "orders", RejectReason(r), _MESSAGES[r], _raw(row))
+    rejects = [_reject(loader, source, row, r)
                for row, r in zip(refused.itertuples(index=False), reason[reason.notna()], strict=True)]
     loader.load_rows("customers", _customers(kept), source)
     loader.load_rows("products", _products(kept), source)

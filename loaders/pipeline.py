@@ -1,6 +1,13 @@
 """The load pipeline: read -> validate -> check references -> batch -> write, for files, drops and adapters.
 
 Every row ends either loaded or in the rejects file with a reason; the run report counts both.
+
+The privacy rules apply to every load (files, drops and the Online Retail adapter alike):
+
+* the erasure tombstones are read once per run; a row of an erased customer, or carrying an erased
+  identifier, is dropped as ``erased`` (its reject holds no row and a message that names no value);
+* location pings of a customer the consent policy (:func:`graph_model.privacy.policy.current_policy`)
+  does not allow ``location`` for are never geofenced: dropped as ``no_consent``, coordinates not written.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from graph_model.connection import current_settings, run_query
+from graph_model.connection import current_settings, execute_read, execute_write, run_query
 from graph_model.errors import CustomerGraphError
+from graph_model.model.customers import identity_key
+from graph_model.privacy.policy import current_policy
+from graph_model.privacy.redaction import runs_dir
+from graph_model.privacy.tombstone import Tombstones
 from graph_model.schema import apply_schema
 from graph_model.settings import Settings
 from loaders.batching import Item, PartitionedWriter, Progress
@@ -28,7 +39,7 @@ from loaders.identity import stitch_sessions
 from loaders.readers import RawRow, UnreadableRow, count_rows, read_rows
 from loaders.references import KeyCache
 from loaders.report import Reject, RejectReason, RunReport
-from loaders.writers.visits import write_visits
+from loaders.writers.visits import LOCATION_CONSENTS, write_visits
 
 log = logging.getLogger("loaders")
 
@@ -64,9 +75,41 @@ def _ensure_schema() -> None:
 
 
 def default_report_dir(name: str) -> Path:
-    """``runs/<UTC time>-<name>`` under the working directory."""
+    """``<runs dir>/<UTC time>-<name>``: under ``CUSTOMER_GRAPH_RUNS_DIR``, else ``<project>/runs``
+    (:func:`graph_model.privacy.redaction.runs_dir`, where erasure and retention look for rejects)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return Path("runs") / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:60]}"
+    return runs_dir() / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:60]}"
+
+
+ERASED_CUSTOMER = "row of an erased customer"
+ERASED_IDENTIFIER = "erased identifier"
+NO_LOCATION_CONSENT = "no location consent"
+
+# The identifiers a row of each entity carries, as (type, field): checked against the tombstones.
+ROW_IDENTIFIERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "customers": (("email_hash", "emailHash"),),
+    "sessions": (("cookie", "cookie"), ("device_id", "deviceId")),
+    "loyalty_scans": (("loyalty_card", "loyaltyCard"),),
+}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value).strip()
+
+
+def erased_message(tombstones: Tombstones, entity: str, fields: Any) -> str | None:
+    """Why a row of ``entity`` must not be loaded under the erasure tombstones, or ``None``.
+
+    ``fields(name)`` gives the row's value of a field (or ``None``). The message names no value.
+    """
+    if not tombstones.hashes:
+        return None
+    if tombstones.customer_erased(_text(fields("customerId"))):
+        return ERASED_CUSTOMER
+    keys = [identity_key(kind, v) for kind, name in ROW_IDENTIFIERS.get(entity, ()) if (v := _text(fields(name)))]
+    if entity == "identifiers" and (kind := _text(fields("type"))) and (v := _text(fields("value"))):
+        keys.append(identity_key(kind, v))
+    return ERASED_IDENTIFIER if any(map(tombstones.identity_erased, keys)) else None
 
 
 def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
@@ -84,6 +127,8 @@ class Loader:
         self.keys = KeyCache()
         if options.apply_schema:
             _ensure_schema()
+        # once per run; a write: the first read records the privacy key's fingerprint in the graph
+        self.tombstones: Tombstones = execute_write(Tombstones.read)
 
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:
@@ -112,6 +157,13 @@ class Loader:
             stats.seconds += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ the common path
+    def erased(self, entity: str, row: Any) -> str | None:
+        """Why ``row`` (validated, or raw as read) of ``entity`` is withheld under the tombstones, or ``None``."""
+        if isinstance(row, dict):
+            fields = SPECS[entity].schema.model_fields
+            return erased_message(self.tombstones, entity, lambda name: row.get(name) if name in fields else None)
+        return erased_message(self.tombstones, entity, lambda name: getattr(row, name, None))
+
     def _validated(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[Item]:
         stats = self.report.stats(spec.name)
         provided: list[str] = []
@@ -123,8 +175,16 @@ class Loader:
             try:
                 row = spec.schema.model_validate(raw)
             except ValidationError as error:
+                erased = self.erased(spec.name, raw)  # a broken row of an erased person: still no trace of it
+                if erased:
+                    self.report.reject(Reject(source, line, spec.name, RejectReason.ERASED, erased, None))
+                    continue
                 reason, message = _validation_reject(error)
                 self.report.reject(Reject(source, line, spec.name, reason, message, raw))
+                continue
+            erased = self.erased(spec.name, row)
+            if erased:
+                self.report.reject(Reject(source, line, spec.name, RejectReason.ERASED, erased, None))
                 continue
             problem = spec.check(row) if spec.check else None
             if problem:
@@ -181,12 +241,31 @@ class Loader:
             stats = self.report.stats(spec.name)
             stats.extra["sessionsStitched"] = stats.extra.get("sessionsStitched", 0) + changes["sessionsStitched"]
 
+    def _location_permitted(self, items: list[Item]) -> list[Item]:
+        """The pings whose customer the consent policy allows ``location`` for; the others are rejected
+        as ``no_consent`` without their row (their coordinates are written nowhere)."""
+        customers = sorted({item.params["customerId"] for item in items})
+        if not customers:
+            return items
+        records = {r["customerId"]: r["consents"] for r in execute_read(
+            lambda tx: tx.run(LOCATION_CONSENTS, customerIds=customers).data())}
+        policy = current_policy()
+        allowed = {c for c in customers if policy.permits(records.get(c, []), "location")}
+        permitted = []
+        for item in items:
+            if item.params["customerId"] in allowed:
+                permitted.append(item)
+            else:
+                self.report.reject(Reject(item.file, item.line, "pings", RejectReason.NO_CONSENT,
+                                          NO_LOCATION_CONSENT, None))
+        return permitted
+
     def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
-        pings = [item.params for item in self._validated(spec, rows, source)]
+        pings = [item.params for item in self._location_permitted(list(self._validated(spec, rows, source)))]
         stores = [(r["storeId"], r["lat"], r["lon"]) for r in run_query(
             "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
             write=False)]
-        visits = visits_from_pings(pings, stores, self.options.geofence)
+        visits = visits_from_pings(pings, stores, self.options.geofence, key=self.tombstones.key)
         writer = PartitionedWriter("pings", write_visits, self.report, writers=self.options.writers,
                                    batch_size=self.options.batch_size, progress=progress)
         # the pings are loaded once their visits are written; the writer counts visits, so count pings here

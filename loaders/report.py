@@ -1,14 +1,21 @@
 """The run report: counts per entity, the rejects file beside it, the summary printed at the end.
 
-A run writes into its own folder (``runs/<UTC time>-<name>/`` by default)::
+A run writes into its own folder (``<runs dir>/<UTC time>-<name>/`` by default, see
+:func:`graph_model.privacy.redaction.runs_dir`), both files readable by their owner only (0600)::
 
     report.json     read / loaded / rejected per entity, reasons, duration, rows/s, reject share, ok
     rejects.jsonl   one JSON object per rejected row: file, line, entity, reason, message, row
+
+Rejected rows and their messages are redacted before they are written (personal fields replaced, see
+:mod:`graph_model.privacy.redaction`) unless ``CUSTOMER_GRAPH_REJECTS_REDACT=0``. Rows withheld by the
+privacy rules (``erased``, ``no_consent``) are written without the row at all, and do not count towards
+the reject share that fails a run: they are expected, not data errors.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -16,7 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from graph_model.privacy.keys import load_key
+from graph_model.privacy.redaction import redact_message, redact_row, redaction_enabled
 
 
 class RejectReason(StrEnum):
@@ -31,6 +41,19 @@ class RejectReason(StrEnum):
     WRITE_FAILED = "write_failed"  # the database refused the row (message says why)
     NON_PRODUCT_LINE = "non_product_line"  # online retail: postage, fees, manual adjustments (not products)
     STOCK_ADJUSTMENT = "stock_adjustment"  # online retail: a negative line that is no sale (damaged, lost...)
+    ERASED = "erased"  # the row's customer or one of its identifiers was erased (right to erasure)
+    NO_CONSENT = "no_consent"  # the customer did not consent to this use (location pings without location consent)
+
+
+WITHHELD_REASONS = frozenset({RejectReason.ERASED, RejectReason.NO_CONSENT})
+"""Reasons of rows the privacy rules hold back: expected, so they never make a run fail."""
+
+
+def private_file(path: Path) -> IO[str]:
+    """``path`` opened for writing (truncated), readable and writable by its owner only (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode on open: set it
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -44,9 +67,13 @@ class Reject:
     message: str
     row: Any
 
-    def to_json(self) -> str:
+    def to_json(self, *, redact: bool = False, key: bytes | None = None) -> str:
+        """One line of ``rejects.jsonl``; ``redact``: personal fields of row and message replaced."""
+        row, message = self.row, self.message
+        if redact:
+            row, message = redact_row(self.row, key=key), redact_message(self.message, self.row, key=key)
         return json.dumps({"file": self.file, "line": self.line, "entity": self.entity, "reason": str(self.reason),
-                           "message": self.message, "row": self.row}, default=str, ensure_ascii=False)
+                           "message": message, "row": row}, default=str, ensure_ascii=False)
 
 
 @dataclass
@@ -69,6 +96,11 @@ class EntityStats:
             "rejectReasons": dict(sorted(self.reasons.items())), **self.extra,
         }
 
+    @property
+    def withheld(self) -> int:
+        """Rejected rows the privacy rules held back (``erased``, ``no_consent``)."""
+        return sum(self.reasons[str(reason)] for reason in WITHHELD_REASONS)
+
 
 class RunReport:
     """Collects the counts and rejects of one run and writes ``report.json`` / ``rejects.jsonl``."""
@@ -82,10 +114,12 @@ class RunReport:
         self.entities: dict[str, EntityStats] = {}
         self.unrecognised_files: list[str] = []
         self._lock = threading.Lock()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.rejects_path = folder / "rejects.jsonl"
         self.report_path = folder / "report.json"
-        self._rejects = open(self.rejects_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
+        self.redact = redaction_enabled()
+        self._key = load_key() if self.redact else None
+        self._rejects = private_file(self.rejects_path)  # closed in finish()
         self.seconds = 0.0
 
     def stats(self, entity: str) -> EntityStats:
@@ -103,7 +137,7 @@ class RunReport:
             stats = self.entities.setdefault(reject.entity, EntityStats())
             stats.rejected += 1
             stats.reasons[str(reject.reason)] += 1
-            self._rejects.write(reject.to_json() + "\n")
+            self._rejects.write(reject.to_json(redact=self.redact, key=self._key) + "\n")
 
     @property
     def read(self) -> int:
@@ -114,12 +148,18 @@ class RunReport:
         return sum(s.rejected for s in self.entities.values())
 
     @property
+    def withheld(self) -> int:
+        """Rejected rows the privacy rules held back (not data errors)."""
+        return sum(s.withheld for s in self.entities.values())
+
+    @property
     def reject_share(self) -> float:
-        return self.rejected / self.read if self.read else 0.0
+        """Rows rejected as data errors over rows read (rows withheld by the privacy rules do not count)."""
+        return (self.rejected - self.withheld) / self.read if self.read else 0.0
 
     @property
     def ok(self) -> bool:
-        """False when the share of rejected rows exceeds ``max_reject_share``."""
+        """False when the share of rows rejected as data errors exceeds ``max_reject_share``."""
         return self.reject_share <= self.max_reject_share
 
     def as_dict(self) -> dict[str, Any]:
@@ -127,7 +167,7 @@ class RunReport:
         return {
             "source": self.source, "startedAt": self.started.isoformat(), "durationSeconds": round(self.seconds, 3),
             "entities": {name: stats.as_dict() for name, stats in self.entities.items()},
-            "totals": {"read": self.read, "loaded": loaded, "rejected": self.rejected,
+            "totals": {"read": self.read, "loaded": loaded, "rejected": self.rejected, "withheld": self.withheld,
                        "rowsPerSecond": round(self.read / self.seconds, 1) if self.seconds else None},
             "rejectShare": round(self.reject_share, 6), "maxRejectShare": self.max_reject_share, "ok": self.ok,
             "unrecognisedFiles": self.unrecognised_files,
@@ -139,7 +179,8 @@ class RunReport:
         self.seconds = time.perf_counter() - self._t0
         self._rejects.close()
         data = self.as_dict()
-        self.report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with private_file(self.report_path) as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return data
 
 
@@ -157,7 +198,10 @@ def summary_text(data: dict[str, Any]) -> str:
     lines.append(f"{'total':<14} {t['read']:>10,} {t['loaded']:>10,} {t['rejected']:>9,} "
                  f"{data['durationSeconds']:>8.1f} {(t['rowsPerSecond'] or 0):>9,.0f}")
     share = data["rejectShare"]
-    lines.append(f"rejected share {share:.4%} (limit {data['maxRejectShare']:.2%}): {'ok' if data['ok'] else 'TOO MANY REJECTS'}")
+    withheld = t.get("withheld", 0)
+    note = f"; {withheld:,} rows withheld by the privacy rules not counted" if withheld else ""
+    lines.append(f"rejected share {share:.4%} (limit {data['maxRejectShare']:.2%}{note}): "
+                 f"{'ok' if data['ok'] else 'TOO MANY REJECTS'}")
     if data["unrecognisedFiles"]:
         lines.append("files not loaded (name matches no export): " + ", ".join(data["unrecognisedFiles"]))
     lines.append(f"report:  {data['reportFile']}")

@@ -29,7 +29,11 @@ def test_every_format_gives_the_same_graph(graph, tmp_path: Path) -> None:
 
         clear_graph()
         report = _load(tmp_path, fmt)
-        assert report["totals"]["rejected"] == 0, report["entities"]
+        # nothing rejected but the pings of the customers without location consent (the generator's 15 %)
+        reasons = {name: stats["rejectReasons"] for name, stats in report["entities"].items() if stats["rejectReasons"]}
+        assert set(reasons) == {"pings"} and set(reasons["pings"]) == {"no_consent"}, report["entities"]
+        assert report["totals"]["rejected"] == report["totals"]["withheld"] > 0 and report["rejectShare"] == 0
+        assert report["entities"]["pings"]["visitsFromPings"] > 0
         assert report["entities"]["events"]["loaded"] > 40
         fingerprints[fmt] = graph_fingerprint()
     reference = fingerprints["csv"]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from graph_model.connection import run_query
 from loaders.exports import write_table
-from loaders.geofence import GeofenceConfig, visits_from_pings
+from loaders.geofence import GeofenceConfig, visit_id, visits_from_pings
 from loaders.pipeline import LoadOptions, load_drop
 
 STORE = ("S1", 53.8000, -1.5500)
@@ -29,11 +29,16 @@ def test_visits_from_pings_needs_radius_dwell_and_no_long_gap() -> None:
         _ping("C", 0), _ping("C", 40), _ping("C", 44),  # a 40 minute gap splits the stay: 0 and 4 minutes
         *[_ping("D", m, far) for m in range(0, 30, 3)],  # never inside the radius
     ]
+    key = b"k" * 32
     visits = visits_from_pings(pings[::-1], [STORE], GeofenceConfig(radius_m=100, min_dwell_minutes=5,
-                                                                      max_gap_minutes=15))
+                                                                      max_gap_minutes=15), key=key)
     assert [(v["customerId"], v["storeId"], v["dwellMinutes"], v["pings"]) for v in visits] == [("A", "S1", 12.0, 4)]
     assert visits[0]["arrivedAt"] == T0 + timedelta(minutes=2)
-    assert visits[0]["visitId"] == "ping:A:S1:20261101T100200"
+    # stable across runs, and naming no customer: ping: + 24 hex digits of a keyed hash
+    assert visits[0]["visitId"] == visit_id("A", "S1", T0 + timedelta(minutes=2), key=key)
+    assert visits[0]["visitId"] != visit_id("B", "S1", T0 + timedelta(minutes=2), key=key)
+    assert visits[0]["visitId"].startswith("ping:") and len(visits[0]["visitId"]) == 29
+    assert int(visits[0]["visitId"][5:], 16) >= 0 and ":A:" not in visits[0]["visitId"]
     wider = visits_from_pings(pings, [STORE], GeofenceConfig(radius_m=400, min_dwell_minutes=5))
     assert {v["customerId"] for v in wider} == {"A", "D"}
 
@@ -43,6 +48,8 @@ def test_pings_become_visits_and_unknown_customers_are_rejected(graph, tmp_path:
     write_table(pd.DataFrame([{"storeId": "S1", "name": "Leeds", "latitude": STORE[1], "longitude": STORE[2]}]),
                 drop / "stores.csv")
     write_table(pd.DataFrame([{"customerId": "C1"}]), drop / "customers.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "channel": "app", "purpose": "location", "granted": True,
+                               "updatedAt": "2026-10-01T00:00:00Z"}]), drop / "consents.csv")
     pings = [_ping("C1", m, STORE[1] + 0.0002) for m in range(0, 21, 4)] + [_ping("GHOST", 0), _ping("GHOST", 10)]
     write_table(pd.DataFrame(pings), drop / "pings.parquet")
     report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run"))
@@ -52,8 +59,10 @@ def test_pings_become_visits_and_unknown_customers_are_rejected(graph, tmp_path:
     visit = run_query("MATCH (:Customer {customerId: 'C1'})-[m:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(s:Store) "
                       "RETURN v.source AS source, v.dwellMinutes AS dwell, s.storeId AS store, m.at = v.arrivedAt AS ok")
     assert visit == [{"source": "location_ping", "dwell": 20.0, "store": "S1", "ok": True}]
+    ids = run_query("MATCH (v:Visit) RETURN v.visitId AS id")
+    assert ids[0]["id"].startswith("ping:") and "C1" not in ids[0]["id"]
     load_drop(drop, LoadOptions(report_dir=tmp_path / "run2"))
-    assert run_query("MATCH (v:Visit) RETURN count(v) AS n")[0]["n"] == 1
+    assert run_query("MATCH (v:Visit) RETURN v.visitId AS id") == ids  # the same visit, not a second one
 
 
 def test_an_anonymous_session_joins_the_customer_who_later_logs_in(graph, tmp_path: Path) -> None:

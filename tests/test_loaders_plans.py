@@ -12,6 +12,7 @@ import pytest
 
 import loaders.writers
 from graph_model.connection import session
+from graph_model.privacy import consent
 from loaders import identity
 
 SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "ValueHashJoin",
@@ -22,7 +23,7 @@ SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "Va
 
 def _statements() -> Iterator[tuple[str, str]]:
     modules = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
-    for module in [*modules, identity]:
+    for module in [*modules, identity, consent]:  # consent: the one consent writer the loaders call
         for name, value in vars(module).items():
             if name.isupper() and not name.startswith("_") and isinstance(value, str) and "UNWIND" in value:
                 yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value
@@ -39,7 +40,8 @@ STATEMENTS = dict(_statements())
 
 def test_every_writer_statement_is_checked() -> None:
     assert {"events.CREATE_EVENTS", "orders.CREATE_ORDERS", "identity.BACKFILL_SESSIONS",
-            "conversation.RESPONSES"} <= set(STATEMENTS)
+            "conversation.RESPONSES", "conversation.MESSAGE_CHANNELS", "consent.WRITE_CONSENTS",
+            "visits.LOCATION_CONSENTS"} <= set(STATEMENTS)
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))

@@ -1,4 +1,9 @@
-"""Writing campaigns, offers, messages sent and the customers' responses."""
+"""Writing campaigns, offers, messages sent and the customers' responses.
+
+An ``unsubscribed`` response withdraws marketing consent on the message's channel, in the response's
+transaction, through the one consent writer (:mod:`graph_model.privacy.consent`) at the response's time:
+a late ``unsubscribed`` never moves a newer consent back, an old grant replayed later never re-grants.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.model.customers import CONSENT_CHANNELS
+from graph_model.privacy.consent import consent_row, write_consents
 from loaders.writers import statement_writer
 
 CAMPAIGNS = """
@@ -69,6 +76,12 @@ FOREACH (_ IN CASE WHEN size(existing) = 0 THEN [1] ELSE [] END |
   CREATE (c)-[:RESPONDED {type: r.type, at: r.at, text: r.text}]->(m))
 """
 
+MESSAGE_CHANNELS = """
+UNWIND $messageIds AS messageId
+MATCH (m:Message {messageId: messageId})
+RETURN messageId, m.channel AS channel
+"""
+
 write_campaigns = statement_writer(CAMPAIGNS, "write_campaigns")
 write_offers = statement_writer(OFFERS, "write_offers")
 write_messages = statement_writer(MESSAGES, "write_messages")
@@ -76,6 +89,19 @@ _write_responses = statement_writer(RESPONSES, "write_responses")
 
 
 def write_responses(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-    """Write responses; a response repeated within the batch is written once (the last row wins)."""
+    """Write responses; a response repeated within the batch is written once (the last row wins).
+
+    ``unsubscribed`` responses withdraw marketing consent on their message's channel, in the same transaction.
+    """
     unique = {(r["customerId"], r["messageId"], r["type"], r["at"]): r for r in rows}
     _write_responses(tx, list(unique.values()))
+    unsubscribed = [r for r in unique.values() if r["type"] == "unsubscribed"]
+    if not unsubscribed:
+        return
+    channels = {r["messageId"]: r["channel"] for r in tx.run(
+        MESSAGE_CHANNELS, messageIds=sorted({r["messageId"] for r in unsubscribed})).data()}
+    withdrawals = [consent_row(r["customerId"], channels[r["messageId"]], "marketing", False, r["at"])
+                   for r in sorted(unsubscribed, key=lambda r: r["at"])
+                   if channels.get(r["messageId"]) in CONSENT_CHANNELS]
+    if withdrawals:
+        write_consents(tx, withdrawals)

@@ -1,7 +1,12 @@
-"""Writing customers, the identifiers known to belong to them, and their consents."""
+"""Writing customers and the identifiers known to belong to them (consents: :func:`write_consent_rows`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from graph_model.privacy.consent import write_consents
 from loaders.writers import statement_writer
 
 CUSTOMERS = """
@@ -65,17 +70,11 @@ ON CREATE SET x.at = r.seenAt
 SET x.at = CASE WHEN r.seenAt < x.at THEN r.seenAt ELSE x.at END
 """
 
-CONSENTS = """
-UNWIND $rows AS r
-MATCH (c:Customer {customerId: r.customerId})
-MERGE (k:Consent {consentId: r.consentId})
-ON CREATE SET k.channel = r.channel, k.purpose = r.purpose, k.granted = r.granted, k.updatedAt = r.updatedAt
-WITH c, k, r, r.updatedAt >= k.updatedAt AS newer
-SET k.granted = CASE WHEN newer THEN r.granted ELSE k.granted END,
-    k.updatedAt = CASE WHEN newer THEN r.updatedAt ELSE k.updatedAt END
-MERGE (c)-[:HAS_CONSENT]->(k)
-"""
-
 write_customers = statement_writer(CUSTOMERS, "write_customers")
 write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers")
-write_consents = statement_writer(CONSENTS, "write_consents")
+
+
+def write_consent_rows(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+    """Consents through the one consent writer (:func:`graph_model.privacy.consent.write_consents`; rows from
+    :func:`graph_model.privacy.consent.consent_row`): an older change never undoes a newer one."""
+    write_consents(tx, rows)

@@ -20,6 +20,13 @@ SET m.at = r.arrivedAt
 MERGE (v)-[:TO_STORE]->(s)
 """
 
+# The consent records of the customers of a pings file (one read per file), for the policy's decision.
+LOCATION_CONSENTS = """
+UNWIND $customerIds AS customerId
+MATCH (c:Customer {customerId: customerId})
+RETURN customerId, [(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .granted}] AS consents
+"""
+
 SCAN_CUSTOMERS = """
 UNWIND range(0, size($rows) - 1) AS index
 WITH index, $rows[index] AS r

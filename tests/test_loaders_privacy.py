@@ -1,0 +1,264 @@
+"""The loaders obey the privacy rules: erased people stay erased, pings need location consent, an
+``unsubscribed`` withdraws consent through the one consent writer, rejects keep no personal value."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graph_model.connection import run_query
+from graph_model.privacy.erasure import erase_customer
+from graph_model.privacy.policy import GDPR_DEFAULTS, ConsentPolicy, set_policy
+from graph_model.privacy.redaction import purge_person
+from loaders.exports import write_table
+from loaders.online_retail import load_online_retail
+from loaders.pipeline import LoadOptions, load_drop
+
+T0 = "2026-11-01T10:00:00Z"
+STORE = {"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}
+# the erased person's values: distinctive, so a trace of any of them in a file is found
+ANN = "CUST-ANN"
+ANN_EMAIL = "EMAILHASH-ANN-5f2c"
+ANN_COOKIE = "COOKIE-ANN-77"
+ANN_DEVICE = "DEVICE-ANN-12"
+ANN_CARD = "CARD-ANN-9001"
+
+
+def _rejects(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def _write_day1(drop: Path) -> None:
+    write_table(pd.DataFrame([STORE]), drop / "stores.csv")
+    write_table(pd.DataFrame([{"sku": "P1", "name": "Mug", "price": 4.5}]), drop / "products.csv")
+    write_table(pd.DataFrame([{"customerId": ANN, "name": "Ann Erased", "emailHash": ANN_EMAIL},
+                              {"customerId": "C2", "name": "Bob"}]), drop / "customers.csv")
+    write_table(pd.DataFrame([
+        {"customerId": ANN, "type": "cookie", "value": ANN_COOKIE, "seenAt": T0},
+        {"customerId": ANN, "type": "device_id", "value": ANN_DEVICE, "seenAt": T0},
+        {"customerId": ANN, "type": "loyalty_card", "value": ANN_CARD, "seenAt": T0},
+    ]), drop / "identifiers.csv")
+
+
+def _write_day2(drop: Path) -> None:
+    """Every entity that names a customer or identifier, with the erased person's values."""
+    write_table(pd.DataFrame([
+        {"customerId": ANN, "name": "Ann Erased", "emailHash": ANN_EMAIL, "homeLatitude": 53.811111,
+         "homeLongitude": -1.522222},
+        {"customerId": ANN, "loyaltyTier": "diamond"},                      # broken too: still only "erased"
+        {"customerId": "C3", "name": "New Name", "emailHash": ANN_EMAIL},  # a new id with the erased email
+        {"customerId": "C4", "name": "Cleo"},
+    ]), drop / "customers.csv")
+    write_table(pd.DataFrame([
+        {"customerId": "C2", "type": "cookie", "value": ANN_COOKIE, "seenAt": T0},
+        {"customerId": "C2", "type": "cookie", "value": "COOKIE-BOB", "seenAt": T0},
+    ]), drop / "identifiers.csv")
+    write_table(pd.DataFrame([
+        {"customerId": ANN, "channel": "email", "purpose": "marketing", "granted": True, "updatedAt": T0},
+    ]), drop / "consents.csv")
+    write_table(pd.DataFrame([
+        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN},
+        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
+        {"sessionId": "APP-DEVICE", "channel": "app", "startedAt": T0, "deviceId": ANN_DEVICE},
+        {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2", "cookie": "COOKIE-BOB"},
+    ]), drop / "sessions.csv")
+    write_table(pd.DataFrame([
+        {"orderId": "O-ANN", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1,
+         "unitPrice": 4.5, "customerId": ANN},
+        {"orderId": "O-BOB", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1,
+         "unitPrice": 4.5, "customerId": "C2"},
+    ]), drop / "orders.csv")
+    write_table(pd.DataFrame([{"visitId": "V-ANN", "customerId": ANN, "storeId": "S1", "arrivedAt": T0,
+                               "source": "purchase"}]), drop / "visits.csv")
+    write_table(pd.DataFrame([{"scanId": "L-ANN", "loyaltyCard": ANN_CARD, "storeId": "S1", "at": T0}]),
+                drop / "loyalty_scans.csv")
+    write_table(pd.DataFrame([{"customerId": ANN, "latitude": 53.8, "longitude": -1.55, "at": T0}]),
+                drop / "pings.csv")
+    write_table(pd.DataFrame([{"messageId": "M-ANN", "customerId": ANN, "channel": "email", "sentAt": T0}]),
+                drop / "messages.csv")
+    write_table(pd.DataFrame([{"messageId": "M-ANN", "customerId": ANN, "type": "opened", "at": T0}]),
+                drop / "responses.csv")
+
+
+def test_rows_of_erased_customers_and_identifiers_are_dropped_without_a_trace(graph, tmp_path: Path) -> None:
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    _write_day1(day1)
+    load_drop(day1, LoadOptions(report_dir=tmp_path / "runs" / "day1"))
+    assert erase_customer(ANN, actor="test", reject_roots=[tmp_path / "runs"]).found
+
+    _write_day2(day2)
+    report = load_drop(day2, LoadOptions(report_dir=tmp_path / "runs" / "day2", writers=1))
+    reasons = {name: stats["rejectReasons"] for name, stats in report["entities"].items()}
+    assert reasons == {
+        "customers": {"erased": 3}, "identifiers": {"erased": 1}, "consents": {"erased": 1},
+        "sessions": {"erased": 3}, "orders": {"erased": 1}, "visits": {"erased": 1},
+        "loyalty_scans": {"erased": 1}, "pings": {"erased": 1}, "messages": {"erased": 1},
+        "responses": {"erased": 1},
+    }
+    # expected drops, not data errors: 14 of 18 rows rejected and the run is still ok
+    assert report["totals"]["rejected"] == report["totals"]["withheld"] == 14
+    assert report["rejectShare"] == 0 and report["ok"] is True
+
+    rejects = _rejects(tmp_path / "runs" / "day2")
+    assert all(r["row"] is None and r["reason"] == "erased" for r in rejects)
+    assert {r["message"] for r in rejects} == {"row of an erased customer", "erased identifier"}
+    by_line = {(r["file"], r["line"]): r["message"] for r in rejects}
+    assert by_line[("customers.csv", 4)] == "erased identifier"  # C3 carries the erased email hash
+    assert by_line[("sessions.csv", 3)] == by_line[("sessions.csv", 4)] == "erased identifier"
+    text = (tmp_path / "runs" / "day2" / "rejects.jsonl").read_text(encoding="utf-8")
+    for value in (ANN, ANN_EMAIL, ANN_COOKIE, ANN_DEVICE, ANN_CARD, "Ann Erased", "53.811111", "New Name"):
+        assert value not in text
+
+    # the person is not back, nor any of their identifiers; the others loaded
+    assert run_query("MATCH (c:Customer) RETURN c.customerId AS id ORDER BY id") == [{"id": "C2"}, {"id": "C4"}]
+    keys = {r["k"] for r in run_query("MATCH (i:Identity) RETURN i.identityKey AS k")}
+    assert not keys & {f"email_hash:{ANN_EMAIL}", f"cookie:{ANN_COOKIE}", f"device_id:{ANN_DEVICE}",
+                       f"loyalty_card:{ANN_CARD}", f"customer_ref:{ANN}"}
+    assert "cookie:COOKIE-BOB" in keys
+    assert run_query("MATCH (s:Session) RETURN s.sessionId AS s") == [{"s": "WS-BOB"}]
+    assert run_query("MATCH (o:Order) RETURN o.orderId AS o") == [{"o": "O-BOB"}]
+    assert run_query("MATCH (n) WHERE n:Visit OR n:Message OR n:Consent RETURN count(n) AS n")[0]["n"] == 0
+
+
+SAMPLE = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom
+536365,POST,POSTAGE,1,2010-12-01 08:26:00,18.0,17850.0,United Kingdom
+536366,71053,WHITE METAL LANTERN,2,2010-12-01 09:00:00,3.39,13047.0,France
+C536369,85123A,WHITE HANGING HEART T-LIGHT HOLDER,-2,2011-06-02 10:00:00,2.55,17850.0,United Kingdom
+"""
+
+
+def test_online_retail_does_not_bring_an_erased_customer_back(graph, tmp_path: Path) -> None:
+    csv = tmp_path / "retail.csv"
+    csv.write_text(SAMPLE, encoding="utf-8")
+    load_online_retail(csv, options=LoadOptions(report_dir=tmp_path / "first"))
+    assert erase_customer("17850", actor="test", reject_roots=[tmp_path]).found
+
+    report = load_online_retail(csv, options=LoadOptions(report_dir=tmp_path / "again"))
+    assert report["entities"]["customers"]["rejectReasons"] == {"erased": 1}
+    assert report["entities"]["orders"]["rejectReasons"] == {"erased": 3}  # two sales lines and the postage
+    assert report["ok"] is True and report["rejectShare"] == 0
+    assert run_query("MATCH (c:Customer) RETURN c.customerId AS c") == [{"c": "13047"}]
+    # the erased customer's orders stay anonymous facts: nobody PLACED them
+    placed = run_query("MATCH (c:Customer)-[:PLACED]->(o:Order) RETURN o.orderId AS o")
+    assert placed == [{"o": "536366"}]
+    rejects = _rejects(tmp_path / "again")
+    assert len(rejects) == 4 and all(r["row"] is None for r in rejects)
+    assert "17850" not in (tmp_path / "again" / "rejects.jsonl").read_text(encoding="utf-8")
+
+
+def _ping_drop(drop: Path) -> None:
+    write_table(pd.DataFrame([STORE]), drop / "stores.csv")
+    write_table(pd.DataFrame([{"customerId": c} for c in ("C-GRANT", "C-NONE", "C-WITHDRAWN")]),
+                drop / "customers.csv")
+    write_table(pd.DataFrame([
+        {"customerId": "C-GRANT", "channel": "app", "purpose": "location", "granted": True, "updatedAt": T0},
+        {"customerId": "C-WITHDRAWN", "channel": "app", "purpose": "location", "granted": True, "updatedAt": T0},
+        {"customerId": "C-WITHDRAWN", "channel": "web", "purpose": "location", "granted": False, "updatedAt": T0},
+        {"customerId": "C-NONE", "channel": "email", "purpose": "marketing", "granted": True, "updatedAt": T0},
+    ]), drop / "consents.csv")
+    pings = [{"customerId": c, "latitude": 53.800123 + i * 1e-6, "longitude": -1.550321, "at": f"2026-11-01T10:{m:02d}:00Z"}
+             for i, c in enumerate(("C-GRANT", "C-NONE", "C-WITHDRAWN")) for m in range(0, 21, 4)]
+    write_table(pd.DataFrame(pings), drop / "pings.csv")
+
+
+def test_pings_without_location_consent_are_neither_stored_nor_geofenced(graph, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    _ping_drop(drop)
+    report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run"))
+    pings = report["entities"]["pings"]
+    assert (pings["read"], pings["loaded"], pings["rejected"]) == (18, 6, 12)
+    assert pings["rejectReasons"] == {"no_consent": 12} and pings["visitsFromPings"] == 1
+    assert report["ok"] is True and report["rejectShare"] == 0  # expected, not data errors
+    visits = run_query("MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit) RETURN c.customerId AS c")
+    assert visits == [{"c": "C-GRANT"}]
+    rejects = _rejects(tmp_path / "run")
+    assert len(rejects) == 12
+    assert all(r["row"] is None and r["message"] == "no location consent" for r in rejects)
+    text = (tmp_path / "run" / "rejects.jsonl").read_text(encoding="utf-8")
+    assert "53.8001" not in text and "1.550321" not in text
+
+    # the decision is the policy's: with location granted by default, a customer without a record is in
+    set_policy(ConsentPolicy(defaults={**GDPR_DEFAULTS, "location": True}))
+    try:
+        report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run2"))
+    finally:
+        set_policy(None)
+    assert report["entities"]["pings"]["rejectReasons"] == {"no_consent": 6}  # the withdrawal still counts
+    visits = run_query("MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit) RETURN c.customerId AS c ORDER BY c")
+    assert visits == [{"c": "C-GRANT"}, {"c": "C-NONE"}]
+
+
+def test_an_unsubscribed_response_withdraws_marketing_on_its_channel(graph, tmp_path: Path) -> None:
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    write_table(pd.DataFrame([{"customerId": "C1"}]), day1 / "customers.csv")
+    write_table(pd.DataFrame([
+        {"customerId": "C1", "channel": "sms", "purpose": "marketing", "granted": True,
+         "updatedAt": "2026-10-01T00:00:00Z"},
+        {"customerId": "C1", "channel": "sms", "purpose": "personalisation", "granted": True,
+         "updatedAt": "2026-10-01T00:00:00Z"},
+        {"customerId": "C1", "channel": "email", "purpose": "marketing", "granted": True,
+         "updatedAt": "2026-10-01T00:00:00Z"},
+    ]), day1 / "consents.csv")
+    write_table(pd.DataFrame([{"messageId": "M1", "customerId": "C1", "channel": "sms", "sentAt": T0}]),
+                day1 / "messages.csv")
+    write_table(pd.DataFrame([
+        {"messageId": "M1", "customerId": "C1", "type": "opened", "at": "2026-11-01T11:00:00Z"},
+        {"messageId": "M1", "customerId": "C1", "type": "unsubscribed", "at": "2026-11-01T11:05:00Z"},
+    ]), day1 / "responses.csv")
+    report = load_drop(day1, LoadOptions(report_dir=tmp_path / "run1"))
+    assert report["entities"]["responses"]["loaded"] == 2
+    consents = ("MATCH (:Customer {customerId: 'C1'})-[:HAS_CONSENT]->(k:Consent) "
+                "RETURN k.channel AS channel, k.purpose AS purpose, k.granted AS granted, k.updatedAt AS at "
+                "ORDER BY channel, purpose")
+
+    def stored() -> list[tuple]:
+        return [(r["channel"], r["purpose"], r["granted"], r["at"].to_native()) for r in run_query(consents)]
+
+    unsubscribed = datetime(2026, 11, 1, 11, 5, tzinfo=UTC)
+    expected = [("email", "marketing", True, datetime(2026, 10, 1, tzinfo=UTC)),
+                ("sms", "marketing", False, unsubscribed),
+                ("sms", "personalisation", True, datetime(2026, 10, 1, tzinfo=UTC))]
+    assert stored() == expected
+    assert run_query("MATCH (:Customer)-[r:RESPONDED {type: 'unsubscribed'}]->(:Message) RETURN count(r) AS n")[0]["n"] == 1
+
+    # a later file replays an older grant: it never re-grants
+    write_table(pd.DataFrame([{"customerId": "C1", "channel": "sms", "purpose": "marketing", "granted": True,
+                               "updatedAt": "2026-11-01T09:00:00Z"}]), day2 / "consents.csv")
+    load_drop(day2, LoadOptions(report_dir=tmp_path / "run2"))
+    assert stored() == expected
+
+
+def test_rejected_rows_keep_no_personal_value_and_are_private(graph, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    monkeypatch.delenv("CUSTOMER_GRAPH_REJECTS_REDACT", raising=False)
+    drop = tmp_path / "drop"
+    person = {"customerId": "CUST-REJECTED-77", "name": "Annabel Leeworth", "city": "Harrogate",
+              "emailHash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+              "homeLatitude": 53.991357, "homeLongitude": -1.541771, "loyaltyTier": "diamond"}
+    write_table(pd.DataFrame([person, {"customerId": "C-OK", "name": "Fine"}]), drop / "customers.csv")
+    report = load_drop(drop)  # the default report folder: under the runs dir
+    folder = Path(report["rejectsFile"]).parent
+    assert folder.parent == runs
+    assert report["entities"]["customers"]["rejectReasons"] == {"invalid_value": 1}
+
+    rejects_file, report_file = folder / "rejects.jsonl", folder / "report.json"
+    assert stat.S_IMODE(rejects_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(report_file.stat().st_mode) == 0o600
+    text = rejects_file.read_text(encoding="utf-8")
+    [reject] = _rejects(folder)
+    assert reject["reason"] == "invalid_value" and "loyaltyTier" in reject["message"]
+    assert reject["row"]["loyaltyTier"] == "diamond"  # what is not personal stays, to see why it failed
+    for value in ("CUST-REJECTED-77", "Annabel", "Leeworth", "Harrogate", person["emailHash"], "53.991357",
+                  "1.541771"):
+        assert value not in text, value
+
+    assert purge_person(["CUST-REJECTED-77"], [runs]) == 1
+    assert rejects_file.read_text(encoding="utf-8") == ""

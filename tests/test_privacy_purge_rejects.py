@@ -1,0 +1,66 @@
+"""``customer-graph privacy purge-rejects``: reject files older than the retention go; ``up`` runs it first."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from customer_graph import up as up_module
+from customer_graph.cli import cli
+
+
+def _runs(root: Path) -> tuple[Path, Path]:
+    old, new = root / "20260101T000000Z-old" / "rejects.jsonl", root / "20261201T000000Z-new" / "rejects.jsonl"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_text('{"reason": "invalid_value"}\n', encoding="utf-8")
+        (path.parent / "report.json").write_text("{}", encoding="utf-8")
+    forty_days_ago = time.time() - 40 * 86_400
+    os.utime(old, (forty_days_ago, forty_days_ago))
+    return old, new
+
+
+def test_purge_rejects_deletes_reject_files_older_than_the_age(tmp_path: Path) -> None:
+    old, new = _runs(tmp_path / "runs")
+    result = CliRunner().invoke(cli, ["privacy", "purge-rejects", "--older-than", "30d",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and new.exists()
+    assert (old.parent / "report.json").exists()  # the counts stay; only the rejected rows go
+    assert f"removed {old}" in result.output and "1 reject file older than 30d" in result.output
+
+    ten_seconds_ago = time.time() - 10
+    os.utime(new, (ten_seconds_ago, ten_seconds_ago))
+    again = CliRunner().invoke(cli, ["privacy", "purge-rejects", "--older-than", "5s",
+                                     "--runs-dir", str(tmp_path / "runs")], catch_exceptions=False)
+    assert again.exit_code == 0 and not new.exists()
+
+
+def test_purge_rejects_uses_the_runs_dir_and_refuses_a_bad_age(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = _runs(tmp_path / "elsewhere")
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "elsewhere"))
+    result = CliRunner().invoke(cli, ["privacy", "purge-rejects"])  # default: 30d under the runs dir
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and new.exists()
+    bad = CliRunner().invoke(cli, ["privacy", "purge-rejects", "--older-than", "a month"])
+    assert bad.exit_code == 2 and "30d, 12h" in bad.output
+
+
+def test_up_purges_old_rejects_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = _runs(tmp_path / "runs")
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    steps: list[str] = []
+    monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
+    monkeypatch.setattr(up_module, "apply_schema", lambda: [])
+    monkeypatch.setattr(up_module, "_orders_loaded", lambda: steps.append("orders checked") or 1)
+    result = CliRunner().invoke(cli, ["up", "--no-serve", "--skip-algorithms"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and new.exists()
+    assert "[up] reject retention: customer-graph privacy purge-rejects --older-than 30d" in result.output
+    assert result.output.index("reject retention") < result.output.index("sample data")
+    assert steps == ["orders checked"]
