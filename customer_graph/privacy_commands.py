@@ -1,11 +1,13 @@
 """``customer-graph privacy ...``: the privacy rules' operator commands.
 
-Each sub-command is one ``@privacy_group.command(...)`` function here (retention of reject files now;
-erasure, export and audit join the same group).
+Each sub-command is one ``@privacy_group.command(...)`` function here: ``erase``, ``export``, ``audit``,
+``purge-rejects``. They are thin: the rules live in :mod:`graph_model.privacy`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import click
@@ -13,7 +15,7 @@ import click
 
 @click.group("privacy")
 def privacy_group() -> None:
-    """Privacy: retention of reject files (and the other rights and duties of docs/privacy.md)."""
+    """Privacy: erasure, subject-access export, the audit trail and the retention of reject files (docs/privacy.md)."""
 
 
 @privacy_group.command("purge-rejects")
@@ -35,3 +37,65 @@ def purge_rejects(older_than: str, runs_dir: Path | None) -> None:
         click.echo(f"removed {path}")
     click.echo(f"{len(deleted)} reject file{'' if len(deleted) == 1 else 's'} older than {older_than} "
                f"removed under {root}")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+@privacy_group.command("erase")
+@click.argument("customer_id")
+@click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the load runs' reject files are (default: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)")
+def erase(customer_id: str, runs_dir: Path | None) -> None:
+    """Erase one customer (GDPR Art. 17); prints what was removed as JSON. Exit 1 if there is no such customer."""
+    from graph_model.privacy.erasure import erase_customer, result_row
+
+    result = erase_customer(customer_id, actor=_actor(), reject_roots=[runs_dir] if runs_dir else None)
+    click.echo(json.dumps(result_row(result), indent=2))
+    if not result.erased:
+        raise SystemExit(1)
+
+
+@privacy_group.command("export")
+@click.argument("customer_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the document to this file (mode 0600) instead of standard output")
+def export(customer_id: str, output: Path | None) -> None:
+    """Everything held about one customer (GDPR Art. 15) as one JSON document; the export is audited."""
+    from graph_model.connection import run_query
+    from graph_model.privacy import audit
+    from graph_model.privacy.access import subject_access
+
+    document = subject_access(customer_id)
+    if document is None:
+        raise click.ClickException(f"no customer {customer_id!r}")
+    run_query(audit.RECORD_ENTRIES, {"entries": [audit.audit_entry(_actor(), "export", customer_id, "cli")]})
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    click.echo(f"written to {output}", err=True)
+
+
+@privacy_group.command("audit")
+@click.option("--customer", "customer_id", default=None, help="only entries about this customer id")
+@click.option("--action", type=click.Choice(["erase", "export", "consent", "read_personal"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
+    """The audit trail, newest first, one JSON object per line."""
+    from graph_model.connection import run_query
+    from graph_model.privacy import audit
+
+    for row in run_query(audit.READ_ENTRIES, audit.read_parameters(customer_id, action, limit), write=False):
+        entry = row["entry"]
+        entry["at"] = entry["at"].iso_format() if hasattr(entry["at"], "iso_format") else str(entry["at"])
+        click.echo(json.dumps(entry))

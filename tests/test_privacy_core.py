@@ -134,3 +134,29 @@ def test_the_cypher_decision_is_the_python_decision(graph) -> None:
         assert rows[name]["personal"] == policy.permits(stored, "personalisation"), name
         assert rows[name]["location"] == policy.permits(stored, "location"), name
         assert rows[name]["web"] == policy.permits(stored, "marketing", "web"), name
+
+
+def test_privacy_commands_erase_export_and_audit(graph, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from customer_graph.privacy_commands import privacy_group
+
+    run_query(SEED)
+    runner = CliRunner()
+    exported = runner.invoke(privacy_group, ["export", "ann", "-o", str(tmp_path / "ann.json")])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads((tmp_path / "ann.json").read_text())["profile"]["name"] == "Ann Lee"
+    assert (tmp_path / "ann.json").stat().st_mode & 0o777 == 0o600
+
+    erased = runner.invoke(privacy_group, ["erase", "ann", "--runs-dir", str(tmp_path)])
+    assert erased.exit_code == 0, erased.output
+    assert json.loads(erased.output)["erased"] is True
+    again = runner.invoke(privacy_group, ["erase", "ann", "--runs-dir", str(tmp_path)])
+    assert json.loads(again.output)["already_erased"] is True
+    assert runner.invoke(privacy_group, ["erase", "nobody", "--runs-dir", str(tmp_path)]).exit_code == 1
+    assert runner.invoke(privacy_group, ["export", "ann"]).exit_code != 0
+
+    trail = runner.invoke(privacy_group, ["audit", "--customer", "ann"])
+    actions = [json.loads(line)["action"] for line in trail.output.splitlines()]
+    assert actions == ["erase", "export"]
+    assert "ann" not in trail.output.replace("actor", "")
