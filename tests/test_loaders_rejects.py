@@ -120,7 +120,7 @@ def test_a_line_no_parser_can_take_never_stops_the_drop(graph, tmp_path: Path) -
     assert [(r["file"], r["line"], r["reason"]) for r in rejects] == [
         ("categories.jsonl", 2, "unreadable"), ("categories.jsonl", 3, "unreadable")]
     assert rejects[0]["message"] == "not UTF-8: byte 0xe9 at byte 36 of line 2"
-    assert rejects[0]["row"] == '{"categoryId": "K-BAD", "name": "Caf\ufffd"}'
+    assert rejects[0]["row"] == "[unreadable line of 39 characters, redacted]"  # it may hold anything personal
     assert rejects[1]["message"] == "invalid JSON: nested too deeply to parse"
     assert run_query("MATCH (p:Product {sku: 'P1'})-[:IN_CATEGORY]->(c:Category) "
                      "RETURN collect(c.categoryId) AS ids")[0]["ids"] in (["K1", "K2"], ["K2", "K1"])
