@@ -132,6 +132,29 @@ def test_serve_refuses_unsafe_settings_at_start_with_one_line() -> None:
     assert "CUSTOMER_GRAPH_API_KEYS must be set" in _serve_refuses(["--port", "1"], {})
 
 
+def test_up_serves_in_development_on_loopback(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    import customer_graph.up as up_module
+    from customer_graph.cli import cli
+
+    served: list[dict] = []
+    monkeypatch.setenv("CUSTOMER_GRAPH_ENV", "production")  # restored after the test; `up` must override it
+    monkeypatch.delenv("CUSTOMER_GRAPH_API_KEYS", raising=False)
+    monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
+    monkeypatch.setattr(up_module, "_orders_loaded", lambda: 1)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    result = CliRunner().invoke(cli, ["up", "--skip-algorithms"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "serve --dev --host 127.0.0.1" in result.output and "development: GraphiQL" in result.output
+    assert "dev-reader-key" in result.output and "dev-admin-key" in result.output
+    assert served and served[0]["host"] == "127.0.0.1"
+    assert load_api_config().development  # what the app factory reads in the served process
+    refused = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--host", "0.0.0.0"])
+    assert isinstance(refused.exception, ConfigurationError) and len(served) == 1
+
+
 def test_introspection_is_refused_in_production(seeded: Settings) -> None:
     with TestClient(make_app(seeded, development=False)) as prod:
         for query in (INTROSPECTION, '{ __type(name: "Customer") { name } }'):
@@ -372,11 +395,12 @@ def test_serve_command_prints_the_address_and_dev_keys(seeded: Settings) -> None
     from graph_model.local_server.server import free_port
 
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "CUSTOMER_GRAPH_API_KEYS"}
-    env.update({"CUSTOMER_GRAPH_ENV": "development", "NEO4J_URI": seeded.bolt_uri, "NEO4J_USER": seeded.user,
+    env = {key: value for key, value in os.environ.items() if key not in ("CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_ENV")}
+    env.update({"NEO4J_URI": seeded.bolt_uri, "NEO4J_USER": seeded.user,
                 "NEO4J_PASSWORD": seeded.password, "NEO4J_DATABASE": seeded.database})
     cli = Path(sys.executable).with_name("customer-graph")
-    server = subprocess.Popen([str(cli), "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen([str(cli), "serve", "--dev", "--port", str(port)], stdout=subprocess.PIPE, text=True,
+                              env=env)
     try:
         lines = [server.stdout.readline() for _ in range(6)]  # type: ignore[union-attr]
         assert any(f"http://127.0.0.1:{port}/graphql" in line for line in lines), lines
