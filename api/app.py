@@ -1,4 +1,5 @@
-"""The Starlette application: ``/graphql`` (GraphiQL in development), ``/healthz`` and ``/readyz``."""
+"""The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled),
+``/healthz`` and ``/readyz``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
     built on first use and closed at shutdown.
     """
     config = config or load_api_config()
+    config.check()  # production without keys, or with a development key, never starts
     db = database or Database(settings)
     endpoint = GraphQLEndpoint(build_schema(config), db, config)
 

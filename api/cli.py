@@ -1,6 +1,9 @@
-"""``customer-graph serve``: run the API with uvicorn."""
+"""``customer-graph serve``: run the API with uvicorn (production unless ``--dev`` or
+``CUSTOMER_GRAPH_ENV=development``; development listens only on loopback)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -11,13 +14,21 @@ from api.config import load_api_config
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the GraphQL API (GraphiQL at /graphql in development; /healthz, /readyz)."""
+@click.option("--dev", is_flag=True,
+              help="Development: GraphiQL, introspection and the dev keys; loopback only (CUSTOMER_GRAPH_ENV=development).")
+def serve(host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the GraphQL API (/graphql, /healthz, /readyz; GraphiQL in development)."""
     import uvicorn
 
+    if dev:
+        os.environ["CUSTOMER_GRAPH_ENV"] = "development"  # the app factory (and every worker) reads it
     config = load_api_config()  # fail early, with one clear message, on bad settings
-    click.echo(f"customer-graph API on http://{host}:{port}/graphql "
-               f"({'development: GraphiQL at that address' if config.development else 'production'})")
+    config.check_host(host)
+    if config.development:
+        mode = "development: GraphiQL at that address"
+    else:
+        mode = "production" + (": introspection and GraphiQL enabled" if config.introspection_enabled else "")
+    click.echo(f"customer-graph API on http://{host}:{port}/graphql ({mode})")
     click.echo("health: /healthz (process), /readyz (database reachable)")
     if config.using_dev_keys:
         click.echo("no CUSTOMER_GRAPH_API_KEYS set: development keys (send as X-API-Key or Authorization: Bearer):")

@@ -3,9 +3,13 @@
 =============================  =============================================  ======================
 variable                       meaning                                        default
 =============================  =============================================  ======================
-CUSTOMER_GRAPH_ENV             ``development`` or ``production``              ``development``
+CUSTOMER_GRAPH_ENV             ``production`` or ``development`` (loopback    ``production``
+                               only; ``serve --dev`` sets it)
 CUSTOMER_GRAPH_API_KEYS        ``key:role,key:role`` (roles: reader, writer,  unset: the dev keys
-                               admin); required in production                 (development only)
+                               admin); required in production, where the dev  (development only)
+                               keys are refused
+CUSTOMER_GRAPH_INTROSPECTION   ``1``: schema introspection and GraphiQL in     on in development,
+                               production too                                 off in production
 CUSTOMER_GRAPH_MAX_DEPTH       maximum query depth                            ``10``
 CUSTOMER_GRAPH_MAX_PAGE_SIZE   maximum ``first`` of any list or connection    ``100``
 CUSTOMER_GRAPH_MAX_COST        maximum estimated cost of one operation        ``50000``
@@ -16,6 +20,7 @@ CUSTOMER_GRAPH_MAX_BODY_BYTES  maximum request body                           ``
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,24 +42,67 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class ApiConfig:
-    """Everything the API needs besides the database settings."""
+    """Everything the API needs besides the database settings (production unless told otherwise)."""
 
-    development: bool = True
-    api_keys: Mapping[str, Role] = field(default_factory=lambda: dict(DEV_KEYS))
-    using_dev_keys: bool = True
+    development: bool = False
+    api_keys: Mapping[str, Role] = field(default_factory=dict)
+    using_dev_keys: bool = False
+    introspection: bool = False  # schema introspection and GraphiQL; always on in development
     max_depth: int = 10
     max_page_size: int = 100
     max_cost: int = 50_000
     max_tokens: int = 2_000
     max_body_bytes: int = 65_536
 
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether introspection queries (and GraphiQL, which needs them) are answered."""
+        return self.development or self.introspection
+
+    def check(self) -> None:
+        """Raise a one-line ``ConfigurationError`` when this configuration must not serve requests."""
+        if self.development:
+            return
+        if not self.api_keys:
+            raise ConfigurationError("CUSTOMER_GRAPH_API_KEYS must be set in production (key:role,key:role)")
+        if any(key in DEV_KEYS for key in self.api_keys):
+            raise ConfigurationError("the development keys (dev-reader-key, dev-writer-key, dev-admin-key) are "
+                                     "refused in production: set your own in CUSTOMER_GRAPH_API_KEYS")
+
+    def check_host(self, host: str) -> None:
+        """Raise a one-line ``ConfigurationError`` when development would listen beyond loopback."""
+        if self.development and not is_loopback(host):
+            raise ConfigurationError(f"development serves only on loopback (127.0.0.1, ::1, localhost), not "
+                                     f"{host!r}: set CUSTOMER_GRAPH_ENV=production and CUSTOMER_GRAPH_API_KEYS")
+
 
 def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
-    """Read :class:`ApiConfig` from the environment (or ``env``)."""
+    """Read :class:`ApiConfig` from the environment (or ``env``); raise ``ConfigurationError`` when it is
+    not fit to serve (production without keys, or with a development key)."""
     env = os.environ if env is None else env
-    mode = env.get("CUSTOMER_GRAPH_ENV", "development").strip().lower()
+    mode = (env.get("CUSTOMER_GRAPH_ENV", "").strip() or "production").lower()
     if mode not in ("development", "production"):
         raise ConfigurationError(f"CUSTOMER_GRAPH_ENV must be development or production, got {mode!r}")
     raw_keys = env.get("CUSTOMER_GRAPH_API_KEYS", "").strip()
@@ -63,14 +111,17 @@ def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
     elif mode == "development":
         keys, using_dev_keys = dict(DEV_KEYS), True
     else:
-        raise ConfigurationError("CUSTOMER_GRAPH_API_KEYS must be set in production (key:role,key:role)")
-    return ApiConfig(
+        keys, using_dev_keys = {}, False
+    config = ApiConfig(
         development=mode == "development",
         api_keys=keys,
         using_dev_keys=using_dev_keys,
+        introspection=_flag(env, "CUSTOMER_GRAPH_INTROSPECTION"),
         max_depth=_int(env, "CUSTOMER_GRAPH_MAX_DEPTH", 10),
         max_page_size=_int(env, "CUSTOMER_GRAPH_MAX_PAGE_SIZE", 100),
         max_cost=_int(env, "CUSTOMER_GRAPH_MAX_COST", 50_000),
         max_tokens=_int(env, "CUSTOMER_GRAPH_MAX_TOKENS", 2_000),
         max_body_bytes=_int(env, "CUSTOMER_GRAPH_MAX_BODY_BYTES", 65_536),
     )
+    config.check()
+    return config

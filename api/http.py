@@ -177,7 +177,7 @@ class GraphQLEndpoint:
         if request.method not in ("GET", "POST"):
             raise RequestRefused(405, "METHOD_NOT_ALLOWED", "GraphQL is served over GET and POST.",
                                  {"Allow": "GET, POST"})
-        if (request.method == "GET" and self.config.development and "text/html" in accept
+        if (request.method == "GET" and self.config.introspection_enabled and "text/html" in accept
                 and "query" not in request.query_params):
             return HTMLResponse(self.ide_html)
         if media is None:

@@ -1,8 +1,9 @@
 """``customer-graph up``: the main job on the local default, end to end.
 
 Start Neo4j (or use ``NEO4J_URI``), apply the schema, delete reject files older than 30 days (their
-retention), load the real Online Retail history, compute the algorithms, then serve GraphQL, printing where GraphiQL and the Neo4j Browser answer and how to log in.
-Each step is the same sub-command a user can run alone.
+retention), load the real Online Retail history, compute the algorithms, then serve GraphQL in development
+on loopback (``serve --dev``: GraphiQL and the dev keys), printing where GraphiQL and the Neo4j Browser
+answer and how to log in. Each step is the same sub-command a user can run alone.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _orders_loaded() -> int:
 @click.option("--reload", is_flag=True, help="Load the sample data again even if orders are already in the graph.")
 @click.option("--skip-algorithms", is_flag=True, help="Do not recompute the algorithms.")
 @click.option("--no-serve", is_flag=True, help="Stop after loading and computing; do not serve GraphQL.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the GraphQL API listens on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the GraphQL API listens on (loopback: it serves in development).")
 @click.option("--port", default=8000, show_default=True, help="Port of the GraphQL API.")
 @click.pass_context
 def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, host: str, port: int) -> None:
@@ -68,4 +69,4 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
         click.echo(f"Neo4j:          {settings.uri} (user {settings.user})")
     if no_serve:
         return
-    _run_step(ctx, "GraphQL API", ["serve", "--host", host, "--port", str(port)])
+    _run_step(ctx, "GraphQL API", ["serve", "--dev", "--host", host, "--port", str(port)])

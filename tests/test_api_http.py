@@ -21,6 +21,7 @@ from test_api_support import (  # noqa: F401
     seeded,
 )
 
+from api.auth import Role
 from api.config import ApiConfig, load_api_config
 from api.schema.export import SDL_PATH, schema_sdl
 from graph_model import run_query
@@ -55,12 +56,125 @@ def test_api_keys_come_from_the_environment() -> None:
     assert {key: role.name for key, role in config.api_keys.items()} == {
         "front-end-key-1": "reader", "crm-writer-key": "writer"}
     assert not config.using_dev_keys
-    development = load_api_config({})
+    development = load_api_config({"CUSTOMER_GRAPH_ENV": "development"})
     assert development.using_dev_keys and development.development and "dev-reader-key" in development.api_keys
     with pytest.raises(ConfigurationError):
         load_api_config({"CUSTOMER_GRAPH_ENV": "production"})  # no keys in production
     with pytest.raises(ConfigurationError):
         load_api_config({"CUSTOMER_GRAPH_API_KEYS": "some-long-key:superuser"})
+
+
+# --- production defaults ----------------------------------------------------------------------------
+
+PROD_KEYS = "front-end-key-1:reader"
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+def test_the_default_environment_is_production() -> None:
+    config = load_api_config({"CUSTOMER_GRAPH_API_KEYS": PROD_KEYS})
+    assert not config.development and not config.introspection_enabled and not config.using_dev_keys
+    assert not ApiConfig().development and not ApiConfig().introspection_enabled
+    assert load_api_config({"CUSTOMER_GRAPH_API_KEYS": PROD_KEYS, "CUSTOMER_GRAPH_ENV": ""}).development is False
+    enabled = load_api_config({"CUSTOMER_GRAPH_API_KEYS": PROD_KEYS, "CUSTOMER_GRAPH_INTROSPECTION": "1"})
+    assert not enabled.development and enabled.introspection_enabled
+
+
+def test_production_without_keys_is_refused(seeded: Settings) -> None:
+    for env in ({}, {"CUSTOMER_GRAPH_ENV": "production"}, {"CUSTOMER_GRAPH_API_KEYS": " "}):
+        with pytest.raises(ConfigurationError, match="CUSTOMER_GRAPH_API_KEYS must be set") as error:
+            load_api_config(env)
+        assert "\n" not in str(error.value)
+    with pytest.raises(ConfigurationError):
+        make_app(seeded, development=False, api_keys={})  # create_app checks a config it is given, too
+
+
+@pytest.mark.parametrize("keys", ["dev-admin-key:admin", f"{PROD_KEYS},dev-reader-key:reader",
+                                  "dev-writer-key:reader"])
+def test_production_refuses_the_development_keys(keys: str, seeded: Settings) -> None:
+    with pytest.raises(ConfigurationError, match="development keys") as error:
+        load_api_config({"CUSTOMER_GRAPH_API_KEYS": keys})
+    assert "\n" not in str(error.value)
+    with pytest.raises(ConfigurationError, match="development keys"):
+        make_app(seeded, development=False, api_keys={"dev-admin-key": Role.admin})
+    assert load_api_config({"CUSTOMER_GRAPH_API_KEYS": keys, "CUSTOMER_GRAPH_ENV": "development"}).development
+
+
+def test_development_is_for_loopback_only() -> None:
+    development = load_api_config({"CUSTOMER_GRAPH_ENV": "development"})
+    for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"):
+        development.check_host(host)
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.com"):
+        with pytest.raises(ConfigurationError, match="loopback"):
+            development.check_host(host)
+    load_api_config({"CUSTOMER_GRAPH_API_KEYS": PROD_KEYS}).check_host("0.0.0.0")
+
+
+def _serve_refuses(args: list[str], env_update: dict[str, str]) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_ENV", "CUSTOMER_GRAPH_DEBUG")}
+    cli = Path(sys.executable).with_name("customer-graph")
+    done = subprocess.run([str(cli), "serve", *args], capture_output=True, text=True, timeout=60,
+                          env={**env, **env_update})
+    assert done.returncode == 1 and done.stdout == "", (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    return done.stderr
+
+
+def test_serve_refuses_unsafe_settings_at_start_with_one_line() -> None:
+    assert "loopback" in _serve_refuses(["--dev", "--host", "0.0.0.0", "--port", "1"], {})
+    assert "loopback" in _serve_refuses(["--host", "0.0.0.0", "--port", "1"], {"CUSTOMER_GRAPH_ENV": "development"})
+    assert "development keys" in _serve_refuses(["--port", "1"], {"CUSTOMER_GRAPH_API_KEYS": "dev-admin-key:admin"})
+    assert "CUSTOMER_GRAPH_API_KEYS must be set" in _serve_refuses(["--port", "1"], {})
+
+
+def test_up_serves_in_development_on_loopback(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    import customer_graph.up as up_module
+    from customer_graph.cli import cli
+
+    served: list[dict] = []
+    monkeypatch.setenv("CUSTOMER_GRAPH_ENV", "production")  # restored after the test; `up` must override it
+    monkeypatch.delenv("CUSTOMER_GRAPH_API_KEYS", raising=False)
+    monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
+    monkeypatch.setattr(up_module, "_orders_loaded", lambda: 1)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    result = CliRunner().invoke(cli, ["up", "--skip-algorithms"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "serve --dev --host 127.0.0.1" in result.output and "development: GraphiQL" in result.output
+    assert "dev-reader-key" in result.output and "dev-admin-key" in result.output
+    assert served and served[0]["host"] == "127.0.0.1"
+    assert load_api_config().development  # what the app factory reads in the served process
+    refused = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--host", "0.0.0.0"])
+    assert isinstance(refused.exception, ConfigurationError) and len(served) == 1
+
+
+def test_introspection_is_refused_in_production(seeded: Settings) -> None:
+    with TestClient(make_app(seeded, development=False)) as prod:
+        for query in (INTROSPECTION, '{ __type(name: "Customer") { name } }'):
+            response = post(prod, query)
+            assert response.status_code == 400 and set(codes(response.json())) == {"GRAPHQL_VALIDATION_FAILED"}
+            assert "introspection has been disabled" in response.json()["errors"][0]["message"]
+            assert "data" not in response.json()
+            legacy = post(prod, query, accept="application/json")
+            assert legacy.status_code == 200 and set(codes(legacy.json())) == {"GRAPHQL_VALIDATION_FAILED"}
+        assert data(prod, "{ __typename }") == {"__typename": "Query"}  # not introspection of the schema
+        assert prod.get("/graphql", headers={"Accept": "text/html", "X-API-Key": READER}).status_code == 406
+
+
+def test_introspection_is_answered_in_development_or_when_enabled(seeded: Settings) -> None:
+    for config in ({}, {"development": False, "introspection": True}):
+        with TestClient(make_app(seeded, **config)) as test_client:
+            assert data(test_client, INTROSPECTION) == {"__schema": {"queryType": {"name": "Query"}}}
+            page = test_client.get("/graphql", headers={"Accept": "text/html"})
+            assert page.status_code == 200 and "graphiql" in page.text.lower()
+            assert "dev-reader-key" not in page.text  # the page suggests a dev key only with the dev keys
 
 
 # --- media types and status codes -------------------------------------------------------------------
@@ -281,11 +395,12 @@ def test_serve_command_prints_the_address_and_dev_keys(seeded: Settings) -> None
     from graph_model.local_server.server import free_port
 
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "CUSTOMER_GRAPH_API_KEYS"}
-    env.update({"CUSTOMER_GRAPH_ENV": "development", "NEO4J_URI": seeded.bolt_uri, "NEO4J_USER": seeded.user,
+    env = {key: value for key, value in os.environ.items() if key not in ("CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_ENV")}
+    env.update({"NEO4J_URI": seeded.bolt_uri, "NEO4J_USER": seeded.user,
                 "NEO4J_PASSWORD": seeded.password, "NEO4J_DATABASE": seeded.database})
     cli = Path(sys.executable).with_name("customer-graph")
-    server = subprocess.Popen([str(cli), "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen([str(cli), "serve", "--dev", "--port", str(port)], stdout=subprocess.PIPE, text=True,
+                              env=env)
     try:
         lines = [server.stdout.readline() for _ in range(6)]  # type: ignore[union-attr]
         assert any(f"http://127.0.0.1:{port}/graphql" in line for line in lines), lines

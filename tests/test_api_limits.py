@@ -14,7 +14,7 @@ from api.schema.build import build_schema
 
 @pytest.fixture(scope="module")
 def schema():
-    return build_schema(ApiConfig())
+    return build_schema(ApiConfig(development=True))
 
 
 def doubled_fragments(levels: int) -> str:
@@ -43,7 +43,7 @@ def test_a_list_without_first_counts_its_default_page(schema) -> None:
 
 
 def _validate(query: str) -> list[tuple[str, dict]]:
-    errors = validate(build_schema(ApiConfig())._schema, parse(query), [limits_rule(10, 20_000, 100)])
+    errors = validate(build_schema(ApiConfig(development=True))._schema, parse(query), [limits_rule(10, 20_000, 100)])
     return [(e.extensions["code"], e.extensions) for e in errors]
 
 
@@ -62,5 +62,5 @@ def test_exact_cost_of_a_small_query() -> None:
     # customer 1 + recommendations 1 + 5 x (score 1 + product 1 + sku 1)
     query = '{ customer(id: "C1") { recommendations(first: 5) { score product { sku } } } }'
     assert _validate(query) == []
-    errors = validate(build_schema(ApiConfig())._schema, parse(query), [limits_rule(10, 16, 100)])
+    errors = validate(build_schema(ApiConfig(development=True))._schema, parse(query), [limits_rule(10, 16, 100)])
     assert [e.extensions["cost"] for e in errors] == [17]

@@ -128,8 +128,10 @@ def seed(settings: Settings) -> None:
 
 
 def make_app(settings: Settings, **config: Any) -> Any:
-    """The API app on ``settings``' database with the test keys."""
-    return create_app(ApiConfig(api_keys=KEYS, using_dev_keys=False, **config), settings)
+    """The API app on ``settings``' database with the test keys, in development unless ``config`` says
+    otherwise (production is the default of :class:`ApiConfig`)."""
+    return create_app(ApiConfig(**{"development": True, "api_keys": KEYS, "using_dev_keys": False, **config}),
+                      settings)
 
 
 def post(client: TestClient, query: str, variables: dict[str, Any] | None = None, key: str | None = READER,

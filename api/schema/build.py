@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
@@ -33,7 +33,8 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(config: ApiConfig | None = None) -> strawberry.Schema:
-    """The schema with its limits, and strawberry's parser and validation caches."""
+    """The schema with its limits, strawberry's parser and validation caches, and introspection refused
+    unless ``config`` enables it (development, or ``CUSTOMER_GRAPH_INTROSPECTION=1``)."""
     config = config or ApiConfig()
     return Schema(
         query=Query,
@@ -43,5 +44,6 @@ def build_schema(config: ApiConfig | None = None) -> strawberry.Schema:
             *limit_extensions(config.max_depth, config.max_cost, config.max_page_size, config.max_tokens),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
+            *([] if config.introspection_enabled else [DisableIntrospection]),
         ],
     )
