@@ -95,6 +95,9 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     elif isinstance(original, GraphQLError):  # raised on purpose, e.g. by a strawberry permission class
         message = original.message
         extensions = dict(original.extensions or {}) or {"code": BAD_USER_INPUT}
+    elif isinstance(original, ValueError) and "integer string conversion" in str(original):
+        # graphql converting an Int literal of thousands of digits (Python refuses): an out-of-range Int
+        message, extensions = "Int cannot represent non 32-bit signed integer value.", {"code": BAD_USER_INPUT}
     elif isinstance(original, DatabaseUnavailable):
         message, extensions = UNAVAILABLE_MESSAGE, {"code": SERVICE_UNAVAILABLE}
     elif original is not None:

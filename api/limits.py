@@ -39,7 +39,7 @@ def _page_size(node: FieldNode, definition: GraphQLField | None, max_page_size: 
     for argument in node.arguments or ():
         name, value = argument.name.value, argument.value
         if name == "first":
-            return max(0, int(value.value)) if isinstance(value, IntValueNode) else max_page_size
+            return _literal_page(value.value, max_page_size) if isinstance(value, IntValueNode) else max_page_size
         if name == "ids":
             return len(value.values) if isinstance(value, ListValueNode) else max_page_size
     if definition is None or node.name.value in CONNECTION_LISTS:
@@ -52,6 +52,18 @@ def _page_size(node: FieldNode, definition: GraphQLField | None, max_page_size: 
 
 UNPAGED_LIST = 10  # what a list field without ``first`` is assumed to hold
 CONNECTION_LISTS = frozenset({"edges", "nodes"})  # a connection's page: counted at the connection's ``first``
+
+MAX_REPORTED_COST = 2**53 - 1  # the largest cost shown in an error: an integer every JSON reader holds exactly
+
+
+def _literal_page(digits: str, max_page_size: int) -> int:
+    """The page an ``Int`` literal asks for, clamped to ``0..max_page_size`` without converting a literal of
+    any length (a larger page is refused where the argument is used; an out-of-range ``Int`` by validation)."""
+    if digits.startswith("-"):
+        return 0
+    if len(digits) > len(str(max_page_size)):
+        return max_page_size
+    return min(int(digits), max_page_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +134,7 @@ def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[Valid
     """One validation rule for depth (``QUERY_TOO_DEEP``) and estimated cost (``QUERY_TOO_COMPLEX``),
     measured in one walk linear in the document.
 
-    A list field multiplies what is selected below it by its page size: ``first: n``, the length of
+    A list field multiplies what is selected below it by its page size: ``first: n`` (at most the largest page), the length of
     ``ids: [...]``, the largest page for a variable, the default of ``first`` when it is not given, and
     :data:`UNPAGED_LIST` for a list without ``first``.
     """
@@ -141,10 +153,11 @@ def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[Valid
                     f"'{name}' exceeds maximum operation depth of {max_depth}", node,
                     extensions={"code": QUERY_TOO_DEEP, "depth": shape.depth, "maxDepth": max_depth}))
             elif shape.cost > max_cost:
+                cost = min(shape.cost, MAX_REPORTED_COST)
                 self.report_error(GraphQLError(
-                    f"The operation's estimated cost {shape.cost} exceeds the limit of {max_cost}; "
+                    f"The operation's estimated cost {cost} exceeds the limit of {max_cost}; "
                     f"ask for smaller pages or fewer nested lists.",
-                    node, extensions={"code": QUERY_TOO_COMPLEX, "cost": shape.cost, "maxCost": max_cost}))
+                    node, extensions={"code": QUERY_TOO_COMPLEX, "cost": cost, "maxCost": max_cost}))
 
     return RequestLimits
 

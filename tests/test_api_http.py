@@ -271,6 +271,22 @@ def test_page_size_limit(client: TestClient) -> None:
     assert codes(body) == ["BAD_USER_INPUT"]
 
 
+@pytest.mark.parametrize("first", ["30241387612708048896", "9" * 5000, "-30241387612708048896"])
+def test_out_of_range_int_literals_are_a_graphql_error_not_a_500(client: TestClient, first: str) -> None:
+    response = post(client, '{ customer(id: "12347") { recommendations(first: ' + first + ") { score } } }")
+    assert response.status_code == 400 and response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    body = response.json()
+    assert codes(body) and set(codes(body)) <= {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}, body
+    assert "Traceback" not in response.text and ".py" not in response.text
+
+
+def test_costs_beyond_any_json_integer_are_reported_within_range(client: TestClient) -> None:
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(80))
+    response = post(client, f"query {{ ...F0 }} {chain} fragment F80 on Query {{ __typename }}")  # cost 2**80
+    assert response.status_code == 400 and codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+    assert response.json()["errors"][0]["extensions"]["cost"] == 2**53 - 1
+
+
 def test_cost_limit(client: TestClient) -> None:
     expensive = ('{ customer(id: "C1") { similarShoppers(first: 100) { customer { similarShoppers(first: 100) '
                  '{ customer { recommendations(first: 100) { score } } } } } } }')
