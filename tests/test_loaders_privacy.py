@@ -13,6 +13,7 @@ import pytest
 
 from graph_model.connection import run_query
 from graph_model.privacy.erasure import erase_customer
+from graph_model.privacy.keys import customer_hash
 from graph_model.privacy.policy import GDPR_DEFAULTS, ConsentPolicy, set_policy
 from graph_model.privacy.redaction import purge_person
 from loaders.exports import write_table
@@ -232,6 +233,17 @@ def test_an_unsubscribed_response_withdraws_marketing_on_its_channel(graph, tmp_
                                "updatedAt": "2026-11-01T09:00:00Z"}]), day2 / "consents.csv")
     load_drop(day2, LoadOptions(report_dir=tmp_path / "run2"))
     assert stored() == expected
+    # audited: each record created by the file, and the withdrawal; the replayed old grant changed nothing
+    audit = run_query("MATCH (a:AuditEntry {action: 'consent'}) RETURN a.actor AS actor, a.detail AS detail, "
+                      "a.subject AS subject ORDER BY detail")
+    assert [(a["actor"], a["detail"]) for a in audit] == [
+        ("loader", "channel=email purpose=marketing granted=true"),
+        ("loader", "channel=sms purpose=marketing granted=false"),
+        ("loader", "channel=sms purpose=marketing granted=true"),
+        ("loader", "channel=sms purpose=personalisation granted=true")]
+    assert {a["subject"] for a in audit} == {customer_hash("C1")}  # the keyed hash, never the id
+    load_drop(day1, LoadOptions(report_dir=tmp_path / "run3"))  # a reload of the same file: nothing new
+    assert run_query("MATCH (a:AuditEntry {action: 'consent'}) RETURN count(a) AS n")[0]["n"] == 4
 
 
 def test_rejected_rows_keep_no_personal_value_and_are_private(graph, tmp_path: Path,

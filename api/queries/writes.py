@@ -18,7 +18,7 @@ from api.db import Database, Row
 from api.db import rows as tx_rows
 from graph_model.model import CONSENT_CHANNELS
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
-from graph_model.privacy.consent import WRITE_CONSENTS, consent_row
+from graph_model.privacy.consent import WRITE_CONSENTS, consent_detail, consent_row
 from graph_model.privacy.keys import customer_hash, identity_hash
 
 REFERENCES = """
@@ -137,20 +137,13 @@ async def response_target(db: Database, message_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
-def _consent_detail(row: dict[str, Any], stored: Row) -> str:
-    """The audit detail of one consent change (no personal value); ``superseded`` when a newer record won."""
-    applied = stored["granted"] == row["granted"] and stored["updatedAt"] == row["updatedAt"]
-    detail = f"channel={row['channel']} purpose={row['purpose']} granted={str(row['granted']).lower()}"
-    return detail if applied else detail + " superseded"
-
-
 async def _write_consent(tx: neo4j.AsyncManagedTransaction, row: dict[str, Any], actor: str) -> Row | None:
     """The one consent writer, then the audit entry, in the caller's transaction; the stored record."""
     stored = await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]})
     if not stored:
         return None
     consent = stored[0]["consent"]
-    entry = audit_entry(actor, "consent", row["customerId"], _consent_detail(row, consent))
+    entry = audit_entry(actor, "consent", row["customerId"], consent_detail(row, consent))
     await tx_rows(tx, RECORD_ENTRIES, {"entries": [entry]})
     return consent
 

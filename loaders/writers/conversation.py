@@ -104,4 +104,4 @@ def write_responses(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
                    for r in sorted(unsubscribed, key=lambda r: r["at"])
                    if channels.get(r["messageId"]) in CONSENT_CHANNELS]
     if withdrawals:
-        write_consents(tx, withdrawals)
+        write_consents(tx, withdrawals, actor="loader")

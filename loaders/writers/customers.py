@@ -77,4 +77,4 @@ write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers")
 def write_consent_rows(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Consents through the one consent writer (:func:`graph_model.privacy.consent.write_consents`; rows from
     :func:`graph_model.privacy.consent.consent_row`): an older change never undoes a newer one."""
-    write_consents(tx, rows)
+    write_consents(tx, rows, actor="loader")
