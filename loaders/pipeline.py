@@ -83,6 +83,7 @@ def default_report_dir(name: str) -> Path:
 
 ERASED_CUSTOMER = "row of an erased customer"
 ERASED_IDENTIFIER = "erased identifier"
+ERASED_SESSION = "session of an erased customer"
 NO_LOCATION_CONSENT = "no location consent"
 
 # The identifiers a row of each entity carries, as (type, field): checked against the tombstones.
@@ -106,6 +107,8 @@ def erased_message(tombstones: Tombstones, entity: str, fields: Any) -> str | No
         return None
     if tombstones.customer_erased(_text(fields("customerId"))):
         return ERASED_CUSTOMER
+    if entity in ("sessions", "events") and tombstones.session_erased(_text(fields("sessionId"))):
+        return ERASED_SESSION
     keys = [identity_key(kind, v) for kind, name in ROW_IDENTIFIERS.get(entity, ()) if (v := _text(fields(name)))]
     if entity == "identifiers" and (kind := _text(fields("type"))) and (v := _text(fields("value"))):
         keys.append(identity_key(kind, v))

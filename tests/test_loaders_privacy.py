@@ -126,6 +126,39 @@ def test_rows_of_erased_customers_and_identifiers_are_dropped_without_a_trace(gr
     assert run_query("MATCH (n) WHERE n:Visit OR n:Message OR n:Consent RETURN count(n) AS n")[0]["n"] == 0
 
 
+def test_reloaded_events_of_an_erased_persons_sessions_bring_no_free_text_back(graph, tmp_path: Path) -> None:
+    day1 = tmp_path / "day1"
+    _write_day1(day1)
+    write_table(pd.DataFrame([
+        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN},
+        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
+        {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2"},
+    ]), day1 / "sessions.csv")
+    write_table(pd.DataFrame([
+        {"eventId": "E1", "sessionId": "WS-ANN", "type": "search", "at": T0, "query": "ann private search"},
+        {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
+        {"eventId": "E3", "sessionId": "WS-BOB", "type": "search", "at": T0, "query": "mugs"},
+    ]), day1 / "events.csv")
+    load_drop(day1, LoadOptions(report_dir=tmp_path / "runs" / "day1"))
+    assert erase_customer(ANN, actor="test", reject_roots=[tmp_path / "runs"]).found
+    texts = ("MATCH (e:Event) OPTIONAL MATCH (e)-[:SEARCHED]->(q) "
+             "RETURN e.eventId AS id, e.query AS query, e.page AS page, q.text AS searched ORDER BY id")
+    scrubbed = run_query(texts)
+    assert scrubbed == [{"id": "E1", "query": None, "page": None, "searched": None},
+                        {"id": "E2", "query": None, "page": "/account", "searched": None},
+                        {"id": "E3", "query": "mugs", "page": None, "searched": "mugs"}]
+
+    # tonight's export repeats the sessions and their events: the erased person's stay anonymous
+    report = load_drop(day1, LoadOptions(report_dir=tmp_path / "runs" / "again", writers=1))
+    assert report["entities"]["events"]["rejectReasons"] == {"erased": 2}
+    assert report["entities"]["sessions"]["rejectReasons"] == {"erased": 2}
+    assert run_query(texts) == scrubbed
+    rejects = _rejects(tmp_path / "runs" / "again")
+    assert {r["message"] for r in rejects if r["file"] == "events.csv"} == {"session of an erased customer"}
+    text = (tmp_path / "runs" / "again" / "rejects.jsonl").read_text(encoding="utf-8")
+    assert "ann private search" not in text and "email=ann" not in text
+
+
 SAMPLE = """InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom
 536365,POST,POSTAGE,1,2010-12-01 08:26:00,18.0,17850.0,United Kingdom

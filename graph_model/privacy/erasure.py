@@ -11,7 +11,8 @@ What erasing a customer does (``docs/privacy.md`` has the reader's version):
 * **keeps**, detached from any person, the anonymous facts: orders and their lines (product-level
   counts, affinities and trends stay as they were), sessions and their product events, store visits
   (with a new random id), messages sent;
-* **writes** tombstones (keyed hashes of the customer id and of every erased identifier, see
+* **writes** tombstones (keyed hashes of the customer id, of every erased identifier and of the person's
+  sessions' ids, so that reloading their events never brings the free text back; see
   :mod:`graph_model.privacy.tombstone`), marked ``suppressed`` so the opt-out outlives the data, and an
   audit entry;
 * then purges the person's lines from every ``rejects.jsonl`` (:func:`graph_model.privacy.redaction.purge_person`).
@@ -147,7 +148,7 @@ def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> 
     scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=person["sessionIds"]).single(strict=True)["sessions"]
     counts = tx.run(DELETE_PERSON, customerId=customer_id, identityKeys=identity_keys).single(strict=True)
     at = datetime.now(UTC)
-    write_tombstones(tx, tombstone_rows(customer_id, identity_keys, key=key), at)
+    write_tombstones(tx, tombstone_rows(customer_id, identity_keys, person["sessionIds"], key=key), at)
     tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
         actor, "erase", customer_id, f"identities={counts['identities']} sessions={scrubbed}", at=at)]).consume()
     values = [customer_id] + [k.partition(":")[2] for k in identity_keys]

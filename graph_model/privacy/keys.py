@@ -82,7 +82,8 @@ def load_key(env: Mapping[str, str] | None = None) -> bytes:
 def keyed_hash(kind: str, value: str, *, key: bytes | None = None) -> str:
     """HMAC-SHA256 of ``"<kind>:<value>"`` under the privacy key, as 64 hex digits.
 
-    ``kind`` is ``customer`` for a customer id, ``identity`` for an identity key (``"email_hash:..."``).
+    ``kind`` is ``customer`` for a customer id, ``identity`` for an identity key (``"email_hash:..."``),
+    ``session`` for the id of an erased person's session.
     """
     digest = hmac.new(key or load_key(), f"{kind}:{value}".encode(), hashlib.sha256)
     return digest.hexdigest()
@@ -96,6 +97,11 @@ def customer_hash(customer_id: str, *, key: bytes | None = None) -> str:
 def identity_hash(identity_key: str, *, key: bytes | None = None) -> str:
     """The keyed hash of an identity key (``"<type>:<value>"``)."""
     return keyed_hash("identity", identity_key, key=key)
+
+
+def session_hash(session_id: str, *, key: bytes | None = None) -> str:
+    """The keyed hash of a session id (an erased person's sessions stay anonymous: their events are not reloaded)."""
+    return keyed_hash("session", session_id, key=key)
 
 
 def key_fingerprint(*, key: bytes | None = None) -> str:

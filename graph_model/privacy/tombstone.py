@@ -1,7 +1,8 @@
 """Erasure tombstones: was this customer id or identifier erased? Asked by every write path.
 
-A tombstone holds the keyed hash (:mod:`graph_model.privacy.keys`) of an erased customer id or identity
-key, never the value. Loaders read all tombstones once per run into :class:`Tombstones` and test each
+A tombstone holds the keyed hash (:mod:`graph_model.privacy.keys`) of an erased customer id, identity
+key or session id (the person's sessions, kept anonymous: a reload must not bring their free text back),
+never the value. Loaders read all tombstones once per run into :class:`Tombstones` and test each
 row in memory; the API asks :data:`ERASED_KEYS` per request.
 
 The graph also keeps the fingerprint of the key the tombstones were made with
@@ -19,7 +20,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.errors import ConfigurationError
-from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key
+from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key, session_hash
 
 ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN t.hash AS hash"
 
@@ -56,12 +57,13 @@ def check_key(tx: ManagedTransaction, *, key: bytes | None = None) -> None:
             "with: set CUSTOMER_GRAPH_PRIVACY_KEY to the deployment's key (see docs/privacy.md)")
 
 
-def tombstone_rows(customer_id: str | None, identity_keys: Iterable[str], *,
+def tombstone_rows(customer_id: str | None, identity_keys: Iterable[str], session_ids: Iterable[str] = (), *,
                    key: bytes | None = None) -> list[dict[str, str]]:
-    """The tombstone rows for an erased customer id and identity keys (``"<type>:<value>"``)."""
+    """The tombstone rows for an erased customer id, identity keys (``"<type>:<value>"``) and session ids."""
     key = key or load_key()
     rows = [{"hash": customer_hash(customer_id, key=key), "kind": "customer"}] if customer_id else []
     rows += [{"hash": identity_hash(k, key=key), "kind": "identity"} for k in sorted(set(identity_keys))]
+    rows += [{"hash": session_hash(s, key=key), "kind": "session"} for s in sorted(set(session_ids))]
     return rows
 
 
@@ -91,6 +93,10 @@ class Tombstones:
     def identity_erased(self, identity_key: str | None) -> bool:
         """True when the identity key (``"<type>:<value>"``) was erased."""
         return bool(self.hashes) and identity_key is not None and identity_hash(identity_key, key=self.key) in self.hashes
+
+    def session_erased(self, session_id: str | None) -> bool:
+        """True when ``session_id`` was one of an erased person's sessions."""
+        return bool(self.hashes) and session_id is not None and session_hash(session_id, key=self.key) in self.hashes
 
     def any_erased(self, customer_ids: Iterable[str | None] = (), identity_keys: Iterable[str | None] = ()) -> bool:
         """True when any of the customer ids or identity keys was erased."""
