@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,29 +54,44 @@ def _plain(value: Any) -> Any:
 def _node_key(labels: list[str], props: dict[str, Any]) -> str:
     label = sorted(labels)[0] if labels else ""
     key = NODE_KEYS.get(label)
-    return f"{label}:{props.get(key) if key else json.dumps(_plain(props), sort_keys=True)}"
+    return f"{label}:{props[key] if key and key in props else json.dumps(_plain(props), sort_keys=True)}"
 
 
-def graph_fingerprint() -> Fingerprint:
-    """The fingerprint of the configured database's graph."""
+def graph_lines(ignore: Mapping[str, Iterable[str]] | None = None) -> tuple[Counter[str], Counter[str], list[str]]:
+    """Node counts per label, relationship counts per type and one sorted line per node and relationship.
+
+    ``ignore``: properties left out per label (values that differ on every run, e.g. an audit entry's id and
+    time); a node whose key is left out is named by its remaining properties.
+    """
+    dropped = {label: set(names) for label, names in (ignore or {}).items()}
     keys: dict[str, str] = {}
-    digest = hashlib.sha256()
     nodes: Counter[str] = Counter()
+    rels: Counter[str] = Counter()
     lines: list[str] = []
     with session() as s:
         for record in s.run("MATCH (n) WHERE NOT n:PrivacyKey "
                             "RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS props"):
-            key = _node_key(record["labels"], record["props"])
+            props = record["props"]
+            for label in record["labels"]:
+                for name in dropped.get(label, ()):
+                    props.pop(name, None)
+            key = _node_key(record["labels"], props)
             keys[record["id"]] = key
             nodes.update(record["labels"])
-            lines.append(json.dumps(["n", sorted(record["labels"]), key, _plain(record["props"])], sort_keys=True))
-        rels: Counter[str] = Counter()
+            lines.append(json.dumps(["n", sorted(record["labels"]), key, _plain(props)], sort_keys=True))
         for record in s.run("MATCH (a)-[r]->(b) RETURN elementId(a) AS a, type(r) AS t, elementId(b) AS b, "
                             "properties(r) AS props"):
             rels[record["t"]] += 1
             lines.append(json.dumps(["r", keys[record["a"]], record["t"], keys[record["b"]], _plain(record["props"])],
                                     sort_keys=True))
-    for line in sorted(lines):
+    return nodes, rels, sorted(lines)
+
+
+def graph_fingerprint(ignore: Mapping[str, Iterable[str]] | None = None) -> Fingerprint:
+    """The fingerprint of the configured database's graph (``ignore``: see :func:`graph_lines`)."""
+    nodes, rels, lines = graph_lines(ignore)
+    digest = hashlib.sha256()
+    for line in lines:
         digest.update(line.encode())
         digest.update(b"\n")
     return Fingerprint(dict(sorted(nodes.items())), dict(sorted(rels.items())), digest.hexdigest())

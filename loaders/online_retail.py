@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from graph_model.settings import project_root
-from loaders.pipeline import ERASED_CUSTOMER, Loader, LoadOptions, default_report_dir
+from loaders.pipeline import ERASED_CUSTOMER, Loader, LoadOptions, default_report_dir, make_loader
 from loaders.report import Reject, RejectReason, RunReport
 
 log = logging.getLogger("loaders")
@@ -158,7 +158,7 @@ def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, li
         days = days[:limit_days]
         frame = frame[frame["day"].isin(set(days))]
     report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path), options.max_reject_share)
-    loader = Loader(report, options)
+    loader = make_loader(report, options)
     if by_day:
         for day, lines in frame.groupby("day", sort=True):
             log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
@@ -166,4 +166,5 @@ def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, li
     else:
         _load_unit(loader, frame, path.name)
     report.stats("orders").extra["days"] = len(days)
+    loader.complete()
     return report.finish()

@@ -61,6 +61,8 @@ class LoadOptions:
     progress: bool | None = None  # None: a bar on a terminal, log lines otherwise
     geofence: GeofenceConfig = field(default_factory=GeofenceConfig)
     apply_schema: bool = True
+    bulk: bool = False  # a first load into an empty database through neo4j-admin import (loaders.bulk)
+    bulk_csv_only: Path | None = None  # bulk: only write the import CSVs (and the command) into this folder
 
 
 _schema_ready: set[Settings] = set()
@@ -222,6 +224,10 @@ class Loader:
         return lambda items: self.keys.discard(label, [item.params[key] for item in items])
 
     def _load_streamed(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
+        self._write_streamed(spec, self._validated(spec, rows, source), progress)
+
+    def _write_streamed(self, spec: EntitySpec, items: Iterable[Item], progress: Progress) -> None:
+        """Write validated ``items`` of ``spec`` with its writer (then stitch around the sessions/identifiers)."""
         assert spec.write is not None
         writers = self.options.writers if spec.partition else 1
         writer = PartitionedWriter(spec.name, spec.write, self.report, writers=writers,
@@ -230,7 +236,7 @@ class Loader:
         touched_sessions: list[str] = []
         identity_keys: list[str] = []
         try:
-            for item in self._validated(spec, rows, source):
+            for item in items:
                 if spec.name == "sessions":
                     touched_sessions.append(item.params["sessionId"])
                     identity_keys.extend(identity["key"] for identity in item.params["identities"])
@@ -264,7 +270,11 @@ class Loader:
         return permitted
 
     def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
-        pings = [item.params for item in self._location_permitted(list(self._validated(spec, rows, source)))]
+        self._write_pings(list(self._validated(spec, rows, source)), source, progress)
+
+    def _write_pings(self, items: list[Item], source: str, progress: Progress) -> None:
+        """Geofence validated pings the consent policy permits into visits and write them."""
+        pings = [item.params for item in self._location_permitted(items)]
         stores = [(r["storeId"], r["lat"], r["lon"]) for r in run_query(
             "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
             write=False)]
@@ -282,10 +292,22 @@ class Loader:
         stats.extra["visitsFromPings"] = len(visits)
         stats.extra["pingsInVisits"] = sum(v["pings"] for v in visits)
 
+    def complete(self) -> None:
+        """Called once after the last entity of a run, before its report is written (the bulk loader imports here)."""
+
+
+def make_loader(report: RunReport, options: LoadOptions) -> Loader:
+    """The loader of a run: transactional, or the bulk first load (:mod:`loaders.bulk`) when ``options.bulk``."""
+    if options.bulk:
+        from loaders.bulk import BulkLoader
+
+        return BulkLoader(report, options)
+    return Loader(report, options)
+
 
 def _run(name: str, options: LoadOptions) -> tuple[Loader, RunReport]:
     report = RunReport(options.report_dir or default_report_dir(name), name, options.max_reject_share)
-    return Loader(report, options), report
+    return make_loader(report, options), report
 
 
 def drop_exports(directory: Path) -> tuple[list[ExportFile], list[str]]:
@@ -313,6 +335,7 @@ def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, 
     for export in exports:
         log.info("loading %s as %s", export.path.name, export.entity)
         loader.load_export(export)
+    loader.complete()
     return report.finish()
 
 
@@ -329,4 +352,5 @@ def load_file(path: Path, entity: str | None = None, options: LoadOptions | None
                         f"or pass --entity")
     loader, report = _run(path.name, options)
     loader.load_export(export)
+    loader.complete()
     return report.finish()

@@ -1,0 +1,666 @@
+"""Bulk first load: the same validated rows as the transactional loaders, imported with ``neo4j-admin``.
+
+For an **empty** database (nothing but the privacy bookkeeping: ``PrivacyKey``, ``Tombstone``,
+``AuditEntry``, which are carried over). :class:`BulkLoader` is a :class:`loaders.pipeline.Loader`: rows
+are read and validated by the same code (same schemas, reference checks, tombstones, rejects, report), but
+instead of writing each batch it applies the row to an in-memory graph with the writers' semantics on an
+empty graph (``MERGE`` on the natural key, an absent field keeps the value, an older ``updatedAt`` never
+overwrites a newer one, a re-pointed single relationship replaces the old one, last row wins), derives what
+the writers derive (the ``NEXT`` chain of each session in time order with ``gapSeconds`` from whole
+microseconds, order totals, ``Identity.firstSeen/lastSeen``, ``HAD_SESSION.at`` ...), and at the end:
+
+1. writes one header+data CSV per label and per relationship type (and start/end label) in the format of
+   ``neo4j-admin database import full`` (``datetime``, ``point``, ``double``, ``long``, ``boolean``,
+   ``string[]``), and the command that imports them (``import.sh``);
+2. stops the local server, runs the import (``org.neo4j.cli.AdminTool`` from the project's resolved jars,
+   ``--overwrite-destination``), starts the server again and applies the schema;
+3. rebuilds what needs the whole graph: identity stitching over all sessions
+   (:func:`loaders.identity.stitch_sessions`), then writes, with the transactional writers, the entities
+   whose writers read what is already stored: ``consents`` (the one consent writer and its audit trail),
+   ``loyalty_scans`` (a card is resolved through ``IDENTIFIES``), ``pings`` (geofenced into visits under
+   the location consent just loaded) and ``responses`` (an ``unsubscribed`` withdraws a consent).
+
+With ``bulk_csv_only`` nothing is imported: the CSVs, ``import.sh`` and the accepted rows of the entities
+of step 3 (``after/``) are written into that folder, for a server whose files are elsewhere (Aura, a
+cluster, another host); see ``docs/loaders.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from graph_model import connection
+from graph_model.connection import run_query, session
+from graph_model.database import local_server
+from graph_model.errors import LocalServerError
+from graph_model.local_server.distribution import ensure_distribution, java_executable
+from graph_model.schema import apply_schema
+from loaders.batching import Item, Progress
+from loaders.entities import EntitySpec
+from loaders.identity import stitch_sessions
+from loaders.pipeline import Loader, LoadError, LoadOptions, SourceRows
+from loaders.report import RunReport
+from loaders.writers.events import gap_seconds
+
+log = logging.getLogger("loaders")
+
+# Written by the transactional writers after the import: their writers read what is stored (consent
+# records and their audit, cards resolved through IDENTIFIES, consent before geofencing, unsubscribes).
+AFTER_IMPORT = ("consents", "loyalty_scans", "pings", "responses")
+# Nodes a database may hold and still count as empty for a bulk first load: carried over by the import.
+BOOKKEEPING_LABELS = ("PrivacyKey", "Tombstone", "AuditEntry")
+NODE_KEYS = {
+    "Category": "categoryId", "Brand": "brandId", "Product": "sku", "Store": "storeId", "Country": "name",
+    "Campaign": "campaignId", "Offer": "offerId", "Customer": "customerId", "Identity": "identityKey",
+    "Session": "sessionId", "Order": "orderId", "Event": "eventId", "SearchQuery": "text", "Visit": "visitId",
+    "Message": "messageId", "PrivacyKey": "name", "Tombstone": "hash", "AuditEntry": "entryId",
+}
+ARRAY_DELIMITER = "\x1f"  # never in a loaded value (list items come from `a|b` cells or JSON lists of keys)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A WGS-84 point (``point({latitude, longitude})``)."""
+
+    latitude: float
+    longitude: float
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _earliest(current: Any, value: Any) -> Any:
+    """``CASE WHEN cur IS NULL OR v < cur THEN v ELSE cur END``."""
+    if current is None:
+        return value
+    return current if value is None or not value < current else value
+
+
+def _latest(current: Any, value: Any) -> Any:
+    """``CASE WHEN cur IS NULL OR v > cur THEN v ELSE cur END``."""
+    if current is None:
+        return value
+    return current if value is None or not value > current else value
+
+
+def _newer(stored: Any, given: Any) -> bool:
+    """``stored IS NULL OR given IS NULL OR given >= stored``: the row may overwrite the node."""
+    return stored is None or given is None or given >= stored
+
+
+def _created(stored: Any, given: Any) -> Any:
+    """``CASE WHEN stored IS NULL OR given < stored THEN coalesce(given, stored) ELSE stored END``."""
+    if stored is None:
+        return given
+    return given if given is not None and given < stored else stored
+
+
+def cypher_round(value: float, digits: int = 2) -> float:
+    """Cypher's ``round(value, digits)`` (half up on the decimal form of the double)."""
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def _set(props: dict[str, Any], updates: dict[str, Any]) -> None:
+    """``SET n.a = x, ...``: a null removes the property."""
+    for name, value in updates.items():
+        if value is None:
+            props.pop(name, None)
+        else:
+            props[name] = value
+
+
+def _add(props: dict[str, Any], updates: dict[str, Any]) -> None:
+    """``SET n += map`` of a map that holds only the given (non-null) values."""
+    props.update({k: v for k, v in updates.items() if v is not None})
+
+
+class BulkGraph:
+    """Nodes by label and natural key, relationships by type, start and end label, ends and discriminator."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.rels: dict[tuple[str, str, str], dict[tuple[str, str, Any], dict[str, Any]]] = defaultdict(dict)
+        self.out: dict[tuple[str, str, str], dict[str, set[tuple[str, Any]]]] = defaultdict(lambda: defaultdict(set))
+
+    def node(self, label: str, key: str) -> dict[str, Any]:
+        """``MERGE (n:Label {key: ...})``: the node's properties."""
+        nodes = self.nodes[label]
+        props = nodes.get(key)
+        if props is None:
+            props = nodes[key] = {NODE_KEYS[label]: key}
+        return props
+
+    def has(self, label: str, key: str) -> bool:
+        return key in self.nodes[label]
+
+    def rel(self, rtype: str, start: tuple[str, str], end: tuple[str, str], disc: Any = None) -> dict[str, Any]:
+        """``MERGE (a)-[r:TYPE]->(b)``: the relationship's properties (``disc``: a key property in the pattern)."""
+        group = (rtype, start[0], end[0])
+        rels = self.rels[group]
+        ident = (start[1], end[1], disc)
+        props = rels.get(ident)
+        if props is None:
+            props = rels[ident] = {}
+            self.out[group][start[1]].add((end[1], disc))
+        return props
+
+    def single(self, rtype: str, start: tuple[str, str], end: tuple[str, str]) -> dict[str, Any]:
+        """Delete ``start``'s other relationships of this type to ``end``'s label, then merge the one to ``end``."""
+        group = (rtype, start[0], end[0])
+        for other in list(self.out[group].get(start[1], ())):
+            if other[0] != end[1]:
+                self.delete(rtype, start, (end[0], other[0]), other[1])
+        return self.rel(rtype, start, end)
+
+    def delete(self, rtype: str, start: tuple[str, str], end: tuple[str, str], disc: Any = None) -> None:
+        group = (rtype, start[0], end[0])
+        if self.rels[group].pop((start[1], end[1], disc), None) is not None:
+            self.out[group][start[1]].discard((end[1], disc))
+
+    def targets(self, rtype: str, start: tuple[str, str], end_label: str) -> set[tuple[str, Any]]:
+        return set(self.out[(rtype, start[0], end_label)].get(start[1], ()))
+
+
+# ------------------------------------------------------------------------ the writers, on an empty graph
+class BulkWriters:
+    """Each entity's writer applied to a :class:`BulkGraph` (module docstrings of :mod:`loaders.writers`)."""
+
+    def __init__(self) -> None:
+        self.g = BulkGraph()
+        self._events: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # session -> event id -> row
+        self._orders: dict[str, dict[str, Any]] = {}  # order id -> its first line row and its lines
+
+    def apply(self, entity: str, r: dict[str, Any]) -> None:
+        getattr(self, entity)(r)
+
+    def categories(self, r: dict[str, Any]) -> None:
+        c = self.g.node("Category", r["categoryId"])
+        _set(c, {"name": r["name"]})
+        me = ("Category", r["categoryId"])
+        if r["parentId"] is None:
+            for other, disc in self.g.targets("SUBCATEGORY_OF", me, "Category"):
+                self.g.delete("SUBCATEGORY_OF", me, ("Category", other), disc)
+        else:
+            self.g.single("SUBCATEGORY_OF", me, ("Category", r["parentId"]))
+
+    def brands(self, r: dict[str, Any]) -> None:
+        _set(self.g.node("Brand", r["brandId"]), {"name": r["name"]})
+
+    def products(self, r: dict[str, Any]) -> None:
+        p = self.g.node("Product", r["sku"])
+        if not _newer(p.get("updatedAt"), r["updatedAt"]):
+            return
+        _add(p, r["props"])
+        _set(p, {"createdAt": _created(p.get("createdAt"), r["createdAt"])})
+        me = ("Product", r["sku"])
+        if r["categoryIds"]:
+            wanted = set(r["categoryIds"])
+            for other, disc in self.g.targets("IN_CATEGORY", me, "Category"):
+                if other not in wanted:
+                    self.g.delete("IN_CATEGORY", me, ("Category", other), disc)
+            for category in r["categoryIds"]:
+                self.g.rel("IN_CATEGORY", me, ("Category", category))
+        if r["brandId"] is not None:
+            self.g.single("MADE_BY", me, ("Brand", r["brandId"]))
+
+    def stores(self, r: dict[str, Any]) -> None:
+        s = self.g.node("Store", r["storeId"])
+        _set(s, {"name": r["name"], "location": Point(r["latitude"], r["longitude"])})
+        _add(s, r["props"])
+        if r["country"] is not None:
+            self.g.node("Country", r["country"])
+            self.g.single("IN_COUNTRY", ("Store", r["storeId"]), ("Country", r["country"]))
+
+    def stock(self, r: dict[str, Any]) -> None:
+        k = self.g.rel("STOCKS", ("Store", r["storeId"]), ("Product", r["sku"]))
+        stored = k.get("updatedAt")
+        if stored is None or (r["updatedAt"] is not None and r["updatedAt"] >= stored):
+            _set(k, {"quantity": r["quantity"], "updatedAt": r["updatedAt"]})
+
+    def campaigns(self, r: dict[str, Any]) -> None:
+        c = self.g.node("Campaign", r["campaignId"])
+        _set(c, {"name": r["name"]})
+        _add(c, r["props"])
+
+    def offers(self, r: dict[str, Any]) -> None:
+        o = self.g.node("Offer", r["offerId"])
+        _set(o, {"description": r["description"]})
+        _add(o, r["props"])
+        me = ("Offer", r["offerId"])
+        if r["campaignId"] is not None:
+            self.g.rel("HAS_OFFER", ("Campaign", r["campaignId"]), me)
+        for sku in r["skus"]:
+            self.g.rel("FOR_PRODUCT", me, ("Product", sku))
+        for category in r["categoryIds"]:
+            self.g.rel("FOR_CATEGORY", me, ("Category", category))
+        if r["storeId"] is not None:
+            self.g.rel("VALID_AT", me, ("Store", r["storeId"]))
+
+    def _identifies(self, key: str, kind: str, value: str, customer_id: str, seen: Any) -> None:
+        i = self.g.node("Identity", key)
+        i.setdefault("type", kind)
+        i.setdefault("value", value)
+        _set(i, {"firstSeen": _earliest(i.get("firstSeen"), seen), "lastSeen": _latest(i.get("lastSeen"), seen)})
+        x = self.g.single("IDENTIFIES", ("Identity", key), ("Customer", customer_id))
+        _set(x, {"at": seen if "at" not in x else _earliest(x["at"], seen)})
+
+    def customers(self, r: dict[str, Any]) -> None:
+        c = self.g.node("Customer", r["customerId"])
+        if not _newer(c.get("updatedAt"), r["updatedAt"]):
+            return
+        _add(c, r["props"])
+        _set(c, {"createdAt": _created(c.get("createdAt"), r["createdAt"])})
+        if r["homeLatitude"] is not None and r["homeLongitude"] is not None:
+            c["homeLocation"] = Point(r["homeLatitude"], r["homeLongitude"])
+        me = ("Customer", r["customerId"])
+        if r["country"] is not None:
+            self.g.node("Country", r["country"])
+            self.g.single("IN_COUNTRY", me, ("Country", r["country"]))
+        if r["homeStoreId"] is not None:
+            self.g.single("HOME_STORE", me, ("Store", r["homeStoreId"]))
+        if r["emailHash"] is not None:
+            seen = r["createdAt"] or r["updatedAt"] or EPOCH
+            self._identifies("email_hash:" + r["emailHash"], "email_hash", r["emailHash"], r["customerId"], seen)
+
+    def identifiers(self, r: dict[str, Any]) -> None:
+        self._identifies(r["identityKey"], r["type"], r["value"], r["customerId"], r["seenAt"])
+
+    def sessions(self, r: dict[str, Any]) -> None:
+        s = self.g.node("Session", r["sessionId"])
+        _set(s, {"channel": r["channel"], "startedAt": r["startedAt"]})
+        _add(s, r["props"])
+        me = ("Session", r["sessionId"])
+        if r["storeId"] is not None:
+            self.g.rel("AT_STORE", me, ("Store", r["storeId"]))
+        at = r["startedAt"]
+        for identity in r["identities"]:
+            i = self.g.node("Identity", identity["key"])
+            i.setdefault("type", identity["type"])
+            i.setdefault("value", identity["value"])
+            _set(i, {"firstSeen": _earliest(i.get("firstSeen"), at), "lastSeen": _latest(i.get("lastSeen"), at)})
+            _set(self.g.rel("IDENTIFIED_BY", me, ("Identity", identity["key"])), {"at": at})
+        if r["customerId"] is not None:
+            _set(self.g.rel("HAD_SESSION", ("Customer", r["customerId"]), me), {"at": at})
+
+    def orders(self, r: dict[str, Any]) -> None:
+        order = self._orders.get(r["orderId"])
+        if order is None:  # the order's fields come from its first line (the writer's ``group_lines``)
+            order = self._orders[r["orderId"]] = {"row": r, "lines": {}}
+        order["lines"][r["line"]] = (r["sku"], r["quantity"], r["unitPrice"])
+
+    def events(self, r: dict[str, Any]) -> None:
+        self._events[r["sessionId"]][r["eventId"]] = r  # a repeated id: the last row wins
+
+    def visits(self, r: dict[str, Any]) -> None:
+        v = self.g.node("Visit", r["visitId"])
+        _set(v, {"arrivedAt": r["arrivedAt"], "source": r["source"], "dwellMinutes": r["dwellMinutes"],
+                 "zones": r["zones"]})
+        me = ("Visit", r["visitId"])
+        _set(self.g.rel("MADE_VISIT", ("Customer", r["customerId"]), me), {"at": r["arrivedAt"]})
+        self.g.rel("TO_STORE", me, ("Store", r["storeId"]))
+
+    def messages(self, r: dict[str, Any]) -> None:
+        m = self.g.node("Message", r["messageId"])
+        _set(m, {"channel": r["channel"], "sentAt": r["sentAt"]})
+        _add(m, r["props"])
+        me = ("Message", r["messageId"])
+        _set(self.g.rel("SENT_TO", me, ("Customer", r["customerId"])), {"at": r["sentAt"]})
+        if r["campaignId"] is not None and self.g.has("Campaign", r["campaignId"]):
+            self.g.rel("PART_OF", me, ("Campaign", r["campaignId"]))
+        if r["offerId"] is not None and self.g.has("Offer", r["offerId"]):
+            self.g.rel("CARRIES", me, ("Offer", r["offerId"]))
+
+    # -- derived at the end: orders with their lines and totals, events with their chains
+    def finish(self) -> None:
+        g = self.g
+        for order_id, order in self._orders.items():
+            r = order["row"]
+            o = g.node("Order", order_id)
+            _set(o, {"channel": r["channel"], "placedAt": r["placedAt"], "currency": r["currency"],
+                     "cancelled": r["cancelled"]})
+            me = ("Order", order_id)
+            if r["customerId"] is not None:
+                _set(g.rel("PLACED", ("Customer", r["customerId"]), me), {"at": r["placedAt"]})
+            if r["storeId"] is not None:
+                g.rel("AT_STORE", me, ("Store", r["storeId"]))
+            total = 0.0
+            for line, (sku, quantity, unit_price) in sorted(order["lines"].items()):
+                g.rel("INCLUDES", me, ("Product", sku), line).update(
+                    {"line": line, "quantity": quantity, "unitPrice": unit_price})
+                total += quantity * unit_price
+            o["total"] = cypher_round(total, 2)
+        self._orders.clear()
+        for session_id, events in self._events.items():
+            chain = sorted(events.values(), key=lambda e: (e["at"], e["eventId"]))
+            me = ("Session", session_id)
+            for e in chain:
+                ev = g.node("Event", e["eventId"])
+                _set(ev, {"type": e["type"], "at": e["at"], "page": e["page"], "query": e["query"],
+                          "resultsCount": e["resultsCount"], "quantity": e["quantity"]})
+                this = ("Event", e["eventId"])
+                g.rel("CONTAINS", me, this)["at"] = e["at"]
+                for rtype, label, field in (("ABOUT_PRODUCT", "Product", "sku"),
+                                            ("ABOUT_CATEGORY", "Category", "categoryId"),
+                                            ("PLACED_ORDER", "Order", "orderId")):
+                    if e[field] is not None and g.has(label, e[field]):
+                        g.rel(rtype, this, (label, e[field]))["at"] = e["at"]
+                if e["searchText"]:
+                    g.node("SearchQuery", e["searchText"])
+                    g.rel("SEARCHED", this, ("SearchQuery", e["searchText"]))["at"] = e["at"]
+            for a, b in zip(chain, chain[1:], strict=False):
+                g.rel("NEXT", ("Event", a["eventId"]), ("Event", b["eventId"]))["gapSeconds"] = gap_seconds(
+                    a["at"], b["at"])
+        self._events.clear()
+
+
+# ------------------------------------------------------------------------------------------ the CSV files
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, Point):
+        return "point"
+    if isinstance(value, list | tuple):
+        return "string[]"
+    return "string"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Point):
+        return _quote(f"{{latitude:{value.latitude!r}, longitude:{value.longitude!r}}}")
+    if isinstance(value, list | tuple):
+        return _quote(ARRAY_DELIMITER.join(str(v) for v in value))
+    return _quote(str(value))
+
+
+def _columns(rows: list[dict[str, Any]], skip: str | None, where: str) -> list[tuple[str, str]]:
+    types: dict[str, str] = {}
+    for props in rows:
+        for name, value in props.items():
+            if name == skip or value is None:
+                continue
+            kind = _type_of(value)
+            known = types.setdefault(name, kind)
+            if known != kind:
+                if {known, kind} == {"long", "double"}:
+                    raise LoadError(f"bulk: {where}.{name} holds both integers and floats")
+                raise LoadError(f"bulk: {where}.{name} holds values of types {known} and {kind}")
+    return sorted(types.items())
+
+
+@dataclass
+class CsvFiles:
+    """The files one import takes, and whether any value spans lines."""
+
+    folder: Path
+    nodes: list[tuple[str, Path]]
+    relationships: list[tuple[str, Path]]
+    multiline: bool
+    node_count: int
+    relationship_count: int
+
+    def arguments(self, folder: Path | None = None) -> list[str]:
+        """The ``neo4j-admin database import full`` arguments (paths under ``folder``, default where written)."""
+        base = folder or self.folder
+
+        def at(path: Path) -> str:
+            return str(base / path.relative_to(self.folder))
+
+        args = ["--overwrite-destination=true", f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}",
+                "--id-type=string", "--bad-tolerance=0", "--normalize-types=false"]
+        if self.multiline:
+            args.append("--multiline-fields=true")
+        args += [f"--nodes={label}={at(path)}" for label, path in self.nodes]
+        args += [f"--relationships={rtype}={at(path)}" for rtype, path in self.relationships]
+        return args
+
+
+def _write_lines(path: Path, header: list[str], lines: Any) -> bool:
+    multiline = False
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(",".join(header) + "\n")
+        for cells in lines:
+            line = ",".join(cells)
+            if "\n" in line or "\r" in line:
+                multiline = True
+            handle.write(line + "\n")
+    return multiline
+
+
+def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
+    """One header+data CSV per label and per (type, start label, end label) into ``folder``."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "relationships").mkdir()
+    nodes, rels, multiline, n_nodes, n_rels = [], [], False, 0, 0
+    for label in sorted(graph.nodes):
+        rows = list(graph.nodes[label].values())
+        if not rows:
+            continue
+        key = NODE_KEYS[label]
+        columns = _columns(rows, key, label)
+        header = [f"{key}:ID({label})"] + [f"{name}:{kind}" for name, kind in columns]
+        path = folder / "nodes" / f"{label}.csv"
+        multiline |= _write_lines(path, header, (
+            [_quote(props[key])] + [_cell(props.get(name)) for name, _ in columns] for props in rows))
+        nodes.append((label, path))
+        n_nodes += len(rows)
+    for (rtype, start, end) in sorted(graph.rels):
+        rels_of = graph.rels[(rtype, start, end)]
+        if not rels_of:
+            continue
+        columns = _columns(list(rels_of.values()), None, rtype)
+        header = [f":START_ID({start})", f":END_ID({end})"] + [f"{name}:{kind}" for name, kind in columns]
+        path = folder / "relationships" / f"{rtype}__{start}__{end}.csv"
+        multiline |= _write_lines(path, header, (
+            [_quote(a), _quote(b)] + [_cell(props.get(name)) for name, _ in columns]
+            for (a, b, _), props in rels_of.items()))
+        rels.append((rtype, path))
+        n_rels += len(rels_of)
+    return CsvFiles(folder, nodes, rels, multiline, n_nodes, n_rels)
+
+
+def import_command(files: CsvFiles, database: str, *, java: str = "java", classpath: str = "lib/*",
+                   heap: str = "1g", folder: Path | None = None) -> list[str]:
+    """The ``neo4j-admin database import full`` command (as ``org.neo4j.cli.AdminTool`` on the server's jars)."""
+    # the database first: --nodes/--relationships take a variable number of files
+    return [java, f"-Xmx{heap}", "-cp", classpath, "org.neo4j.cli.AdminTool", "database", "import", "full",
+            database, *files.arguments(folder)]
+
+
+def write_import_script(files: CsvFiles, database: str) -> Path:
+    """``import.sh``: the import for a server whose files are on another host (run it there, server stopped)."""
+    marker = Path("/CSV_DIR")
+    args = ['"' + a.replace(str(marker), "$CSV_DIR") + '"' for a in files.arguments(marker)]
+    script = files.folder / "import.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        "# Run on the database host, with the database stopped: it is replaced by the imported graph.\n"
+        "# neo4j-admin of the server's version (5.26); CSV_DIR: where this folder is (default: the script's folder).\n"
+        "set -e\n"
+        'CSV_DIR="${CSV_DIR:-$(cd "$(dirname "$0")" && pwd)}"\n'
+        f"neo4j-admin database import full {shlex.quote(database)} \\\n  " + " \\\n  ".join(args) + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def _database_contents() -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """How many nodes the database holds besides the privacy bookkeeping, and the bookkeeping nodes."""
+    labels = " OR ".join(f"n:{label}" for label in BOOKKEEPING_LABELS)
+    others = run_query(f"MATCH (n) WHERE NOT ({labels}) RETURN count(n) AS n", write=False)[0]["n"]
+    kept = []
+    for label in BOOKKEEPING_LABELS:
+        for row in run_query(f"MATCH (n:{label}) RETURN properties(n) AS props", write=False):
+            kept.append((label, {k: _native(v) for k, v in row["props"].items()}))
+    return int(others), kept
+
+
+def _native(value: Any) -> Any:
+    if hasattr(value, "to_native"):
+        return value.to_native()
+    return value
+
+
+class BulkLoader(Loader):
+    """A first load through ``neo4j-admin database import full`` (see the module docstring)."""
+
+    def __init__(self, report: RunReport, options: LoadOptions) -> None:
+        settings = connection.current_settings()
+        if options.bulk_csv_only is None and not settings.uses_local_server:
+            raise LoadError(f"--bulk imports into the local server's files; {settings.uri} is elsewhere: write the "
+                            f"CSVs with --bulk-csv-only DIR and run the import on the database host (docs/loaders.md)")
+        others, self.bookkeeping = _database_contents()
+        if others:
+            raise LoadError(f"--bulk is for a first load into an empty database, and this one holds {others:,} nodes: "
+                            f"load without --bulk (or empty it first: customer-graph db clear is not undoable)")
+        super().__init__(report, options)
+        self.writers = BulkWriters()
+        self.after: list[tuple[EntitySpec, list[Item], str]] = []
+        self.timings: dict[str, float] = {}
+        self.session_ids: list[str] = []
+        self.identity_keys: list[str] = []
+
+    # the two write paths of the base class: validated rows go into the in-memory graph, or wait for the import
+    def _load_streamed(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
+        items = self._validated(spec, rows, source)
+        if spec.name in AFTER_IMPORT:
+            self.after.append((spec, list(items), source))
+            return
+        stats = self.report.stats(spec.name)
+        loaded = 0
+        for item in items:
+            params = item.params
+            self.writers.apply(spec.name, params)
+            if spec.name == "sessions":
+                self.session_ids.append(params["sessionId"])
+                self.identity_keys.extend(identity["key"] for identity in params["identities"])
+            elif spec.name == "identifiers":
+                self.identity_keys.append(params["identityKey"])
+            loaded += 1
+        stats.loaded += loaded
+        progress.update(loaded)
+        if loaded and spec.name in ("sessions", "identifiers"):
+            stats.extra.setdefault("sessionsStitched", 0)
+
+    def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
+        self._load_streamed(spec, rows, source, progress)
+
+    def _timed(self, name: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.timings[name] = round(now - t0, 3)
+        log.info("bulk: %s in %.1f s", name, now - t0)
+        return now
+
+    def complete(self) -> None:
+        """Write the CSVs, import them, restart, apply the schema, stitch, write the after-import entities."""
+        t0 = time.perf_counter()
+        self.writers.finish()
+        graph = self.writers.g
+        for label, props in self.bookkeeping:
+            graph.nodes[label][props[NODE_KEYS[label]]] = props
+        t = self._timed("derive", t0)
+        settings = connection.current_settings()
+        folder = self.options.bulk_csv_only or (settings.home / "import" / "bulk")
+        files = write_csv(graph, folder)
+        t = self._timed("csv", t)
+        log.info("bulk: %s nodes and %s relationships in %s", f"{files.node_count:,}",
+                 f"{files.relationship_count:,}", folder)
+        if self.options.bulk_csv_only is not None:
+            write_import_script(files, settings.database)
+            self._write_after(folder / "after")
+            self._write_timings(folder, files)
+            return
+        self._import(files, settings)
+        t = self._timed("import", t)
+        apply_schema()
+        t = self._timed("schema", t)
+        if self.session_ids or self.identity_keys:
+            changes = stitch_sessions(self.session_ids, self.identity_keys, batch_size=self.options.batch_size)
+            if self.session_ids:
+                self.report.stats("sessions").extra["sessionsStitched"] = changes["sessionsStitched"]
+        t = self._timed("stitch", t)
+        for spec, items, source in self.after:
+            stats = self.report.stats(spec.name)
+            started = time.perf_counter()
+            progress = Progress(spec.name, len(items), self.options.progress)
+            try:
+                if spec.name == "pings":
+                    self._write_pings(items, source, progress)
+                else:
+                    self._write_streamed(spec, items, progress)
+            finally:
+                progress.close()
+                stats.seconds += time.perf_counter() - started
+        self._timed("after_import", t)
+        self.timings["total"] = round(time.perf_counter() - t0, 3)
+        self._write_timings(self.report.folder, files)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def _write_timings(self, folder: Path, files: CsvFiles) -> None:
+        (folder / "bulk.json").write_text(json.dumps({
+            "nodes": files.node_count, "relationships": files.relationship_count, "seconds": self.timings,
+            "afterImport": [spec.name for spec, _, _ in self.after]}, indent=2) + "\n")
+
+    def _write_after(self, folder: Path) -> None:
+        """The accepted rows of the after-import entities, as a drop to load (transactionally) after the import."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for spec, items, source in self.after:
+            path = folder / f"{spec.name}.jsonl"
+            with open(path, "a", encoding="utf-8") as handle:
+                for item in items:
+                    handle.write(json.dumps(item.raw, default=str, ensure_ascii=False) + "\n")
+            log.info("bulk: %s rows of %s (%s) to load after the import: %s", f"{len(items):,}", spec.name, source,
+                     path)
+
+    def _import(self, files: CsvFiles, settings: Any) -> None:
+        server = local_server(settings)
+        dist = ensure_distribution(settings.dist_dir)
+        java = java_executable()
+        connection.close_driver()
+        server.stop()
+        command = import_command(files, settings.database, java=java, classpath=dist.classpath,
+                                 heap=os.environ.get("CUSTOMER_GRAPH_IMPORT_HEAP", "1g"))
+        env = {**os.environ, "NEO4J_HOME": str(server.home), "NEO4J_CONF": str(server.conf_dir)}
+        completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
+                                   cwd=files.folder)
+        (files.folder / "import.log").write_text(completed.stdout + completed.stderr)
+        if completed.returncode != 0:
+            from graph_model.local_server.server import condense_java_output
+
+            server.start()  # the database is as before only if the import failed before writing
+            raise LocalServerError(f"neo4j-admin database import failed (exit {completed.returncode}):\n"
+                                   f"{condense_java_output(completed.stdout + completed.stderr)}")
+        server.start()
+        with session() as s:  # the first query after a restart
+            s.run("RETURN 1").consume()
