@@ -40,12 +40,13 @@ def generate(customers: int, days: int, seed: int, out: Path, start: object, ses
 
 
 def _options(batch_size: int, writers: int, max_reject_share: float, report_dir: Path | None,
-             radius: float, dwell: float) -> object:
+             radius: float, dwell: float, bulk: bool = False, bulk_csv_only: Path | None = None) -> object:
     from loaders.geofence import GeofenceConfig
     from loaders.pipeline import LoadOptions
 
     return LoadOptions(batch_size=batch_size, writers=writers, max_reject_share=max_reject_share,
-                       report_dir=report_dir, geofence=GeofenceConfig(radius_m=radius, min_dwell_minutes=dwell))
+                       report_dir=report_dir, geofence=GeofenceConfig(radius_m=radius, min_dwell_minutes=dwell),
+                       bulk=bulk or bulk_csv_only is not None, bulk_csv_only=bulk_csv_only)
 
 
 def load_options(command: click.Command) -> click.Command:
@@ -64,6 +65,10 @@ def load_options(command: click.Command) -> click.Command:
                      help="metres around a store in which a ping counts as in the store"),
         click.option("--geofence-dwell", "dwell", type=click.FloatRange(min=0), default=5.0, show_default=True,
                      help="minutes of pings at a store that make a visit"),
+        click.option("--bulk", is_flag=True,
+                     help="first load into an EMPTY database with neo4j-admin import (restarts the local server)"),
+        click.option("--bulk-csv-only", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="bulk: only write the import CSVs and import.sh into this folder (for a remote server)"),
     ]):
         command = option(command)
     return command
