@@ -1,5 +1,5 @@
 """The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled),
-``/healthz`` and ``/readyz``."""
+``/healthz``, ``/readyz`` and ``/guide`` (the analysts' Neo4j Browser guide, :mod:`api.guide`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from api.config import ApiConfig, load_api_config
 from api.db import Database
+from api.guide import GUIDE_PATH, guide
 from api.http import GraphQLEndpoint
 from api.schema import build_schema
 from graph_model.errors import CustomerGraphError
@@ -60,6 +61,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route(GUIDE_PATH, guide, methods=["GET", "OPTIONS"]),
     ], lifespan=lifespan)
     app.state.db = db
     app.state.config = config

@@ -69,4 +69,6 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
         click.echo(f"Neo4j:          {settings.uri} (user {settings.user})")
     if no_serve:
         return
+    click.echo(f"Analysts' guide: run  :play http://localhost:{port}/guide  in the Browser (the Cypher library, "
+               "with graph pictures)")
     _run_step(ctx, "GraphQL API", ["serve", "--dev", "--host", host, "--port", str(port)])
