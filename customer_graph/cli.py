@@ -20,6 +20,7 @@ LAZY_COMMANDS = {
     "db": "customer_graph.db_commands:db_group",
     "generate": "loaders.cli:generate",
     "load": "loaders.cli:load",
+    "load-demo-channels": "loaders.cli:load_demo_channels",
     "load-online-retail": "loaders.cli:load_online_retail",
     "privacy": "customer_graph.privacy_commands:privacy_group",
     "serve": "api.cli:serve",

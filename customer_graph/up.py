@@ -1,7 +1,8 @@
 """``customer-graph up``: the main job on the local default, end to end.
 
 Start Neo4j (or use ``NEO4J_URI``), apply the schema, delete reject files older than 30 days (their
-retention), load the real Online Retail history, compute the algorithms, then serve GraphQL in development
+retention), load the real Online Retail history and the synthetic multi-channel layer drawn onto it
+(:mod:`loaders.demo_channels`: web/app sessions, store visits, messages, labelled ``SYN-``), compute the algorithms, then serve GraphQL in development
 on loopback (``serve --dev``: GraphiQL and the dev keys), printing where GraphiQL and the Neo4j Browser
 answer and how to log in. Each step is the same sub-command a user can run alone.
 """
@@ -36,6 +37,10 @@ def _orders_loaded() -> int:
     return int(run_query("MATCH (o:Order) RETURN count(o) AS n", write=False)[0]["n"])
 
 
+def _sessions_loaded() -> int:
+    return int(run_query("MATCH (s:Session) RETURN count(s) AS n", write=False)[0]["n"])
+
+
 @click.command("up")
 @click.option("--reload", is_flag=True, help="Load the sample data again even if orders are already in the graph.")
 @click.option("--skip-algorithms", is_flag=True, help="Do not recompute the algorithms.")
@@ -58,6 +63,9 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
         click.echo(f"[up] sample data: {existing:,} orders already in the graph, not reloading (use --reload)")
     else:
         _run_step(ctx, "sample data (UCI Online Retail, real transactions)", ["load-online-retail"])
+    if not _sessions_loaded():
+        _run_step(ctx, "multi-channel layer (SYNTHETIC sessions, store visits and messages on the real customers)",
+                  ["load-demo-channels"])
     if not skip_algorithms:
         _run_step(ctx, "algorithms", ["algorithms", "run"])
 

@@ -120,3 +120,21 @@ def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | No
     _prepare()
     data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs))  # type: ignore[arg-type]
     _finish(data)
+
+
+@click.command("load-demo-channels")
+@click.option("--customers", type=click.IntRange(min=10), default=1_500, show_default=True,
+              help="how many of the history's most active UK customers get synthetic web/app/store activity")
+@click.option("--days", type=click.IntRange(min=1), default=14, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="the UCI Online Retail CSV the layer is drawn onto (default: the copy in data/online-retail/)")
+@load_options
+def load_demo_channels(customers: int, days: int, seed: int, csv_path: Path | None, **kwargs: object) -> None:
+    """Load the demo's SYNTHETIC multi-channel layer (sessions, store visits, messages) onto the real customers."""
+    from loaders.demo_channels import LayerConfig, load_layer
+
+    _prepare()
+    data = load_layer(LayerConfig(customers=customers, days=days, seed=seed), _options(**kwargs),  # type: ignore[arg-type]
+                      csv_path)
+    _finish(data)

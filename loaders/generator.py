@@ -454,10 +454,8 @@ class _Drop:
             self.tables[entity] = pd.concat([frame, sample], ignore_index=True)
 
 
-def generate(config: GeneratorConfig, out: Path) -> dict[str, int]:
-    """Write one drop into ``out`` (a file per entity, in ``config.fmt``); return the rows written per file."""
-    if config.fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+def build_tables(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
+    """The tables of one drop, by entity name (what :func:`generate` writes)."""
     drop = _Drop(config)
     drop.make_catalogue()
     drop.make_stores()
@@ -467,9 +465,17 @@ def generate(config: GeneratorConfig, out: Path) -> dict[str, int]:
     drop.make_store_activity()
     drop.make_messages()
     drop.make_dirty()
+    return drop.tables
+
+
+def generate(config: GeneratorConfig, out: Path) -> dict[str, int]:
+    """Write one drop into ``out`` (a file per entity, in ``config.fmt``); return the rows written per file."""
+    if config.fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    tables = build_tables(config)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
-    for entity, frame in drop.tables.items():
+    for entity, frame in tables.items():
         path = write_table(frame, out / f"{entity}.{config.fmt}")
         written[path.name] = len(frame)
     return written

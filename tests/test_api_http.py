@@ -144,6 +144,7 @@ def test_up_serves_in_development_on_loopback(seeded: Settings, monkeypatch: pyt
     monkeypatch.delenv("CUSTOMER_GRAPH_API_KEYS", raising=False)
     monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
     monkeypatch.setattr(up_module, "_orders_loaded", lambda: 1)
+    monkeypatch.setattr(up_module, "_sessions_loaded", lambda: 1)
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
     result = CliRunner().invoke(cli, ["up", "--skip-algorithms"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

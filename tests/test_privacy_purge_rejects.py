@@ -58,6 +58,7 @@ def test_up_purges_old_rejects_before_loading(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
     monkeypatch.setattr(up_module, "apply_schema", lambda: [])
     monkeypatch.setattr(up_module, "_orders_loaded", lambda: steps.append("orders checked") or 1)
+    monkeypatch.setattr(up_module, "_sessions_loaded", lambda: 1)
     result = CliRunner().invoke(cli, ["up", "--no-serve", "--skip-algorithms"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert not old.exists() and new.exists()
