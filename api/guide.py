@@ -26,7 +26,7 @@ from customer_graph.cypher_library import CypherFile, library_files
 
 GUIDE_PATH = "/guide"
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, OPTIONS",
-                "Cache-Control": "no-cache"}
+                "Access-Control-Allow-Headers": "*", "Access-Control-Max-Age": "600", "Cache-Control": "no-cache"}
 
 PICTURES: tuple[tuple[str, str, str], ...] = (
     ("The company memory", "Every label and relationship type of the graph, as the database sees it.",
@@ -97,6 +97,8 @@ def render_guide() -> str:
 
 async def guide(request: Request) -> Response:
     """``GET /guide``: the Browser guide (CORS-open: static text, no data); ``OPTIONS``: the preflight."""
-    if request.method == "OPTIONS":
-        return Response(status_code=204, headers=CORS_HEADERS)
+    if request.method == "OPTIONS":  # the Browser's fetch sends headers of its own (e.g. sentry-trace)
+        asked = request.headers.get("access-control-request-headers")
+        return Response(status_code=204, headers={**CORS_HEADERS, **({"Access-Control-Allow-Headers": asked}
+                                                                      if asked else {})})
     return HTMLResponse(render_guide(), headers=CORS_HEADERS)

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 from test_api_support import make_app  # noqa: F401
 
 from api.guide import PICTURES, render_guide
 from customer_graph.cypher_library import library_files
 from graph_model import run_query
+from graph_model.local_server.server import free_port
 from graph_model.settings import Settings
 
+CHROMIUM = "/usr/bin/chromium"
 RUNNABLE = re.compile(r'<pre class="pre-scrollable code runnable">(.*?)</pre>', re.S)
 
 
@@ -47,3 +54,51 @@ def test_every_picture_query_runs_and_draws_a_graph(analyst_graph: Settings) -> 
         assert drawn, f"{title}: nothing to draw"
     schema = run_query(PICTURES[0][2].rstrip(";"))
     assert schema and schema[0]["nodes"]
+
+
+@pytest.fixture
+def served_guide(analyst_graph: Settings) -> Iterator[str]:
+    """The API served by uvicorn on a free loopback port (the Browser fetches the guide over HTTP)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(analyst_graph), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://localhost:{port}/guide"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
+        analyst_graph: Settings, served_guide: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if not analyst_graph.uses_local_server:
+        pytest.skip("the Browser is served by the project's local Neo4j only")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(analyst_graph.browser_url.replace("127.0.0.1", "localhost"), wait_until="networkidle")
+        page.locator('[data-testid="boltaddress"]').fill(f"127.0.0.1:{analyst_graph.bolt_port}")
+        page.locator('[data-testid="username"]').fill(analyst_graph.user)
+        page.locator('[data-testid="password"]').fill(analyst_graph.password)
+        page.locator('[data-testid="connect"]').click()
+        editor = page.locator(".monaco-editor textarea").first
+        editor.wait_for(timeout=20_000)
+        page.wait_for_timeout(1_000)
+        editor.click()
+        page.keyboard.type(f":play {served_guide}")
+        page.keyboard.press("Enter")
+        slides = len(PICTURES) + len(library_files()) + 1
+        page.locator(f"text=1 / {slides}").wait_for(timeout=20_000)  # every slide arrived
+        page.locator('li[aria-label="3"]').click()  # one customer, every channel
+        page.locator("pre", has_text="MATCH (c:Customer) WHERE c.erasedAt IS NULL").first.click()
+        page.keyboard.press("Control+Enter")
+        page.locator("svg .node").first.wait_for(timeout=20_000)  # the Browser drew the neighbourhood
+        page.screenshot(path=str(tmp_path / "browser-guide.png"))
+        browser.close()
