@@ -12,15 +12,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_api_support import READER, make_app, seeded  # noqa: F401
+from test_api_support import READER, make_app, seeded, served  # noqa: F401
 
-from graph_model.local_server.server import free_port
 from graph_model.settings import Settings
 
 AUDIT_DIR = Path(__file__).parent / "audit"
@@ -30,18 +27,8 @@ SCRIPT = AUDIT_DIR / "audit.mjs"
 @pytest.fixture(scope="module")
 def served_api(seeded: Settings) -> Iterator[str]:
     """The API served by uvicorn on a free loopback port (the audits speak real HTTP)."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(seeded), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(10)
+    with served(make_app(seeded)) as port:
+        yield f"http://127.0.0.1:{port}/graphql"
 
 
 def test_every_graphql_over_http_audit_passes(served_api: str) -> None:

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import html
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from test_api_support import make_app  # noqa: F401
+from test_api_support import make_app, served  # noqa: F401
 
 from api.guide import PICTURES, render_guide
 from customer_graph.cypher_library import library_files
 from graph_model import run_query
-from graph_model.local_server.server import free_port
 from graph_model.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,18 +56,8 @@ def test_every_picture_query_runs_and_draws_a_graph(analyst_graph: Settings) -> 
 @pytest.fixture
 def served_guide(analyst_graph: Settings) -> Iterator[str]:
     """The API served by uvicorn on a free loopback port (the Browser fetches the guide over HTTP)."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(analyst_graph), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://localhost:{port}/guide"
-    server.should_exit = True
-    thread.join(10)
+    with served(make_app(analyst_graph)) as port:
+        yield f"http://localhost:{port}/guide"
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")

@@ -4,7 +4,10 @@ and an app + HTTP client on the real test database. (No tests here; the test_api
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -132,6 +135,28 @@ def make_app(settings: Settings, **config: Any) -> Any:
     otherwise (production is the default of :class:`ApiConfig`)."""
     return create_app(ApiConfig(**{"development": True, "api_keys": KEYS, "using_dev_keys": False, **config}),
                       settings)
+
+
+@contextmanager
+def served(app: Any) -> Iterator[int]:
+    """``app`` served by uvicorn in a thread on a free loopback port (for clients that speak real HTTP: a
+    browser, Node, an SDK); yields the port, stops the server on exit."""
+    import uvicorn
+
+    from graph_model.local_server.server import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def post(client: TestClient, query: str, variables: dict[str, Any] | None = None, key: str | None = READER,
