@@ -34,7 +34,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
     """
     config = config or load_api_config()
     config.check()  # production without keys, or with a development key, never starts
-    db = database or Database(settings)
+    db = database or Database(settings, statement_timeout=config.statement_timeout)
     endpoint = GraphQLEndpoint(build_schema(config), db, config)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -15,6 +15,8 @@ CUSTOMER_GRAPH_MAX_PAGE_SIZE   maximum ``first`` of any list or connection    ``
 CUSTOMER_GRAPH_MAX_COST        maximum estimated cost of one operation        ``50000``
 CUSTOMER_GRAPH_MAX_TOKENS      maximum tokens in one GraphQL document         ``2000``
 CUSTOMER_GRAPH_MAX_BODY_BYTES  maximum request body                           ``65536``
+CUSTOMER_GRAPH_STATEMENT_      seconds any one API statement may run; the      ``5``
+TIMEOUT                        database stops it then (``QUERY_TIMEOUT``)
 =============================  =============================================  ======================
 """
 
@@ -75,6 +77,7 @@ class ApiConfig:
     max_cost: int = 50_000
     max_tokens: int = 2_000
     max_body_bytes: int = 65_536
+    statement_timeout: float = 5.0  # seconds; every API statement's transaction timeout
 
     @property
     def introspection_enabled(self) -> bool:
@@ -122,6 +125,7 @@ def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
         max_cost=_int(env, "CUSTOMER_GRAPH_MAX_COST", 50_000),
         max_tokens=_int(env, "CUSTOMER_GRAPH_MAX_TOKENS", 2_000),
         max_body_bytes=_int(env, "CUSTOMER_GRAPH_MAX_BODY_BYTES", 65_536),
+        statement_timeout=_int(env, "CUSTOMER_GRAPH_STATEMENT_TIMEOUT", 5),
     )
     config.check()
     return config

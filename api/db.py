@@ -58,9 +58,14 @@ async def rows(tx: neo4j.AsyncManagedTransaction, query: str, parameters: dict[s
 class Database:
     """A lazily built ``AsyncDriver`` on the configured database, with a round-trip counter."""
 
-    def __init__(self, settings: Settings | None = None, *, retry_seconds: float = 1.0) -> None:
+    def __init__(self, settings: Settings | None = None, *, retry_seconds: float = 1.0,
+                 statement_timeout: float | None = 5.0, pool_size: int = 100,
+                 acquisition_timeout: float = 5.0) -> None:
         self.settings = settings or current_settings()
         self.retry_seconds = retry_seconds
+        self.statement_timeout = statement_timeout
+        self.pool_size = pool_size
+        self.acquisition_timeout = acquisition_timeout
         self.round_trips = 0
         self._driver: neo4j.AsyncDriver | None = None
 
@@ -71,8 +76,8 @@ class Database:
             self._driver = AsyncGraphDatabase.driver(
                 self.settings.bolt_uri,
                 auth=(self.settings.user, self.settings.password),
-                max_connection_pool_size=100,
-                connection_acquisition_timeout=5.0,
+                max_connection_pool_size=self.pool_size,
+                connection_acquisition_timeout=self.acquisition_timeout,
                 connection_timeout=2.0,
                 max_transaction_retry_time=self.retry_seconds,
                 notifications_min_severity="OFF",
@@ -84,17 +89,19 @@ class Database:
 
         Reads run as auto-commit transactions (one round trip; a failed read is not retried: the caller
         gets ``DatabaseUnavailable`` at once), writes as managed transactions retried for
-        ``retry_seconds``.
+        ``retry_seconds``. Either is stopped by the database after ``statement_timeout`` seconds
+        (``QueryTimedOut``); no free connection within ``acquisition_timeout`` is ``DatabaseUnavailable``.
         """
         self.round_trips += 1
+        statement = neo4j.Query(query, timeout=self.statement_timeout)  # type: ignore[arg-type]
         try:
             if write:  # a managed transaction, retried on transient errors
                 records, _, _ = await self.driver.execute_query(
-                    query, parameters or {}, database_=self.settings.database, routing_=RoutingControl.WRITE)
+                    statement, parameters or {}, database_=self.settings.database, routing_=RoutingControl.WRITE)
             else:  # an auto-commit read: one network round trip (RUN and PULL pipelined), no BEGIN/COMMIT
                 async with self.driver.session(database=self.settings.database,
                                                default_access_mode=neo4j.READ_ACCESS) as session:
-                    result = await session.run(query, parameters or {})
+                    result = await session.run(statement, parameters or {})
                     records = [record async for record in result]
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
             raise translate_neo4j_error(error) from error
@@ -102,8 +109,9 @@ class Database:
 
     async def write_transaction(self, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work(tx)`` as one managed write transaction (several statements, all or nothing), retried
-        like :meth:`run`'s writes (the transaction counts once in ``round_trips``). Use :func:`rows` in
-        ``work`` to read results as Python values."""
+        like :meth:`run`'s writes and stopped after ``statement_timeout`` seconds (the transaction counts
+        once in ``round_trips``). Use :func:`rows` in ``work`` to read results as Python values."""
+        @neo4j.unit_of_work(timeout=self.statement_timeout)
         async def counted(tx: neo4j.AsyncManagedTransaction) -> T:
             self.round_trips += 1
             return await work(tx)

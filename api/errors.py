@@ -4,7 +4,10 @@
     ├── NotFound            NOT_FOUND             an unknown id; the field is null
     ├── BadUserInput        BAD_USER_INPUT        an argument out of range (e.g. page size)
     ├── Forbidden           FORBIDDEN             the API key's role does not allow this field
-    └── ServiceUnavailable  SERVICE_UNAVAILABLE   the database cannot be reached
+    └── ServiceUnavailable  SERVICE_UNAVAILABLE   the database cannot be reached (or no connection is free)
+
+A statement the database stopped at its time limit (``CUSTOMER_GRAPH_STATEMENT_TIMEOUT``) answers
+``QUERY_TIMEOUT`` on the field that ran it.
 
 Request-level codes (the HTTP layer answers them without executing anything): ``UNAUTHENTICATED``,
 ``BAD_REQUEST``, ``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``, ``NOT_ACCEPTABLE``,
@@ -22,7 +25,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from graph_model.errors import DatabaseUnavailable
+from graph_model.errors import DatabaseUnavailable, QueryTimedOut
 
 logger = logging.getLogger("api")
 
@@ -31,6 +34,7 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 BAD_REQUEST = "BAD_REQUEST"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -41,6 +45,7 @@ TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 
 UNAVAILABLE_MESSAGE = "The customer graph database is unavailable; try again shortly."
 INTERNAL_MESSAGE = "Internal server error."
+TIMEOUT_MESSAGE = "The database stopped this field at its time limit; ask for less (a smaller page) or retry."
 
 
 class ApiError(GraphQLError):
@@ -100,6 +105,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         message, extensions = "Int cannot represent non 32-bit signed integer value.", {"code": BAD_USER_INPUT}
     elif isinstance(original, DatabaseUnavailable):
         message, extensions = UNAVAILABLE_MESSAGE, {"code": SERVICE_UNAVAILABLE}
+    elif isinstance(original, QueryTimedOut):
+        message, extensions = TIMEOUT_MESSAGE, {"code": QUERY_TIMEOUT}
     elif original is not None:
         logger.error("unexpected error in %s", ".".join(map(str, error.path or [])), exc_info=original)
         message, extensions = INTERNAL_MESSAGE, {"code": INTERNAL_SERVER_ERROR}

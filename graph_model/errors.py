@@ -6,6 +6,7 @@
     ├── LocalServerError           the project-managed local Neo4j could not be assembled/started/stopped
     │   └── MissingToolError       java or mvn is not installed
     └── QueryError                 Cypher failed for a reason other than availability
+        └── QueryTimedOut          the database stopped a statement that ran past its time limit
 
 Foreign errors (from the neo4j driver) are translated once, in :func:`translate_neo4j_error`.
 Command-line entry points print ``str(error)``; they never print a stack trace for these.
@@ -44,12 +45,29 @@ class QueryError(CustomerGraphError):
         self.code = code
 
 
+class QueryTimedOut(QueryError):
+    """The database stopped a statement (its transaction) that ran longer than the time allowed."""
+
+
+# Neo4j's codes for a transaction stopped by its time limit (the client's ``timeout`` or the server's
+# ``db.transaction.timeout``), and for one terminated while it ran (the limit reached mid-statement).
+TIMEOUT_CODES = frozenset({
+    "Neo.ClientError.Transaction.TransactionTimedOut",
+    "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+    "Neo.TransientError.Transaction.TransactionTimedOut",
+    "Neo.TransientError.Transaction.Terminated",
+    "Neo.ClientError.Transaction.Terminated",
+})
+
+
 def translate_neo4j_error(error: Exception) -> CustomerGraphError:
     """Map an exception of the neo4j driver onto the project's error tree."""
     if isinstance(error, neo4j_exc.AuthError):
         return DatabaseUnavailable(f"Neo4j refused the credentials: {error}")
     if isinstance(error, (neo4j_exc.ServiceUnavailable, neo4j_exc.SessionExpired, OSError)):
         return DatabaseUnavailable(f"Neo4j is not reachable: {error}")
+    if isinstance(error, neo4j_exc.Neo4jError) and error.code in TIMEOUT_CODES:
+        return QueryTimedOut(error.message or str(error), code=error.code)
     if isinstance(error, neo4j_exc.Neo4jError):
         return QueryError(error.message or str(error), code=error.code)
     if isinstance(error, neo4j_exc.DriverError):

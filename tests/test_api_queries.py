@@ -4,6 +4,9 @@ products, stores, segments; unknown ids; personal fields by role."""
 
 from __future__ import annotations
 
+import base64
+
+import pytest
 from starlette.testclient import TestClient
 from test_api_support import ADMIN, TIMELINE_ORDERS, TIMELINE_SIZE, client, codes, data, post, seeded  # noqa: F401
 
@@ -243,8 +246,16 @@ def test_engagement_history_filters_by_type_channel_and_period(client: TestClien
     assert [e["node"]["type"] for e in march] == ["MESSAGE", "VISIT", "SESSION"]
 
 
-def test_engagement_history_rejects_a_forged_cursor(client: TestClient) -> None:
-    body = post(client, TIMELINE, {"first": 2, "after": "not-a-cursor"}).json()
+@pytest.mark.parametrize("cursor", [
+    "not-a-cursor",
+    "W1siMjAyNi0wMS0wMVQwMDowMDowMFoiXSwgIlNFU1NJT046eCJd",  # [["2026-01-01T00:00:00Z"], "SESSION:x"]: a list
+    base64.urlsafe_b64encode(b'["2026-01-01T00:00:00Z; DROP", "SESSION:x"]').decode(),  # not an instant
+    base64.urlsafe_b64encode(b'["2026-13-45T99:00:00Z", "SESSION:x"]').decode(),  # the shape, not a date
+    base64.urlsafe_b64encode(b'{"at": 1}').decode(),
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+])
+def test_engagement_history_rejects_a_forged_cursor(client: TestClient, cursor: str) -> None:
+    body = post(client, TIMELINE, {"first": 2, "after": cursor}).json()
     assert body["data"]["customer"] is None and codes(body) == ["BAD_USER_INPUT"]
 
 

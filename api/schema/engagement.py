@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -34,18 +35,29 @@ class EngagementType(enum.Enum):
     RESPONSE = "RESPONSE"
 
 
+# An instant as Neo4j prints a UTC DATETIME (what ``toString(at)`` gives): the only text a cursor holds.
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z")
+
+
 def encode_cursor(at_text: str, key: str) -> str:
     """An opaque cursor for the timeline position ``(at, key)``."""
     return base64.urlsafe_b64encode(json.dumps([at_text, key]).encode()).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
-    """The position in a cursor; a ``BAD_USER_INPUT`` error when it is not one of ours."""
+    """The position in a cursor; a ``BAD_USER_INPUT`` error when it is not one of ours.
+
+    >>> decode_cursor(encode_cursor("2025-03-01T10:00:00.123456789Z", "SESSION:s1"))
+    ('2025-03-01T10:00:00.123456789Z', 'SESSION:s1')
+    >>> decode_cursor(encode_cursor(["2026-01-01T00:00:00Z"], "SESSION:x"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    api.errors.BadUserInput: `after` is not a valid cursor of this connection.
+    """
     try:
         at_text, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        datetime.fromisoformat(at_text[:26].rstrip("Z"))
-        if not isinstance(at_text, str) or not isinstance(key, str):
+        if not isinstance(at_text, str) or not isinstance(key, str) or not _INSTANT.fullmatch(at_text):
             raise ValueError(cursor)
+        datetime.fromisoformat(at_text[:19])
     except (ValueError, TypeError, binascii.Error, UnicodeError):
         raise BadUserInput("`after` is not a valid cursor of this connection.", argument="after") from None
     return at_text, key
