@@ -1,5 +1,6 @@
-"""The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled),
-``/healthz``, ``/readyz`` and ``/guide`` (the analysts' Neo4j Browser guide, :mod:`api.guide`)."""
+"""The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled,
+its files under ``/graphiql-assets``, :mod:`api.graphiql`), ``/healthz``, ``/readyz`` and ``/guide``
+(the analysts' Neo4j Browser guide, :mod:`api.guide`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api.config import ApiConfig, load_api_config
 from api.db import Database
+from api.graphiql import ASSETS_PATH, GraphiQLAssets
 from api.guide import GUIDE_PATH, guide
 from api.http import GraphQLEndpoint
 from api.schema import build_schema
@@ -57,12 +59,15 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         yield
         await db.close()
 
-    app = Starlette(routes=[
+    routes: list[BaseRoute] = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(GUIDE_PATH, guide, methods=["GET", "OPTIONS"]),
-    ], lifespan=lifespan)
+    ]
+    if config.introspection_enabled:  # GraphiQL is served: so are its files (no CDN)
+        routes.append(Mount(ASSETS_PATH, app=GraphiQLAssets()))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.db = db
     app.state.config = config
     app.state.schema = endpoint.schema

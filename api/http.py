@@ -26,7 +26,6 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -42,6 +41,7 @@ from api.errors import (
     format_error,
     request_error,
 )
+from api.graphiql import graphiql_html
 from graph_model.errors import CustomerGraphError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -152,11 +152,10 @@ class GraphQLEndpoint:
 
     def __init__(self, schema: strawberry.Schema, db: Database, config: ApiConfig) -> None:
         self.schema, self.db, self.config = schema, db, config
-        html = get_graphql_ide_html("graphiql")
+        headers: dict[str, str] = {}
         if config.using_dev_keys:
-            reader = next(key for key, role in DEV_KEYS.items() if role is Role.reader)
-            html = html.replace("const defaultHeaders = {};", f'const defaultHeaders = {{"X-API-Key": "{reader}"}};')
-        self.ide_html = html
+            headers["X-API-Key"] = next(key for key, role in DEV_KEYS.items() if role is Role.reader)
+        self.ide_html = graphiql_html(headers)
 
     def _respond(self, body: dict[str, Any], status: int, media: str,
                  headers: Mapping[str, str] | None = None) -> Response:
