@@ -7,6 +7,9 @@ A request names its key in ``Authorization: Bearer <key>`` or ``X-API-Key: <key>
 - ``admin``: a writer that also sees personal fields (name, email hash, home location, identifier
   values) and may erase a customer.
 
+A customer token (:mod:`api.tokens`) makes a *customer* principal instead: it reads and writes only its
+own customer (``customer_id``), personal fields included, and never another.
+
 Without configured keys, development uses :data:`DEV_KEYS` (printed by ``customer-graph serve``).
 """
 
@@ -37,14 +40,29 @@ DEV_KEYS: Mapping[str, Role] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of one request: which key (a short label, never the key itself) and its role."""
+    """The caller of one request: which key (a short label, never the key itself) and its role; for a
+    customer token, the customer it stands for (``customer_id``)."""
 
     label: str
     role: Role
+    customer_id: str | None = None
 
     def allows(self, role: Role) -> bool:
         """True when this caller's role includes ``role``."""
         return self.role >= role
+
+    @property
+    def is_customer(self) -> bool:
+        """True for a customer token (scoped to one customer), False for an API key."""
+        return self.customer_id is not None
+
+    def owns(self, customer_id: str) -> bool:
+        """True when this caller is the customer ``customer_id`` itself (a customer token)."""
+        return self.customer_id is not None and self.customer_id == customer_id
+
+    def may_read(self, customer_id: str) -> bool:
+        """True when ``customer_id`` is within reach: any customer for an API key, only its own for a token."""
+        return self.customer_id is None or self.customer_id == customer_id
 
 
 def parse_api_keys(raw: str) -> dict[str, Role]:

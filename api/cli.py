@@ -36,5 +36,8 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
             click.echo(f"  {role.name:7s} {key}")
     else:
         click.echo(f"{len(config.api_keys)} API keys configured from CUSTOMER_GRAPH_API_KEYS")
+    if config.tokens.enabled:
+        kinds = [name for name, on in (("HS256", config.tokens.secret), ("RS256 (JWKS)", config.tokens.jwks)) if on]
+        click.echo(f"customer tokens (Authorization: Bearer <jwt>): {', '.join(kinds)}")
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)

@@ -17,6 +17,11 @@ CUSTOMER_GRAPH_MAX_TOKENS      maximum tokens in one GraphQL document         ``
 CUSTOMER_GRAPH_MAX_BODY_BYTES  maximum request body                           ``65536``
 CUSTOMER_GRAPH_STATEMENT_      seconds any one API statement may run; the      ``5``
 TIMEOUT                        database stops it then (``QUERY_TIMEOUT``)
+CUSTOMER_GRAPH_TOKEN_SECRET    HS256 secret of customer tokens (>= 32 chars)   unset: no HS256
+CUSTOMER_GRAPH_TOKEN_JWKS      RS256 keys of customer tokens: a JWKS file or   unset: no RS256
+                               an https URL (http on loopback only)
+CUSTOMER_GRAPH_TOKEN_ISSUER    required ``iss`` of customer tokens             unset: not checked
+CUSTOMER_GRAPH_TOKEN_AUDIENCE  required ``aud`` of customer tokens             unset: no ``aud``
 =============================  =============================================  ======================
 """
 
@@ -28,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from api.auth import DEV_KEYS, Role, parse_api_keys
+from api.tokens import TokenSettings, check_jwks, check_secret
 from graph_model.errors import ConfigurationError
 
 
@@ -51,6 +57,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    return raw or None
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    return raw or None
 
 
 def is_loopback(host: str) -> bool:
@@ -78,6 +94,7 @@ class ApiConfig:
     max_tokens: int = 2_000
     max_body_bytes: int = 65_536
     statement_timeout: float = 5.0  # seconds; every API statement's transaction timeout
+    tokens: TokenSettings = field(default_factory=TokenSettings)  # customer tokens (api.tokens)
 
     @property
     def introspection_enabled(self) -> bool:
@@ -86,6 +103,10 @@ class ApiConfig:
 
     def check(self) -> None:
         """Raise a one-line ``ConfigurationError`` when this configuration must not serve requests."""
+        if self.tokens.secret is not None:
+            check_secret(self.tokens.secret)
+        if self.tokens.jwks is not None:
+            check_jwks(self.tokens.jwks)
         if self.development:
             return
         if not self.api_keys:
@@ -126,6 +147,10 @@ def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
         max_tokens=_int(env, "CUSTOMER_GRAPH_MAX_TOKENS", 2_000),
         max_body_bytes=_int(env, "CUSTOMER_GRAPH_MAX_BODY_BYTES", 65_536),
         statement_timeout=_int(env, "CUSTOMER_GRAPH_STATEMENT_TIMEOUT", 5),
+        tokens=TokenSettings(
+            secret=_text(env, "CUSTOMER_GRAPH_TOKEN_SECRET"), jwks=_text(env, "CUSTOMER_GRAPH_TOKEN_JWKS"),
+            issuer=_text(env, "CUSTOMER_GRAPH_TOKEN_ISSUER"), audience=_text(env, "CUSTOMER_GRAPH_TOKEN_AUDIENCE"),
+        ),
     )
     config.check()
     return config

@@ -7,7 +7,8 @@
   and 200 for every well-formed request, as before the specification; anything else: 406.
 - Malformed requests (invalid JSON or UTF-8, nesting too deep, a body over the limit, a body that is not
   a GraphQL request) get a 4xx with a GraphQL error body, never a 500.
-- No key or an unknown key: 401 with ``UNAUTHENTICATED``.
+- No key or an unknown key: 401 with ``UNAUTHENTICATED``; so is a customer token (``Authorization: Bearer
+  <jwt>``, :mod:`api.tokens`) that is expired, badly signed or otherwise not acceptable.
 - An admin's read of personal fields is audited once per request, after execution; when that audit entry
   cannot be written the answer is not sent (503 ``SERVICE_UNAVAILABLE``).
 
@@ -18,6 +19,7 @@ text, so this module drives ``schema.execute`` itself (with strawberry's caches 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -42,6 +44,7 @@ from api.errors import (
     request_error,
 )
 from api.graphiql import graphiql_html
+from api.tokens import CustomerTokens, InvalidToken, TokenKeysUnavailable, bearer_token
 from graph_model.errors import CustomerGraphError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -162,6 +165,11 @@ class GraphQLEndpoint:
         return Response(orjson.dumps(body), status_code=status, headers=dict(headers or {}),
                         media_type=f"{media}; charset=utf-8")
 
+    @cached_property
+    def tokens(self) -> CustomerTokens | None:
+        """The customer-token verifier (:mod:`api.tokens`), when tokens are configured."""
+        return CustomerTokens(self.config.tokens) if self.config.tokens.enabled else None
+
     async def handle(self, request: Request) -> Response:
         """Answer one request to ``/graphql``; refusals become a GraphQL error body with their status."""
         accept = request.headers.get("accept", "")
@@ -182,6 +190,17 @@ class GraphQLEndpoint:
         if media is None:
             raise RequestRefused(406, "NOT_ACCEPTABLE", f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
         principal = authenticate(key_from_headers(request.headers), self.config.api_keys)
+        token = bearer_token(request.headers) if principal is None and self.tokens is not None else None
+        if token is not None:
+            assert self.tokens is not None
+            try:
+                principal = await self.tokens.principal(token)
+            except InvalidToken as invalid:
+                raise RequestRefused(401, UNAUTHENTICATED, str(invalid),
+                                     {"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            except TokenKeysUnavailable:
+                raise RequestRefused(503, SERVICE_UNAVAILABLE, "The identity provider's keys cannot be fetched; "
+                                     "try again shortly.") from None
         if principal is None:
             raise RequestRefused(401, UNAUTHENTICATED, "A valid API key is required (Authorization: Bearer <key> "
                                  "or X-API-Key).", {"WWW-Authenticate": "Bearer"})

@@ -3,6 +3,7 @@ similar shoppers, nearby stores and offers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,8 +13,9 @@ from strawberry.types import Info
 
 from api.auth import Role
 from api.db import from_micros
-from api.errors import BadUserInput, NotFound
+from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import customers as q
+from api.queries.ownership import owners
 from api.recommend import RecommendationContext
 from api.schema.common import Channel, Location, LocationInput, context, page_size
 from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
@@ -197,7 +199,7 @@ class Customer:
                               context_: Annotated[RecommendationContextInput | None,
                                                   strawberry.argument(name="context")] = None) -> list[Recommendation]:
         first = page_size(info, first)
-        situation = context_.to_context() if context_ else None
+        situation = await _own_situation(info, str(self.id), context_.to_context()) if context_ else None
         items = await context(info).loaders.recommendations.load((str(self.id), first, situation))
         return [Recommendation(product=Product.from_row(item.product), score=round(item.score, 6),
                                base_score=item.base_score, rank=item.rank, explanation=item.explanation,
@@ -205,21 +207,25 @@ class Customer:
                 for item in items]
 
     @strawberry.field(description="The most similar shoppers (similarity algorithm), best first; empty when the "
-                                  "customer withdrew personalisation or analytics, and nobody who did is listed.")
+                                  "customer withdrew personalisation or analytics, and nobody who did is listed; "
+                                  "always empty for a customer token (they are other people).")
     async def similar_shoppers(self, info: Info, first: int = 10) -> list[SimilarShopper]:
         first = page_size(info, first)
+        if context(info).principal.is_customer:
+            return []
         rows = await context(info).loaders.similar.load((str(self.id), first))
         return [SimilarShopper(customer=Customer.from_row(row["customer"]), score=row["score"], rank=row.get("rank"))
                 for row in rows]
 
     async def _origin(self, info: Info, location: LocationInput | None) -> tuple[float, float] | None:
         """Where to look from: the location the caller passes, else the home location, but only for an
-        admin caller and when the customer's consent policy permits ``location``."""
+        admin key or the customer's own token, and when the customer's consent policy permits ``location``."""
         if location is not None:
             checked = location.check()
             return checked.latitude, checked.longitude
         home = Location.from_row(self.row)
-        if home is None or not context(info).principal.allows(Role.admin):
+        principal = context(info).principal
+        if home is None or not (principal.allows(Role.admin) or principal.owns(str(self.id))):
             return None
         consents = await context(info).loaders.consents.load(str(self.id))
         if not current_policy().permits(consents, "location"):
@@ -227,8 +233,8 @@ class Customer:
         return home.latitude, home.longitude
 
     @strawberry.field(description="Stores within `radiusKm` of `location`, nearest first. Without a location: "
-                                  "the home location, for an admin key and when the customer permits location "
-                                  "(else an empty list).")
+                                  "the home location, for an admin key or the customer's own token and when the "
+                                  "customer permits location (else an empty list).")
     async def nearby_stores(self, info: Info, radius_km: float = 10.0, location: LocationInput | None = None,
                             first: int = 10) -> list[NearbyStore]:
         first, radius_km = page_size(info, first), _radius(radius_km)
@@ -252,6 +258,16 @@ class Customer:
                       valid_to=row["offer"].get("validTo"),
                       store=Store.from_row(row["store"]) if row.get("store") else None,
                       distance_km=row.get("distanceKm")) for row in rows]
+
+
+async def _own_situation(info: Info, customer_id: str, situation: RecommendationContext) -> RecommendationContext:
+    """The context as given; for a customer token, without a ``sessionId`` that is not its own session alone
+    (which then counts as an unknown session: it adds nothing)."""
+    principal = context(info).principal
+    if not principal.is_customer or situation.session_id is None:
+        return situation
+    found = await owners(context(info).db, session_id=situation.session_id)
+    return situation if found.session_is_only(customer_id) else replace(situation, session_id=None)
 
 
 @strawberry.type(description="A shopper similar to the customer.")
@@ -302,27 +318,38 @@ async def _load_customers(info: Info, ids: list[str]) -> list[dict[str, Any] | N
 
 @strawberry.type
 class CustomerQuery:
-    @strawberry.field(description="A customer by id, or by any identifier; unknown gives null and NOT_FOUND.")
+    @strawberry.field(description="A customer by id, or by any identifier; unknown gives null and NOT_FOUND. A "
+                                  "customer token reads only its own id (any other answers as unknown) and may "
+                                  "not look up identifiers (FORBIDDEN).")
     async def customer(self, info: Info, id: strawberry.ID | None = None,
                        identity: IdentityInput | None = None) -> Customer | None:
         if (id is None) == (identity is None):
             raise BadUserInput("Give exactly one of `id` and `identity`.")
+        principal = context(info).principal
         if id is not None:
-            row = (await _load_customers(info, [str(id)]))[0]
+            # another customer than a token's own is not looked up at all: it answers as an unknown id
+            row = (await _load_customers(info, [str(id)]))[0] if principal.may_read(str(id)) else None
             if row is None:
                 raise NotFound(f"No customer with id {id!r}.", id=str(id))
         else:
             assert identity is not None
+            if principal.is_customer:
+                raise Forbidden("A customer token reads its own customer by `id`; looking customers up by an "
+                                "identifier needs an API key.", argument="identity")
             row = await q.customer_by_identity(context(info).db, identity.key())
             if row is None:
                 raise NotFound("No customer with that identifier.", identityType=identity.type)
         return Customer.from_row(row)
 
     @strawberry.field(description="Customers by id, one entry per id in the order asked; an unknown id gives "
-                                  "null at its position and a NOT_FOUND error with that path.")
+                                  "null at its position and a NOT_FOUND error with that path (for a customer "
+                                  "token, every id but its own).")
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         page_size(info, len(ids), "ids")
-        rows = await _load_customers(info, [str(i) for i in ids])
+        principal = context(info).principal
+        reachable = [str(i) for i in ids if principal.may_read(str(i))]  # a token's others: as unknown ids
+        loaded = dict(zip(reachable, await _load_customers(info, reachable), strict=True)) if reachable else {}
+        rows = [loaded.get(str(i)) for i in ids]
         # graphql-core turns an exception in a list into null plus an error located at that item
         return [Customer.from_row(row) if row is not None else NotFound("No customer with that id.", id=str(i))
                 for i, row in zip(ids, rows, strict=True)]  # type: ignore[misc]

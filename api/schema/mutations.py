@@ -1,6 +1,8 @@
 """Mutations of the two-way conversation, written straight into the graph.
 
-``trackEvent``, ``recordResponse`` and ``setConsent`` need a writer key; ``eraseCustomer`` an admin key.
+``trackEvent``, ``recordResponse`` and ``setConsent`` need a writer key, or a customer token for its own
+customer (:func:`_scope_track`; another customer's id or message answers as an unknown one);
+``eraseCustomer`` an admin key.
 Consent is written by :mod:`graph_model.privacy.consent`'s one writer and erasure done by
 :mod:`graph_model.privacy.erasure`, nowhere else; both are audited.
 """
@@ -15,11 +17,12 @@ from datetime import UTC, datetime
 import strawberry
 from strawberry.types import Info
 
-from api.errors import BadUserInput, NotFound
+from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import writes
+from api.queries.ownership import owners
 from api.schema.common import context
 from api.schema.customer import Consent, IdentityInput
-from api.schema.permissions import CanErase, CanWrite
+from api.schema.permissions import CanErase, CanWriteOwn
 from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
 from graph_model.privacy.erasure import erase_customer
 
@@ -133,18 +136,43 @@ def _missing(found: dict[str, object], wanted: dict[str, object]) -> None:
             raise NotFound(f"No {name} with id {str(value)!r}.", argument=name)
 
 
+async def _scope_track(info: Info, data: TrackEventInput, customer_id: str, refs: dict[str, object]) -> None:
+    """Keep a customer token's event to itself: another customer's id or order answers as an unknown one
+    (``refs`` is changed to say so), and events go only into a new session or one of its own."""
+    own = context(info).principal.customer_id
+    if customer_id != own:
+        refs["customer"] = refs["erased"] = False
+        return
+    if data.session_id is None and data.order_id is None:
+        return
+    found = await owners(context(info).db, session_id=str(data.session_id) if data.session_id is not None else None,
+                         order_id=str(data.order_id) if data.order_id is not None else None)
+    if data.order_id is not None and not found.order_is_only(customer_id):
+        refs["order"] = False
+    if data.session_id is not None and data.type is not InteractionType.STORE_CHECK_IN \
+            and not found.session_open_to(customer_id):
+        raise Forbidden("A customer token adds events only to a new session or one of its own.",
+                        argument="sessionId")
+
+
 async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
-    db = context(info).db
+    db, principal = context(info).db, context(info).principal
     event_id = str(data.event_id) if data.event_id is not None else str(uuid.uuid4())
     at = _now(data.at)
+    if principal.is_customer and data.identity is not None:
+        raise Forbidden("A customer token tracks events of its own customer: leave out `identity` (identifiers "
+                        "are linked by the retailer's backend).", argument="identity")
     identity_key = data.identity.key() if data.identity else None
-    customer_id = str(data.customer_id) if data.customer_id is not None else None
+    customer_id = str(data.customer_id) if data.customer_id is not None else principal.customer_id
     for text in (data.query, data.page, data.device):
         if text is not None and len(text) > MAX_TEXT:
             raise BadUserInput(f"texts are limited to {MAX_TEXT} characters.")
     refs = await writes.references(db, customerId=customer_id, sku=data.product_sku, categoryId=data.category_id,
                                    storeId=data.store_id, orderId=data.order_id, eventId=event_id,
                                    identityKey=identity_key)
+    if principal.is_customer:
+        assert customer_id is not None
+        await _scope_track(info, data, customer_id, refs)
     if refs["erased"]:  # an erased person's id or identifier: refused like an unknown one, nothing written
         if customer_id is not None:
             raise NotFound(f"No customer with id {customer_id!r}.", argument="customer")
@@ -179,18 +207,18 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Track an interaction (page view, search, product view, cart, purchase, check-in).",
-                         permission_classes=[CanWrite])
+                         permission_classes=[CanWriteOwn])
     async def track_event(self, info: Info, input: TrackEventInput) -> TrackEventPayload | None:
         return await _track(info, input)
 
     @strawberry.mutation(description="Record a customer's response to a message (opened, clicked, redeemed, replied...).",
-                         permission_classes=[CanWrite])
+                         permission_classes=[CanWriteOwn])
     async def record_response(self, info: Info, input: RecordResponseInput) -> RecordResponsePayload | None:
         if input.text is not None and len(input.text) > MAX_TEXT:
             raise BadUserInput(f"`text` is limited to {MAX_TEXT} characters.", argument="text")
         db, at = context(info).db, _now(input.at)
         target = await writes.response_target(db, str(input.message_id))
-        if target is None:
+        if target is None or not context(info).principal.may_read(target["customerId"]):
             raise NotFound(f"No message with id {str(input.message_id)!r}.", argument="messageId")
         await writes.record_response(db, message_id=str(input.message_id), customer_id=target["customerId"],
                                      channel=target["channel"], type_=input.type.value, at=at, text=input.text,
@@ -199,12 +227,14 @@ class Mutation:
                                      type=input.type, at=at)
 
     @strawberry.mutation(description="Grant or withdraw consent for one channel and purpose (audited).",
-                         permission_classes=[CanWrite])
+                         permission_classes=[CanWriteOwn])
     async def set_consent(self, info: Info, input: SetConsentInput) -> Consent | None:
         if input.channel not in CONSENT_CHANNELS or input.purpose not in CONSENT_PURPOSES:
             raise BadUserInput(f"channel must be one of {', '.join(CONSENT_CHANNELS)} and purpose one of "
                                f"{', '.join(CONSENT_PURPOSES)}.")
         customer_id = str(input.customer_id)
+        if not context(info).principal.may_read(customer_id):  # another customer than a token's own: unknown
+            raise NotFound(f"No customer with id {customer_id!r}.", argument="customerId")
         row = await writes.set_consent(context(info).db, customer_id=customer_id, channel=input.channel,
                                        purpose=input.purpose, granted=input.granted, at=datetime.now(UTC),
                                        actor=context(info).principal.label)

@@ -54,9 +54,12 @@ class Store:
         return Store(id=row["storeId"], name=row["name"], city=row.get("city"), country=row.get("country"),
                      location=Location.from_row(row))
 
-    @strawberry.field(description="The most recent visits, newest first, optionally within [from, to).")
+    @strawberry.field(description="The most recent visits, newest first, optionally within [from, to); always "
+                                  "empty for a customer token (they are other people's visits).")
     async def visits(self, info: Info, first: int = 10, from_: Annotated[datetime | None, strawberry.argument(name="from")] = None, to: datetime | None = None) -> list[Visit]:
         first = page_size(info, first)
+        if context(info).principal.is_customer:
+            return []
         rows = await context(info).loaders.store_visits.load((self.id, first, from_, to))
         return [Visit.from_row(row) for row in rows]
 
