@@ -543,7 +543,7 @@ class BulkLoader(Loader):
         others, self.bookkeeping = _database_contents()
         if others:
             raise LoadError(f"--bulk is for a first load into an empty database, and this one holds {others:,} nodes: "
-                            f"load without --bulk (or empty it first: customer-graph db clear is not undoable)")
+                            f"load without --bulk, or into a new local database (a fresh CUSTOMER_GRAPH_HOME)")
         super().__init__(report, options)
         self.writers = BulkWriters()
         self.after: list[tuple[EntitySpec, list[Item], str]] = []
