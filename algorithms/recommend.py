@@ -19,7 +19,7 @@ name real nodes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from scipy.linalg import lapack
 
 from algorithms._sparse import binarize, top_k_dense
 
-__all__ = ["context_scores", "ease", "explain", "model_positions", "model_weights", "reason_text", "recommend"]
+__all__ = ["ease", "explain", "model_positions", "model_weights", "reason_text", "recommend"]
 
 
 def ease(interactions: sp.csr_array, l2: float = 100.0) -> np.ndarray:
@@ -410,35 +410,3 @@ def reason_text(explained: pd.DataFrame, product_sku: Sequence[str] | np.ndarray
     for row in np.flatnonzero(popular & (has_item | has_shopper)).tolist():
         evidence[row].append("popular")
     return reasons.tolist(), evidence
-
-
-def context_scores(base: Mapping[str, float], *, context_affinity: Mapping[str, float] | None = None,
-                   in_stock: set[str] | None = None, store_popular: Mapping[str, float] | None = None,
-                   exclude: set[str] | None = None, weights: Mapping[str, float] | None = None,
-                   n: int = 10) -> list[tuple[str, float, list[str]]]:
-    """Blend precomputed scores with the context of a request (pure; for the API at query time).
-
-    ``base`` holds the customer's ``RECOMMENDED`` scores (or a fallback's), ``context_affinity`` the
-    ``AFFINITY`` scores of the product being viewed, ``store_popular`` the ``POPULAR_AT`` scores of the
-    store the customer is in (0..1), ``in_stock`` the SKUs that store stocks. Returns the best ``n`` as
-    ``(sku, score, reasons)``, reasons being codes such as ``"context:affinity"``.
-
-    >>> context_scores({"A": 0.5, "B": 0.4}, context_affinity={"B": 0.9}, in_stock={"B"}, n=2)
-    [('B', 0.95, ['recommended', 'context:affinity', 'context:in_stock']), ('A', 0.5, ['recommended'])]
-    """
-    w = {"base": 1.0, "affinity": 0.5, "store": 0.3, "in_stock": 0.1, **(weights or {})}
-    totals: dict[str, float] = {}
-    why: dict[str, list[str]] = {}
-    for source, scores, weight in (("recommended", base, w["base"]),
-                                   ("context:affinity", context_affinity or {}, w["affinity"]),
-                                   ("context:popular_at_store", store_popular or {}, w["store"])):
-        for sku, score in scores.items():
-            totals[sku] = totals.get(sku, 0.0) + weight * float(score)
-            why.setdefault(sku, []).append(source)
-    for sku in in_stock or set():
-        if sku in totals:
-            totals[sku] += w["in_stock"]
-            why[sku].append("context:in_stock")
-    ranked = sorted((item for item in totals.items() if item[0] not in (exclude or set())),
-                    key=lambda item: (-item[1], item[0]))
-    return [(sku, round(score, 6), why[sku]) for sku, score in ranked[:n]]

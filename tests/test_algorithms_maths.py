@@ -220,12 +220,6 @@ def test_reason_says_best_seller_when_popularity_outweighs_the_evidence():
     assert evidence == [["affinity:T1"], ["affinity:T1", "popular"]]
 
 
-def test_context_scores_blend_the_viewed_product_and_the_store():
-    out = recommend.context_scores({"A": 0.9, "B": 0.5}, context_affinity={"C": 1.0}, store_popular={"B": 1.0},
-                                   in_stock={"B"}, exclude={"A"}, n=5)
-    assert [sku for sku, _, _ in out] == ["B", "C"]
-    assert out[0][2] == ["recommended", "context:popular_at_store", "context:in_stock"]
-
 # ---------------------------------------------------------------- segments
 
 
