@@ -1,6 +1,7 @@
 """The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled,
-its files under ``/graphiql-assets``, :mod:`api.graphiql`), ``/healthz``, ``/readyz`` and ``/guide``
-(the analysts' Neo4j Browser guide, :mod:`api.guide`)."""
+its files under ``/graphiql-assets``, :mod:`api.graphiql`), ``/healthz``, ``/readyz``, ``/guide``
+(the analysts' Neo4j Browser guide, :mod:`api.guide`) and ``/clienteling`` (the store associates' page,
+:mod:`api.clienteling`, its files under ``/clienteling-assets``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
+from api.clienteling import ASSETS_PATH as CLIENTELING_ASSETS_PATH
+from api.clienteling import PAGE_PATH as CLIENTELING_PATH
+from api.clienteling import ClientelingAssets, clienteling
 from api.config import ApiConfig, load_api_config
 from api.db import Database
 from api.graphiql import ASSETS_PATH, GraphiQLAssets
@@ -64,6 +68,8 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(GUIDE_PATH, guide, methods=["GET", "OPTIONS"]),
+        Route(CLIENTELING_PATH, clienteling),
+        Mount(CLIENTELING_ASSETS_PATH, app=ClientelingAssets()),
     ]
     if config.introspection_enabled:  # GraphiQL is served: so are its files (no CDN)
         routes.append(Mount(ASSETS_PATH, app=GraphiQLAssets()))
