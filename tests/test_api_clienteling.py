@@ -222,3 +222,25 @@ def test_a_customer_without_personalisation_gets_non_personal_recommendations_sa
             page.screenshot(path=str(tmp_path / "no-personalisation.png"), full_page=True)
     finally:
         seed(seeded)  # the module's other tests read the graph as seeded
+
+
+@browser_only
+def test_synthetic_entries_are_labelled_as_the_api_returns_them(seeded: Settings, tmp_path: Path) -> None:
+    from graph_model import run_query
+
+    try:
+        run_query("""MATCH (c:Customer {customerId: 'C1'})
+CREATE (m:Message {messageId: 'SYN-M00000001', channel: 'email', sentAt: datetime('2025-04-01T09:00:00Z'),
+                   subject: 'Autumn tents'})-[:SENT_TO {at: datetime('2025-04-01T09:00:00Z')}]->(c)
+CREATE (m)-[:PART_OF]->(:Campaign {campaignId: 'SYN-CP1', name: 'Autumn tents (synthetic)'})""")
+        with served(make_app(seeded)) as port, browser_page(port) as page:
+            use_key(page, READER)
+            find(page, "C1")
+            profile_shown(page, "C1")
+            assert page.locator("#synthetic-note").is_visible()
+            newest = page.locator("#timeline > li.entry").first
+            assert "Autumn tents" in newest.inner_text()
+            assert newest.locator(".tag.synthetic").count() == 2  # the message id and its campaign
+            assert page.locator("#timeline > li.entry").nth(1).locator(".tag.synthetic").count() == 0
+    finally:
+        seed(seeded)
