@@ -9,6 +9,7 @@ from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
 from api.limits import limit_extensions
+from api.schema.clienteling import ClientelingQuery
 from api.schema.customer import CustomerQuery
 from api.schema.engagement import MessageEntry, OrderEntry, ResponseEntry, SessionEntry, VisitEntry
 from api.schema.mutations import Mutation
@@ -21,7 +22,7 @@ CACHE_SIZE = 1024
 
 
 @strawberry.type(description="The customer graph: customers, products, stores and segments.")
-class Query(CustomerQuery, ProductQuery, StoreQuery, SegmentQuery, PrivacyQuery):
+class Query(CustomerQuery, ProductQuery, StoreQuery, SegmentQuery, PrivacyQuery, ClientelingQuery):
     pass
 
 
