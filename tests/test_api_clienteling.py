@@ -244,3 +244,33 @@ CREATE (m)-[:PART_OF]->(:Campaign {campaignId: 'SYN-CP1', name: 'Autumn tents (s
             assert page.locator("#timeline > li.entry").nth(1).locator(".tag.synthetic").count() == 0
     finally:
         seed(seeded)
+
+
+@browser_only
+def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, tmp_path: Path) -> None:
+    from test_api_keep_in_touch import AT_RISK
+
+    from graph_model import run_query
+
+    try:
+        run_query(AT_RISK)  # C5 (sms marketing granted) and C6 at risk at S1
+        with served(make_app(seeded)) as port, browser_page(port) as page:
+            use_key(page, READER)
+            page.get_by_label("Store id", exact=True).fill("NOPE")
+            page.get_by_label("Store id", exact=True).press("Enter")
+            assert page.get_by_role("alert").inner_text() == "No store with that id. (NOT_FOUND)"
+            page.get_by_label("Store id", exact=True).fill("S1")
+            page.get_by_role("button", name="List customers at risk").click()
+            rows = page.locator("#keep > li")
+            rows.first.wait_for(timeout=20_000)
+            assert rows.count() == 2 and page.get_by_role("alert").is_hidden()
+            assert "Reach them by: SMS" in rows.nth(0).inner_text()
+            assert "hidden for your role" in rows.nth(0).inner_text()
+            assert "No marketing consent: talk to them when they come in." in rows.nth(1).inner_text()
+            assert no_horizontal_scrolling(page)
+            page.screenshot(path=str(tmp_path / "keep-in-touch.png"), full_page=True)
+            rows.nth(0).get_by_role("button", name="Customer C5").click()
+            profile_shown(page, "C5")
+            assert dd(page, "Churn risk").startswith("80 %")
+    finally:
+        seed(seeded)

@@ -37,6 +37,10 @@ const TIMELINE = `query Timeline($id: ID!, $after: String) {
   }
 }`;
 
+const KEEP = `query Keep($store: ID!) {
+  keepInTouch(storeId: $store, first: 20) { customer { id name churnRisk } pastValue lastOrderAt contactableOn }
+}`;
+
 // The API's error codes in plain words (the code itself is shown after them, for the help desk).
 const PLAIN = {
   NOT_FOUND: "No customer with that id.",
@@ -158,6 +162,7 @@ function fieldErrors(body) {
 
 function describe(code, lookup) {
   if (code === "NOT_FOUND" && lookup === "identity") return "No customer with that identifier.";
+  if (code === "NOT_FOUND" && lookup === "store") return "No store with that id.";
   return PLAIN[code] || "Something went wrong.";
 }
 
@@ -315,10 +320,12 @@ async function loadTimeline(after) {
   return renderTimeline(connection, fieldErrors(body), after ? $("timeline").children.length : 0);
 }
 
-async function find(event) {
+function find(event) {
   event.preventDefault();
-  const by = $("lookup-by").value;
-  const value = $("lookup-value").value.trim();
+  return lookUp($("lookup-value").value.trim(), $("lookup-by").value);
+}
+
+async function lookUp(value, by = "id") {
   const lookup = by === "id" ? "id" : "identity";
   if (!apiKey()) {
     showMessage("Enter your API key first.");
@@ -368,6 +375,43 @@ async function more() {
   }
 }
 
+function renderKeep(rows, errors) {
+  list($("keep"), rows.map((row, i) => {
+    const open = el("button", { type: "button", class: "link" }, `Customer ${row.customer.id}`);
+    open.addEventListener("click", () => lookUp(row.customer.id));
+    const channels = row.contactableOn.map((c) => CHANNEL_NAMES[c] || capital(c.toLowerCase()));
+    return el("li", {}, open, " ", synthetic(row.customer.id),
+      el("span", {}, " · ", personal(row.customer.name, errors, `keepInTouch.${i}.customer.name`)),
+      el("p", {}, `Churn risk ${percent(row.customer.churnRisk)} · past value ${money(row.pastValue)}`
+        + " · last order ", when(row.lastOrderAt)),
+      el("p", {}, channels.length ? `Reach them by: ${channels.join(", ")}`
+        : "No marketing consent: talk to them when they come in."));
+  }), "Nobody at risk at this store.");
+  $("keep").hidden = false;
+}
+
+async function keepInTouch(event) {
+  event.preventDefault();
+  if (!apiKey()) {
+    showMessage("Enter your API key first.");
+    $("api-key").focus();
+    return;
+  }
+  $("message").hidden = true;
+  $("loading").textContent = "Listing…";
+  try {
+    const body = await graphql(KEEP, { store: $("keep-store").value.trim() });
+    if (!body.data.keepInTouch) throw new ApiFailure(body.errors?.[0]?.extensions?.code || "NOT_FOUND");
+    renderKeep(body.data.keepInTouch, fieldErrors(body));
+    $("loading").textContent = `${body.data.keepInTouch.length} customers to keep in touch with.`;
+    $("keep").focus();
+  } catch (failure) {
+    $("loading").textContent = "";
+    $("keep").hidden = true;
+    showMessage(describe(failure.code, "store"), failure.code);
+  }
+}
+
 function showKeyStatus() {
   const set = Boolean(apiKey());
   $("forget-key").hidden = !set;
@@ -397,5 +441,6 @@ $("key-form").addEventListener("submit", useKey);
 $("forget-key").addEventListener("click", forgetKey);
 $("find-form").addEventListener("submit", find);
 $("more").addEventListener("click", more);
+$("keep-form").addEventListener("submit", keepInTouch);
 $("api-key").required = !apiKey();
 showKeyStatus();
