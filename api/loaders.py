@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from api.db import Database
-from api.queries import catalogue, customers, engagement, segments, stores
+from api.queries import catalogue, customers, engagement, notes, segments, stores
 from api.queries import recommendations as recommendation_queries
 from api.recommend import RecommendationContext, recommend
 
@@ -83,6 +83,10 @@ class Loaders:
     @cached_property
     def consents(self) -> DataLoader[str, Any]:
         return by_id(self.db, customers.consents_by_customer, list)
+
+    @cached_property
+    def notes(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, notes.notes_by_customer)
 
     @cached_property
     def contactable(self) -> DataLoader[tuple[Hashable, ...], Any]:

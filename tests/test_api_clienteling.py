@@ -169,6 +169,8 @@ def test_an_admin_finds_by_identifier_and_sees_the_name(seeded: Settings, tmp_pa
 
 @browser_only
 def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Settings, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     with served(make_app(seeded)) as port, browser_page(port) as page:
         def focused() -> str:
             return str(page.evaluate("document.activeElement.id"))
@@ -181,7 +183,7 @@ def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Sett
         page.keyboard.type("C1")
         page.keyboard.press("Enter")
         profile_shown(page, "C1")
-        page.wait_for_function("document.activeElement.id === 'profile-heading'", timeout=10_000)
+        expect(page.locator("#profile-heading")).to_be_focused()
         for _ in range(40):
             if focused() == "more":
                 break
@@ -272,5 +274,33 @@ def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, tmp_path: Pat
             rows.nth(0).get_by_role("button", name="Customer C5").click()
             profile_shown(page, "C5")
             assert dd(page, "Churn risk").startswith("80 %")
+    finally:
+        seed(seeded)
+
+
+@browser_only
+def test_notes_written_with_a_writer_key_and_read_with_an_admin_key(seeded: Settings, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    try:
+        with served(make_app(seeded)) as port, browser_page(port) as page:
+            use_key(page, READER)
+            find(page, "C1")
+            profile_shown(page, "C1")
+            assert page.locator("#notes").inner_text() == "No notes yet."
+            page.get_by_label("New note", exact=True).fill("Prefers the blue tents.")
+            page.get_by_role("button", name="Add note").click()
+            status = page.locator("#note-status")
+            expect(status).to_have_text("Your key's role may not write notes: it needs a writer key.")
+            use_key(page, WRITER)
+            page.get_by_label("New note", exact=True).fill("Prefers the blue tents.")
+            page.get_by_role("button", name="Add note").click()
+            expect(status).to_have_text("Note added.")
+            assert page.locator("#notes li").count() == 1
+            assert page.locator("#notes li").inner_text().endswith("hidden for your role")  # a writer is no admin
+            use_key(page, ADMIN)
+            find(page, "C1")
+            page.locator("#notes li").get_by_text("Prefers the blue tents.").wait_for(timeout=20_000)
+            page.screenshot(path=str(tmp_path / "notes.png"), full_page=True)
     finally:
         seed(seeded)

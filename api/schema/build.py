@@ -13,6 +13,7 @@ from api.schema.clienteling import ClientelingQuery
 from api.schema.customer import CustomerQuery
 from api.schema.engagement import MessageEntry, OrderEntry, ResponseEntry, SessionEntry, VisitEntry
 from api.schema.mutations import Mutation
+from api.schema.notes import NoteMutation
 from api.schema.privacy import PrivacyQuery
 from api.schema.product import ProductQuery
 from api.schema.segment import SegmentQuery
@@ -23,6 +24,11 @@ CACHE_SIZE = 1024
 
 @strawberry.type(description="The customer graph: customers, products, stores and segments.")
 class Query(CustomerQuery, ProductQuery, StoreQuery, SegmentQuery, PrivacyQuery, ClientelingQuery):
+    pass
+
+
+@strawberry.type(name="Mutation")
+class AllMutations(Mutation, NoteMutation):
     pass
 
 
@@ -39,7 +45,7 @@ def build_schema(config: ApiConfig | None = None) -> strawberry.Schema:
     config = config or ApiConfig()
     return Schema(
         query=Query,
-        mutation=Mutation,
+        mutation=AllMutations,
         types=[SessionEntry, OrderEntry, VisitEntry, MessageEntry, ResponseEntry],
         extensions=[
             *limit_extensions(config.max_depth, config.max_cost, config.max_page_size, config.max_tokens),

@@ -19,6 +19,7 @@ from api.queries.ownership import owners
 from api.recommend import RecommendationContext
 from api.schema.common import Channel, Location, LocationInput, context, page_size
 from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
+from api.schema.notes import Note, customer_notes
 from api.schema.permissions import CanSeePersonalData
 from api.schema.product import Product
 from api.schema.segment import Segment
@@ -175,6 +176,10 @@ class Customer:
     @strawberry.field(description="Consent per channel and purpose.")
     async def consents(self, info: Info) -> list[Consent]:
         return [Consent.from_row(row) for row in await context(info).loaders.consents.load(str(self.id))]
+
+    @strawberry.field(description="Store associates' and service agents' notes about the customer, newest first.")
+    async def notes(self, info: Info, first: int = 20) -> list[Note]:
+        return await customer_notes(info, str(self.id), page_size(info, first))
 
     @strawberry.field(description="Segments of the current segmentation run.")
     async def segments(self, info: Info) -> list[Segment]:

@@ -16,17 +16,18 @@ from graph_model.model.customers import (
     identity_key,
 )
 from graph_model.model.insights import AlgorithmRun, Segment
+from graph_model.model.notes import Note
 from graph_model.model.privacy import AuditEntry, Tombstone
 from graph_model.model.stores import Store, Visit
 
 NODE_CLASSES = (
     Customer, Identity, Consent, Country, Session, Event, SearchQuery, Order, Product, Category, Brand,
-    Store, Visit, Campaign, Offer, Message, Segment, AlgorithmRun, Tombstone, AuditEntry,
+    Store, Visit, Campaign, Offer, Message, Segment, AlgorithmRun, Tombstone, AuditEntry, Note,
 )
 
 __all__ = [
     "CHANNELS", "CONSENT_CHANNELS", "CONSENT_PURPOSES", "EVENT_TYPES", "IDENTITY_TYPES", "NODE_CLASSES",
     "AlgorithmRun", "AuditEntry", "Brand", "Campaign", "Category", "Consent", "Country", "Customer", "Event", "Identity",
-    "Message", "Offer", "Order", "Product", "SearchQuery", "Segment", "Session", "Store", "Tombstone", "Visit",
+    "Message", "Note", "Offer", "Order", "Product", "SearchQuery", "Segment", "Session", "Store", "Tombstone", "Visit",
     "consent_key", "identity_key",
 ]

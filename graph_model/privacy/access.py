@@ -1,8 +1,8 @@
 """The right of access (GDPR Art. 15): everything held about one person, as one JSON-ready document.
 
-Profile, identities, consents, the timeline (orders with lines, sessions with events, store visits,
-messages with the person's responses), and the algorithm results about them (segments, RFM and
-retention figures, recommendations). Other people are never named: similar shoppers are given as a
+Profile, identities, consents, the associates' notes about them, the timeline (orders with lines,
+sessions with events, store visits, messages with the person's responses), and the algorithm results
+about them (segments, RFM and retention figures, recommendations). Other people are never named: similar shoppers are given as a
 count. Each list is capped at :data:`MAX_ITEMS` entries (``truncated`` says where).
 """
 
@@ -25,6 +25,7 @@ RETURN c {.*, homeLocation: null} AS profile,
        [(i:Identity)-[r:IDENTIFIES]->(c) | i {.type, .value, .firstSeen, .lastSeen, linkedAt: r.at}][..$max]
          AS identities,
        [(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .granted, .updatedAt}] AS consents,
+       [(c)-[:HAS_NOTE]->(n:Note) | n {.noteId, .createdAt, .text, .author}][..$max] AS notes,
        [(c)-[:PLACED]->(o:Order) | o {.orderId, .placedAt, .channel, .total, .currency, .cancelled,
           store: head([(o)-[:AT_STORE]->(s:Store) | s.storeId]),
           lines: [(o)-[l:INCLUDES]->(p:Product) | {line: l.line, sku: p.sku, product: p.name,
@@ -43,7 +44,7 @@ RETURN c {.*, homeLocation: null} AS profile,
        COUNT { (c)-[:SIMILAR_TO]->(:Customer) } AS similarShoppers
 """
 
-_LISTS = ("identities", "orders", "sessions", "visits", "messages", "recommendations")
+_LISTS = ("identities", "notes", "orders", "sessions", "visits", "messages", "recommendations")
 
 
 def _plain(value: Any) -> Any:

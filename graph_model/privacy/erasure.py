@@ -2,7 +2,8 @@
 
 What erasing a customer does (``docs/privacy.md`` has the reader's version):
 
-* **removes** the Customer node and with it name, email hash, home location, city, consents,
+* **removes** the Customer node and with it name, email hash, home location, city, consents, the
+  associates' notes about them,
   ``RESPONDED`` (reply texts), ``RECOMMENDED``, ``SIMILAR_TO`` (both ways), ``IN_SEGMENT``, the RFM and
   retention properties; the identities that belong only to this person (those that identify them, and
   anonymous ones seen on no one else's session) with their ``LINKED_TO``; on the person's sessions the
@@ -95,6 +96,11 @@ CALL (c) {
   RETURN count(k) AS consents
 }
 CALL (c) {
+  OPTIONAL MATCH (c)-[:HAS_NOTE]->(n:Note)
+  DETACH DELETE n
+  RETURN count(n) AS notes
+}
+CALL (c) {
   OPTIONAL MATCH (c)-[:MADE_VISIT]->(v:Visit)
   SET v.visitId = 'visit:' + randomUUID()
   RETURN count(v) AS visits
@@ -110,7 +116,7 @@ CALL (c) {
   RETURN count(*) AS identities
 }
 DETACH DELETE c
-RETURN consents, visits, derived, identities
+RETURN consents, notes, visits, derived, identities
 """
 
 
@@ -127,6 +133,7 @@ class ErasureResult:
     visits_detached: int = 0
     results_removed: int = 0  # algorithm results and responses about the person
     reject_lines_removed: int = 0
+    notes_removed: int = 0  # the associates' notes about the person
 
     @property
     def erased(self) -> bool:
@@ -154,7 +161,8 @@ def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> 
     values = [customer_id] + [k.partition(":")[2] for k in identity_keys]
     return ErasureResult(customer_id, found=True, identities_removed=counts["identities"],
                          consents_removed=counts["consents"], sessions_scrubbed=scrubbed,
-                         visits_detached=counts["visits"], results_removed=counts["derived"]), values
+                         visits_detached=counts["visits"], results_removed=counts["derived"],
+                         notes_removed=counts["notes"]), values
 
 
 def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path] | None = None) -> ErasureResult:

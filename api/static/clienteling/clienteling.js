@@ -15,6 +15,7 @@ const PROFILE = `query Profile($id: ID, $identity: IdentityInput) {
     consents { channel purpose granted updatedAt }
     segments { id kind name }
     homeStore { id name city }
+    notes(first: 20) { id createdAt text }
     ${CHANNELS.map((c) => `${c.toLowerCase()}: contactable(channel: ${c})`).join(" ")}
     recommendations(first: 6) { score explanation sources product { sku name price } }
     similarShoppers(first: 10) { score }
@@ -40,6 +41,9 @@ const TIMELINE = `query Timeline($id: ID!, $after: String) {
 const KEEP = `query Keep($store: ID!) {
   keepInTouch(storeId: $store, first: 20) { customer { id name churnRisk } pastValue lastOrderAt contactableOn }
 }`;
+
+const NOTES = `query Notes($id: ID!) { customer(id: $id) { notes(first: 20) { id createdAt text } } }`;
+const ADD_NOTE = `mutation AddNote($id: ID!, $text: String!) { addNote(customerId: $id, text: $text) { id } }`;
 
 // The API's error codes in plain words (the code itself is shown after them, for the help desk).
 const PLAIN = {
@@ -295,6 +299,32 @@ function entryText(node, errors, path) {
   }
 }
 
+function renderNotes(notes, errors) {
+  list($("notes"), notes.map((note, i) => el("li", {}, when(note.createdAt), ": ",
+    personal(note.text, errors, `customer.notes.${i}.text`))), "No notes yet.");
+}
+
+async function addNote(event) {
+  event.preventDefault();
+  const status = $("note-status");
+  status.textContent = "Saving…";
+  try {
+    const body = await graphql(ADD_NOTE, { id: state.id, text: $("note-text").value });
+    if (!body.data.addNote) {
+      const code = body.errors?.[0]?.extensions?.code;
+      status.textContent = code === "FORBIDDEN" ? "Your key's role may not write notes: it needs a writer key."
+        : `${describe(code)} (${code})`;
+      return;
+    }
+    $("note-text").value = "";
+    const notes = await graphql(NOTES, { id: state.id });
+    renderNotes(notes.data.customer?.notes || [], fieldErrors(notes));
+    status.textContent = "Note added.";
+  } catch (failure) {
+    status.textContent = `${describe(failure.code)} (${failure.code})`;
+  }
+}
+
 function renderTimeline(connection, errors, offset) {
   const items = connection.edges.map((edge, i) => {
     const path = `customer.engagementHistory.edges.${i}.node`;
@@ -333,6 +363,7 @@ async function lookUp(value, by = "id") {
     return;
   }
   $("message").hidden = true;
+  $("profile").hidden = true;  // never a mix of the previous answer and this one
   $("loading").textContent = "Looking up…";
   try {
     const variables = lookup === "id" ? { id: value } : { identity: { type: by, value } };
@@ -351,6 +382,8 @@ async function lookUp(value, by = "id") {
     renderRelationship(customer);
     renderContact(customer);
     renderAround(customer);
+    renderNotes(customer.notes, errors);
+    $("note-status").textContent = "";
     renderRecommendations(customer, errors);
     await loadTimeline(null);
     $("profile").hidden = false;
@@ -442,5 +475,6 @@ $("forget-key").addEventListener("click", forgetKey);
 $("find-form").addEventListener("submit", find);
 $("more").addEventListener("click", more);
 $("keep-form").addEventListener("submit", keepInTouch);
+$("note-form").addEventListener("submit", addNote);
 $("api-key").required = !apiKey();
 showKeyStatus();
