@@ -17,10 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from api.clienteling import ASSETS_PATH as CLIENTELING_ASSETS_PATH
 from api.clienteling import PAGE_PATH as CLIENTELING_PATH
-from api.clienteling import ClientelingAssets, clienteling
+from api.clienteling import clienteling, clienteling_assets
 from api.config import ApiConfig, load_api_config
 from api.db import Database
-from api.graphiql import ASSETS_PATH, GraphiQLAssets
+from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.guide import GUIDE_PATH, guide
 from api.http import GraphQLEndpoint
 from api.schema import build_schema
@@ -69,10 +69,10 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         Route("/readyz", readyz),
         Route(GUIDE_PATH, guide, methods=["GET", "OPTIONS"]),
         Route(CLIENTELING_PATH, clienteling),
-        Mount(CLIENTELING_ASSETS_PATH, app=ClientelingAssets()),
+        Mount(CLIENTELING_ASSETS_PATH, app=clienteling_assets()),
     ]
     if config.introspection_enabled:  # GraphiQL is served: so are its files (no CDN)
-        routes.append(Mount(ASSETS_PATH, app=GraphiQLAssets()))
+        routes.append(Mount(ASSETS_PATH, app=graphiql_assets()))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.db = db
     app.state.config = config

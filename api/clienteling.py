@@ -9,13 +9,12 @@ A strict Content-Security-Policy keeps it to this origin.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from api.static_files import StaticFilesWithHeaders
 
 PAGE_PATH = "/clienteling"
 ASSETS_PATH = "/clienteling-assets"
@@ -32,15 +31,6 @@ async def clienteling(request: Request) -> Response:
     return FileResponse(PAGE, media_type="text/html; charset=utf-8", headers=HEADERS)
 
 
-class ClientelingAssets(StaticFiles):
+def clienteling_assets() -> StaticFilesWithHeaders:
     """The page's script and style sheet, with the page's headers."""
-
-    def __init__(self) -> None:
-        super().__init__(directory=ASSETS_DIR)
-
-    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
-                      status_code: int = 200) -> Response:
-        """The file (or 304) with ``Cache-Control: no-cache`` and the page's security headers."""
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(HEADERS)
-        return response
+    return StaticFilesWithHeaders(ASSETS_DIR, HEADERS)

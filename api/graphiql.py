@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from api.static_files import StaticFilesWithHeaders
 
 ASSETS_PATH = "/graphiql-assets"
 ASSETS_DIR = Path(__file__).parent / "static" / "graphiql"
@@ -24,15 +21,6 @@ def graphiql_html(default_headers: Mapping[str, str]) -> str:
     return PAGE.read_text(encoding="utf-8").replace("__DEFAULT_HEADERS__", headers)
 
 
-class GraphiQLAssets(StaticFiles):
+def graphiql_assets() -> StaticFilesWithHeaders:
     """The vendored files, cached by browsers for a year."""
-
-    def __init__(self) -> None:
-        super().__init__(directory=ASSETS_DIR)
-
-    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
-                      status_code: int = 200) -> Response:
-        """The file (or 304) with a long ``Cache-Control``."""
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = IMMUTABLE
-        return response
+    return StaticFilesWithHeaders(ASSETS_DIR, {"Cache-Control": IMMUTABLE})
