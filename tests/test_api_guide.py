@@ -61,6 +61,8 @@ def served_guide(analyst_graph: Settings) -> Iterator[str]:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+@pytest.mark.xfail(strict=False, reason="flaky here: the Browser sometimes reports BoltConnectionError "
+                   "'No connection found' (open in issue 20)")
 def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
         analyst_graph: Settings, served_guide: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
