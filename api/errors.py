@@ -4,6 +4,8 @@
     ├── NotFound            NOT_FOUND             an unknown id; the field is null
     ├── BadUserInput        BAD_USER_INPUT        an argument out of range (e.g. page size)
     ├── Forbidden           FORBIDDEN             the API key's role does not allow this field
+    ├── Conflict            CONFLICT              an idempotency key (``eventId``, ``idempotencyKey``) already
+    │                                             names other content, or a session belongs to someone else
     └── ServiceUnavailable  SERVICE_UNAVAILABLE   the database cannot be reached (or no connection is free)
 
 A statement the database stopped at its time limit (``CUSTOMER_GRAPH_STATEMENT_TIMEOUT``) answers
@@ -32,6 +34,7 @@ logger = logging.getLogger("api")
 NOT_FOUND = "NOT_FOUND"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
+CONFLICT = "CONFLICT"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
@@ -73,6 +76,12 @@ class Forbidden(ApiError):
     """The caller's role does not allow this."""
 
     code = FORBIDDEN
+
+
+class Conflict(ApiError):
+    """A retried write whose key already names different content; nothing was written."""
+
+    code = CONFLICT
 
 
 class ServiceUnavailable(ApiError):
