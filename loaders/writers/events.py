@@ -9,6 +9,9 @@ One transaction per batch (the events of whole sessions, one partition per write
   new for them (same ids, same times), in which case the chain is left as it is.
 
 Both paths give the same graph: ``gapSeconds`` is computed from whole microseconds on both sides.
+
+The plan (:func:`plan_events`) is pure: the loaders run it here, the API's ``trackEvent`` in its
+asynchronous transaction (``api.queries.writes``), so an event written either way lands the same.
 """
 
 from __future__ import annotations
@@ -99,13 +102,19 @@ def gap_seconds(earlier: datetime, later: datetime) -> float:
     return ((later - earlier) // _MICRO) / 1_000_000
 
 
-def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-    """Write one batch of events (see the module docstring)."""
+Statement = tuple[str, dict[str, Any]]
+
+
+def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, datetime | None]]) -> list[Statement]:
+    """The statements, in order, that write one batch of events (see the module docstring), given the events
+    the batch's sessions already hold (session id → event id → time; a time of ``None`` is a node that exists
+    without its content yet, as the API's idempotent claim of an ``eventId`` leaves it).
+
+    Pure, so the loaders' synchronous writer and the API's asynchronous transaction run the same plan.
+    """
     by_session: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for row in rows:
         by_session[row["sessionId"]][row["eventId"]] = row  # a repeated id in one batch: the last row wins
-    existing = {record["sessionId"]: {event_id: at for event_id, at in record["events"]}
-                for record in tx.run(EXISTING_EVENTS, sessionIds=list(by_session))}
     fresh: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     merge_rows: list[dict[str, Any]] = []
@@ -119,17 +128,29 @@ def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
                          for a, b in zip(ordered, ordered[1:], strict=False))
             continue
         merge_rows.extend(events.values())
-        if any(known.get(e["eventId"]) is None or known[e["eventId"]].to_native() != e["at"] for e in events.values()):
+        if any(known.get(e["eventId"]) != e["at"] for e in events.values()):
             rebuild.append(session_id)
+    statements: list[Statement] = []
     if fresh:  # in the order of the shared nodes they lock, so parallel writers take locks in one order
         fresh.sort(key=lambda e: (e["categoryId"] or "", e["sku"] or "", e["orderId"] or ""))
-        tx.run(CREATE_EVENTS, rows=fresh).consume()
+        statements.append((CREATE_EVENTS, {"rows": fresh}))
     if pairs:
-        tx.run(CREATE_CHAIN, pairs=pairs).consume()
+        statements.append((CREATE_CHAIN, {"pairs": pairs}))
     if merge_rows:
-        tx.run(MERGE_EVENTS, rows=merge_rows).consume()
+        statements.append((MERGE_EVENTS, {"rows": merge_rows}))
     searches = sorted((row for row in fresh + merge_rows if row["searchText"]), key=lambda e: e["searchText"])
     if searches:
-        tx.run(SEARCHES, rows=searches).consume()
+        statements.append((SEARCHES, {"rows": searches}))
     if rebuild:
-        tx.run(REBUILD_CHAINS, sessionIds=rebuild).consume()
+        statements.append((REBUILD_CHAINS, {"sessionIds": rebuild}))
+    return statements
+
+
+def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+    """Write one batch of events (see the module docstring)."""
+    session_ids = list(dict.fromkeys(row["sessionId"] for row in rows))
+    existing = {record["sessionId"]: {event_id: at.to_native() if at is not None else None
+                                  for event_id, at in record["events"]}
+                for record in tx.run(EXISTING_EVENTS, sessionIds=session_ids)}
+    for query, parameters in plan_events(rows, existing):
+        tx.run(query, parameters).consume()
