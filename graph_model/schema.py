@@ -56,6 +56,9 @@ EXTRA_ITEMS: tuple[SchemaItem, ...] = (
     SchemaItem("placed_at_index", "CREATE INDEX placed_at_index IF NOT EXISTS FOR ()-[r:PLACED]-() ON (r.at)"),
     SchemaItem("responded_type_index",
                "CREATE INDEX responded_type_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() ON (r.type)"),
+    SchemaItem("responded_idempotency_key_index",  # recordResponse's idempotencyKey
+               "CREATE INDEX responded_idempotency_key_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() "
+               "ON (r.idempotencyKey)"),
     SchemaItem("privacy_key_name_unique",
                "CREATE CONSTRAINT privacy_key_name_unique IF NOT EXISTS FOR (n:PrivacyKey) REQUIRE n.name IS UNIQUE"),
     SchemaItem("affinity_kind_index", "CREATE INDEX affinity_kind_index IF NOT EXISTS FOR ()-[r:AFFINITY]-() ON (r.kind)"),

@@ -3,15 +3,20 @@ and the roles they need."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
-from test_api_support import ADMIN, READER, WRITER, codes, data, make_app, post, seed
+from test_api_support import ADMIN, GRAPHQL_RESPONSE, READER, WRITER, codes, data, make_app, post, seed
 
 from graph_model import run_query
+from graph_model.connection import execute_write
 from graph_model.settings import Settings
+from loaders.writers.events import write_events
 
 TRACK = """mutation($input: TrackEventInput!) { trackEvent(input: $input) {
   eventId type sessionId customerId duplicate at } }"""
@@ -202,3 +207,189 @@ def test_mutations_need_the_right_role(api: TestClient) -> None:
     assert erase["data"] == {"eraseCustomer": None} and codes(erase) == ["FORBIDDEN"]
     assert one("MATCH (n) RETURN count(n)") == before
     assert one("MATCH (c:Customer {customerId: 'C1'}) RETURN c.name") == "Ada Lovelace"
+
+
+# ------------------------------------------------------------------------------------ idempotent writes
+
+EVENT = {"type": "PRODUCT_VIEW", "sessionId": "WEB-ID", "channel": "WEB", "eventId": "EV-ID", "customerId": "C1",
+         "productSku": "P3", "at": "2025-05-01T10:00:00Z", "page": "/p/P3", "quantity": 1}
+
+
+def event_state() -> list[dict[str, object]]:
+    """Every event with its session, customer, product and NEXT successor (what a conflict must not change)."""
+    return run_query("""MATCH (s:Session)-[:CONTAINS]->(e:Event)
+                        OPTIONAL MATCH (e)-[:ABOUT_PRODUCT]->(p:Product)
+                        OPTIONAL MATCH (e)-[n:NEXT]->(next:Event)
+                        RETURN s.sessionId AS session, [(c:Customer)-[:HAD_SESSION]->(s) | c.customerId] AS customers,
+                               e.eventId AS event, e.type AS type, toString(e.at) AS at, e.page AS page,
+                               e.quantity AS quantity, p.sku AS sku, next.eventId AS next, n.gapSeconds AS gap
+                        ORDER BY event""")
+
+
+def test_a_retried_event_answers_the_stored_content_and_writes_nothing(api: TestClient) -> None:
+    first = data(api, TRACK, {"input": EVENT}, key=WRITER)["trackEvent"]
+    assert first["duplicate"] is False
+    before = (event_state(), one("MATCH (n) RETURN count(n)"), one("MATCH ()-[r]->() RETURN count(r)"))
+    retry = {key: value for key, value in EVENT.items() if key != "at"}  # no time: the stored one is answered
+    again = data(api, TRACK, {"input": retry}, key=WRITER)["trackEvent"]
+    assert again == {**first, "duplicate": True, "at": "2025-05-01T10:00:00+00:00"}
+    assert data(api, TRACK, {"input": EVENT}, key=WRITER)["trackEvent"]["duplicate"] is True
+    assert (event_state(), one("MATCH (n) RETURN count(n)"), one("MATCH ()-[r]->() RETURN count(r)")) == before
+
+
+@pytest.mark.parametrize("change", [
+    {"type": "ADD_TO_CART"}, {"sessionId": "WEB-OTHER"}, {"customerId": "C2"}, {"productSku": "P4"},
+    {"at": "2025-05-01T10:00:01Z"}, {"page": "/p/other"}, {"quantity": 3}, {"storeId": "S1"},
+    {"type": "STORE_CHECK_IN", "storeId": "S1"},
+], ids=lambda change: "+".join(change))
+def test_the_same_event_id_with_other_content_is_a_conflict_and_writes_nothing(
+        api: TestClient, change: dict[str, str]) -> None:
+    data(api, TRACK, {"input": EVENT}, key=WRITER)
+    before = (event_state(), one("MATCH (n) RETURN count(n)"), one("MATCH ()-[r]->() RETURN count(r)"))
+    body = post(api, TRACK, {"input": {**EVENT, **change}}, key=WRITER).json()
+    assert body["data"] == {"trackEvent": None} and codes(body) == ["CONFLICT"], body
+    assert (event_state(), one("MATCH (n) RETURN count(n)"), one("MATCH ()-[r]->() RETURN count(r)")) == before
+
+
+async def _concurrently(app: object, query: str, variables: list[dict[str, object]]) -> list[dict[str, object]]:
+    """POST every request at once (asyncio.gather over the ASGI app); the response bodies."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            responses = await asyncio.gather(*(
+                client.post("/graphql", json={"query": query, "variables": v},
+                            headers={"X-API-Key": WRITER, "Accept": GRAPHQL_RESPONSE}) for v in variables))
+    finally:
+        await app.state.db.close()  # type: ignore[attr-defined]
+    return [response.json() for response in responses]
+
+
+def test_concurrent_retries_write_one_event_and_all_answer(graph: Settings) -> None:
+    seed(graph)
+    bodies = asyncio.run(_concurrently(make_app(graph), TRACK, [{"input": EVENT}] * 10))
+    assert [codes(body) for body in bodies] == [[]] * 10, bodies
+    answers = sorted(body["data"]["trackEvent"]["duplicate"] for body in bodies)
+    assert answers == [False] + [True] * 9
+    assert one("MATCH (e:Event {eventId: 'EV-ID'}) RETURN count(e)") == 1
+    assert one("MATCH (:Session {sessionId: 'WEB-ID'})-[r:CONTAINS]->(:Event {eventId: 'EV-ID'}) RETURN count(r)") == 1
+    assert one("MATCH (:Customer)-[r:HAD_SESSION]->(:Session {sessionId: 'WEB-ID'}) RETURN count(r)") == 1
+    assert one("MATCH (e:Event {eventId: 'EV-ID'}) RETURN e.claimToken") is None
+
+
+def test_concurrent_events_of_one_session_make_one_time_ordered_chain(graph: Settings) -> None:
+    seed(graph)
+    events = [{"input": {**EVENT, "eventId": f"EV-{i}", "at": f"2025-05-01T10:00:{59 - i:02d}Z"}} for i in range(10)]
+    bodies = asyncio.run(_concurrently(make_app(graph), TRACK, events))
+    assert [codes(body) for body in bodies] == [[]] * 10, bodies
+    chain = run_query("""MATCH p = (first:Event)-[:NEXT*]->(last:Event)
+                         WHERE NOT ()-[:NEXT]->(first) AND NOT (last)-[:NEXT]->() AND first.eventId STARTS WITH 'EV-'
+                         RETURN [e IN nodes(p) | e.eventId] AS ids""")
+    assert chain == [{"ids": [f"EV-{i}" for i in range(9, -1, -1)]}]
+
+
+def test_a_session_of_another_customer_is_not_re_attached(api: TestClient) -> None:
+    data(api, TRACK, {"input": {**EVENT, "sessionId": "SS1"}}, key=WRITER)  # SS1 is C1's (seeded)
+    before = (event_state(), one("MATCH (n) RETURN count(n)"))
+    intruder = {**EVENT, "sessionId": "SS1", "eventId": "EV-INTRUDER", "customerId": "C2"}
+    body = post(api, TRACK, {"input": intruder}, key=WRITER).json()
+    assert body["data"] == {"trackEvent": None} and codes(body) == ["CONFLICT"]
+    assert one("MATCH (c:Customer)-[:HAD_SESSION]->(:Session {sessionId: 'SS1'}) RETURN collect(c.customerId)") == ["C1"]
+    assert one("MATCH (e:Event {eventId: 'EV-INTRUDER'}) RETURN count(e)") == 0
+    assert (event_state(), one("MATCH (n) RETURN count(n)")) == before
+    anonymous = {**intruder, "customerId": None, "eventId": "EV-ANON"}  # naming no one attaches no one
+    assert data(api, TRACK, {"input": anonymous}, key=WRITER)["trackEvent"]["duplicate"] is False
+    assert one("MATCH (c:Customer)-[:HAD_SESSION]->(:Session {sessionId: 'SS1'}) RETURN collect(c.customerId)") == ["C1"]
+
+
+LATE = [("L-1", "2025-05-01T10:00:00.250Z"), ("L-3", "2025-05-01T10:00:02.750Z"), ("L-4", "2025-05-01T10:00:04Z"),
+        ("L-2", "2025-05-01T10:00:01.500Z"),  # late: between L-1 and L-3
+        ("L-0", "2025-05-01T09:59:59Z")]  # late: before the first
+
+
+def chain_of(session_id: str) -> list[tuple[str, float | None]]:
+    """A session's events along NEXT from its first: (event id without prefix, gap to the next)."""
+    rows = run_query("""MATCH (:Session {sessionId: $s})-[:CONTAINS]->(first:Event) WHERE NOT ()-[:NEXT]->(first)
+                        MATCH p = (first)-[:NEXT*0..]->(last:Event) WHERE NOT (last)-[:NEXT]->()
+                        RETURN [e IN nodes(p) | e.eventId] AS ids, [r IN relationships(p) | r.gapSeconds] AS gaps""",
+                     {"s": session_id})
+    assert len(rows) == 1, rows  # one chain, no branch
+    ids, gaps = rows[0]["ids"], rows[0]["gaps"]
+    return [(event_id.split(":")[-1], gap) for event_id, gap in zip(ids, [*gaps, None], strict=True)]
+
+
+def test_late_events_land_in_time_order_exactly_as_the_loader_puts_them(api: TestClient) -> None:
+    for event_id, at in LATE:
+        data(api, TRACK, {"input": {**EVENT, "sessionId": "API", "eventId": f"api:{event_id}", "at": at}}, key=WRITER)
+    run_query("CREATE (:Session {sessionId: 'LOADED', channel: 'web', startedAt: datetime('2025-05-01T09:59:59Z')})")
+    for event_id, at in LATE:  # the loader's writer, one late event per batch like the API
+        row = {"eventId": f"loaded:{event_id}", "sessionId": "LOADED", "type": "product_view",
+               "at": datetime.fromisoformat(at), "sku": "P3", "categoryId": None, "orderId": None, "searchText": None,
+               "page": "/p/P3", "query": None, "resultsCount": None, "quantity": 1}
+        execute_write(lambda tx, r=row: write_events(tx, [r]))
+    assert chain_of("API") == [("L-0", 1.25), ("L-1", 1.25), ("L-2", 1.25), ("L-3", 1.25), ("L-4", None)]
+    assert chain_of("API") == chain_of("LOADED")
+    assert one("MATCH (s:Session {sessionId: 'API'}) RETURN [toString(s.startedAt), toString(s.endedAt)]") == [
+        "2025-05-01T09:59:59Z", "2025-05-01T10:00:04Z"]
+
+
+CHECK_IN = {"type": "STORE_CHECK_IN", "eventId": "VISIT-ID", "customerId": "C2", "storeId": "S2",
+            "at": "2025-05-02T09:00:00Z"}
+
+
+def test_a_check_in_follows_the_same_event_id_rules(api: TestClient) -> None:
+    assert data(api, TRACK, {"input": CHECK_IN}, key=WRITER)["trackEvent"]["duplicate"] is False
+    retry = {key: value for key, value in CHECK_IN.items() if key != "at"}
+    again = data(api, TRACK, {"input": retry}, key=WRITER)["trackEvent"]
+    assert again["duplicate"] is True and again["at"] == "2025-05-02T09:00:00+00:00"
+    for change in ({"storeId": "S1"}, {"customerId": "C3"}, {"at": "2025-05-02T09:00:05Z"},
+                   {"type": "PAGE_VIEW", "sessionId": "WEB-ID"}):
+        body = post(api, TRACK, {"input": {**CHECK_IN, **change}}, key=WRITER).json()
+        assert body["data"] == {"trackEvent": None} and codes(body) == ["CONFLICT"], change
+    assert one("MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit {visitId: 'VISIT-ID'})-[:TO_STORE]->(s:Store) "
+               "RETURN [c.customerId, s.storeId, toString(v.arrivedAt), v.source]") == [
+        "C2", "S2", "2025-05-02T09:00:00Z", "loyalty_scan"]
+    assert one("MATCH (v:Visit {visitId: 'VISIT-ID'}) RETURN count(v)") == 1
+    assert one("MATCH (e:Event {eventId: 'VISIT-ID'}) RETURN count(e)") == 0
+
+
+RESPOND_KEYED = """mutation($input: RecordResponseInput!, $key: String) {
+  recordResponse(input: $input, idempotencyKey: $key) { messageId customerId type at replayed } }"""
+
+
+def test_record_response_replays_an_idempotency_key(api: TestClient) -> None:
+    clicked = {"messageId": "M1", "type": "CLICKED", "text": "yes"}  # no time: the server's, once
+    first = data(api, RESPOND_KEYED, {"input": clicked, "key": "k-1"}, key=WRITER)["recordResponse"]
+    assert first["replayed"] is False
+    again = data(api, RESPOND_KEYED, {"input": clicked, "key": "k-1"}, key=WRITER)["recordResponse"]
+    assert again == {**first, "replayed": True}
+    assert one("MATCH (:Customer)-[r:RESPONDED {type: 'clicked'}]->(:Message) RETURN count(r)") == 1
+    for change in ({"type": "OPENED"}, {"text": "no"}, {"at": "2025-03-03T11:00:00Z"}):
+        body = post(api, RESPOND_KEYED, {"input": {**clicked, **change}, "key": "k-1"}, key=WRITER).json()
+        assert body["data"] == {"recordResponse": None} and codes(body) == ["CONFLICT"], change
+    assert one("MATCH (:Customer)-[r:RESPONDED]->(:Message) RETURN count(r)") == 3  # 2 seeded + 1
+    unsubscribe = {"messageId": "M1", "type": "UNSUBSCRIBED"}
+    data(api, RESPOND_KEYED, {"input": unsubscribe, "key": "k-2"}, key=WRITER)
+    data(api, RESPOND_KEYED, {"input": unsubscribe, "key": "k-2"}, key=WRITER)  # replayed: no second consent write
+    assert one("MATCH (a:AuditEntry {action: 'consent'}) RETURN count(a)") == 1
+    assert one("MATCH ()-[r:RESPONDED {type: 'unsubscribed'}]->() RETURN count(r)") == 1
+    body = post(api, RESPOND_KEYED, {"input": {"messageId": "M1", "type": "OPENED"}, "key": ""}, key=WRITER).json()
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_concurrent_record_response_retries_write_once(graph: Settings) -> None:
+    seed(graph)
+    variables = [{"input": {"messageId": "M1", "type": "REDEEMED"}, "key": "k-same"}] * 10
+    bodies = asyncio.run(_concurrently(make_app(graph), RESPOND_KEYED, variables))
+    assert [codes(body) for body in bodies] == [[]] * 10, bodies
+    assert sorted(body["data"]["recordResponse"]["replayed"] for body in bodies) == [False] + [True] * 9
+    assert len({body["data"]["recordResponse"]["at"] for body in bodies}) == 1
+    assert one("MATCH ()-[r:RESPONDED {type: 'redeemed'}]->() RETURN count(r)") == 1
+
+
+def test_erasure_removes_idempotency_keys_with_the_responses(
+        api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path))
+    data(api, RESPOND_KEYED, {"input": {"messageId": "M1", "type": "CLICKED"}, "key": "ada-click-1"}, key=WRITER)
+    data(api, ERASE, {"id": "C1"}, key=ADMIN)
+    assert one("MATCH ()-[r]->() WHERE r.idempotencyKey IS NOT NULL RETURN count(r)") == 0
+    assert one("MATCH (n) WHERE any(k IN keys(n) WHERE n[k] = 'ada-click-1') RETURN count(n)") == 0

@@ -13,20 +13,25 @@ import asyncio
 import enum
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import strawberry
+from pydantic import ValidationError
 from strawberry.types import Info
 
 from api.errors import BadUserInput, Forbidden, NotFound
-from api.queries import writes
+from api.queries import tracking, writes
 from api.queries.ownership import owners
 from api.schema.common import context
 from api.schema.customer import Consent, IdentityInput
 from api.schema.permissions import CanErase, CanWriteOwn
 from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
 from graph_model.privacy.erasure import erase_customer
+from loaders.entities import SPECS
+from loaders.schemas import EventRow
 
 MAX_TEXT = 2_000
+MAX_KEY = 200
 
 
 @strawberry.enum(description="The interactions a front-end can track.")
@@ -58,7 +63,8 @@ class ResponseType(enum.Enum):
     UNSUBSCRIBED = "unsubscribed"
 
 
-@strawberry.input(description="One interaction. `eventId` makes retries idempotent; STORE_CHECK_IN records a visit.")
+@strawberry.input(description="One interaction. `eventId` makes retries idempotent (the same id with other content "
+                                     "is CONFLICT); STORE_CHECK_IN records a visit.")
 class TrackEventInput:
     type: InteractionType
     session_id: strawberry.ID | None = None
@@ -85,7 +91,8 @@ class TrackEventPayload:
     at: datetime
     session_id: strawberry.ID | None
     customer_id: strawberry.ID | None
-    duplicate: bool = strawberry.field(description="True when this eventId had been recorded before.")
+    duplicate: bool = strawberry.field(description="True when this eventId had been recorded before (with the same "
+                                                   "content): the stored event is answered, nothing written again.")
 
 
 @strawberry.input(description="A response to a message; the customer is the message's recipient.")
@@ -102,6 +109,8 @@ class RecordResponsePayload:
     customer_id: strawberry.ID
     type: ResponseType
     at: datetime
+    replayed: bool = strawberry.field(default=False, description="True when this idempotencyKey had been answered "
+                                                                 "before: the first answer, nothing written again.")
 
 
 @strawberry.input(description="Grant or withdraw consent for one channel and purpose.")
@@ -155,6 +164,30 @@ async def _scope_track(info: Info, data: TrackEventInput, customer_id: str, refs
                         argument="sessionId")
 
 
+def _event_row(data: TrackEventInput, event_id: str, at: datetime) -> dict[str, Any]:
+    """The loaders' events row (validated by the loaders' schema and checks), or BAD_USER_INPUT."""
+    if data.session_id is None:
+        raise BadUserInput("`sessionId` is required for this interaction type.", argument="sessionId")
+    try:
+        row = EventRow(eventId=event_id, sessionId=str(data.session_id), type=data.type.value, at=at,
+                       page=data.page, query=data.query, resultsCount=data.results_count, quantity=data.quantity,
+                       sku=data.product_sku, categoryId=data.category_id, orderId=data.order_id)
+    except ValidationError as error:
+        fields = sorted({str(part["loc"][0]) for part in error.errors() if part["loc"]})
+        raise BadUserInput(f"invalid event fields: {', '.join(fields)}.") from None
+    spec = SPECS["events"]
+    problem = spec.check(row) if spec.check else None
+    if problem:
+        raise BadUserInput(problem)
+    return spec.params(row)
+
+
+def _payload(event_id: str, recorded: tracking.Recorded) -> TrackEventPayload:
+    return TrackEventPayload(event_id=event_id, type=InteractionType(recorded.type), at=recorded.at,
+                             session_id=recorded.session_id, customer_id=recorded.customer_id,
+                             duplicate=not recorded.created)
+
+
 async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
     db, principal = context(info).db, context(info).principal
     event_id = str(data.event_id) if data.event_id is not None else str(uuid.uuid4())
@@ -168,8 +201,7 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
         if text is not None and len(text) > MAX_TEXT:
             raise BadUserInput(f"texts are limited to {MAX_TEXT} characters.")
     refs = await writes.references(db, customerId=customer_id, sku=data.product_sku, categoryId=data.category_id,
-                                   storeId=data.store_id, orderId=data.order_id, eventId=event_id,
-                                   identityKey=identity_key)
+                                   storeId=data.store_id, orderId=data.order_id, identityKey=identity_key)
     if principal.is_customer:
         assert customer_id is not None
         await _scope_track(info, data, customer_id, refs)
@@ -180,28 +212,20 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
     _missing(refs, {"customer": customer_id, "product": data.product_sku, "category": data.category_id,
                     "store": data.store_id, "order": data.order_id})
     customer_id = customer_id or refs["identifiedCustomerId"]
-    payload = TrackEventPayload(event_id=event_id, type=data.type, at=at,
-                                session_id=data.session_id, customer_id=customer_id, duplicate=bool(refs["exists"]))
-    if refs["exists"]:
-        return payload
     if data.type is InteractionType.STORE_CHECK_IN:
         if customer_id is None or data.store_id is None:
             raise BadUserInput("STORE_CHECK_IN needs a known customer (customerId or identity) and a storeId.")
-        await writes.check_in(db, event_id=event_id, customer_id=customer_id, store_id=str(data.store_id), at=at)
-        return payload
-    if data.session_id is None:
-        raise BadUserInput("`sessionId` is required for this interaction type.", argument="sessionId")
-    search_text = " ".join(data.query.lower().split()) if data.type is InteractionType.SEARCH and data.query else None
-    await writes.track_event(db, {
-        "sessionId": str(data.session_id), "channel": data.channel.value, "device": data.device, "at": at,
-        "storeId": data.store_id, "customerId": customer_id, "identityKey": identity_key,
-        "identityType": data.identity.type if data.identity else None,
-        "identityValue": data.identity.value if data.identity else None,
-        "eventId": event_id, "type": data.type.value, "page": data.page, "query": data.query,
-        "resultsCount": data.results_count, "quantity": data.quantity, "sku": data.product_sku,
-        "categoryId": data.category_id, "searchText": search_text, "orderId": data.order_id,
-    })
-    return payload
+        recorded = await tracking.check_in(db, event_id=event_id, customer_id=customer_id,
+                                           store_id=str(data.store_id), at=at, at_given=data.at is not None)
+        return _payload(event_id, recorded)
+    event = _event_row(data, event_id, at)
+    identity = ({"key": identity_key, "type": data.identity.type, "value": data.identity.value}
+                if data.identity and identity_key else None)
+    session = tracking.SessionInput(channel=data.channel.value, device=data.device, customer_id=customer_id,
+                                    store_id=str(data.store_id) if data.store_id is not None else None,
+                                    identity=identity)
+    recorded = await tracking.track_event(db, event, session, at_given=data.at is not None)
+    return _payload(event_id, recorded)
 
 
 @strawberry.type
@@ -213,18 +237,27 @@ class Mutation:
 
     @strawberry.mutation(description="Record a customer's response to a message (opened, clicked, redeemed, replied...).",
                          permission_classes=[CanWriteOwn])
-    async def record_response(self, info: Info, input: RecordResponseInput) -> RecordResponsePayload | None:
+    async def record_response(self, info: Info, input: RecordResponseInput,
+                              idempotency_key: Annotated[str | None, strawberry.argument(
+                                  description="Makes retries idempotent: the same key replays the first answer; "
+                                              "with other content it is CONFLICT.")] = None,
+                              ) -> RecordResponsePayload | None:
         if input.text is not None and len(input.text) > MAX_TEXT:
             raise BadUserInput(f"`text` is limited to {MAX_TEXT} characters.", argument="text")
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY:
+            raise BadUserInput(f"`idempotencyKey` is 1 to {MAX_KEY} characters.", argument="idempotencyKey")
         db, at = context(info).db, _now(input.at)
         target = await writes.response_target(db, str(input.message_id))
         if target is None or not context(info).principal.may_read(target["customerId"]):
             raise NotFound(f"No message with id {str(input.message_id)!r}.", argument="messageId")
-        await writes.record_response(db, message_id=str(input.message_id), customer_id=target["customerId"],
-                                     channel=target["channel"], type_=input.type.value, at=at, text=input.text,
-                                     actor=context(info).principal.label)
-        return RecordResponsePayload(message_id=input.message_id, customer_id=target["customerId"],
-                                     type=input.type, at=at)
+        row = await writes.record_response(db, message_id=str(input.message_id), customer_id=target["customerId"],
+                                           channel=target["channel"], type_=input.type.value, at=at,
+                                           text=input.text, actor=context(info).principal.label,
+                                           idempotency_key=idempotency_key, at_given=input.at is not None)
+        if row is None:  # the message's recipient went between the two statements (erased)
+            raise NotFound(f"No message with id {str(input.message_id)!r}.", argument="messageId")
+        return RecordResponsePayload(message_id=input.message_id, customer_id=row["customerId"],
+                                     type=ResponseType(row["type"]), at=row["at"], replayed=row["replayed"])
 
     @strawberry.mutation(description="Grant or withdraw consent for one channel and purpose (audited).",
                          permission_classes=[CanWriteOwn])
