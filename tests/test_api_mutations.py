@@ -393,3 +393,14 @@ def test_erasure_removes_idempotency_keys_with_the_responses(
     data(api, ERASE, {"id": "C1"}, key=ADMIN)
     assert one("MATCH ()-[r]->() WHERE r.idempotencyKey IS NOT NULL RETURN count(r)") == 0
     assert one("MATCH (n) WHERE any(k IN keys(n) WHERE n[k] = 'ada-click-1') RETURN count(n)") == 0
+
+
+def test_an_erased_persons_session_takes_no_new_event(
+        api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path))
+    data(api, ERASE, {"id": "C1"}, key=ADMIN)  # SS1 was C1's: tombstoned, kept anonymous
+    before = (event_state(), one("MATCH (n) RETURN count(n)"))
+    body = post(api, TRACK, {"input": {"type": "PAGE_VIEW", "sessionId": "SS1", "page": "/?email=ada"}},
+                key=WRITER).json()
+    assert body["data"] == {"trackEvent": None} and codes(body) == ["NOT_FOUND"]
+    assert (event_state(), one("MATCH (n) RETURN count(n)")) == before

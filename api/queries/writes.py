@@ -22,7 +22,7 @@ from api.errors import Conflict
 from graph_model.model import CONSENT_CHANNELS
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
 from graph_model.privacy.consent import WRITE_CONSENTS, consent_detail, consent_row
-from graph_model.privacy.keys import customer_hash, identity_hash
+from graph_model.privacy.keys import customer_hash, identity_hash, session_hash
 
 REFERENCES = """
 OPTIONAL MATCH (c:Customer {customerId: $customerId}) WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
@@ -33,7 +33,8 @@ OPTIONAL MATCH (o:Order {orderId: $orderId})
 OPTIONAL MATCH (:Identity {identityKey: $identityKey})-[:IDENTIFIES]->(ic:Customer)
 RETURN c IS NOT NULL AS customer, EXISTS { MATCH (t:Tombstone) WHERE t.hash IN $erasedHashes } AS erased, p IS NOT NULL AS product, cat IS NOT NULL AS category,
        st IS NOT NULL AS store, o IS NOT NULL AS order,
-       ic.customerId AS identifiedCustomerId
+       ic.customerId AS identifiedCustomerId,
+       EXISTS { MATCH (t:Tombstone) WHERE t.hash IN $sessionHashes } AS sessionErased
 LIMIT 1
 """
 
@@ -67,12 +68,14 @@ RETURN r.type AS type, r.at AS at, c.customerId AS customerId, false AS replayed
 
 async def references(db: Database, **keys: Any) -> Row:
     """Which of the referenced nodes exist, whom an identifier names, and whether
-    the customer id or the identifier was erased (``erased``: by their tombstones' keyed hashes)."""
+    the customer id or the identifier was erased (``erased``: by their tombstones' keyed hashes), or the
+    session was an erased person's (``sessionErased``: the loaders refuse its events too)."""
     params = {name: keys.get(name) for name in
               ("customerId", "sku", "categoryId", "storeId", "orderId", "identityKey")}
     hashes = [customer_hash(params["customerId"])] if params["customerId"] else []
     hashes += [identity_hash(params["identityKey"])] if params["identityKey"] else []
-    rows = await db.run(REFERENCES, {**params, "erasedHashes": hashes})
+    sessions = [session_hash(keys["sessionId"])] if keys.get("sessionId") else []
+    rows = await db.run(REFERENCES, {**params, "erasedHashes": hashes, "sessionHashes": sessions})
     return rows[0]
 
 

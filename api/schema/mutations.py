@@ -197,11 +197,14 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
                         "are linked by the retailer's backend).", argument="identity")
     identity_key = data.identity.key() if data.identity else None
     customer_id = str(data.customer_id) if data.customer_id is not None else principal.customer_id
+    is_check_in = data.type is InteractionType.STORE_CHECK_IN
+    session_id = str(data.session_id) if data.session_id is not None and not is_check_in else None
     for text in (data.query, data.page, data.device):
         if text is not None and len(text) > MAX_TEXT:
             raise BadUserInput(f"texts are limited to {MAX_TEXT} characters.")
     refs = await writes.references(db, customerId=customer_id, sku=data.product_sku, categoryId=data.category_id,
-                                   storeId=data.store_id, orderId=data.order_id, identityKey=identity_key)
+                                   storeId=data.store_id, orderId=data.order_id, identityKey=identity_key,
+                                   sessionId=session_id)
     if principal.is_customer:
         assert customer_id is not None
         await _scope_track(info, data, customer_id, refs)
@@ -209,10 +212,12 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
         if customer_id is not None:
             raise NotFound(f"No customer with id {customer_id!r}.", argument="customer")
         raise NotFound("No customer with that identifier.", argument="identity")
+    if refs["sessionErased"]:  # an erased person's session takes no new events (as in the loaders)
+        raise NotFound(f"No session with id {session_id!r}.", argument="sessionId")
     _missing(refs, {"customer": customer_id, "product": data.product_sku, "category": data.category_id,
                     "store": data.store_id, "order": data.order_id})
     customer_id = customer_id or refs["identifiedCustomerId"]
-    if data.type is InteractionType.STORE_CHECK_IN:
+    if is_check_in:
         if customer_id is None or data.store_id is None:
             raise BadUserInput("STORE_CHECK_IN needs a known customer (customerId or identity) and a storeId.")
         recorded = await tracking.check_in(db, event_id=event_id, customer_id=customer_id,
