@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 from api.static_files import StaticFilesWithHeaders
@@ -18,7 +19,13 @@ IMMUTABLE = "public, max-age=31536000, immutable"  # every file name carries its
 def graphiql_html(default_headers: Mapping[str, str]) -> str:
     """The GraphiQL page; its fetcher sends ``default_headers`` with every request."""
     headers = json.dumps(dict(default_headers)).replace("<", "\\u003c")  # safe inside <script>
-    return PAGE.read_text(encoding="utf-8").replace("__DEFAULT_HEADERS__", headers)
+    return _page_text().replace("__DEFAULT_HEADERS__", headers)
+
+
+@cache
+def _page_text() -> str:
+    """The page file, read once per process (it ships with the package)."""
+    return PAGE.read_text(encoding="utf-8")
 
 
 def graphiql_assets() -> StaticFilesWithHeaders:

@@ -13,16 +13,25 @@ from contextlib import contextmanager
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from starlette.testclient import TestClient
-from test_api_support import ADMIN, READER, WRITER, data, make_app, seed, seeded, served  # noqa: F401
+from test_api_support import (  # noqa: F401
+    ADMIN,
+    CHROMIUM,
+    READER,
+    WRITER,
+    data,
+    make_app,
+    offline_page,
+    seed,
+    seeded,
+    served,
+)
 
 from api.clienteling import ASSETS_DIR, ASSETS_PATH, PAGE_PATH
 from graph_model.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = re.compile(r'<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]*)"')
 CONTENT_TYPES = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",)}
@@ -59,29 +68,9 @@ def test_the_page_and_its_files_are_served_with_their_types_and_no_outside_url(s
 def browser_page(port: int) -> Iterator[Any]:
     """A tablet-sized page of headless Chromium on the served app: requests off loopback are refused, and
     neither a refused request nor a script error may happen."""
-    from playwright.sync_api import Route, sync_playwright
-
-    refused: list[str] = []
-    errors: list[str] = []
-
-    def local_only(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort("internetdisconnected")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=TABLET)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.route("**/*", local_only)
+    with offline_page(TABLET) as page:
         page.goto(f"http://127.0.0.1:{port}{PAGE_PATH}", wait_until="networkidle")
-        try:
-            yield page
-        finally:
-            browser.close()
-    assert refused == [] and errors == []
+        yield page
 
 
 def use_key(page: Any, key: str) -> None:

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from test_api_support import make_app, served  # noqa: F401
+from test_api_support import CHROMIUM, make_app, served  # noqa: F401
 
 from api.guide import PICTURES, render_guide
 from customer_graph.cypher_library import library_files
 from graph_model import run_query
 from graph_model.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
 RUNNABLE = re.compile(r'<pre class="pre-scrollable code runnable">(.*?)</pre>', re.S)
 
 
@@ -61,10 +60,9 @@ def served_guide(analyst_graph: Settings) -> Iterator[str]:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-@pytest.mark.xfail(strict=False, reason="flaky here: the Browser sometimes reports BoltConnectionError "
-                   "'No connection found' (open in issue 20)")
 def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
         analyst_graph: Settings, served_guide: str, tmp_path: Path) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     if not analyst_graph.uses_local_server:
@@ -73,10 +71,18 @@ def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(analyst_graph.browser_url.replace("127.0.0.1", "localhost"), wait_until="networkidle")
-        page.locator('[data-testid="boltaddress"]').fill(f"127.0.0.1:{analyst_graph.bolt_port}")
+        page.locator('[data-testid="boltaddress"]').fill(f"bolt://127.0.0.1:{analyst_graph.bolt_port}")
         page.locator('[data-testid="username"]').fill(analyst_graph.user)
         page.locator('[data-testid="password"]').fill(analyst_graph.password)
         page.locator('[data-testid="connect"]').click()
+        # the editor shows before the Browser's driver is connected; a statement run before then fails with
+        # "No connection found, did you connect to Neo4j?": wait for the Browser's own connected frame
+        connected = page.get_by_text("You are connected as user").first
+        try:
+            connected.wait_for(timeout=60_000)
+        except PlaywrightTimeout:
+            page.screenshot(path=str(tmp_path / "browser-connect.png"))
+            pytest.fail(f"the Browser did not connect: {page.locator('body').inner_text()[:2_000]}")
         editor = page.locator(".monaco-editor textarea").first
         editor.wait_for(timeout=20_000)
         page.wait_for_timeout(1_000)

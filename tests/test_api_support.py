@@ -159,6 +159,39 @@ def served(app: Any) -> Iterator[int]:
         thread.join(10)
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (Playwright's own browser download cannot work here)
+
+
+@contextmanager
+def offline_page(viewport: dict[str, int]) -> Iterator[Any]:
+    """A page of headless Chromium with no internet: a request off loopback is refused (``internetdisconnected``).
+    On exit, no request may have been refused and no script error may have happened."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import Route, sync_playwright
+
+    refused: list[str] = []
+    errors: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport=viewport)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route("**/*", local_only)
+        try:
+            yield page
+        finally:
+            browser.close()
+    assert refused == [] and errors == []
+
+
 def post(client: TestClient, query: str, variables: dict[str, Any] | None = None, key: str | None = READER,
          accept: str = GRAPHQL_RESPONSE) -> Any:
     """POST a GraphQL request; the httpx response."""
