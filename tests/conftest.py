@@ -11,6 +11,7 @@ Where the database comes from, in order:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -110,3 +111,15 @@ def analyst_graph(neo4j_settings: Settings) -> Settings:
     clear_graph()
     run_script(ANALYST_FIXTURE.read_text(encoding="utf-8"))
     return neo4j_settings
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """Where a test keeps what a person should look at afterwards (the browser tests' screenshots):
+    ``$CUSTOMER_GRAPH_TEST_ARTIFACTS`` (default ``test-artifacts/`` in the checkout), one folder per test,
+    kept after the run (CI can publish it); emptied when the test starts."""
+    root = Path(os.environ.get("CUSTOMER_GRAPH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+    folder = root / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder

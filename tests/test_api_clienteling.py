@@ -103,7 +103,7 @@ def dd(page: Any, term: str) -> str:
 
 
 @browser_only
-def test_a_reader_sees_the_profile_without_personal_fields(seeded: Settings, tmp_path: Path) -> None:
+def test_a_reader_sees_the_profile_without_personal_fields(seeded: Settings, artifacts: Path) -> None:
     with served(make_app(seeded)) as port, browser_page(port) as page:
         use_key(page, "not-a-key-at-all")
         find(page, "C1")
@@ -126,17 +126,17 @@ def test_a_reader_sees_the_profile_without_personal_fields(seeded: Settings, tmp
         assert first.locator(".sources").inner_text() == "Based on: their own purchases and browsing"
         assert page.locator("#similar").inner_text() == "1 similar shopper."
         assert entries(page) == FIRST_PAGE and no_horizontal_scrolling(page)
-        page.screenshot(path=str(tmp_path / "reader.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "reader.png"), full_page=True)
         page.get_by_role("button", name="More").click()
         page.locator("#timeline > li.entry").nth(TIMELINE_SIZE - 1).wait_for(timeout=20_000)
         assert entries(page) == TIMELINE_SIZE and page.get_by_role("button", name="More").is_hidden()
         assert page.get_by_text("That is the whole timeline.").is_visible()
         assert page.locator("#timeline li.order").filter(has_text="Order O1:").is_visible()
-        page.screenshot(path=str(tmp_path / "reader-timeline.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "reader-timeline.png"), full_page=True)
 
 
 @browser_only
-def test_an_admin_finds_by_identifier_and_sees_the_name(seeded: Settings, tmp_path: Path) -> None:
+def test_an_admin_finds_by_identifier_and_sees_the_name(seeded: Settings, artifacts: Path) -> None:
     with served(make_app(seeded)) as port, browser_page(port) as page:
         use_key(page, ADMIN)
         find(page, "NOBODY")
@@ -150,14 +150,14 @@ def test_an_admin_finds_by_identifier_and_sees_the_name(seeded: Settings, tmp_pa
         assert "Call me on 07700 900123" in page.locator("#timeline li.response").filter(has_text="Replied").inner_text()
         assert "hidden for your role" not in page.locator("#profile").inner_text()
         assert no_horizontal_scrolling(page)
-        page.screenshot(path=str(tmp_path / "clienteling.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "clienteling.png"), full_page=True)
         page.get_by_role("button", name="More").click()
         page.locator("#timeline > li.entry").nth(TIMELINE_SIZE - 1).wait_for(timeout=20_000)
         assert entries(page) == TIMELINE_SIZE
 
 
 @browser_only
-def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Settings, tmp_path: Path) -> None:
+def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Settings, artifacts: Path) -> None:
     from playwright.sync_api import expect
 
     with served(make_app(seeded)) as port, browser_page(port) as page:
@@ -183,12 +183,12 @@ def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Sett
         # focus moves to the first entry of the new page
         assert page.evaluate("[...document.querySelectorAll('#timeline > li')].indexOf(document.activeElement)") == FIRST_PAGE
         assert page.locator("#recommendations .why").first.is_visible()
-        page.screenshot(path=str(tmp_path / "keyboard.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "keyboard.png"), full_page=True)
 
 
 @browser_only
 def test_a_customer_without_personalisation_gets_non_personal_recommendations_said_so(
-        seeded: Settings, tmp_path: Path) -> None:
+        seeded: Settings, artifacts: Path) -> None:
     try:
         with TestClient(make_app(seeded)) as client:
             data(client, "mutation($input: SetConsentInput!) { setConsent(input: $input) { granted } }",
@@ -210,13 +210,13 @@ def test_a_customer_without_personalisation_gets_non_personal_recommendations_sa
                 assert card.locator(".why").inner_text().endswith("not personalised, as you asked")
                 assert "their own purchases" not in card.locator(".sources").inner_text()
             assert cards.first.locator(".sources").inner_text() == "Based on: popular with shoppers like them"
-            page.screenshot(path=str(tmp_path / "no-personalisation.png"), full_page=True)
+            page.screenshot(path=str(artifacts / "no-personalisation.png"), full_page=True)
     finally:
         seed(seeded)  # the module's other tests read the graph as seeded
 
 
 @browser_only
-def test_synthetic_entries_are_labelled_as_the_api_returns_them(seeded: Settings, tmp_path: Path) -> None:
+def test_synthetic_entries_are_labelled_as_the_api_returns_them(seeded: Settings, artifacts: Path) -> None:
     from graph_model import run_query
 
     try:
@@ -238,7 +238,7 @@ CREATE (m)-[:PART_OF]->(:Campaign {campaignId: 'SYN-CP1', name: 'Autumn tents (s
 
 
 @browser_only
-def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, tmp_path: Path) -> None:
+def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, artifacts: Path) -> None:
     from test_api_keep_in_touch import AT_RISK
 
     from graph_model import run_query
@@ -259,7 +259,7 @@ def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, tmp_path: Pat
             assert "hidden for your role" in rows.nth(0).inner_text()
             assert "No marketing consent: talk to them when they come in." in rows.nth(1).inner_text()
             assert no_horizontal_scrolling(page)
-            page.screenshot(path=str(tmp_path / "keep-in-touch.png"), full_page=True)
+            page.screenshot(path=str(artifacts / "keep-in-touch.png"), full_page=True)
             rows.nth(0).get_by_role("button", name="Customer C5").click()
             profile_shown(page, "C5")
             assert dd(page, "Churn risk").startswith("80 %")
@@ -268,7 +268,7 @@ def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, tmp_path: Pat
 
 
 @browser_only
-def test_notes_written_with_a_writer_key_and_read_with_an_admin_key(seeded: Settings, tmp_path: Path) -> None:
+def test_notes_written_with_a_writer_key_and_read_with_an_admin_key(seeded: Settings, artifacts: Path) -> None:
     from playwright.sync_api import expect
 
     try:
@@ -290,6 +290,6 @@ def test_notes_written_with_a_writer_key_and_read_with_an_admin_key(seeded: Sett
             use_key(page, ADMIN)
             find(page, "C1")
             page.locator("#notes li").get_by_text("Prefers the blue tents.").wait_for(timeout=20_000)
-            page.screenshot(path=str(tmp_path / "notes.png"), full_page=True)
+            page.screenshot(path=str(artifacts / "notes.png"), full_page=True)
     finally:
         seed(seeded)

@@ -61,7 +61,7 @@ def served_guide(analyst_graph: Settings) -> Iterator[str]:
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
 def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
-        analyst_graph: Settings, served_guide: str, tmp_path: Path) -> None:
+        analyst_graph: Settings, served_guide: str, artifacts: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -81,7 +81,7 @@ def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
         try:
             connected.wait_for(timeout=60_000)
         except PlaywrightTimeout:
-            page.screenshot(path=str(tmp_path / "browser-connect.png"))
+            page.screenshot(path=str(artifacts / "browser-connect.png"))
             pytest.fail(f"the Browser did not connect: {page.locator('body').inner_text()[:2_000]}")
         editor = page.locator(".monaco-editor textarea").first
         editor.wait_for(timeout=20_000)
@@ -100,5 +100,5 @@ def test_the_real_neo4j_browser_plays_the_guide_and_draws_a_picture(
         try:
             page.locator("svg .node").first.wait_for(timeout=30_000)  # the Browser drew the neighbourhood
         finally:
-            page.screenshot(path=str(tmp_path / "browser-guide.png"))
+            page.screenshot(path=str(artifacts / "browser-guide.png"))
             browser.close()
