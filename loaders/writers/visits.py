@@ -30,7 +30,8 @@ RETURN customerId, [(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .gr
 SCAN_CUSTOMERS = """
 UNWIND range(0, size($rows) - 1) AS index
 WITH index, $rows[index] AS r
-OPTIONAL MATCH (:Identity {identityKey: r.cardKey})-[:IDENTIFIES]->(known:Customer)
+OPTIONAL MATCH (card:Identity {identityKey: r.cardKey})-[:IDENTIFIES]->(known:Customer)
+USING INDEX card:Identity(identityKey)
 OPTIONAL MATCH (given:Customer {customerId: r.customerId})
 RETURN index, coalesce(given.customerId, known.customerId) AS customerId
 """
