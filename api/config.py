@@ -64,11 +64,6 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     return raw or None
 
 
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    raw = env.get(name, "").strip()
-    return raw or None
-
-
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
     host = host.strip().strip("[]").lower()
