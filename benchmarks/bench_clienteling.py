@@ -4,7 +4,7 @@
 It serves the API (production mode, one uvicorn worker, a benchmark admin key), opens ``/clienteling`` in
 headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright) and measures:
 
-- **page**: navigation until the network is idle (the page, its script and style; no CDN);
+- **page**: navigation until the load event (the page, its script and style; no CDN);
 - **lookup**: from pressing Enter on a customer id until the page says "Showing customer …" (profile,
   consents, recommendations, similar shoppers, nearby stores and the first timeline page rendered: two
   GraphQL requests), for the ``--customers`` customers with the most sessions, visits and orders (the
@@ -90,7 +90,7 @@ def main() -> None:
             pages: list[float] = []
             for _ in range(args.rounds):
                 started = time.perf_counter()
-                page.goto(f"http://127.0.0.1:{port}/clienteling", wait_until="networkidle")
+                page.goto(f"http://127.0.0.1:{port}/clienteling", wait_until="load")
                 pages.append(time.perf_counter() - started)
             page.get_by_label("API key", exact=True).fill(BENCH_KEY)
             page.get_by_role("button", name="Use this key").click()
