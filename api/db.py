@@ -93,7 +93,7 @@ class Database:
         (``QueryTimedOut``); no free connection within ``acquisition_timeout`` is ``DatabaseUnavailable``.
         """
         self.round_trips += 1
-        statement = neo4j.Query(query, timeout=self.statement_timeout)  # type: ignore[arg-type]
+        statement = neo4j.Query(query, timeout=self.statement_timeout)
         try:
             if write:  # a managed transaction, retried on transient errors
                 records, _, _ = await self.driver.execute_query(

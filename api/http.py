@@ -143,8 +143,8 @@ async def _request_params(request: Request, limit: int) -> tuple[str, dict[str, 
         return _graphql_params({"query": params.get("query"), "variables": variables,
                                 "operationName": params.get("operationName")})
     content_type = request.headers.get("content-type", "")
-    media, *params = (piece.strip().lower() for piece in content_type.split(";"))
-    charset = next((p.partition("=")[2].strip('"') for p in params if p.startswith("charset=")), "utf-8")
+    media, *options = (piece.strip().lower() for piece in content_type.split(";"))
+    charset = next((p.partition("=")[2].strip('"') for p in options if p.startswith("charset=")), "utf-8")
     if media != JSON or charset not in ("utf-8", "utf8"):
         raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", "POST a GraphQL request as application/json (UTF-8).")
     return _graphql_params(_loads(await _read_body(request, limit), "The request body"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -165,7 +166,7 @@ def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[Valid
 def limit_extensions(max_depth: int, max_cost: int, max_page_size: int,
                      max_tokens: int) -> list[Callable[[], SchemaExtension]]:
     """Schema extension factories enforcing the limits (rules built once, so validation stays cached)."""
-    rules = [limits_rule(max_depth, max_cost, max_page_size)]
+    rules: list[type[ASTValidationRule]] = [limits_rule(max_depth, max_cost, max_page_size)]
     return [lambda: MaxTokensLimiter(max_token_count=max_tokens), lambda: AddValidationRules(rules)]
 
 

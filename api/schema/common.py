@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def context(info: Info) -> RequestContext:
     """The request context of a resolver."""
-    return info.context  # type: ignore[no-any-return]
+    return info.context
 
 
 def page_size(info: Info, first: int, argument: str = "first") -> int:

@@ -356,5 +356,5 @@ class CustomerQuery:
         loaded = dict(zip(reachable, await _load_customers(info, reachable), strict=True)) if reachable else {}
         rows = [loaded.get(str(i)) for i in ids]
         # graphql-core turns an exception in a list into null plus an error located at that item
-        return [Customer.from_row(row) if row is not None else NotFound("No customer with that id.", id=str(i))
-                for i, row in zip(ids, rows, strict=True)]  # type: ignore[misc]
+        return [Customer.from_row(row) if row is not None  # type: ignore[misc]
+                else NotFound("No customer with that id.", id=str(i)) for i, row in zip(ids, rows, strict=True)]

@@ -183,9 +183,13 @@ def _event_row(data: TrackEventInput, event_id: str, at: datetime) -> dict[str, 
 
 
 def _payload(event_id: str, recorded: tracking.Recorded) -> TrackEventPayload:
-    return TrackEventPayload(event_id=event_id, type=InteractionType(recorded.type), at=recorded.at,
-                             session_id=recorded.session_id, customer_id=recorded.customer_id,
+    return TrackEventPayload(event_id=strawberry.ID(event_id), type=InteractionType(recorded.type), at=recorded.at,
+                             session_id=_id(recorded.session_id), customer_id=_id(recorded.customer_id),
                              duplicate=not recorded.created)
+
+
+def _id(value: str | None) -> strawberry.ID | None:
+    return strawberry.ID(value) if value is not None else None
 
 
 async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
