@@ -1,7 +1,8 @@
 """The Starlette application: ``/graphql`` (GraphiQL in development or when introspection is enabled,
 its files under ``/graphiql-assets``, :mod:`api.graphiql`), ``/healthz``, ``/readyz``, ``/guide``
-(the analysts' Neo4j Browser guide, :mod:`api.guide`) and ``/clienteling`` (the store associates' page,
-:mod:`api.clienteling`, its files under ``/clienteling-assets``)."""
+(the analysts' Neo4j Browser guide, :mod:`api.guide`), ``/clienteling`` (the store associates' page,
+:mod:`api.clienteling`, its files under ``/clienteling-assets``) and ``/v1/…`` (the Segment tracking API,
+:mod:`api.collection`)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from api.clienteling import ASSETS_PATH as CLIENTELING_ASSETS_PATH
 from api.clienteling import PAGE_PATH as CLIENTELING_PATH
 from api.clienteling import clienteling, clienteling_assets
+from api.collection.config import CollectionConfig, load_collection_config
+from api.collection.routes import CollectionEndpoints, off_routes
+from api.collection.spool import Spool
+from api.collection.writer import Collector
 from api.config import ApiConfig, load_api_config
 from api.db import Database
 from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.guide import GUIDE_PATH, guide
 from api.http import GraphQLEndpoint
 from api.schema import build_schema
+from graph_model import connection
 from graph_model.errors import CustomerGraphError
 from graph_model.settings import Settings
 
@@ -32,14 +38,16 @@ GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's 
 
 
 def create_app(config: ApiConfig | None = None, settings: Settings | None = None,
-               database: Database | None = None) -> Starlette:
-    """The API as an ASGI app; ``config`` and ``settings`` default to the environment.
+               database: Database | None = None, collection: CollectionConfig | None = None) -> Starlette:
+    """The API as an ASGI app; ``config``, ``settings`` and ``collection`` default to the environment.
 
     ``database`` (built from ``settings`` when not given) is exposed as ``app.state.db``; its driver is
-    built on first use and closed at shutdown.
+    built on first use and closed at shutdown. With write keys (``collection``), the collector's spool is
+    opened and its writer thread runs while the app does (``app.state.collector``).
     """
     config = config or load_api_config()
     config.check()  # production without keys, or with a development key, never starts
+    collection = collection or load_collection_config(development=config.development)
     db = database or Database(settings, statement_timeout=config.statement_timeout)
     endpoint = GraphQLEndpoint(build_schema(config), db, config)
 
@@ -60,8 +68,14 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        yield
-        await db.close()
+        if collector is not None:
+            collector.start()
+        try:
+            yield
+        finally:
+            if collector is not None:
+                await asyncio.to_thread(collector.stop)
+            await db.close()
 
     routes: list[BaseRoute] = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
@@ -73,7 +87,17 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
     ]
     if config.introspection_enabled:  # GraphiQL is served: so are its files (no CDN)
         routes.append(Mount(ASSETS_PATH, app=graphiql_assets()))
+    collector: Collector | None = None
+    if collection.enabled:
+        if settings is not None:
+            connection.configure(settings)  # the collector writes through the loaders (the sync driver)
+        spool = Spool(collection.spool_path)
+        collector = Collector(collection, spool)
+        routes.extend(CollectionEndpoints(collection, spool, collector).routes())
+    else:
+        routes.extend(off_routes())
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.collector = collector
     app.state.db = db
     app.state.config = config
     app.state.schema = endpoint.schema

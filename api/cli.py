@@ -7,7 +7,9 @@ import os
 
 import click
 
+from api.collection.config import DEV_WRITE_KEY, load_collection_config
 from api.config import load_api_config
+from graph_model.errors import ConfigurationError
 
 
 @click.command()
@@ -36,6 +38,14 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
             click.echo(f"  {role.name:7s} {key}")
     else:
         click.echo(f"{len(config.api_keys)} API keys configured from CUSTOMER_GRAPH_API_KEYS")
+    collection = load_collection_config(development=config.development)
+    if collection.enabled:
+        if workers > 1:
+            raise ConfigurationError("the collection API keeps one spool per process: serve it with --workers 1 "
+                                     "(or leave CUSTOMER_GRAPH_WRITE_KEYS unset on the extra workers)")
+        note = " (development write key: dev-write-key)" if collection.write_keys == {DEV_WRITE_KEY} else ""
+        click.echo(f"collection (Segment tracking API): POST /v1/batch, /v1/track, ...{note}; spool "
+                   f"{collection.spool_path}")
     if config.tokens.enabled:
         kinds = [name for name, on in (("HS256", config.tokens.secret), ("RS256 (JWKS)", config.tokens.jwks)) if on]
         click.echo(f"customer tokens (Authorization: Bearer <jwt>): {', '.join(kinds)}")

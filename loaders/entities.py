@@ -67,6 +67,8 @@ def _check_event(row: s.EventRow) -> str | None:
         return f"sku: required for a {row.type} event"
     if row.type == "search" and not row.query:
         return "query: required for a search event"
+    if row.type == "custom" and not row.name:
+        return "name: required for a custom event"
     return None
 
 
@@ -146,7 +148,8 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                lambda r: {"eventId": r.eventId, "sessionId": r.sessionId, "type": r.type, "at": r.at,
                           "sku": r.sku, "categoryId": r.categoryId, "orderId": r.orderId,
                           "searchText": _search_text(r.query), "page": r.page, "query": r.query,
-                          "resultsCount": r.resultsCount, "quantity": r.quantity},
+                          "resultsCount": r.resultsCount, "quantity": r.quantity, "name": r.name,
+                          "properties": r.properties},
                references=(Reference("sessionId", "Session"), Reference("sku", "Product"),
                            Reference("categoryId", "Category"), Reference("orderId", "Order")),
                partition=lambda p: p["sessionId"], check=_check_event),

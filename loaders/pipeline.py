@@ -127,9 +127,9 @@ def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
 class Loader:
     """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
 
-    def __init__(self, report: RunReport, options: LoadOptions) -> None:
+    def __init__(self, report: RunReport, options: LoadOptions, keys: KeyCache | None = None) -> None:
         self.report, self.options = report, options
-        self.keys = KeyCache()
+        self.keys = keys or KeyCache()
         if options.apply_schema:
             _ensure_schema()
         # once per run; a write: the first read records the privacy key's fingerprint in the graph
@@ -250,7 +250,7 @@ class Loader:
             stats = self.report.stats(spec.name)
             stats.extra["sessionsStitched"] = stats.extra.get("sessionsStitched", 0) + changes["sessionsStitched"]
 
-    def _location_permitted(self, items: list[Item]) -> list[Item]:
+    def location_permitted(self, items: list[Item]) -> list[Item]:
         """The pings whose customer the consent policy allows ``location`` for; the others are rejected
         as ``no_consent`` without their row (their coordinates are written nowhere)."""
         customers = sorted({item.params["customerId"] for item in items})
@@ -269,12 +269,21 @@ class Loader:
                                           NO_LOCATION_CONSENT, None))
         return permitted
 
+    def permitted_pings(self, rows: SourceRows, source: str) -> list[dict[str, Any]]:
+        """Validated ping rows whose customer allows location (the others are rejected, their coordinates
+        kept nowhere); for a caller that geofences them together with earlier pings (the collection API)."""
+        return [item.params for item in self.location_permitted(list(self._validated(SPECS["pings"], rows, source)))]
+
+    def write_pings(self, pings: list[dict[str, Any]], source: str) -> None:
+        """Geofence ``pings`` (validated, permitted) into visits and write them."""
+        self._write_pings([Item(source, 0, ping, ping) for ping in pings], source, Progress("pings", None, False))
+
     def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
         self._write_pings(list(self._validated(spec, rows, source)), source, progress)
 
     def _write_pings(self, items: list[Item], source: str, progress: Progress) -> None:
         """Geofence validated pings the consent policy permits into visits and write them."""
-        pings = [item.params for item in self._location_permitted(items)]
+        pings = [item.params for item in self.location_permitted(items)]
         stores = [(r["storeId"], r["lat"], r["lon"]) for r in run_query(
             "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
             write=False)]

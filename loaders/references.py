@@ -18,13 +18,31 @@ LABEL_KEYS: dict[str, str] = {
 
 
 class KeyCache:
-    """The natural keys per label: read once from the graph on first use, then kept up to date by the loader."""
+    """The natural keys per label: read once from the graph on first use, then kept up to date by the loader.
 
-    def __init__(self) -> None:
+    ``preload=False`` (the collection API's micro-batches): nothing is read on first use; the caller
+    :meth:`prefetch` es the keys its rows refer to, so a batch's reads grow with the batch, not the graph.
+    """
+
+    def __init__(self, *, preload: bool = True) -> None:
         self._keys: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self._preload = preload
+
+    def prefetch(self, label: str, keys: Iterable[str]) -> None:
+        """Add which of ``keys`` the graph holds for ``label`` (one index-seek read)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return
+        prop = LABEL_KEYS[label]
+        with session() as s:  # label and property come from LABEL_KEYS above, never from input
+            found = {r[0] for r in s.run(f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN n.{prop}",
+                                         keys=wanted)}
+        self.add(label, found)
 
     def _load(self, label: str) -> set[str]:
+        if not self._preload:
+            return set()
         prop = LABEL_KEYS[label]
         with session() as s:  # label and property come from LABEL_KEYS above, never from input
             result = s.run(f"MATCH (n:{label}) RETURN n.{prop} AS k")

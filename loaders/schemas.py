@@ -197,7 +197,8 @@ class EventRow(ExportRow):
 
     eventId: Key = Field(description="natural key")
     sessionId: Key = Field(description="session, must exist (same drop or earlier)")
-    type: EventType = Field(description="page_view, search, product_view, add_to_cart, remove_from_cart, checkout, purchase")
+    type: EventType = Field(description="page_view, search, product_view, add_to_cart, remove_from_cart, checkout, "
+                                        "purchase, custom")
     at: Timestamp = Field(description="time of the event")
     page: str | None = Field(None, description="URL path or screen")
     query: str | None = Field(None, description="search text as typed (required for search)")
@@ -206,6 +207,8 @@ class EventRow(ExportRow):
     categoryId: Key | None = Field(None, description="category of a category page, must exist")
     quantity: int | None = Field(None, description="units added or removed")
     orderId: Key | None = Field(None, description="order of a purchase event, must exist")
+    name: str | None = Field(default=None, max_length=200, description="name of a custom event (required for custom)")
+    properties: str | None = Field(default=None, max_length=16_000, description="a custom event's properties, JSON text")
 
 
 class VisitRow(ExportRow):

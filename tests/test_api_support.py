@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Role
+from api.collection.config import CollectionConfig
 from api.config import ApiConfig
 from graph_model import connection, run_query
 from graph_model.database import clear_graph
@@ -130,11 +131,11 @@ def seed(settings: Settings) -> None:
     run_query(SEED, {"orders": TIMELINE_ORDERS})
 
 
-def make_app(settings: Settings, **config: Any) -> Any:
+def make_app(settings: Settings, collection: CollectionConfig | None = None, **config: Any) -> Any:
     """The API app on ``settings``' database with the test keys, in development unless ``config`` says
-    otherwise (production is the default of :class:`ApiConfig`)."""
+    otherwise (production is the default of :class:`ApiConfig`); collection off unless ``collection``."""
     return create_app(ApiConfig(**{"development": True, "api_keys": KEYS, "using_dev_keys": False, **config}),
-                      settings)
+                      settings, collection=collection or CollectionConfig())
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import pytest
 from graphql import GraphQLError
 
 from api.app import create_app
+from api.collection.config import CollectionConfig
 from api.config import ApiConfig, load_api_config
 from api.db import Database
 from api.errors import format_error
@@ -86,5 +87,5 @@ def test_the_statement_timeout_is_configurable_and_on_by_default() -> None:
 
 
 def test_the_app_gives_its_database_the_configured_timeout(neo4j_settings: Settings) -> None:
-    app = create_app(ApiConfig(development=True, statement_timeout=7), neo4j_settings)
+    app = create_app(ApiConfig(development=True, statement_timeout=7), neo4j_settings, collection=CollectionConfig())
     assert app.state.db.statement_timeout == 7

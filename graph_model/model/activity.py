@@ -16,6 +16,7 @@ EVENT_TYPES = (
     "remove_from_cart",
     "checkout",
     "purchase",
+    "custom",  # any other tracked interaction: its name and properties kept as sent (the collection API)
 )
 
 
@@ -53,6 +54,8 @@ class Event(StructuredNode):
     query = StringProperty()  # search text as typed
     resultsCount = IntegerProperty()
     quantity = IntegerProperty()
+    name = StringProperty()  # a custom event's name as the tracking SDK sent it ("Wishlist Product Added")
+    properties = StringProperty()  # a custom event's properties as JSON text
 
     next = RelationshipTo("Event", "NEXT", model=Step, cardinality=ZeroOrOne)
     product = RelationshipTo("graph_model.model.catalogue.Product", "ABOUT_PRODUCT", model=TimedRel)

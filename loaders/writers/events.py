@@ -48,7 +48,8 @@ CREATE_EVENTS = """
 UNWIND $rows AS e
 MATCH (s:Session {sessionId: e.sessionId})""" + _TARGETS + """
 CREATE (s)-[:CONTAINS {at: e.at}]->(ev:Event {eventId: e.eventId, type: e.type, at: e.at, page: e.page,
-        query: e.query, resultsCount: e.resultsCount, quantity: e.quantity})""" + _related("CREATE") + "\n"
+        query: e.query, resultsCount: e.resultsCount, quantity: e.quantity, name: e.name,
+        properties: e.properties})""" + _related("CREATE") + "\n"
 
 CREATE_CHAIN = """
 UNWIND $pairs AS pair
@@ -71,7 +72,7 @@ UNWIND $rows AS e
 MATCH (s:Session {sessionId: e.sessionId})
 MERGE (ev:Event {eventId: e.eventId})
 SET ev.type = e.type, ev.at = e.at, ev.page = e.page, ev.query = e.query, ev.resultsCount = e.resultsCount,
-    ev.quantity = e.quantity
+    ev.quantity = e.quantity, ev.name = e.name, ev.properties = e.properties
 MERGE (s)-[contains:CONTAINS]->(ev)
 SET contains.at = e.at
 WITH s, ev, e""" + _TARGETS + _related("MERGE") + "\n"

@@ -1,0 +1,81 @@
+"""The collection API's configuration from the environment.
+
+=======================================  ==========================================  ========================
+variable                                 meaning                                     default
+=======================================  ==========================================  ========================
+CUSTOMER_GRAPH_WRITE_KEYS                the SDKs' write keys, ``key,key`` (sent as   unset: no collection
+                                         the HTTP Basic user name or ``writeKey``)    (development:
+                                                                                      ``dev-write-key``)
+CUSTOMER_GRAPH_SPOOL                     the spool file (SQLite)                      ``spool.sqlite`` in the
+                                                                                      runs folder
+CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES        messages waiting to be written before the    ``1000000``
+                                         API answers ``503`` with ``Retry-After``
+CUSTOMER_GRAPH_SESSION_TIMEOUT_MINUTES   inactivity that starts a new session         ``30``
+=======================================  ==========================================  ========================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graph_model.errors import ConfigurationError
+from graph_model.privacy.redaction import runs_dir
+
+DEV_WRITE_KEY = "dev-write-key"
+MAX_MESSAGE_BYTES = 32 * 1024  # the spec's limits
+MAX_BATCH_BYTES = 500 * 1024
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """Where and how the collection API accepts messages (``write_keys`` empty: it is off)."""
+
+    write_keys: frozenset[str] = field(default_factory=frozenset)
+    spool_path: Path = field(default_factory=lambda: runs_dir() / "spool.sqlite")
+    max_pending: int = 1_000_000
+    session_timeout_minutes: float = 30.0
+    flush_seconds: float = 0.2  # the micro-batcher's longest wait for more messages
+    batch_messages: int = 2_000  # messages per micro-batch
+    dedup_hours: float = 48.0  # written messages' ids are kept this long (the spec asks for 24 h)
+    ping_window_minutes: float = 120.0  # recent pings geofenced together (a stay across micro-batches)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.write_keys)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def load_collection_config(env: Mapping[str, str] | None = None, *, development: bool = False) -> CollectionConfig:
+    """Read :class:`CollectionConfig` from the environment (``development``: the dev write key when none is set;
+    in production the dev key is refused)."""
+    env = os.environ if env is None else env
+    keys = frozenset(k.strip() for k in env.get("CUSTOMER_GRAPH_WRITE_KEYS", "").split(",") if k.strip())
+    if not keys and development:
+        keys = frozenset({DEV_WRITE_KEY})
+    if DEV_WRITE_KEY in keys and not development:
+        raise ConfigurationError(f"the development write key {DEV_WRITE_KEY!r} is refused in production: set your "
+                                 "own in CUSTOMER_GRAPH_WRITE_KEYS")
+    if any(len(k) < 8 for k in keys):
+        raise ConfigurationError("CUSTOMER_GRAPH_WRITE_KEYS: every write key needs at least 8 characters")
+    spool = env.get("CUSTOMER_GRAPH_SPOOL", "").strip()
+    return CollectionConfig(
+        write_keys=keys,
+        spool_path=Path(spool) if spool else runs_dir() / "spool.sqlite",
+        max_pending=int(_positive(env, "CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES", 1_000_000)),
+        session_timeout_minutes=_positive(env, "CUSTOMER_GRAPH_SESSION_TIMEOUT_MINUTES", 30.0),
+    )

@@ -1,0 +1,177 @@
+"""The Segment HTTP tracking API's endpoints: ``POST /v1/batch`` and ``/v1/{track,identify,page,screen,alias,group}``.
+
+Answers as the spec: ``200 {"success": true}`` once the messages are in the spool (on disk); otherwise a JSON
+body ``{"success": false, "code": …, "message": …}``:
+
+==========================  ====================================================================
+``400 BAD_REQUEST``         not JSON, not an object, or a message the spec does not allow (the
+                            message says which and why; nothing of the request is kept)
+``401 UNAUTHENTICATED``     no write key, or an unknown one (HTTP Basic user name or ``writeKey``)
+``404 NOT_FOUND``           collection is off (no ``CUSTOMER_GRAPH_WRITE_KEYS``)
+``413 PAYLOAD_TOO_LARGE``   a batch over 500 KB (a message over 32 KB is ``400``)
+``415 UNSUPPORTED_MEDIA``   a body encoding other than identity or gzip
+``429 TOO_MANY_REQUESTS``   too many requests being stored at once (``Retry-After``)
+``503 SPOOL_FULL``          the spool holds ``CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES`` unwritten messages
+                            (``Retry-After``: the database is behind or down)
+==========================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.collection.config import MAX_BATCH_BYTES, CollectionConfig
+from api.collection.messages import TYPES, MessageRefused, accept
+from api.collection.spool import Spool
+from api.collection.writer import Collector
+
+MAX_IN_FLIGHT = 64  # requests storing at once before 429
+MAX_BATCH_MESSAGES = 10_000
+RETRY_AFTER_BUSY = "1"
+RETRY_AFTER_FULL = "30"
+
+
+class Refused(Exception):
+    """An answer other than success."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.retry_after = status, code, retry_after
+
+
+def _answer(error: Refused) -> JSONResponse:
+    headers = {"Retry-After": error.retry_after} if error.retry_after else None
+    return JSONResponse({"success": False, "code": error.code, "message": str(error)}, status_code=error.status,
+                        headers=headers)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON object (gzip-decoded when sent so), within :data:`MAX_BATCH_BYTES`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
+        raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BATCH_BYTES:
+            raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            data = inflate.decompress(bytes(raw), MAX_BATCH_BYTES + 1)
+        except zlib.error:
+            raise Refused(400, "BAD_REQUEST", "the body is not valid gzip") from None
+        if len(data) > MAX_BATCH_BYTES or inflate.unconsumed_tail:
+            raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
+        raw = bytearray(data)
+    elif encoding not in ("identity", ""):
+        raise Refused(415, "UNSUPPORTED_MEDIA", "send the body as JSON, plain or gzip")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "BAD_REQUEST", "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "BAD_REQUEST", "the body must be a JSON object")
+    return body
+
+
+def _write_key(request: Request, body: dict[str, Any]) -> str | None:
+    """The write key: the HTTP Basic user name (password empty), else the body's ``writeKey``."""
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            user, _, _ = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user or None
+    key = body.get("writeKey")
+    return key if isinstance(key, str) and key else None
+
+
+def _known(key: str | None, keys: frozenset[str]) -> bool:
+    return key is not None and any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
+
+
+def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> list[dict[str, Any]]:
+    if kind is not None:
+        return [accept(body, kind, received)]
+    batch = body.get("batch")
+    if not isinstance(batch, list) or not batch:
+        raise MessageRefused("`batch` must be a non-empty list of messages")
+    if len(batch) > MAX_BATCH_MESSAGES:
+        raise MessageRefused(f"a batch holds at most {MAX_BATCH_MESSAGES} messages")
+    messages = []
+    for index, message in enumerate(batch):
+        try:
+            messages.append(accept(message, None, received, body))
+        except MessageRefused as error:
+            raise MessageRefused(f"batch[{index}]: {error}") from None
+    return messages
+
+
+class CollectionEndpoints:
+    """The endpoints over one spool and its collector."""
+
+    def __init__(self, config: CollectionConfig, spool: Spool, collector: Collector) -> None:
+        self.config, self.spool, self.collector = config, spool, collector
+        self._in_flight = 0
+
+    def routes(self) -> list[Route]:
+        return [Route("/v1/batch", self.batch, methods=["POST"]),
+                *(Route(f"/v1/{kind}", self._single(kind), methods=["POST"]) for kind in TYPES)]
+
+    def _single(self, kind: str) -> Any:
+        async def endpoint(request: Request) -> JSONResponse:
+            return await self._collect(request, kind)
+        return endpoint
+
+    async def batch(self, request: Request) -> JSONResponse:
+        return await self._collect(request, None)
+
+    async def _collect(self, request: Request, kind: str | None) -> JSONResponse:
+        try:
+            if self._in_flight >= MAX_IN_FLIGHT:
+                raise Refused(429, "TOO_MANY_REQUESTS", "too many requests at once: retry shortly", RETRY_AFTER_BUSY)
+            self._in_flight += 1
+            try:
+                await self._store(request, kind)
+            finally:
+                self._in_flight -= 1
+        except Refused as error:
+            return _answer(error)
+        return JSONResponse({"success": True})
+
+    async def _store(self, request: Request, kind: str | None) -> None:
+        received = datetime.now(UTC)
+        body = await _body(request)
+        if not _known(_write_key(request, body), self.config.write_keys):
+            raise Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
+        if self.spool.pending_count >= self.config.max_pending:
+            raise Refused(503, "SPOOL_FULL", "the collector is behind: retry later", RETRY_AFTER_FULL)
+        try:
+            messages = _messages(kind, body, received)
+        except MessageRefused as error:
+            raise Refused(400, "BAD_REQUEST", str(error)) from None
+        await asyncio.to_thread(self.spool.append, messages)
+        self.collector.wake.set()
+
+
+async def collection_off(request: Request) -> JSONResponse:
+    """Every collection endpoint while no write key is configured."""
+    return _answer(Refused(404, "NOT_FOUND", "collection is off: set CUSTOMER_GRAPH_WRITE_KEYS"))
+
+
+def off_routes() -> list[Route]:
+    return [Route(f"/v1/{name}", collection_off, methods=["POST"]) for name in ("batch", *TYPES)]

@@ -1,0 +1,69 @@
+"""Which session a collected message belongs to.
+
+* ``context.sessionId`` when the SDK sends one (per person: the id is scoped to the anonymous / user id);
+* otherwise the inactivity rule: a message within ``timeout`` of one of the person's sessions (before its
+  start or after its end) joins it and stretches it; else it starts a new one. A late message lands in the
+  session it happened in, not in the latest.
+
+The person is the ``anonymousId`` when the SDK sends one (it stays the same across a log-in, so the session
+does too), else the ``userId``. Session ids are derived from the person and the first time (or the SDK's
+id), so replaying the spool after a crash finds the same sessions. State lives in the spool file.
+
+>>> from datetime import UTC, datetime, timedelta
+>>> import tempfile, pathlib
+>>> from api.collection.spool import Spool
+>>> clock = SessionClock(Spool(pathlib.Path(tempfile.mkdtemp()) / "s.sqlite"), timedelta(minutes=30))
+>>> t = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+>>> first = clock.session_for("anon-1", t, None)
+>>> clock.session_for("anon-1", t + timedelta(minutes=20), None) == first
+True
+>>> clock.session_for("anon-1", t + timedelta(minutes=90), None) == first  # 70 minutes after the last
+False
+>>> clock.session_for("anon-1", t - timedelta(minutes=5), None) == first  # late: before the start
+True
+>>> clock.bounds(first)
+(datetime.datetime(2026, 12, 3, 9, 55, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 12, 3, 10, 20, tzinfo=datetime.timezone.utc))
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from api.collection.spool import Spool
+
+
+def _session_id(actor: str, seed: str) -> str:
+    return "sdk-" + hashlib.sha256(f"{actor}\x1f{seed}".encode()).hexdigest()[:24]
+
+
+class SessionClock:
+    """Session ids for messages, with the inactivity rule; bounds (start, end) of the sessions it handed out."""
+
+    def __init__(self, spool: Spool, timeout: timedelta) -> None:
+        self.spool, self.timeout = spool, timeout
+        self._bounds: dict[str, tuple[datetime, datetime]] = {}
+
+    def session_for(self, actor: str, at: datetime, sdk_session: str | None) -> str:
+        """The session of a message of ``actor`` at ``at`` (``sdk_session``: the SDK's own session id)."""
+        if sdk_session is not None:
+            session_id = _session_id(actor, "sdk:" + sdk_session)
+            known = {sid: (start, end) for sid, start, end in self.spool.actor_sessions(actor)}
+            start, end = known.get(session_id, (at, at))
+            self._save(actor, session_id, min(start, at), max(end, at))
+            return session_id
+        for session_id, start, end in sorted(self.spool.actor_sessions(actor), key=lambda s: s[1]):
+            if start - self.timeout <= at <= end + self.timeout:
+                self._save(actor, session_id, min(start, at), max(end, at))
+                return session_id
+        session_id = _session_id(actor, at.isoformat())
+        self._save(actor, session_id, at, at)
+        return session_id
+
+    def _save(self, actor: str, session_id: str, start: datetime, end: datetime) -> None:
+        self.spool.save_session(actor, session_id, start, end)
+        self._bounds[session_id] = (start, end)
+
+    def bounds(self, session_id: str) -> tuple[datetime, datetime]:
+        """First and last time of a session this clock handed out."""
+        return self._bounds[session_id]

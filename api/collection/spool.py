@@ -1,0 +1,171 @@
+"""The write-ahead spool: accepted messages on disk before the ``200``, until the graph holds them.
+
+A SQLite file in WAL mode with ``synchronous=FULL``: a committed append is fsync'd to the write-ahead log,
+so a crash after the answer loses nothing. The micro-batcher takes the oldest pending messages, writes them
+to the graph and marks them done; a restart finds what was pending and writes it then.
+
+``messageId`` is unique in the spool: a retried message (same id) is ignored while its row is kept, that is
+while pending and for ``dedup_hours`` after it was written (then :meth:`Spool.purge` removes it).
+
+>>> import tempfile, pathlib
+>>> spool = Spool(pathlib.Path(tempfile.mkdtemp()) / "spool.sqlite")
+>>> spool.append([{"messageId": "m1", "type": "track"}, {"messageId": "m1", "type": "track"}])
+1
+>>> [(seq, message["messageId"]) for seq, message in spool.pending(10)]
+[(1, 'm1')]
+>>> spool.done([1]); spool.pending(10), spool.pending_count
+([], 0)
+>>> spool.append([{"messageId": "m1", "type": "track"}])  # written before: still a duplicate
+0
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from graph_model.errors import ConfigurationError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT NOT NULL UNIQUE,
+  body TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  done_at TEXT
+);
+CREATE INDEX IF NOT EXISTS spool_pending ON spool (done_at, seq);
+CREATE TABLE IF NOT EXISTS pings (
+  customer_id TEXT NOT NULL,
+  at TEXT NOT NULL,
+  latitude REAL NOT NULL,
+  longitude REAL NOT NULL,
+  PRIMARY KEY (customer_id, at)
+);
+CREATE TABLE IF NOT EXISTS actor_sessions (
+  actor TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT NOT NULL,
+  PRIMARY KEY (actor, session_id)
+);
+"""
+
+
+class Spool:
+    """The spool file; thread-safe (one connection, one lock: appends and the batcher take turns). One process
+    at a time: a second one (another API worker on the same file) is refused with :class:`ConfigurationError`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._owner = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._owner)
+            raise ConfigurationError(f"the collection spool {path} is in use by another process: run the API "
+                                     "with one worker, or give each process its own CUSTOMER_GRAPH_SPOOL") from None
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        path.chmod(0o600)  # it holds what the SDKs sent: personal data
+        self.pending_count = self._db.execute("SELECT count(*) FROM spool WHERE done_at IS NULL").fetchone()[0]
+
+    def append(self, messages: Iterable[dict[str, Any]]) -> int:
+        """Store ``messages`` durably (one transaction, fsync'd); those whose ``messageId`` the spool holds
+        are ignored. Returns how many were new."""
+        rows = [(m["messageId"], json.dumps(m, separators=(",", ":")), m.get("receivedAt") or _now()) for m in messages]
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO spool (message_id, body, received_at) VALUES (?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            added = self._db.total_changes - before
+            self.pending_count += added
+        return added
+
+    def pending(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """The oldest ``limit`` messages not yet written, with their sequence numbers."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, body FROM spool WHERE done_at IS NULL ORDER BY seq LIMIT ?",
+                                    (limit,)).fetchall()
+        return [(seq, json.loads(body)) for seq, body in rows]
+
+    def done(self, seqs: Iterable[int]) -> None:
+        """Mark messages written (kept for duplicate detection until :meth:`purge`)."""
+        seqs = list(seqs)
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            # a written message keeps only its id (duplicate detection): its content is in the graph now
+            self._db.executemany("UPDATE spool SET done_at = ?, body = '' WHERE seq = ? AND done_at IS NULL",
+                                 [(_now(), seq) for seq in seqs])
+            self._db.execute("COMMIT")
+            self.pending_count -= self._db.total_changes - before
+
+    def purge(self, older_than_hours: float) -> int:
+        """Forget written messages older than the duplicate window; returns how many."""
+        cut = (datetime.now(UTC) - timedelta(hours=older_than_hours)).isoformat()
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM spool WHERE done_at IS NOT NULL AND done_at < ?", (cut,))
+            self._db.execute("DELETE FROM actor_sessions WHERE ended_at < ?", (cut,))
+            self._db.execute("DELETE FROM pings WHERE at < ?", (cut,))
+        return cursor.rowcount
+
+    # --- recent location pings of customers who allow location (geofencing across micro-batches) -------
+    def recent_pings(self, pings: list[dict[str, Any]], window: timedelta) -> list[dict[str, Any]]:
+        """Keep ``pings`` (``customerId``, ``latitude``, ``longitude``, ``at``) and return every kept ping of
+        their customers within ``window`` before their newest: a stay that spans micro-batches is one visit.
+        Older pings are forgotten."""
+        customers = sorted({p["customerId"] for p in pings})
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR REPLACE INTO pings VALUES (?, ?, ?, ?)",
+                                 [(p["customerId"], p["at"].isoformat(), p["latitude"], p["longitude"]) for p in pings])
+            kept: list[dict[str, Any]] = []
+            for customer in customers:
+                newest = self._db.execute("SELECT max(at) FROM pings WHERE customer_id = ?", (customer,)).fetchone()[0]
+                cut = (datetime.fromisoformat(newest) - window).isoformat()
+                self._db.execute("DELETE FROM pings WHERE customer_id = ? AND at < ?", (customer, cut))
+                kept += [{"customerId": customer, "at": datetime.fromisoformat(at), "latitude": lat, "longitude": lon}
+                         for at, lat, lon in self._db.execute(
+                             "SELECT at, latitude, longitude FROM pings WHERE customer_id = ? ORDER BY at", (customer,))]
+            self._db.execute("COMMIT")
+        return kept
+
+    # --- session state of the inactivity rule (api.collection.sessions) -------------------------------
+    def actor_sessions(self, actor: str) -> list[tuple[str, datetime, datetime]]:
+        with self._lock:
+            rows = self._db.execute("SELECT session_id, started_at, ended_at FROM actor_sessions WHERE actor = ?",
+                                    (actor,)).fetchall()
+        return [(sid, datetime.fromisoformat(s), datetime.fromisoformat(e)) for sid, s, e in rows]
+
+    def save_session(self, actor: str, session_id: str, started: datetime, ended: datetime) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO actor_sessions VALUES (?, ?, ?, ?) ON CONFLICT (actor, session_id) "
+                             "DO UPDATE SET started_at = excluded.started_at, ended_at = excluded.ended_at",
+                             (actor, session_id, started.isoformat(), ended.isoformat()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            os.close(self._owner)  # releases the process's claim on the file
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

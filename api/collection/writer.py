@@ -1,0 +1,181 @@
+"""The micro-batcher: spooled messages into the graph through the loaders' pipeline.
+
+A background thread takes the oldest pending messages (at most ``batch_messages``, after waiting at most
+``flush_seconds`` for more), maps them to export rows (:mod:`api.collection.mapping`) and hands each entity to
+:meth:`loaders.pipeline.Loader.load_rows` in the drop's dependency order: the same validation, erasure
+tombstones, consent policy (location pings), writers, identity stitching and geofencing as a nightly drop.
+Then the messages are marked done in the spool.
+
+* Rows that fail validation are rejects with a reason in the collector's run report (``runs/…-collect``,
+  a new one every hour), like a drop's; a message of an erased person is rejected as ``erased`` before it
+  is mapped (its reject keeps no row).
+* With the database unreachable nothing is marked done: the batch is tried again (backing off up to 30 s)
+  while the API keeps accepting into the spool. Every writer is idempotent (``MERGE`` on natural keys), so
+  writing a batch again after a crash gives the same graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.collection.config import CollectionConfig
+from api.collection.mapping import MappedBatch, map_messages
+from api.collection.sessions import SessionClock
+from api.collection.spool import Spool
+from graph_model.errors import CustomerGraphError, DatabaseUnavailable
+from graph_model.model.customers import identity_key
+from loaders.entities import SPECS
+from loaders.pipeline import Loader, LoadOptions, default_report_dir
+from loaders.references import LABEL_KEYS, KeyCache
+from loaders.report import Reject, RejectReason, RunReport
+
+log = logging.getLogger("collection")
+
+SOURCE = "collect"
+REPORT_EVERY = timedelta(hours=1)
+MAX_BACKOFF_SECONDS = 30.0
+ERASED_MESSAGE = "message of an erased person"
+
+
+class Collector:
+    """The spool's writer thread (:meth:`start` / :meth:`stop`); :meth:`flush` writes one batch now."""
+
+    def __init__(self, config: CollectionConfig, spool: Spool) -> None:
+        self.config, self.spool = config, spool
+        self.clock = SessionClock(spool, timedelta(minutes=config.session_timeout_minutes))
+        self.wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._report: RunReport | None = None
+        self._report_started = datetime.now(UTC)
+        self.written = 0  # messages marked done by this process
+        self.last_error: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.spool.purge(self.config.dedup_hours)
+        self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch being written, then stop (what is pending stays in the spool for the next start)."""
+        self._stopping.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._close_report()
+        self.spool.close()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                written = self.flush()
+                backoff, self.last_error = 0.5, None
+            except DatabaseUnavailable as error:  # keep the batch pending; try again later
+                self.last_error = str(error)
+                log.warning("collector: the database is unavailable (%s); retrying in %.1f s", error, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            except Exception as error:  # a failure of one batch must not stop collection; retried later
+                self.last_error = str(error)
+                log.exception("collector: writing a batch failed; retrying in %.1f s", backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            if written < self.config.batch_messages:
+                self.wake.wait(self.config.flush_seconds)
+                self.wake.clear()
+
+    # --- one batch -------------------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write the oldest pending messages (at most one batch) and mark them done; returns how many."""
+        pending = self.spool.pending(self.config.batch_messages)
+        if not pending:
+            self._rotate_report()
+            return 0
+        report = self._current_report()
+        keys = KeyCache(preload=False)
+        loader = Loader(report, LoadOptions(progress=False, writers=1), keys)
+        kept = [(seq, m) for seq, m in pending if not self._withheld(loader, report, seq, m)]
+        mapped = map_messages(kept, self.clock)
+        for unmapped in mapped.unmapped:
+            report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, RejectReason.INVALID_VALUE,
+                                 unmapped.reason, None))
+        _prefetch(keys, mapped)
+        for entity in SPECS:
+            rows = mapped.rows.get(entity)
+            if rows and entity == "pings":
+                self._write_pings(loader, rows)
+            elif rows:
+                loader.load_rows(entity, iter(rows), SOURCE)
+        self.spool.done(seq for seq, _ in pending)
+        self.written += len(pending)
+        return len(pending)
+
+    def _write_pings(self, loader: Loader, rows: list[tuple[int, dict[str, Any]]]) -> None:
+        """Pings the consent policy permits join the customer's recent ones (a stay across micro-batches is
+        one visit, its dwell growing as pings come); the visits of that window are written (ids stable)."""
+        permitted = loader.permitted_pings(iter(rows), SOURCE)
+        if permitted:
+            window = timedelta(minutes=self.config.ping_window_minutes)
+            loader.write_pings(self.spool.recent_pings(permitted, window), SOURCE)
+
+    def _withheld(self, loader: Loader, report: RunReport, seq: int, message: dict[str, Any]) -> bool:
+        """A message of an erased person (its user id, or its anonymous id as cookie or device): rejected."""
+        tombstones = loader.tombstones
+        anonymous = message.get("anonymousId")
+        erased = tombstones.customer_erased(message.get("userId")) or (anonymous is not None and any(
+            tombstones.identity_erased(identity_key(kind, anonymous)) for kind in ("cookie", "device_id")))
+        if erased:
+            report.reject(Reject(SOURCE, seq, "events", RejectReason.ERASED, ERASED_MESSAGE, None))
+        return erased
+
+    # --- the run report --------------------------------------------------------------------------------
+    def _current_report(self) -> RunReport:
+        self._rotate_report()
+        if self._report is None:
+            self._report = RunReport(default_report_dir(SOURCE), SOURCE, max_reject_share=1.0)
+            self._report_started = datetime.now(UTC)
+        return self._report
+
+    def _rotate_report(self) -> None:
+        """Close the run report after :data:`REPORT_EVERY`, and forget ids past the duplicate window."""
+        if self._report is not None and datetime.now(UTC) - self._report_started >= REPORT_EVERY:
+            self._close_report()
+            self.spool.purge(self.config.dedup_hours)
+
+    def _close_report(self) -> None:
+        if self._report is not None:
+            try:
+                self._report.finish()
+            except (OSError, CustomerGraphError):
+                log.exception("collector: could not write its run report")
+            self._report = None
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until nothing is pending (tests, shutdown scripts); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.spool.pending_count > 0 and time.monotonic() < deadline:
+            self.wake.set()
+            time.sleep(0.05)
+        return self.spool.pending_count == 0
+
+
+def _prefetch(keys: KeyCache, mapped: MappedBatch) -> None:
+    """Read which of the keys the batch's rows refer to exist (per label), so the loader's reference checks
+    read only those."""
+    wanted: dict[str, set[str]] = {label: set() for label in LABEL_KEYS}
+    for entity, rows in mapped.rows.items():
+        for reference in SPECS[entity].references:
+            for _, row in rows:
+                value = row.get(reference.field)
+                if value not in (None, ""):
+                    wanted[reference.label].update(map(str, value if isinstance(value, list) else [value]))
+    for label, found in wanted.items():
+        keys.prefetch(label, found)

@@ -1,0 +1,223 @@
+# ruff: noqa: F811 - pytest fixtures imported from test_api_support are redefined as parameters
+"""The collection API (the Segment tracking spec) on the real Neo4j, driven by the real
+``segment-analytics-python`` client pointed at the service by its ``host`` option."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from segment.analytics import Client
+from starlette.testclient import TestClient
+from test_api_support import READER, make_app, served
+
+from api.collection.config import CollectionConfig
+from graph_model import run_query
+from graph_model.errors import ConfigurationError
+from graph_model.privacy.erasure import erase_customer
+from graph_model.settings import Settings
+
+WRITE_KEY = "test-write-key-0001"
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+CATALOGUE = """
+CREATE (:Product {sku: '85123A', name: 'White hanging heart t-light holder'}),
+       (:Product {sku: '22423', name: 'Regency cakestand 3 tier'}),
+       (:Customer {customerId: 'GONE'})
+"""
+
+
+@pytest.fixture
+def collecting(graph: Settings, tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """The app with collection on (spool in ``tmp_path``), served on a free port; yields (app, base url)."""
+    run_query(CATALOGUE)
+    app = make_app(graph, collection=_config(tmp_path))
+    with served(app) as port:
+        yield app, f"http://127.0.0.1:{port}"
+
+
+def _config(tmp_path: Path, **overrides: Any) -> CollectionConfig:
+    return CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=tmp_path / "spool.sqlite",
+                            flush_seconds=0.05, **overrides)
+
+
+def _client(base: str) -> Client:
+    return Client(WRITE_KEY, host=base, sync_mode=True, max_retries=1)
+
+
+def _chain(session_id: str) -> list[tuple[str, Any]]:
+    """The session's events following NEXT from the first: (type, page or query or name)."""
+    rows = run_query("""
+        MATCH (s:Session {sessionId: $id})-[:CONTAINS]->(first:Event) WHERE NOT ()-[:NEXT]->(first)
+        MATCH path = (first)-[:NEXT*0..]->(last:Event) WHERE NOT (last)-[:NEXT]->()
+        RETURN [e IN nodes(path) | [e.type, coalesce(e.page, e.query, e.name)]] AS chain""", {"id": session_id})
+    assert len(rows) == 1, rows
+    return [tuple(pair) for pair in rows[0]["chain"]]
+
+
+def test_an_anonymous_visitor_becomes_a_customer_with_the_whole_history(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
+    client = _client(base)
+    client.page(anonymous_id="anon-1", name="Home", properties={"path": "/"}, timestamp=T0)
+    client.track(anonymous_id="anon-1", event="Products Searched", properties={"query": "Heart Lantern"},
+                 timestamp=T0 + timedelta(minutes=1))
+    client.track(anonymous_id="anon-1", event="Product Viewed", properties={"sku": "85123A"},
+                 timestamp=T0 + timedelta(minutes=2))
+    client.identify(user_id="U1", anonymous_id="anon-1", traits={"email": "Ada@Example.com", "name": "Ada"},
+                    timestamp=T0 + timedelta(minutes=3))
+    client.track(user_id="U1", anonymous_id="anon-1", event="Order Completed",
+                 properties={"order_id": "W1", "currency": "GBP",
+                             "products": [{"sku": "85123A", "quantity": 2, "price": 2.55}]},
+                 timestamp=T0 + timedelta(minutes=4))
+    client.track(user_id="U1", anonymous_id="anon-1", event="Wishlist Product Added",
+                 properties={"sku": "22423", "list": "xmas"}, timestamp=T0 + timedelta(minutes=5))
+    client.alias(previous_id="old-cookie-9", user_id="U1", timestamp=T0 + timedelta(minutes=6))
+    client.page(anonymous_id="anon-1", name="Late", properties={"path": "/late"},  # sent last, happened second
+                timestamp=T0 + timedelta(seconds=30))
+    client.page(anonymous_id="anon-1", name="Tomorrow", properties={"path": "/next-day"}, timestamp=T0 + timedelta(days=1))
+    assert app.state.collector.wait_idle()
+
+    customer = run_query("MATCH (c:Customer {customerId: 'U1'}) RETURN c.name AS name, c.emailHash AS hash")
+    assert customer == [{"name": "Ada", "hash": hashlib.sha256(b"ada@example.com").hexdigest()}]
+    sessions = run_query("""MATCH (s:Session)-[:IDENTIFIED_BY]->(:Identity {identityKey: 'cookie:anon-1'})
+                            OPTIONAL MATCH (c:Customer)-[:HAD_SESSION]->(s)
+                            RETURN s.sessionId AS id, s.channel AS channel, s.startedAt AS started, c.customerId AS customer
+                            ORDER BY started""")
+    assert [(s["channel"], s["customer"]) for s in sessions] == [("web", "U1"), ("web", "U1")]  # 30-minute rule
+    assert sessions[0]["started"].to_native() == T0
+    assert _chain(sessions[0]["id"]) == [("page_view", "/"), ("page_view", "/late"), ("search", "Heart Lantern"),
+                                          ("product_view", None), ("purchase", None),
+                                          ("custom", "Wishlist Product Added")]
+    assert _chain(sessions[1]["id"]) == [("page_view", "/next-day")]
+    assert run_query("""MATCH (e:Event {name: 'Wishlist Product Added'}) RETURN e.properties AS p""") == [
+        {"p": json.dumps({"sku": "22423", "list": "xmas"}, separators=(",", ":"))}]
+    order = run_query("""MATCH (:Customer {customerId: 'U1'})-[:PLACED]->(o:Order {orderId: 'W1'})-[l:INCLUDES]->(p:Product)
+                         MATCH (:Event {type: 'purchase'})-[:PLACED_ORDER]->(o)
+                         RETURN p.sku AS sku, l.quantity AS quantity, l.unitPrice AS price""")
+    assert order == [{"sku": "85123A", "quantity": 2, "price": 2.55}]
+    identities = run_query("""MATCH (i:Identity)-[:IDENTIFIES]->(:Customer {customerId: 'U1'})
+                              RETURN i.identityKey AS key ORDER BY key""")
+    assert [i["key"] for i in identities] == ["cookie:anon-1", "cookie:old-cookie-9", "customer_ref:U1",
+                                               f"email_hash:{hashlib.sha256(b'ada@example.com').hexdigest()}"]
+
+    query = """{ customer(id: "U1") { engagementHistory(first: 5, types: [SESSION]) { edges { node {
+                 ... on SessionEntry { channel events { type page } } } } } } }"""
+    answer = httpx.post(f"{base}/graphql", json={"query": query}, headers={"X-API-Key": READER}).json()
+    edges = answer["data"]["customer"]["engagementHistory"]["edges"]
+    assert [edge["node"]["events"][0] for edge in edges] == [{"type": "page_view", "page": "/next-day"},
+                                                             {"type": "page_view", "page": "/"}]
+
+
+def test_a_retried_message_is_written_once(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
+    client = _client(base)
+    for _ in range(2):
+        client.page(anonymous_id="anon-2", name="Home", properties={"path": "/"}, timestamp=T0, message_id="m-1")
+    assert app.state.collector.wait_idle()
+    client.page(anonymous_id="anon-2", name="Home", properties={"path": "/"}, timestamp=T0, message_id="m-1")
+    assert app.state.collector.wait_idle()  # written before, and sent again: still a duplicate
+    assert run_query("MATCH (e:Event {eventId: 'm-1'}) RETURN count(*) AS n") == [{"n": 1}]
+    assert app.state.collector.written == 1
+
+
+def test_the_spec_s_clock_skew_correction(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
+    received = datetime.now(UTC)
+    skewed = received + timedelta(hours=3)  # the device's clock is three hours ahead
+    body = {"batch": [{"type": "page", "anonymousId": "anon-3", "messageId": "skew-1", "properties": {"path": "/"},
+                       "originalTimestamp": (skewed - timedelta(minutes=10)).isoformat()}],
+            "sentAt": skewed.isoformat()}
+    assert httpx.post(f"{base}/v1/batch", json=body, auth=(WRITE_KEY, "")).json() == {"success": True}
+    assert app.state.collector.wait_idle()
+    at = run_query("MATCH (e:Event {eventId: 'skew-1'}) RETURN e.at AS at")[0]["at"].to_native()
+    assert abs(at - (received - timedelta(minutes=10))) < timedelta(seconds=5)
+
+
+def test_refusals_answer_with_a_code_and_a_reason(collecting: tuple[Any, str]) -> None:
+    _, base = collecting
+    page = {"anonymousId": "a", "properties": {"path": "/"}}
+
+    def post(path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("auth", (WRITE_KEY, ""))
+        return httpx.post(f"{base}{path}", json=body, **kwargs)
+
+    assert post("/v1/page", page, auth=None).status_code == 401
+    assert post("/v1/page", page, auth=("wrong-key-0000", "")).json()["code"] == "UNAUTHENTICATED"
+    assert post("/v1/page", {**page, "writeKey": WRITE_KEY}, auth=None).json() == {"success": True}
+    missing = post("/v1/track", {"anonymousId": "a"})
+    assert missing.status_code == 400 and missing.json()["message"] == "a track message needs an `event` name"
+    assert post("/v1/page", {"properties": {}}).json()["message"] == "every message needs a `userId` or an `anonymousId`"
+    big = post("/v1/page", {**page, "properties": {"x": "y" * 33_000}})
+    assert big.status_code == 400 and "32 KB" in big.json()["message"]
+    batch = {"batch": [{**page, "type": "page", "properties": {"x": "y" * 30_000}} for _ in range(20)]}
+    assert post("/v1/batch", batch).status_code == 413
+    wrong = post("/v1/batch", {"batch": [{**page, "type": "page"}, {**page, "type": "launch"}]})
+    assert wrong.status_code == 400 and wrong.json()["message"].startswith("batch[1]: `type` must be one of")
+    not_json = httpx.post(f"{base}/v1/page", content=b"{nope", auth=(WRITE_KEY, ""))
+    assert not_json.status_code == 400 and not_json.json()["code"] == "BAD_REQUEST"
+    zipped = httpx.post(f"{base}/v1/page", content=gzip.compress(json.dumps(page).encode()), auth=(WRITE_KEY, ""),
+                        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert zipped.json() == {"success": True}
+    for response in (missing, big, wrong, not_json):
+        assert "Traceback" not in response.text
+
+
+def test_collection_is_off_without_write_keys(graph: Settings) -> None:
+    with TestClient(make_app(graph, collection=CollectionConfig())) as client:
+        answer = client.post("/v1/batch", json={"batch": []})
+    assert answer.status_code == 404 and answer.json()["message"] == "collection is off: set CUSTOMER_GRAPH_WRITE_KEYS"
+
+
+def test_what_was_accepted_is_written_after_a_restart(graph: Settings, tmp_path: Path) -> None:
+    run_query(CATALOGUE)
+    app = make_app(graph, collection=_config(tmp_path))
+    stopped = TestClient(app)  # no lifespan: its writer never starts
+    body = {"batch": [{"type": "track", "userId": "U7", "event": "Product Viewed", "properties": {"sku": "22423"},
+                       "messageId": f"r-{n}", "timestamp": (T0 + timedelta(seconds=n)).isoformat()} for n in range(3)]}
+    assert stopped.post("/v1/batch", json=body, auth=(WRITE_KEY, "")).json() == {"success": True}
+    assert run_query("MATCH (e:Event) RETURN count(*) AS n") == [{"n": 0}]
+    with pytest.raises(ConfigurationError, match="in use by another process"):
+        make_app(graph, collection=_config(tmp_path))  # a second worker on the same spool
+    app.state.collector.spool.close()  # the process ends
+    restarted = make_app(graph, collection=_config(tmp_path))
+    with TestClient(restarted):
+        assert restarted.state.collector.wait_idle()
+    assert run_query("""MATCH (:Customer {customerId: 'U7'})-[:HAD_SESSION]->(:Session)-[:CONTAINS]->(e:Event)
+                        RETURN e.eventId AS id ORDER BY id""") == [{"id": "r-0"}, {"id": "r-1"}, {"id": "r-2"}]
+
+
+def test_an_erased_person_is_not_collected_again(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
+    erase_customer("GONE", actor="test")
+    client = _client(base)
+    client.identify(user_id="GONE", anonymous_id="anon-gone", traits={"email": "gone@example.com"}, timestamp=T0)
+    client.track(user_id="GONE", event="Product Viewed", properties={"sku": "85123A"}, timestamp=T0)
+    assert app.state.collector.wait_idle()
+    assert run_query("MATCH (c:Customer {customerId: 'GONE'}) RETURN count(*) AS n") == [{"n": 0}]
+    assert run_query("MATCH (s:Session) RETURN count(*) AS n") == [{"n": 0}]
+
+
+def test_consent_preferences_and_location_follow_the_consent_policy(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
+    run_query("CREATE (:Store {storeId: 'S1', name: 'Oxford Street', location: point({latitude: 51.515, longitude: -0.142})})")
+    client = _client(base)
+    context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True, "Location": True}},
+               "location": {"latitude": 51.515, "longitude": -0.142}}
+    for minutes in (0, 10, 20):
+        client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
+    client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
+    assert app.state.collector.wait_idle()
+    consents = run_query("""MATCH (:Customer {customerId: 'U9'})-[:HAS_CONSENT]->(k:Consent)
+                            RETURN k.purpose AS purpose, k.granted AS granted ORDER BY purpose""")
+    assert consents == [{"purpose": "analytics", "granted": True}, {"purpose": "location", "granted": True},
+                        {"purpose": "marketing", "granted": False}]
+    visits = run_query("""MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(:Store {storeId: 'S1'})
+                          RETURN c.customerId AS customer, v.source AS source""")
+    assert visits == [{"customer": "U9", "source": "location_ping"}]  # U10 never allowed location
