@@ -230,4 +230,6 @@ def map_messages(messages: list[tuple[int, dict[str, Any]]], clock: SessionClock
     mapper = _Mapper(clock)
     for line, message in messages:
         mapper.add(line, message)
-    return mapper.finish()
+    batch = mapper.finish()
+    clock.save()
+    return batch

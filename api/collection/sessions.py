@@ -21,7 +21,7 @@ True
 False
 >>> clock.session_for("anon-1", t - timedelta(minutes=5), None) == first  # late: before the start
 True
->>> clock.bounds(first)
+>>> clock.bounds(first)  # then clock.save() keeps them in the spool
 (datetime.datetime(2026, 12, 3, 9, 55, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 12, 3, 10, 20, tzinfo=datetime.timezone.utc))
 """
 
@@ -38,32 +38,47 @@ def _session_id(actor: str, seed: str) -> str:
 
 
 class SessionClock:
-    """Session ids for messages, with the inactivity rule; bounds (start, end) of the sessions it handed out."""
+    """Session ids for messages, with the inactivity rule; bounds (start, end) of the sessions it handed out.
+
+    A person's sessions are read from the spool once, kept here while a batch is mapped, and saved in one
+    transaction by :meth:`save` (the batcher calls it once per batch)."""
 
     def __init__(self, spool: Spool, timeout: timedelta) -> None:
         self.spool, self.timeout = spool, timeout
+        self._known: dict[str, dict[str, tuple[datetime, datetime]]] = {}  # actor -> session id -> bounds
+        self._changed: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         self._bounds: dict[str, tuple[datetime, datetime]] = {}
+
+    def _sessions(self, actor: str) -> dict[str, tuple[datetime, datetime]]:
+        known = self._known.get(actor)
+        if known is None:
+            known = self._known[actor] = {sid: (start, end) for sid, start, end in self.spool.actor_sessions(actor)}
+        return known
 
     def session_for(self, actor: str, at: datetime, sdk_session: str | None) -> str:
         """The session of a message of ``actor`` at ``at`` (``sdk_session``: the SDK's own session id)."""
+        sessions = self._sessions(actor)
         if sdk_session is not None:
             session_id = _session_id(actor, "sdk:" + sdk_session)
-            known = {sid: (start, end) for sid, start, end in self.spool.actor_sessions(actor)}
-            start, end = known.get(session_id, (at, at))
-            self._save(actor, session_id, min(start, at), max(end, at))
-            return session_id
-        for session_id, start, end in sorted(self.spool.actor_sessions(actor), key=lambda s: s[1]):
+            start, end = sessions.get(session_id, (at, at))
+            return self._stretch(actor, session_id, min(start, at), max(end, at))
+        for session_id, (start, end) in sorted(sessions.items(), key=lambda item: item[1][0]):
             if start - self.timeout <= at <= end + self.timeout:
-                self._save(actor, session_id, min(start, at), max(end, at))
-                return session_id
-        session_id = _session_id(actor, at.isoformat())
-        self._save(actor, session_id, at, at)
+                return self._stretch(actor, session_id, min(start, at), max(end, at))
+        return self._stretch(actor, _session_id(actor, at.isoformat()), at, at)
+
+    def _stretch(self, actor: str, session_id: str, start: datetime, end: datetime) -> str:
+        self._sessions(actor)[session_id] = (start, end)
+        self._changed[(actor, session_id)] = self._bounds[session_id] = (start, end)
         return session_id
 
-    def _save(self, actor: str, session_id: str, start: datetime, end: datetime) -> None:
-        self.spool.save_session(actor, session_id, start, end)
-        self._bounds[session_id] = (start, end)
-
     def bounds(self, session_id: str) -> tuple[datetime, datetime]:
-        """First and last time of a session this clock handed out."""
+        """First and last time of a session this clock handed out in the current batch."""
         return self._bounds[session_id]
+
+    def save(self) -> None:
+        """Write the sessions the batch changed to the spool (one transaction), and start a new batch."""
+        self.spool.save_sessions([(actor, sid, start, end) for (actor, sid), (start, end) in self._changed.items()])
+        self._changed.clear()
+        self._known.clear()
+        self._bounds.clear()

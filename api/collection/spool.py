@@ -155,11 +155,14 @@ class Spool:
                                     (actor,)).fetchall()
         return [(sid, datetime.fromisoformat(s), datetime.fromisoformat(e)) for sid, s, e in rows]
 
-    def save_session(self, actor: str, session_id: str, started: datetime, ended: datetime) -> None:
+    def save_sessions(self, sessions: list[tuple[str, str, datetime, datetime]]) -> None:
+        """Store ``(actor, session id, start, end)`` of sessions (one transaction)."""
         with self._lock:
-            self._db.execute("INSERT INTO actor_sessions VALUES (?, ?, ?, ?) ON CONFLICT (actor, session_id) "
-                             "DO UPDATE SET started_at = excluded.started_at, ended_at = excluded.ended_at",
-                             (actor, session_id, started.isoformat(), ended.isoformat()))
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO actor_sessions VALUES (?, ?, ?, ?) ON CONFLICT (actor, session_id) "
+                                 "DO UPDATE SET started_at = excluded.started_at, ended_at = excluded.ended_at",
+                                 [(a, sid, s.isoformat(), e.isoformat()) for a, sid, s, e in sessions])
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

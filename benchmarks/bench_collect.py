@@ -1,0 +1,193 @@
+"""Benchmark of the collection API (the Segment tracking API): throughput and time to visibility.
+
+Traffic is generated (labelled synthetic: ids ``BENCH-…``, products ``BENCH-P…``): ``--visitors`` shoppers, each
+one session of page views, product views, cart adds and, for one in five, an identify and an order. The script
+empties the database it points at, serves the API (uvicorn in a thread, collection on, a fresh spool) and:
+
+1. **throughput**: posts every message to ``/v1/batch`` in batches of 100 from 4 threads; reports messages/s
+   accepted (on disk) and written (in the graph: until the spool is empty);
+2. **baseline** in the same run: the same messages mapped to export rows and written by the loaders' pipeline
+   directly (no HTTP, no spool) into the emptied graph; the ratio collector / baseline;
+3. **time to visibility**: while a background sender keeps ``--rate`` messages/s flowing, single page views are
+   posted one by one and the graph is polled until each is there (what ``engagementHistory`` reads); p50/p95
+   against the target of 1 s.
+
+It empties the database it points at: run it against a Neo4j of your own, e.g.::
+
+    export CUSTOMER_GRAPH_HOME=/tmp/bench-neo4j NEO4J_BOLT_PORT=17687 NEO4J_HTTP_PORT=17474
+    .venv/bin/customer-graph db start
+    .venv/bin/python benchmarks/bench_collect.py
+    .venv/bin/customer-graph db stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import uvicorn
+
+from api.app import create_app
+from api.collection.config import CollectionConfig
+from api.collection.mapping import map_messages
+from api.collection.messages import accept
+from api.collection.sessions import SessionClock
+from api.collection.spool import Spool
+from api.config import ApiConfig
+from graph_model.connection import current_settings, run_query
+from graph_model.database import clear_graph
+from graph_model.local_server.server import free_port
+from loaders.entities import SPECS
+from loaders.pipeline import Loader, LoadOptions
+from loaders.report import RunReport
+
+WRITE_KEY = "bench-write-key-0001"
+PRODUCTS = 500
+TARGET_SECONDS = 1.0
+
+
+def _shopper(rng: random.Random, v: int, at: datetime) -> list[dict[str, Any]]:
+    """One synthetic shopper's session: pages, product views, cart adds; one in five identifies and orders."""
+    anon, user = f"BENCH-anon-{v}", f"BENCH-U{v}" if v % 5 == 0 else None
+    steps: list[tuple[str, dict[str, Any]]] = [("page", {"properties": {"path": "/"}})]
+    if user:
+        steps.append(("identify", {"traits": {"email": f"{user}@example.com", "name": f"Shopper {v}"}}))
+    for _ in range(rng.randrange(2, 7)):
+        sku = f"BENCH-P{rng.randrange(PRODUCTS)}"
+        steps += [("page", {"properties": {"path": f"/p/{sku}"}}),
+                  ("track", {"event": "Product Viewed", "properties": {"sku": sku}})]
+        if rng.random() < 0.3:
+            steps.append(("track", {"event": "Product Added", "properties": {"sku": sku, "quantity": 1}}))
+    if user:
+        steps.append(("track", {"event": "Order Completed", "properties": {"order_id": f"BENCH-O{v}", "products": [
+            {"sku": f"BENCH-P{rng.randrange(PRODUCTS)}", "quantity": 1, "price": 4.5}]}}))
+    messages = []
+    for n, (kind, fields) in enumerate(steps):
+        at += timedelta(seconds=rng.randrange(5, 90))
+        messages.append({"type": kind, "anonymousId": anon, "messageId": f"BENCH-{v}-{n}", "timestamp": at.isoformat(),
+                         **({"userId": user} if user else {}), **fields})
+    return messages
+
+
+def traffic(visitors: int, seed: int) -> list[dict[str, Any]]:
+    """Synthetic shoppers' messages (one session each, in time order)."""
+    rng = random.Random(seed)
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    return [m for v in range(visitors) for m in _shopper(rng, v, start + timedelta(seconds=rng.randrange(86_400)))]
+
+
+def seed_catalogue() -> None:
+    clear_graph()
+    run_query("UNWIND range(0, $n - 1) AS i CREATE (:Product {sku: 'BENCH-P' + toString(i), name: 'Synthetic ' + i})",
+              {"n": PRODUCTS})
+
+
+def post_all(base: str, messages: list[dict[str, Any]], threads: int = 4, size: int = 100) -> None:
+    batches = [messages[i:i + size] for i in range(0, len(messages), size)]
+
+    def send(batch: list[dict[str, Any]]) -> None:
+        answer = httpx.post(f"{base}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=30)
+        answer.raise_for_status()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, batches))
+
+
+def baseline(messages: list[dict[str, Any]], folder: Path) -> float:
+    """Messages/s of the same messages mapped and written by the loaders' pipeline directly."""
+    seed_catalogue()
+    now = datetime.now(UTC)
+    accepted = [(i + 1, accept(m, None, now)) for i, m in enumerate(messages)]
+    started = time.perf_counter()
+    mapped = map_messages(accepted, SessionClock(Spool(folder / "baseline.sqlite"), timedelta(minutes=30)))
+    loader = Loader(RunReport(folder / "baseline-run", "baseline", 1.0), LoadOptions(progress=False, writers=1))
+    for entity in SPECS:
+        if mapped.rows.get(entity):
+            loader.load_rows(entity, iter(mapped.rows[entity]), "baseline")
+    return len(messages) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", type=int, default=2_000)
+    parser.add_argument("--rate", type=float, default=200.0, help="background messages/s while measuring latency")
+    parser.add_argument("--probes", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--allow-default-port", action="store_true")
+    args = parser.parse_args(argv)
+    settings = current_settings()
+    if settings.uses_local_server and settings.bolt_port == 7687 and not args.allow_default_port:
+        print("refusing to empty the default server on port 7687; set NEO4J_BOLT_PORT (see the docstring)")
+        return 2
+    folder = Path(tempfile.mkdtemp(prefix="bench-collect-"))
+    messages = traffic(args.visitors, args.seed)
+    base_rate = baseline(messages, folder)
+
+    seed_catalogue()
+    config = CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=folder / "spool.sqlite")
+    app = create_app(ApiConfig(development=True), settings, collection=config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    collector = app.state.collector
+    try:
+        started = time.perf_counter()
+        post_all(base, messages)
+        accepted_s = time.perf_counter() - started
+        collector.wait_idle(timeout=600)
+        written_s = time.perf_counter() - started
+
+        stop = threading.Event()
+        background = traffic(10_000, args.seed + 1)
+
+        def keep_sending() -> None:
+            for i in range(0, len(background), 20):
+                if stop.is_set():
+                    return
+                httpx.post(f"{base}/v1/batch", json={"batch": background[i:i + 20]}, auth=(WRITE_KEY, ""), timeout=30)
+                time.sleep(20 / args.rate)
+
+        sender = threading.Thread(target=keep_sending, daemon=True)
+        sender.start()
+        latencies = []
+        for n in range(args.probes):
+            event_id = f"BENCH-probe-{n}"
+            sent = time.perf_counter()
+            httpx.post(f"{base}/v1/page", json={"anonymousId": "BENCH-probe", "messageId": event_id,
+                                                "properties": {"path": "/probe"}}, auth=(WRITE_KEY, ""))
+            while not run_query("MATCH (e:Event {eventId: $id}) RETURN 1 AS x", {"id": event_id}, write=False):
+                time.sleep(0.01)
+            latencies.append(time.perf_counter() - sent)
+            time.sleep(0.1)
+        stop.set()
+        sender.join(30)
+    finally:
+        server.should_exit = True
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    collected = len(messages) / written_s
+    print(f"messages: {len(messages):,} from {args.visitors:,} synthetic shoppers (BENCH-…)")
+    print(f"accepted (on disk):   {len(messages) / accepted_s:>8,.0f} messages/s")
+    print(f"written (in graph):   {collected:>8,.0f} messages/s end to end")
+    print(f"baseline (loaders' pipeline on the same rows, no HTTP/spool): {base_rate:>8,.0f} messages/s; "
+          f"ratio {collected / base_rate:.2f}")
+    print(f"time to visibility at ~{args.rate:.0f} messages/s: p50 {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p95 {p95 * 1000:.0f} ms (target < {TARGET_SECONDS * 1000:.0f} ms: "
+          f"{'met' if p95 < TARGET_SECONDS else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
