@@ -9,7 +9,7 @@ Then the messages are marked done in the spool.
 * Rows that fail validation are rejects with a reason in the collector's run report (``runs/…-collect``,
   a new one every hour), like a drop's; a message of an erased person is rejected as ``erased`` before it
   is mapped (its reject keeps no row).
-* With the database unreachable nothing is marked done: the batch is tried again (backing off up to 30 s)
+* With the database unreachable nothing is marked done: the batch is tried again (backing off up to 10 s)
   while the API keeps accepting into the spool. Every writer is idempotent (``MERGE`` on natural keys), so
   writing a batch again after a crash gives the same graph.
 """
@@ -37,7 +37,7 @@ log = logging.getLogger("collection")
 
 SOURCE = "collect"
 REPORT_EVERY = timedelta(hours=1)
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 10.0
 ERASED_MESSAGE = "message of an erased person"
 
 

@@ -1,0 +1,124 @@
+# ruff: noqa: F811 - pytest fixtures imported from test_api_support are redefined as parameters
+"""Nothing the collection API accepted is lost: the API process killed with SIGKILL while a client sends,
+and the database stopped mid-stream (the real Neo4j of the test session, stopped and started again)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from segment.analytics import Client
+from test_api_support import make_app, served
+from test_collection import T0, WRITE_KEY, _config
+
+from graph_model import run_query
+from graph_model.local_server.server import free_port
+from graph_model.privacy.keys import load_key
+from graph_model.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def api_process(settings: Settings, spool: Path, runs: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``customer-graph serve`` (production, collection on) in its own process on the test database."""
+    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
+           "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_ENV": "production",
+           "CUSTOMER_GRAPH_API_KEYS": "durability-reader-key:reader", "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
+           "CUSTOMER_GRAPH_SPOOL": str(spool), "CUSTOMER_GRAPH_RUNS_DIR": str(runs),
+           "CUSTOMER_GRAPH_PRIVACY_KEY": load_key().decode()}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "customer_graph", "serve", "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    try:
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(20)
+
+
+def _events(ids: list[str]) -> dict[str, int]:
+    rows = run_query("UNWIND $ids AS id MATCH (e:Event {eventId: id}) RETURN id, count(*) AS n", {"ids": ids})
+    return {row["id"]: row["n"] for row in rows}
+
+
+def test_a_sigkill_while_a_client_sends_loses_nothing_and_writes_nothing_twice(graph: Settings, tmp_path: Path) -> None:
+    spool, runs = tmp_path / "spool.sqlite", tmp_path / "runs"
+    acknowledged: list[str] = []
+    with api_process(graph, spool, runs) as (process, base):
+        stop = threading.Event()
+
+        def send() -> None:
+            for n in range(100_000):
+                if stop.is_set():
+                    return
+                message_id = f"kill-{n}"
+                body = {"batch": [{"type": "page", "anonymousId": f"anon-{n % 7}", "messageId": message_id,
+                                   "properties": {"path": f"/{n}"}, "timestamp": (T0 + timedelta(seconds=n)).isoformat()}]}
+                try:
+                    if httpx.post(f"{base}/v1/batch", json=body, auth=(WRITE_KEY, ""), timeout=5).status_code == 200:
+                        acknowledged.append(message_id)
+                except httpx.TransportError:
+                    return  # the server is gone
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(3)
+        process.kill()  # SIGKILL: no shutdown, no flush
+        process.wait(10)
+        stop.set()
+        sender.join(10)
+    assert len(acknowledged) > 20
+    with api_process(graph, spool, runs):  # a new process finds what was pending
+        deadline = time.monotonic() + 60
+        while len(_events(acknowledged)) < len(acknowledged) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    counts = _events(acknowledged)
+    assert set(counts) == set(acknowledged) and set(counts.values()) == {1}
+    assert run_query("MATCH (e:Event) RETURN count(*) AS n")[0]["n"] >= len(acknowledged)
+
+
+def test_the_database_stopped_mid_stream_loses_nothing(database_under_test, graph: Settings, tmp_path: Path) -> None:
+    server = database_under_test.server
+    if server is None:
+        pytest.skip("stops the database: only with the suite's own local server")
+    app = make_app(graph, collection=_config(tmp_path))
+    with served(app) as port:
+        client = Client(WRITE_KEY, host=f"http://127.0.0.1:{port}", sync_mode=True, max_retries=1)
+        for n in range(10):
+            client.page(anonymous_id="anon-db", message_id=f"db-{n}", properties={"path": f"/{n}"},
+                        timestamp=T0 + timedelta(seconds=n))
+        assert app.state.collector.wait_idle()
+        server.stop()
+        try:
+            for n in range(10, 40):  # accepted while the database is down
+                client.page(anonymous_id="anon-db", message_id=f"db-{n}", properties={"path": f"/{n}"},
+                            timestamp=T0 + timedelta(seconds=n))
+            time.sleep(2)
+            assert app.state.collector.spool.pending_count == 30  # nothing written, nothing dropped
+        finally:
+            server.start()
+        restarted = time.monotonic()
+        assert app.state.collector.wait_idle(timeout=90)
+        caught_up = time.monotonic() - restarted
+    counts = _events([f"db-{n}" for n in range(40)])
+    assert len(counts) == 40 and set(counts.values()) == {1}, counts
+    print(f"caught up {caught_up:.1f} s after the database came back")  # shown with -s
