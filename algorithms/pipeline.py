@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from algorithms import affinity, recommend, retention, segments, similarity, trends
+from algorithms import affinity, buy_again, recommend, retention, segments, similarity, trends
 from algorithms._sparse import coo_to_csr, top_k_per_row
 from algorithms.features import Interactions
 
 __all__ = [
-    "Params", "compute_affinity", "compute_recommendations", "compute_retention", "compute_segments",
+    "Params", "compute_affinity", "compute_buy_again", "compute_recommendations", "compute_retention", "compute_segments",
     "compute_similarity", "compute_trends", "recommendation_item_similarity", "similarity_matrix",
 ]
 
@@ -51,6 +51,8 @@ class Params:
     ease_max_products: int = 6000  # EASE covers the most-bought products (a dense products² inverse)
     neighbours_for_recommend: int = 100
     recommend_item_k: int = 10
+    buy_again_n: int = 20  # due re-orders stored per customer (BUY_AGAIN)
+    buy_again_min_probability: float = 0.02  # below this a past product is not worth proposing again
     seed: int = 42
     community_min_size: int = 5
     popular_k: int = 20
@@ -221,6 +223,39 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
     explained["reason"] = reasons
     explained["evidence"] = evidence
     return explained
+
+
+def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, buy_again.BuyAgainModel]:
+    """Due re-orders: ``customerId, sku, probability, rank, reason, cycleDays, lastDate`` (+ codes), and the model.
+
+    The classifier of :mod:`algorithms.buy_again` learns from the repeat purchases of the customers who
+    permit analytics (``for_customer_models``) in the last ``horizon_days`` window; it scores the past
+    products of the customers who permit personalisation (``for_personalisation``), keeping each one's
+    ``buy_again_n`` most probable at ``buy_again_min_probability`` or more.
+    """
+    learn = data.for_customer_models.known_purchases()
+    model = buy_again.fit(learn.customer.to_numpy(), learn["product"].to_numpy(), learn.day.to_numpy(),
+                          data.as_of_day, horizon=params.horizon_days, seed=params.seed)
+    own = data.for_personalisation.known_purchases()
+    pairs = buy_again.repurchase_features(own.customer.to_numpy(), own["product"].to_numpy(), own.day.to_numpy(),
+                                          data.as_of_day)
+    columns = ["customer", "product", "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]
+    if pairs.empty:
+        return pd.DataFrame(columns=columns), model
+    pairs["probability"] = buy_again.predict(model, pairs)
+    pairs = pairs[pairs.probability >= params.buy_again_min_probability]
+    pairs = pairs.sort_values(["customer", "probability", "product"], ascending=[True, False, True], kind="stable")
+    pairs["rank"] = pairs.groupby("customer").cumcount() + 1
+    pairs = pairs[pairs["rank"] <= params.buy_again_n].reset_index(drop=True)
+    last_date = pd.to_datetime(pairs["last"].to_numpy(np.float64), unit="D").strftime("%Y-%m-%d")
+    pairs["lastDate"] = last_date.to_numpy(dtype=object)
+    pairs["cycleDays"] = pairs["cycle"].round(1).astype(object).where(pairs["cycle"].notna(), None)
+    pairs["reason"] = [buy_again.reason(days=int(d), cycle=float(c), last_date=str(when))
+                       for d, c, when in zip(pairs["days"], pairs["cycle"], pairs["lastDate"], strict=True)]
+    pairs["customerId"] = data.customers[pairs.customer.to_numpy(np.int64)]
+    pairs["sku"] = data.products[pairs["product"].to_numpy(np.int64)]
+    pairs["probability"] = pairs["probability"].round(6)
+    return pairs[columns], model
 
 
 def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Params = Params()) -> dict[str, Any]:

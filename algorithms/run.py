@@ -28,6 +28,7 @@ from algorithms.features import Interactions, build_interactions
 from algorithms.pipeline import (
     Params,
     compute_affinity,
+    compute_buy_again,
     compute_recommendations,
     compute_retention,
     compute_segments,
@@ -218,7 +219,13 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
             recs = _records(compute_recommendations(data, params, customer_similarity=cust_sim),
                             "customerId", "sku", "score", "rank", "reason", "evidence")
-        queue("recommend", lambda version: {"RECOMMENDED": writeback.write_recommendations(recs, version)})
+        with stage("buy again: compute"):
+            due, due_model = compute_buy_again(data, params)
+            again = _records(due, "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate")
+        summary.notes.append(f"buy again: gradient-boosted, trained on {due_model.training_pairs:,} pairs "
+                             f"({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
+        queue("recommend", lambda version: {"RECOMMENDED": writeback.write_recommendations(recs, version),
+                                            "BUY_AGAIN": writeback.write_buy_again(again, version)})
 
     members = None
     if "segments" in families or "trends" in families:

@@ -22,7 +22,7 @@ from graph_model.errors import CustomerGraphError
 
 __all__ = [
     "FAMILIES", "WritebackError", "versioned_run", "write_affinity", "write_popular_at", "write_popular_in",
-    "clear_retention", "write_product_trends", "write_recommendations", "write_retention", "write_rfm",
+    "clear_retention", "write_buy_again", "write_product_trends", "write_recommendations", "write_retention", "write_rfm",
     "write_segments", "write_similarity",
 ]
 
@@ -71,6 +71,8 @@ DELETE_RESULTS: dict[str, tuple[str, ...]] = {
     ),
     "recommend": (
         "MATCH ()-[r:RECOMMENDED]->() WHERE r.version IN $versions "
+        "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+        "MATCH ()-[r:BUY_AGAIN]->() WHERE r.version IN $versions "
         "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
     ),
     "segments": (
@@ -124,6 +126,15 @@ UNWIND row.recs AS rec
 MATCH (p:Product {sku: rec.sku})
 CREATE (c)-[:RECOMMENDED {score: rec.score, rank: rec.rank, reason: rec.reason, evidence: rec.evidence,
                           version: $version}]->(p)
+"""
+
+WRITE_BUY_AGAIN = """
+UNWIND $rows AS row
+MATCH (c:Customer {customerId: row.customerId})
+UNWIND row.recs AS rec
+MATCH (p:Product {sku: rec.sku})
+CREATE (c)-[:BUY_AGAIN {probability: rec.probability, rank: rec.rank, reason: rec.reason, cycleDays: rec.cycleDays,
+                        lastDate: date(rec.lastDate), version: $version}]->(p)
 """
 
 WRITE_SEGMENTS = """
@@ -246,17 +257,29 @@ def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
     return _write(WRITE_SIMILARITY, rows, version=version)
 
 
-def write_recommendations(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
-    """``rows``: ``customerId, sku, score, rank, reason, evidence``, sent grouped by customer (one customer
-    lookup for all their recommendations)."""
+def _write_per_customer(query: str, rows: Sequence[dict[str, Any]], keys: tuple[str, ...], version: str,
+                        per_batch: int) -> int:
+    """Rows sent grouped by ``customerId`` (one customer lookup for all of theirs), ``keys`` of each kept."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        grouped.setdefault(row["customerId"], []).append(
-            {key: row[key] for key in ("sku", "score", "rank", "reason", "evidence")})
+        grouped.setdefault(row["customerId"], []).append({key: row[key] for key in keys})
     per_customer = max(1, len(rows) // max(len(grouped), 1))
     batch = [{"customerId": c, "recs": recs} for c, recs in grouped.items()]
-    _write(WRITE_RECOMMENDATIONS, batch, batch=max(1, per_batch // per_customer), workers=WRITERS, version=version)
+    _write(query, batch, batch=max(1, per_batch // per_customer), workers=WRITERS, version=version)
     return len(rows)
+
+
+def write_recommendations(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
+    """``rows``: ``customerId, sku, score, rank, reason, evidence``."""
+    return _write_per_customer(WRITE_RECOMMENDATIONS, rows, ("sku", "score", "rank", "reason", "evidence"), version,
+                               per_batch)
+
+
+def write_buy_again(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
+    """``rows``: ``customerId, sku, probability, rank, reason, cycleDays`` (null for a single purchase),
+    ``lastDate`` (``YYYY-MM-DD``); written in the ``recommend`` family's run."""
+    return _write_per_customer(WRITE_BUY_AGAIN, rows, ("sku", "probability", "rank", "reason", "cycleDays", "lastDate"),
+                               version, per_batch)
 
 
 def write_segments(segments: Sequence[dict[str, Any]], memberships: Sequence[dict[str, Any]], version: str) -> int:

@@ -17,7 +17,7 @@ from strawberry.dataloader import DataLoader
 from api.db import Database
 from api.queries import catalogue, customers, engagement, notes, segments, stores
 from api.queries import recommendations as recommendation_queries
-from api.recommend import RecommendationContext, recommend
+from api.recommend import DEFAULT_KIND, RecommendationContext, recommend
 
 T = TypeVar("T")
 
@@ -52,9 +52,9 @@ def by_id_and_args(db: Database, fetch: Callable[..., Awaitable[dict[str, Any]]]
     return DataLoader(load_fn=load)
 
 
-async def _recommendations(db: Database, ids: list[str], first: int,
-                           context: RecommendationContext | None) -> dict[str, Any]:
-    return await recommend(db, ids, first=first, context=context)
+async def _recommendations(db: Database, ids: list[str], first: int, context: RecommendationContext | None,
+                           kind: str) -> dict[str, Any]:
+    return await recommend(db, ids, first=first, context=context, kind=kind)
 
 
 async def _visits(db: Database, ids: list[str], first: int, start: datetime | None,
@@ -185,8 +185,8 @@ class Loaders:
         """
         found = await recommendation_queries.customers_with_personal(db, ids, first)
         personal = {customer_id: decided for customer_id, (_, decided) in found.items()}
-        blended = await recommend(db, list(found), first=first, context=None, personal=personal)
+        blended = await recommend(db, list(found), first=first, context=None, personal=personal, kind=DEFAULT_KIND)
         for customer_id, (row, _) in found.items():
             self.customer.prime(customer_id, row)
-            self.recommendations.prime((customer_id, first, None), blended[customer_id])
+            self.recommendations.prime((customer_id, first, None, DEFAULT_KIND), blended[customer_id])
         return {customer_id: row for customer_id, (row, _) in found.items()}

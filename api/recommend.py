@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.blend import Blended, blend
+from api.blend import Blended, blend, mix, reorders
 from api.db import Database
 from api.queries import recommendations as q
 from graph_model.privacy.policy import current_policy
 
 CONTEXT_STORE_RADIUS_KM = 2.0
 MAX_CANDIDATES = 100
+KINDS = ("MIXED", "DISCOVER", "BUY_AGAIN")  # what a list holds; see api.blend
+DEFAULT_KIND = "MIXED"
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,10 @@ def _context_rows(shared: list[dict], personalised: bool) -> list[dict]:
 
 
 async def recommend(db: Database, ids: list[str], *, first: int, context: RecommendationContext | None,
-                    personal: dict[str, q.Personal] | None = None) -> dict[str, list[Blended]]:
-    """The ``first`` best products for each customer, blended with the context when one is given.
+                    personal: dict[str, q.Personal] | None = None, kind: str = DEFAULT_KIND) -> dict[str, list[Blended]]:
+    """The ``first`` best products of ``kind`` for each customer (see :mod:`api.blend`): ``DISCOVER``,
+    never-bought products blended with the context when one is given; ``BUY_AGAIN``, the due re-orders;
+    ``MIXED``, both.
 
     ``personal``: the customers' consent decisions and ``RECOMMENDED`` rows when already fetched
     (without a context only). A customer whose policy does not permit ``personalisation`` gets only the
@@ -67,10 +71,27 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
         store = await q.context_store(db, store_id=context.store_id, latitude=context.latitude,
                                       longitude=context.longitude, radius_km=CONTEXT_STORE_RADIUS_KM)
     store_id = store["storeId"] if store else None
+    store_name = store["name"] if store else None
     limit = first if context is None else min(first + 20, MAX_CANDIDATES)
     if personal is None or context is not None:
         personal = await q.personal(db, ids, limit, store_id)
     who = {customer_id: personal.get(customer_id, q.NOT_PERMITTED) for customer_id in ids}
+    on_screen = context.product_sku if context is not None else None
+    again = {customer_id: reorders([row for row in p.again if row["product"]["sku"] != on_screen], first=first,
+                                   store_name=store_name) for customer_id, p in who.items()}
+    if kind == "BUY_AGAIN":
+        return again
+    discover = await _discover(db, who, first=first, limit=limit, context=context, store_id=store_id,
+                               store_name=store_name)
+    if kind == "DISCOVER":
+        return discover
+    return {customer_id: mix(again[customer_id], discover[customer_id], first=first) for customer_id in ids}
+
+
+async def _discover(db: Database, who: dict[str, q.Personal], *, first: int, limit: int,
+                    context: RecommendationContext | None, store_id: str | None,
+                    store_name: str | None) -> dict[str, list[Blended]]:
+    """The ``DISCOVER`` lists: ``RECOMMENDED`` rows, topped up with fallbacks, blended with the context."""
     candidates = {customer_id: [dict(row, source="PERSONAL") for row in p.rows] for customer_id, p in who.items()}
     missing = [customer_id for customer_id, rows in candidates.items() if not rows]
     short = [customer_id for customer_id, rows in candidates.items() if 0 < len(rows) < first]
@@ -97,7 +118,6 @@ async def recommend(db: Database, ids: list[str], *, first: int, context: Recomm
         shared = await q.context_candidates(db, limit=limit, product_sku=context.product_sku,
                                             session_id=context.session_id, store_id=store_id)
         exclude = frozenset({context.product_sku}) if context.product_sku else frozenset()
-    store_name = store["name"] if store else None
     ranked = {}
     for customer_id, rows in candidates.items():
         personalised = who[customer_id].personalised

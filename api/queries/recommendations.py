@@ -1,4 +1,5 @@
-"""Recommendation candidates: precomputed ``RECOMMENDED`` edges, the contract's fallbacks, and context.
+"""Recommendation candidates: precomputed ``RECOMMENDED`` and ``BUY_AGAIN`` edges, the contract's fallbacks,
+and context.
 
 Nothing is computed here that the algorithms precompute: personal candidates are read from
 ``RECOMMENDED``, fallbacks from ``POPULAR_IN`` / ``POPULAR_AT`` / ``trendRank``, context candidates one
@@ -17,23 +18,38 @@ from graph_model.privacy.policy import current_policy, permits_cypher
 PERSONALISED = permits_cypher("c", "personalisation")
 ANALYSED = permits_cypher("c", "analytics")
 
-# The customer's live consent decision comes with their RECOMMENDED edges (the algorithms only catch up
-# at their next run): with personalisation withdrawn the edges are not read at all.
-PERSONAL = f"""
-{current_version('recommend')}
-UNWIND $ids AS id
-MATCH (c:Customer {{customerId: id}})
-WITH c, id, version, {PERSONALISED} AS personalised, {ANALYSED} AS analysed
+
+def _personal_rows(stock: str) -> str:
+    """The subqueries reading a customer's ``RECOMMENDED`` (``recommendations``) and ``BUY_AGAIN``
+    (``again``) rows of the current ``recommend`` run, best first, ``stock`` being the stock expression."""
+    return f"""
 CALL (c, version, personalised) {{
   OPTIONAL MATCH (c)-[r:RECOMMENDED]->(p:Product)
   WHERE personalised AND (version IS NULL OR r.version = version)
   WITH r, p ORDER BY r.rank, r.score DESC LIMIT $limit
   RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.score, rank: r.rank,
-                 reason: r.reason, evidence: r.evidence,
-                 stock: head([(:Store {{storeId: $storeId}})-[stock:STOCKS]->(p) | stock.quantity])}} END)
-         AS recommendations
+                 reason: r.reason, evidence: r.evidence, stock: {stock}}} END) AS recommendations
 }}
-RETURN id AS customerId, personalised, analysed, recommendations
+CALL (c, version, personalised) {{
+  OPTIONAL MATCH (c)-[r:BUY_AGAIN]->(p:Product)
+  WHERE personalised AND (version IS NULL OR r.version = version)
+  WITH r, p ORDER BY r.rank, r.probability DESC LIMIT $limit
+  RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.probability, rank: r.rank,
+                 reason: r.reason, evidence: ['buy_again'], stock: {stock}}} END) AS again
+}}"""
+
+
+STOCK_AT_STORE = "head([(:Store {storeId: $storeId})-[stock:STOCKS]->(p) | stock.quantity])"
+
+# The customer's live consent decision comes with their RECOMMENDED and BUY_AGAIN edges (the algorithms
+# only catch up at their next run): with personalisation withdrawn the edges are not read at all.
+PERSONAL = f"""
+{current_version('recommend')}
+UNWIND $ids AS id
+MATCH (c:Customer {{customerId: id}})
+WITH c, id, version, {PERSONALISED} AS personalised, {ANALYSED} AS analysed
+{_personal_rows(STOCK_AT_STORE)}
+RETURN id AS customerId, personalised, analysed, recommendations, again
 """
 
 CUSTOMERS_WITH_PERSONAL = f"""
@@ -41,14 +57,8 @@ CUSTOMERS_WITH_PERSONAL = f"""
 UNWIND $ids AS id
 MATCH (c:Customer {{customerId: id}})
 WITH c, version, {PERSONALISED} AS personalised, {ANALYSED} AS analysed
-CALL (c, version, personalised) {{
-  OPTIONAL MATCH (c)-[r:RECOMMENDED]->(p:Product)
-  WHERE personalised AND (version IS NULL OR r.version = version)
-  WITH r, p ORDER BY r.rank, r.score DESC LIMIT $limit
-  RETURN collect(CASE WHEN p IS NULL THEN null ELSE {{product: {PRODUCT}, score: r.score, rank: r.rank,
-                 reason: r.reason, evidence: r.evidence, stock: null}} END) AS recommendations
-}}
-RETURN {CUSTOMER} AS customer, personalised, analysed, recommendations
+{_personal_rows("null")}
+RETURN {CUSTOMER} AS customer, personalised, analysed, recommendations, again
 """
 
 FALLBACK = f"""
@@ -120,18 +130,20 @@ LIMIT 1
 
 @dataclass(frozen=True)
 class Personal:
-    """One customer's live consent decisions and, when personalisation is permitted, their ``RECOMMENDED`` rows."""
+    """One customer's live consent decisions and, when personalisation is permitted, their ``RECOMMENDED``
+    (``rows``) and ``BUY_AGAIN`` (``again``) rows."""
 
     personalised: bool
     analysed: bool
     rows: list[Row] = field(default_factory=list)
+    again: list[Row] = field(default_factory=list)
 
 
 NOT_PERMITTED = Personal(personalised=False, analysed=False)
 
 
 def _personal(row: Row) -> Personal:
-    return Personal(bool(row["personalised"]), bool(row["analysed"]), list(row["recommendations"]))
+    return Personal(bool(row["personalised"]), bool(row["analysed"]), list(row["recommendations"]), list(row["again"]))
 
 
 async def personal(db: Database, ids: list[str], limit: int, store_id: str | None) -> dict[str, Personal]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -58,15 +59,30 @@ class Consent:
                        updated_at=row.get("updatedAt"))
 
 
+@strawberry.enum(description="What a recommendation list holds.")
+class RecommendationKind(Enum):
+    MIXED = strawberry.enum_value(
+        "MIXED", description="Due re-orders in the first 80% of the places, most probable first, then discoveries "
+                             "(which also fill the places re-orders leave free).")
+    DISCOVER = strawberry.enum_value(
+        "DISCOVER", description="Products the customer never bought, blended with the context when given.")
+    BUY_AGAIN = strawberry.enum_value(
+        "BUY_AGAIN", description="Products the customer bought before and is due to buy again, most probable first; "
+                                 "score = the probability of buying it again within 90 days.")
+
+
 @strawberry.type(description="A recommended product with its blended score and why.")
 class Recommendation:
     product: Product
-    score: float = strawberry.field(description="The blended score used for ordering (higher is better).")
+    score: float = strawberry.field(description="The blended score (DISCOVER) or the probability of buying it again "
+                                                "(BUY_AGAIN); comparable within one source. The list's order is the "
+                                                "answer's order.")
     base_score: float | None = strawberry.field(description="The precomputed RECOMMENDED score, if any.")
     rank: int | None = strawberry.field(description="The precomputed rank, if any.")
     explanation: str = strawberry.field(description="Why, in words, strongest reason first.")
     sources: list[str] = strawberry.field(
-        description="PERSONAL, CONTEXT_PRODUCT, CONTEXT_SESSION, CONTEXT_STORE, SEGMENT_POPULAR, STORE_POPULAR, TRENDING.")
+        description="BUY_AGAIN, PERSONAL, CONTEXT_PRODUCT, CONTEXT_SESSION, CONTEXT_STORE, SEGMENT_POPULAR, "
+                    "STORE_POPULAR, TRENDING.")
     evidence: list[str]
     stock_at_store: int | None = strawberry.field(description="Stock at the context store, when one is given.")
 
@@ -199,13 +215,16 @@ class Customer:
         return await engagement_history(info, str(self.id), first=first, after=after, channels=channels,
                                         types=types, start=from_, end=to)
 
-    @strawberry.field(description="Recommended products, best first, blended with the context when given.")
+    @strawberry.field(description="Recommended products, best first: due re-orders and discoveries (MIXED, the "
+                                  "default), only discoveries blended with the context when given (DISCOVER), or "
+                                  "only due re-orders (BUY_AGAIN).")
     async def recommendations(self, info: Info, first: int = 10,
                               context_: Annotated[RecommendationContextInput | None,
-                                                  strawberry.argument(name="context")] = None) -> list[Recommendation]:
+                                                  strawberry.argument(name="context")] = None,
+                              kind: RecommendationKind = RecommendationKind.MIXED) -> list[Recommendation]:
         first = page_size(info, first)
         situation = await _own_situation(info, str(self.id), context_.to_context()) if context_ else None
-        items = await context(info).loaders.recommendations.load((str(self.id), first, situation))
+        items = await context(info).loaders.recommendations.load((str(self.id), first, situation, kind.value))
         return [Recommendation(product=Product.from_row(item.product), score=round(item.score, 6),
                                base_score=item.base_score, rank=item.rank, explanation=item.explanation,
                                sources=item.sources, evidence=item.evidence, stock_at_store=item.stock)

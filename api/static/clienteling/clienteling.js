@@ -60,6 +60,7 @@ const PLAIN = {
 
 // Recommendation sources in words; PERSONAL and CONTEXT_SESSION use the customer's own history.
 const SOURCES = {
+  BUY_AGAIN: "what they buy regularly and are due for again",
   PERSONAL: "their own purchases and browsing",
   CONTEXT_PRODUCT: "the product in front of them",
   CONTEXT_SESSION: "what they browsed this visit",
@@ -68,7 +69,7 @@ const SOURCES = {
   STORE_POPULAR: "popular at their home store",
   TRENDING: "trending now",
 };
-const PERSONAL_SOURCES = new Set(["PERSONAL", "CONTEXT_SESSION"]);
+const PERSONAL_SOURCES = new Set(["BUY_AGAIN", "PERSONAL", "CONTEXT_SESSION"]);
 
 const $ = (id) => document.getElementById(id);
 const state = { id: null, cursor: null, synthetic: false };
@@ -262,7 +263,8 @@ function renderRecommendations(customer, errors) {
     const personalised = r.sources.some((s) => PERSONAL_SOURCES.has(s));
     return el("li", { class: "card" },
       el("h4", {}, r.product.name || r.product.sku, " ",
-        personalised ? tag("personal", "ok") : tag("non-personal", "neutral")),
+        r.sources.includes("BUY_AGAIN") ? tag("due again", "ok")
+          : personalised ? tag("personal", "ok") : tag("non-personal", "neutral")),
       el("p", { class: "hint" }, `${r.product.sku} · ${money(r.product.price)}`),
       el("p", { class: "why" }, r.explanation),
       el("p", { class: "sources" }, "Based on: ", r.sources.map((s) => SOURCES[s] || s.toLowerCase()).join("; ")));
