@@ -53,7 +53,8 @@ __all__ = ["FEATURES", "BuyAgainModel", "fit", "predict", "reason", "repurchase_
 FEATURES = ["days", "since_last", "cycle", "due", "share", "customer_days", "customer_since", "repeat_rate",
             "recent_buyers", "product_cycle", "customer_cycle", "recent_days"]
 RECENT_DAYS = 28.0
-WINDOW_SHIFTS = (0.0, 30.0, 60.0)  # training windows end at as_of, a month and two months earlier
+WINDOW_SHIFTS = (0.0, 30.0, 60.0)
+MAX_TRAINING_PAIRS = 200_000  # Online Retail has ~180k over its three windows  # training windows end at as_of, a month and two months earlier
 
 
 def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float) -> pd.DataFrame:
@@ -124,6 +125,9 @@ def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float
                if shift + horizon < history]
     features = pd.concat([w[0] for w in windows], ignore_index=True) if windows else pd.DataFrame(columns=FEATURES)
     label = np.concatenate([w[1] for w in windows]) if windows else np.zeros(0, dtype=bool)
+    if len(features) > MAX_TRAINING_PAIRS:  # a seeded sample: the fit's time stays bounded on large graphs
+        keep = np.sort(np.random.default_rng(seed).choice(len(features), MAX_TRAINING_PAIRS, replace=False))
+        features, label = features.iloc[keep].reset_index(drop=True), label[keep]
     if len(features) == 0 or label.all() or not label.any():
         return BuyAgainModel(None, horizon, len(features), float(label.mean()) if len(label) else 0.0)
     leaf = min(40, max(5, len(features) // 20))  # 40 on real histories; small graphs still get splits

@@ -15,6 +15,7 @@ from neomodel import (
 
 from graph_model.model.properties import GeoPointProperty, UtcDateTimeProperty
 from graph_model.model.relationships import (
+    BuyAgain,
     IdentityLink,
     Membership,
     Recommendation,
@@ -89,6 +90,7 @@ class Customer(StructuredNode):
     similar = RelationshipTo("Customer", "SIMILAR_TO", model=Similarity)
     segments = RelationshipTo("graph_model.model.insights.Segment", "IN_SEGMENT", model=Membership)
     recommended = RelationshipTo("graph_model.model.catalogue.Product", "RECOMMENDED", model=Recommendation)
+    buy_again = RelationshipTo("graph_model.model.catalogue.Product", "BUY_AGAIN", model=BuyAgain)
 
 
 class Identity(StructuredNode):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from neomodel import ArrayProperty, FloatProperty, IntegerProperty, StringProperty, StructuredRel
+from neomodel import (
+    ArrayProperty,
+    DateProperty,
+    FloatProperty,
+    IntegerProperty,
+    StringProperty,
+    StructuredRel,
+)
 
 from graph_model.model.properties import UtcDateTimeProperty
 
@@ -74,6 +81,18 @@ class Recommendation(StructuredRel):
     rank = IntegerProperty()
     reason = StringProperty()  # a readable sentence naming real nodes
     evidence = ArrayProperty(StringProperty())  # e.g. ["affinity:85123A", "similar_shoppers:3"]; never a customer id
+    version = StringProperty()
+
+
+class BuyAgain(StructuredRel):
+    """``(:Customer)-[:BUY_AGAIN {probability, rank, reason, cycleDays, lastDate, version}]->(:Product)``: a due
+    re-order, written by the algorithms (``algorithms/buy_again.py``)."""
+
+    probability = FloatProperty(required=True)  # of buying it again within 90 days
+    rank = IntegerProperty()
+    reason = StringProperty()  # e.g. "you order this about every 30 days; last on 2011-11-02"
+    cycleDays = FloatProperty()  # null after a single purchase
+    lastDate = DateProperty()
     version = StringProperty()
 
 

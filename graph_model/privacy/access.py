@@ -41,10 +41,12 @@ RETURN c {.*, homeLocation: null} AS profile,
        [(c)-[:IN_SEGMENT]->(g:Segment) | g {.segmentId, .kind, .name}] AS segments,
        [(c)-[r:RECOMMENDED]->(p:Product) | {sku: p.sku, product: p.name, rank: r.rank, reason: r.reason}][..$max]
          AS recommendations,
+       [(c)-[r:BUY_AGAIN]->(p:Product) | {sku: p.sku, product: p.name, rank: r.rank, probability: r.probability,
+                                          reason: r.reason}][..$max] AS buyAgain,
        COUNT { (c)-[:SIMILAR_TO]->(:Customer) } AS similarShoppers
 """
 
-_LISTS = ("identities", "notes", "orders", "sessions", "visits", "messages", "recommendations")
+_LISTS = ("identities", "notes", "orders", "sessions", "visits", "messages", "recommendations", "buyAgain")
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,7 @@
 What erasing a customer does (``docs/privacy.md`` has the reader's version):
 
 * **removes** the Customer node and with it name, email hash, home location, city, consents,
-  ``RESPONDED`` (reply texts, the API's idempotency keys), ``RECOMMENDED``, ``SIMILAR_TO`` (both ways), ``IN_SEGMENT``, the RFM and
+  ``RESPONDED`` (reply texts, the API's idempotency keys), ``RECOMMENDED``, ``BUY_AGAIN``, ``SIMILAR_TO`` (both ways), ``IN_SEGMENT``, the RFM and
   retention properties; the identities that belong only to this person (those that identify them, and
   anonymous ones seen on no one else's session) with their ``LINKED_TO``; on the person's sessions the
   device, the ``IDENTIFIED_BY`` links, the events' search text (and ``SEARCHED``; a search text nobody
@@ -105,7 +105,7 @@ CALL (c) {
   RETURN count(v) AS visits
 }
 CALL (c) {
-  OPTIONAL MATCH (c)-[r:RECOMMENDED|SIMILAR_TO|IN_SEGMENT|RESPONDED]-()
+  OPTIONAL MATCH (c)-[r:RECOMMENDED|BUY_AGAIN|SIMILAR_TO|IN_SEGMENT|RESPONDED]-()
   RETURN count(r) AS derived
 }
 CALL (c) {
