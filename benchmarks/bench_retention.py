@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import pearsonr, rankdata  # noqa: E402
 
-from algorithms import retention  # noqa: E402
+from algorithms import pareto_nbd, retention  # noqa: E402
 
 CDNOW = Path(__file__).resolve().parent.parent / "data" / "cdnow" / "CDNOW_master.txt.xz"
 CALIBRATION_END = pd.Timestamp("1997-09-30")
@@ -95,6 +95,25 @@ def main() -> None:
             print(f"{label}: largest per-customer difference ours vs lifetimes: "
                   f"{np.abs(pred - ref_pred).max():.2e} purchases, {np.abs(alive - ref_alive).max():.2e} P(alive)")
 
+    start = time.perf_counter()
+    pareto = pareto_nbd.fit_pareto_nbd(x, t_x, T)
+    rows.append(("ours Pareto/NBD", pareto_nbd.expected_purchases(pareto, weeks, x, t_x, T),
+                 pareto_nbd.p_alive(pareto, x, t_x, T), time.perf_counter() - start))
+    params["ours Pareto/NBD"] = (pareto.r, pareto.alpha, pareto.s, pareto.beta, pareto.log_likelihood)
+    if references:
+        from lifetimes import ParetoNBDFitter
+
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference = ParetoNBDFitter(penalizer_coef=0.0).fit(x, t_x, T)
+            ref_pred = np.asarray(reference.conditional_expected_number_of_purchases_up_to_time(weeks, x, t_x, T))
+            ref_alive = np.asarray(reference.conditional_probability_alive(x, t_x, T))
+        rows.append(("lifetimes 0.11.3 Pareto/NBD", ref_pred, ref_alive, time.perf_counter() - start))
+        p = reference.params_
+        params["lifetimes 0.11.3 Pareto/NBD"] = (p["r"], p["alpha"], p["s"], p["beta"], pareto_nbd.log_likelihood(
+            np.array([p["r"], p["alpha"], p["s"], p["beta"]]), x, t_x, T))
+
     rate = np.where(T > 0, x / np.maximum(T, 1e-9), 0.0)
     rows.append(("naive: calibration rate x 39 wk", rate * weeks, None, 0.0))
 
@@ -104,7 +123,8 @@ def main() -> None:
         report(name, predicted, p_alive, actual, seconds)
     print()
     for name, (r, alpha, a, b, ll) in params.items():
-        print(f"{name:<32} r={r:.4f} alpha={alpha:.4f} a={a:.4f} b={b:.4f} log-likelihood={ll:.2f}")
+        shape = "s, beta" if "Pareto" in name else "a, b"
+        print(f"{name:<32} r={r:.4f} alpha={alpha:.4f} {shape}={a:.4f}, {b:.4f} log-likelihood={ll:.2f}")
 
 
 if __name__ == "__main__":
