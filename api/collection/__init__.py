@@ -5,6 +5,8 @@ SDKs a web shop or app already uses fill the company memory as things happen.
 One job per module:
 
 * :mod:`~api.collection.config` — write keys, spool path and limits from the environment;
+* :mod:`~api.collection.plan` — the optional tracking plan: a JSON schema per track event name, a
+  violating message kept as a reject by the writer;
 * :mod:`~api.collection.messages` — the spec's messages, validated, with the clock-skew correction;
 * :mod:`~api.collection.spool` — the write-ahead spool (SQLite, WAL, ``synchronous=FULL``): an accepted
   batch is on disk before the ``200``; ``messageId`` duplicates are ignored for at least 24 hours;

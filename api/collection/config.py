@@ -11,6 +11,9 @@ CUSTOMER_GRAPH_SPOOL                     the spool file (SQLite)                
 CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES        messages waiting to be written before the    ``1000000``
                                          API answers ``503`` with ``Retry-After``
 CUSTOMER_GRAPH_SESSION_TIMEOUT_MINUTES   inactivity that starts a new session         ``30``
+CUSTOMER_GRAPH_TRACKING_PLAN             a JSON file of a schema per track event      unset: no plan
+                                         name (:mod:`api.collection.plan`); a
+                                         violating message is a reject
 =======================================  ==========================================  ========================
 """
 
@@ -21,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.collection.plan import PlanError, TrackingPlan
 from graph_model.errors import ConfigurationError
 from graph_model.privacy.redaction import runs_dir
 
@@ -41,6 +45,7 @@ class CollectionConfig:
     batch_messages: int = 2_000  # messages per micro-batch
     dedup_hours: float = 48.0  # written messages' ids are kept this long (the spec asks for 24 h)
     ping_window_minutes: float = 120.0  # recent pings geofenced together (a stay across micro-batches)
+    tracking_plan: TrackingPlan | None = None  # schemas of track events' properties (None: nothing checked)
 
     @property
     def enabled(self) -> bool:
@@ -58,6 +63,17 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _tracking_plan(env: Mapping[str, str]) -> TrackingPlan | None:
+    """The plan in the file ``CUSTOMER_GRAPH_TRACKING_PLAN`` names (None when unset); a bad file stops the start."""
+    raw = env.get("CUSTOMER_GRAPH_TRACKING_PLAN", "").strip()
+    if not raw:
+        return None
+    try:
+        return TrackingPlan.load(Path(raw))
+    except PlanError as error:
+        raise ConfigurationError(f"CUSTOMER_GRAPH_TRACKING_PLAN {raw}: {error}") from None
 
 
 def load_collection_config(env: Mapping[str, str] | None = None, *, development: bool = False) -> CollectionConfig:
@@ -78,4 +94,5 @@ def load_collection_config(env: Mapping[str, str] | None = None, *, development:
         spool_path=Path(spool) if spool else runs_dir() / "spool.sqlite",
         max_pending=int(_positive(env, "CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES", 1_000_000)),
         session_timeout_minutes=_positive(env, "CUSTOMER_GRAPH_SESSION_TIMEOUT_MINUTES", 30.0),
+        tracking_plan=_tracking_plan(env),
     )

@@ -8,7 +8,9 @@ Then the messages are marked done in the spool.
 
 * Rows that fail validation are rejects with a reason in the collector's run report (``runs/…-collect``,
   a new one every hour), like a drop's; a message of an erased person is rejected as ``erased`` before it
-  is mapped (its reject keeps no row).
+  is mapped (its reject keeps no row), and so is a track message that violates the tracking plan
+  (:mod:`api.collection.plan`): ``invalid_value``, the reason naming the event, the JSON path and the
+  schema's message; its reject keeps only the message's ids.
 * With the database unreachable nothing is marked done: the batch is tried again (backing off up to 10 s)
   while the API keeps accepting into the spool. Every writer is idempotent (``MERGE`` on natural keys), so
   writing a batch again after a crash gives the same graph.
@@ -102,7 +104,8 @@ class Collector:
         report = self._current_report()
         keys = KeyCache(preload=False)
         loader = Loader(report, LoadOptions(progress=False, writers=1), keys)
-        kept = [(seq, m) for seq, m in pending if not self._withheld(loader, report, seq, m)]
+        kept = [(seq, m) for seq, m in pending
+                if not self._withheld(loader, report, seq, m) and not self._off_plan(report, seq, m)]
         mapped = map_messages(kept, self.clock)
         for unmapped in mapped.unmapped:
             report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, RejectReason.INVALID_VALUE,
@@ -135,6 +138,17 @@ class Collector:
         if erased:
             report.reject(Reject(SOURCE, seq, "events", RejectReason.ERASED, ERASED_MESSAGE, None))
         return erased
+
+    def _off_plan(self, report: RunReport, seq: int, message: dict[str, Any]) -> bool:
+        """A track message that violates the tracking plan: rejected (nothing of it is written). The reject
+        keeps the message's ids, not its properties; the reason leaves out the values sent when the report
+        redacts."""
+        plan = self.config.tracking_plan
+        reason = plan.violation(message, hide_values=report.redact) if plan is not None else None
+        if reason is not None:
+            ids = {name: message.get(name) for name in ("messageId", "userId", "anonymousId", "event")}
+            report.reject(Reject(SOURCE, seq, "events", RejectReason.INVALID_VALUE, reason, ids))
+        return reason is not None
 
     # --- the run report --------------------------------------------------------------------------------
     def _current_report(self) -> RunReport:
