@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from algorithms import affinity, buy_again, recommend, retention, segments, similarity, trends
+from algorithms import affinity, buy_again, pareto_nbd, recommend, retention, segments, similarity, trends
 from algorithms._sparse import coo_to_csr, top_k_per_row
 from algorithms.features import Interactions
 
@@ -59,7 +59,7 @@ class Params:
     trend_recent_days: int = 28
     trend_baseline_days: int = 112
     horizon_days: float = 90.0
-    retention_model: str = "mbgnbd"  # or "bgnbd"
+    retention_model: str = "paretonbd"  # or "mbgnbd", "bgnbd" (benchmarks/bench_retention.py chose it)
 
 
 # ---------------------------------------------------------------- compute (pure)
@@ -301,17 +301,26 @@ def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Pa
             "members": pd.concat(member_frames, ignore_index=True), "rfm": rfm_rows, "labels": labels}
 
 
-def compute_retention(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, retention.BGNBD]:
-    """MBG/NBD per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``.
+def compute_retention(data: Interactions,
+                      params: Params = Params()) -> tuple[pd.DataFrame, retention.BGNBD | pareto_nbd.ParetoNBD]:
+    """Pareto/NBD (or MBG/NBD, BG/NBD: ``Params.retention_model``) per customer with purchases:
+    ``customer, pAlive, churnRisk, expectedPurchases90d``, and the fitted model.
 
     Fitted on, and scoring, only the customers who permit analytics (``for_customer_models``)."""
     p = data.for_customer_models.known_purchases()
     summary = retention.rfm_summary(p.customer.to_numpy(), p.day.to_numpy(), data.as_of_day)
-    model = retention.fit_bgnbd(summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy(),
-                                modified=params.retention_model == "mbgnbd")
     args = (summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy())
-    alive = retention.p_alive(model, *args)
-    expected = retention.expected_purchases(model, params.horizon_days / 7.0, *args)
+    weeks = params.horizon_days / 7.0
+    model: retention.BGNBD | pareto_nbd.ParetoNBD
+    if params.retention_model == "paretonbd":
+        model = pareto_nbd.fit_pareto_nbd(*args)
+        alive, expected = pareto_nbd.p_alive(model, *args), pareto_nbd.expected_purchases(model, weeks, *args)
+    elif params.retention_model in ("mbgnbd", "bgnbd"):
+        model = retention.fit_bgnbd(*args, modified=params.retention_model == "mbgnbd")
+        alive, expected = retention.p_alive(model, *args), retention.expected_purchases(model, weeks, *args)
+    else:
+        raise retention.RetentionError(f"unknown retention model {params.retention_model!r}; "
+                                       "expected paretonbd, mbgnbd or bgnbd")
     return pd.DataFrame({"customer": summary.index.to_numpy(), "pAlive": alive, "churnRisk": 1.0 - alive,
                          "expectedPurchases90d": expected}), model
 

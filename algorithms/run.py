@@ -13,6 +13,7 @@ Consent is read once per run, with the projection, under the process's policy
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import pandas as pd
 
 from algorithms import retention, writeback
 from algorithms.features import Interactions, build_interactions
+from algorithms.pareto_nbd import ParetoNBD
 from algorithms.pipeline import (
     Params,
     compute_affinity,
@@ -224,8 +226,17 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             again = _records(due, "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate")
         summary.notes.append(f"buy again: gradient-boosted, trained on {due_model.training_pairs:,} pairs "
                              f"({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
-        queue("recommend", lambda version: {"RECOMMENDED": writeback.write_recommendations(recs, version),
-                                            "BUY_AGAIN": writeback.write_buy_again(again, version)})
+        buy_again_fit = {"buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
+                         "buyAgainTrainingPairs": due_model.training_pairs,
+                         "buyAgainPositiveRate": round(due_model.positive_rate, 6),
+                         "buyAgainHorizonDays": due_model.horizon_days}
+
+        def write_recommend(version: str) -> dict[str, int]:
+            writeback.describe_run(version, buy_again_fit)
+            return {"RECOMMENDED": writeback.write_recommendations(recs, version),
+                    "BUY_AGAIN": writeback.write_buy_again(again, version)}
+
+        queue("recommend", write_recommend)
 
     members = None
     if "segments" in families or "trends" in families:
@@ -263,12 +274,16 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             if unscored:
                 writer.submit(clear_unscored)
         if ret is not None and model is not None:
-            summary.notes.append(f"{model.name} r={model.r:.3f} alpha={model.alpha:.3f} a={model.a:.3f} b={model.b:.3f}")
+            fitted = _fit_description(model)
+            summary.notes.append(f"{fitted['model']} {fitted['fit']}")
             ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]),
                                 "customerId", "churnRisk", "pAlive", "expectedPurchases90d")
-            model_name = model.name
-            queue("retention", lambda version: {
-                "Customer.retention": writeback.write_retention(ret_rows, version, model_name)})
+
+            def write_retention(version: str) -> dict[str, int]:
+                writeback.describe_run(version, fitted)
+                return {"Customer.retention": writeback.write_retention(ret_rows, version, fitted["model"])}
+
+            queue("retention", write_retention)
 
     if "trends" in families:
         if members is None:
@@ -289,6 +304,14 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
                     "POPULAR_IN": writeback.write_popular_in(in_rows, version)}
 
         queue("trends", write_trends)
+
+
+def _fit_description(model: retention.BGNBD | ParetoNBD) -> dict[str, Any]:
+    """The model's name, its fitted parameters in words and its log-likelihood (for the ``AlgorithmRun``)."""
+    fitted = {name: value for name, value in dataclasses.asdict(model).items()
+              if name not in ("log_likelihood", "modified")}
+    return {"model": model.name, "fit": " ".join(f"{name}={value:.4g}" for name, value in fitted.items()),
+            "logLikelihood": round(model.log_likelihood, 3)}
 
 
 CURRENT_MEMBERS = """

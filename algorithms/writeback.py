@@ -21,7 +21,7 @@ from graph_model.connection import execute_write, run_query, session
 from graph_model.errors import CustomerGraphError
 
 __all__ = [
-    "FAMILIES", "WritebackError", "versioned_run", "write_affinity", "write_popular_at", "write_popular_in",
+    "FAMILIES", "WritebackError", "describe_run", "versioned_run", "write_affinity", "write_popular_at", "write_popular_in",
     "clear_retention", "write_buy_again", "write_product_trends", "write_recommendations", "write_retention", "write_rfm",
     "write_segments", "write_similarity",
 ]
@@ -52,6 +52,8 @@ RETURN new.runId AS runId
 """
 
 FAIL_RUN = "MATCH (r:AlgorithmRun {runId: $runId}) SET r.status = 'failed', r.finishedAt = datetime()"
+
+DESCRIBE_RUN = "MATCH (r:AlgorithmRun {runId: $runId}) SET r += $properties"
 
 OBSOLETE_VERSIONS = """
 MATCH (r:AlgorithmRun {family: $family}) WHERE r.status IN ['superseded', 'failed']
@@ -245,6 +247,11 @@ def versioned_run(family: str, run_id: str | None = None) -> Iterator[str]:
     _delete_versions(family, run_query(OBSOLETE_VERSIONS, {"family": family}, write=False)[0]["versions"])
     if CLEAN_STALE.get(family):
         _run_implicit(CLEAN_STALE[family], runId=run_id)
+
+
+def describe_run(run_id: str, properties: dict[str, Any]) -> None:
+    """Record what a run fitted on its ``AlgorithmRun`` (e.g. ``model``, ``fit``, ``logLikelihood``)."""
+    run_query(DESCRIBE_RUN, {"runId": run_id, "properties": properties})
 
 
 def write_affinity(rows: Sequence[dict[str, Any]], version: str) -> int:

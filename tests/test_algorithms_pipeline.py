@@ -189,7 +189,13 @@ def test_segments_retention_and_rfm_are_visible(computed):
     for row in rows:
         assert len(row["score"]) == 3 and row["segment"]
         assert 0.0 <= row["churn"] <= 1.0 and row["churn"] == pytest.approx(1 - row["alive"])
-        assert row["expected"] >= 0 and row["model"] == "mbgnbd"
+        assert row["expected"] >= 0 and row["model"] == "paretonbd"
+    [run] = run_query("""MATCH (r:AlgorithmRun {family: 'retention', status: 'current'})
+                         RETURN r.model AS model, r.fit AS fit, r.logLikelihood AS ll""")
+    assert run["model"] == "paretonbd" and run["fit"].startswith("r=") and " beta=" in run["fit"] and run["ll"] < 0
+    [recommend] = run_query("""MATCH (r:AlgorithmRun {family: 'recommend', status: 'current'})
+                               RETURN r.buyAgainModel AS model, r.buyAgainTrainingPairs AS pairs""")
+    assert recommend["model"] in ("gradient-boosted", "share of days") and recommend["pairs"] >= 0
 
 
 def test_rerun_is_idempotent_and_leaves_no_superseded_results(computed):

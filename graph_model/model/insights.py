@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neomodel import IntegerProperty, RelationshipTo, StringProperty, StructuredNode
+from neomodel import FloatProperty, IntegerProperty, RelationshipTo, StringProperty, StructuredNode
 
 from graph_model.model.properties import UtcDateTimeProperty
 from graph_model.model.relationships import Popularity
@@ -29,3 +29,12 @@ class AlgorithmRun(StructuredNode):
     status = StringProperty(required=True)  # "running" | "current" | "superseded" | "failed"
     startedAt = UtcDateTimeProperty(required=True)
     finishedAt = UtcDateTimeProperty()
+    # what the run fitted (algorithms.writeback.describe_run): retention
+    model = StringProperty()  # "paretonbd" | "mbgnbd" | "bgnbd"
+    fit = StringProperty()  # the fitted parameters in words, e.g. "r=0.5974 alpha=11.59 s=0.5222 beta=8.828"
+    logLikelihood = FloatProperty()
+    # recommend: the buy-again classifier
+    buyAgainModel = StringProperty()  # "gradient-boosted", or "share of days" when nothing could be learned
+    buyAgainTrainingPairs = IntegerProperty()
+    buyAgainPositiveRate = FloatProperty()
+    buyAgainHorizonDays = FloatProperty()
