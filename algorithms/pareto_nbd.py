@@ -40,6 +40,9 @@ from algorithms.retention import RetentionError
 __all__ = ["ParetoNBD", "expected_purchases", "fit_pareto_nbd", "log_likelihood", "p_alive"]
 
 
+LOG_BOUNDS = (-7.0, 7.0)  # parameters within e^±7 of the unit where T is ~10 (a flat drop-out surface stays finite)
+
+
 @dataclass(frozen=True)
 class ParetoNBD:
     """Fitted Pareto/NBD parameters (time unit as in the data the model was fitted on)."""
@@ -109,9 +112,14 @@ def fit_pareto_nbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, seed: int =
     rng = np.random.default_rng(seed)
     best = None
     for start in (np.zeros(4), rng.normal(0, 0.5, 4)):
-        result = minimize(objective, start, method="L-BFGS-B", options={"ftol": 1e-12, "gtol": 1e-9})
+        # ftol 1e-10: on a flat drop-out surface (s and beta growing together) a tighter tolerance bought
+        # thousands of evaluations (19 s on 16,000 customers) for a likelihood change in the 8th digit
+        result = minimize(objective, start, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 4,
+                          options={"ftol": 1e-10, "gtol": 1e-7, "maxiter": 500})
         if best is None or result.fun < best.fun:
             best = result
+        if result.success:
+            break  # the second start is a fallback, not a second opinion
     assert best is not None
     if best.fun >= 1e12:
         raise RetentionError(f"Pareto/NBD fit failed: {best.message}")
