@@ -79,8 +79,13 @@ def _embedding_neighbours(x: sp.csr_array, n_candidates: int, rank: int, seed: i
     sample = rng.choice(n, size=min(n, 1024), replace=False)
     share = min(1.0, 1.5 * c / n)  # keep about 1.5 times the neighbours wanted, cut by a sampled threshold
     sources, targets, scores = [], [], []
+    # one block-sized buffer for the similarities and one for the mask, reused by every block: a fresh
+    # ~160 MB array per block is returned to the OS and faulted in again each time (2 s per block on a VM)
+    sims_buffer = np.empty((min(block_size, n), n), dtype=np.float32)
+    mask_buffer = np.empty((min(block_size, n), n), dtype=bool)
     for start in range(0, n, block_size):
-        sims = emb[start:start + block_size] @ emb.T
+        block = emb[start:start + block_size]
+        sims = np.matmul(block, emb.T, out=sims_buffer[:block.shape[0]])
         rows = np.arange(sims.shape[0])
         sims[rows, rows + start] = -np.inf
         if share >= 1.0:
@@ -89,7 +94,7 @@ def _embedding_neighbours(x: sp.csr_array, n_candidates: int, rank: int, seed: i
             sampled = sims[:, sample]
             position = int((1.0 - share) * (sampled.shape[1] - 1))
             threshold = np.partition(sampled, position, axis=1)[:, position]
-        r, t = np.nonzero(sims >= threshold[:, None])
+        r, t = np.nonzero(np.greater_equal(sims, threshold[:, None], out=mask_buffer[:block.shape[0]]))
         sources.append(r + start)
         targets.append(t)
         scores.append(sims[r, t])
