@@ -31,11 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1, logsumexp
 
-from algorithms.retention import RetentionError
+from algorithms.retention import RetentionError, fitting_summary
 
 __all__ = ["ParetoNBD", "expected_purchases", "fit_pareto_nbd", "log_likelihood", "p_alive"]
 
@@ -97,12 +96,7 @@ def fit_pareto_nbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, seed: int =
     >>> bool(model.r > 0 and model.s > 0 and np.isfinite(model.log_likelihood))
     True
     """
-    frame = pd.DataFrame({"x": np.asarray(x, float), "t_x": np.asarray(t_x, float), "T": np.asarray(T, float)})
-    if not (frame.x > 0).any():
-        raise RetentionError("Pareto/NBD needs at least one customer with a repeat purchase")
-    grouped = frame.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="n")
-    gx, gt, gT, gw = (grouped[c].to_numpy(np.float64) for c in ("x", "t_x", "T", "n"))
-    scale = 10.0 / max(float(gT.max()), 1e-9)  # fit where T is ~10; alpha and beta scale back afterwards
+    gx, gt, gT, gw, scale = fitting_summary(x, t_x, T, "Pareto/NBD")  # alpha and beta scale back afterwards
     n = gw.sum()
 
     def objective(log_params: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 from graph_model.errors import CustomerGraphError
 
-__all__ = ["BGNBD", "RetentionError", "expected_purchases", "fit_bgnbd", "p_alive", "rfm_summary"]
+__all__ = ["BGNBD", "RetentionError", "expected_purchases", "fit_bgnbd", "fitting_summary", "p_alive", "rfm_summary"]
 
 
 class RetentionError(CustomerGraphError):
@@ -66,6 +66,24 @@ def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.nda
     return float(np.sum(ll if weights is None else ll * weights))
 
 
+def fitting_summary(x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                    model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The unique ``(x, t_x, T)`` triples with their counts (the likelihood is a weighted sum over them) and
+    the scale that puts ``T`` near 10 for the optimiser, as ``lifetimes`` does; ``model`` names the model
+    in the error raised when nobody bought twice.
+
+    >>> gx, gt, gT, counts, scale = fitting_summary(np.array([1, 1, 0]), np.array([2, 2, 0]), np.array([5, 5, 5]), "BG/NBD")
+    >>> gx.tolist(), counts.tolist(), scale
+    ([1.0, 0.0], [2.0, 1.0], 2.0)
+    """
+    frame = pd.DataFrame({"x": np.asarray(x, float), "t_x": np.asarray(t_x, float), "T": np.asarray(T, float)})
+    if not (frame.x > 0).any():
+        raise RetentionError(f"{model} needs at least one customer with a repeat purchase")
+    grouped = frame.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="n")
+    gx, gt, gT, gw = (grouped[c].to_numpy(np.float64) for c in ("x", "t_x", "T", "n"))
+    return gx, gt, gT, gw, 10.0 / max(float(gT.max()), 1e-9)
+
+
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, modified: bool = False, penalizer: float = 0.0,
               seed: int = 0) -> BGNBD:
     """Fit BG/NBD (or MBG/NBD when ``modified``) by maximum likelihood.
@@ -90,12 +108,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, modified: bool =
     >>> model.r > 0 and model.alpha > 0
     True
     """
-    frame = pd.DataFrame({"x": np.asarray(x, float), "t_x": np.asarray(t_x, float), "T": np.asarray(T, float)})
-    if not (frame.x > 0).any():
-        raise RetentionError("BG/NBD needs at least one customer with a repeat purchase")
-    grouped = frame.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="n")
-    gx, gt, gT, gw = (grouped[c].to_numpy(np.float64) for c in ("x", "t_x", "T", "n"))
-    scale = 10.0 / max(float(gT.max()), 1e-9)  # fit in a unit where T is ~10, as lifetimes does
+    gx, gt, gT, gw, scale = fitting_summary(x, t_x, T, "BG/NBD")
     n = gw.sum()
 
     def objective(log_params: np.ndarray) -> float:

@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from algorithms.features import build_interactions  # noqa: E402
+from algorithms.features import Interactions, build_interactions  # noqa: E402
 from algorithms.pipeline import Params, compute_recommendations  # noqa: E402
 from benchmarks._retail import load_online_retail  # noqa: E402
 
@@ -74,6 +74,23 @@ def to_matrix(recs: pd.DataFrame, customers: np.ndarray) -> np.ndarray:
     top = recs[(recs["rank"] <= K) & recs.customer.isin(customers)]
     out[position[top.customer].to_numpy(), top["rank"].to_numpy() - 1] = top["product"].to_numpy()
     return out
+
+
+def split(lines: pd.DataFrame, cutoff_date: str, end_date: str) -> tuple[pd.DataFrame, Interactions, pd.DataFrame]:
+    """The training lines (before ``cutoff_date``), their interactions, and the distinct (customer ``c``,
+    product ``p``) codes bought by known customers in ``[cutoff_date, end_date)``."""
+    cutoff = pd.Timestamp(cutoff_date, tz="UTC").timestamp()
+    end = pd.Timestamp(end_date, tz="UTC").timestamp()
+    train = lines[lines["at"] < cutoff]
+    test = lines[(lines["at"] >= cutoff) & (lines["at"] < end) & lines.customerId.notna()]
+    products = (train.drop_duplicates("sku")[["sku", "description"]].rename(columns={"description": "name"})
+                .sort_values("sku").reset_index(drop=True))
+    data = build_interactions(train.customerId.dropna(), products, pd.Series([], dtype=str), train,
+                              pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"]),
+                              pd.DataFrame(columns=["customerId", "storeId", "at"]))
+    pairs = pd.DataFrame({"c": data.customers.get_indexer(test.customerId.astype(str)),
+                          "p": data.products.get_indexer(test.sku)})
+    return train, data, pairs[(pairs.c >= 0) & (pairs.p >= 0)].drop_duplicates()
 
 
 def ndcg_per_customer(recommended: np.ndarray, truth: list[set[int]]) -> np.ndarray:
@@ -112,18 +129,7 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
 
     width = 20
     t0 = time.perf_counter()
-    cutoff = pd.Timestamp(cutoff_date, tz="UTC").timestamp()
-    end = pd.Timestamp(end_date, tz="UTC").timestamp()
-    train = lines[lines["at"] < cutoff]
-    test = lines[(lines["at"] >= cutoff) & (lines["at"] < end) & lines.customerId.notna()]
-    products = (train.drop_duplicates("sku")[["sku", "description"]].rename(columns={"description": "name"})
-                .sort_values("sku").reset_index(drop=True))
-    data = build_interactions(train.customerId.dropna(), products, pd.Series([], dtype=str), train,
-                              pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"]),
-                              pd.DataFrame(columns=["customerId", "storeId", "at"]))
-    pairs = pd.DataFrame({"c": data.customers.get_indexer(test.customerId.astype(str)),
-                          "p": data.products.get_indexer(test.sku)})
-    pairs = pairs[(pairs.c >= 0) & (pairs.p >= 0)].drop_duplicates()
+    _, data, pairs = split(lines, cutoff_date, end_date)
     truth_by_customer = pairs.groupby("c")["p"].apply(set)
     customers = truth_by_customer.index.to_numpy()
     truth = list(truth_by_customer)
@@ -250,21 +256,8 @@ def main() -> None:
 def evaluate(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int) -> None:
     """Train before ``cutoff_date``, evaluate on ``[cutoff_date, end_date)``; print the table."""
     t0 = time.perf_counter()
-    cutoff = pd.Timestamp(cutoff_date, tz="UTC").timestamp()
-    end = pd.Timestamp(end_date, tz="UTC").timestamp()
-    train = lines[lines["at"] < cutoff]
-    test = lines[(lines["at"] >= cutoff) & (lines["at"] < end) & lines.customerId.notna()]
-    products = (train.drop_duplicates("sku")[["sku", "description"]].rename(columns={"description": "name"})
-                .sort_values("sku").reset_index(drop=True))
-    empty_events = pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"])
-    empty_visits = pd.DataFrame(columns=["customerId", "storeId", "at"])
-    data = build_interactions(train.customerId.dropna(), products, pd.Series([], dtype=str), train,
-                              empty_events, empty_visits)
+    train, data, pairs = split(lines, cutoff_date, end_date)
     bought = data.bought()
-    cust_code = data.customers.get_indexer(test.customerId.astype(str))
-    prod_code = data.products.get_indexer(test.sku)
-    pairs = pd.DataFrame({"c": cust_code, "p": prod_code})
-    pairs = pairs[(pairs.c >= 0) & (pairs.p >= 0)].drop_duplicates()
     pairs = pairs[bought[pairs.c.to_numpy(), pairs.p.to_numpy()] == 0]
     truth_by_customer = pairs.groupby("c")["p"].apply(set)
     customers = truth_by_customer.index.to_numpy()
