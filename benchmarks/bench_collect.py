@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="background messages/s while measuring latency")
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch-messages", type=int, default=CollectionConfig().batch_messages,
+                        help="the collector's micro-batch size")
     parser.add_argument("--allow-default-port", action="store_true")
     args = parser.parse_args(argv)
     settings = current_settings()
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     base_rate = baseline(messages, folder)
 
     seed_catalogue()
-    config = CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=folder / "spool.sqlite")
+    config = CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=folder / "spool.sqlite",
+                              batch_messages=args.batch_messages)
     app = create_app(ApiConfig(development=True), settings, collection=config)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

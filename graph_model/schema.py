@@ -53,6 +53,8 @@ EXTRA_ITEMS: tuple[SchemaItem, ...] = (
                "CREATE POINT INDEX customer_home_location_point IF NOT EXISTS FOR (n:Customer) ON (n.homeLocation)"),
     SchemaItem("product_text",
                "CREATE FULLTEXT INDEX product_text IF NOT EXISTS FOR (n:Product) ON EACH [n.name, n.description]"),
+    SchemaItem("customer_name_text",  # the clienteling page's search by name (admin only, api.queries.customers)
+               "CREATE FULLTEXT INDEX customer_name_text IF NOT EXISTS FOR (n:Customer) ON EACH [n.name]"),
     SchemaItem("placed_at_index", "CREATE INDEX placed_at_index IF NOT EXISTS FOR ()-[r:PLACED]-() ON (r.at)"),
     SchemaItem("responded_type_index",
                "CREATE INDEX responded_type_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() ON (r.type)"),

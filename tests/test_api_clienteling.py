@@ -157,6 +157,24 @@ def test_an_admin_finds_by_identifier_and_sees_the_name(seeded: Settings, artifa
 
 
 @browser_only
+def test_an_admin_finds_by_name_and_a_reader_is_told_why_not(seeded: Settings) -> None:
+    with served(make_app(seeded)) as port, browser_page(port) as page:
+        use_key(page, READER)
+        find(page, "ada", by="Name (admin key)")
+        assert page.get_by_role("alert").inner_text() == (
+            "Searching by name needs an admin key (names are personal data). (FORBIDDEN)")
+        use_key(page, ADMIN)
+        find(page, "ada lov", by="Name (admin key)")  # one match: its profile at once
+        profile_shown(page, "C1")
+        find(page, "a", by="Name (admin key)")  # Ada and Alan: a list to choose from
+        matches = page.get_by_role("list", name="Customers with that name")
+        matches.get_by_role("button", name="Alan Turing").click()
+        profile_shown(page, "C3")
+        find(page, "nobody", by="Name (admin key)")
+        assert "No customer with that name." in matches.inner_text()
+
+
+@browser_only
 def test_the_keyboard_alone_finds_a_customer_and_pages_the_timeline(seeded: Settings, artifacts: Path) -> None:
     from playwright.sync_api import expect
 

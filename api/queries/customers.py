@@ -21,6 +21,31 @@ RETURN {CUSTOMER} AS customer
 LIMIT 1
 """
 
+CUSTOMERS_BY_NAME = f"""
+CALL db.index.fulltext.queryNodes('customer_name_text', $query, {{limit: $first}}) YIELD node AS c, score
+RETURN {CUSTOMER} AS customer
+ORDER BY score DESC, c.customerId
+"""
+
+LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
+MAX_NAME_WORDS = 5
+
+
+def name_query(name: str) -> str | None:
+    """A Lucene query matching every word of ``name`` as a prefix (at most five words of 40 characters,
+    special characters escaped); ``None`` when no word is left.
+
+    >>> name_query("  anne  O'Neil ")
+    "anne* AND o'neil*"
+    >>> print(name_query('a+b (c)'), name_query('*?'))
+    a\\+b* AND \\(c\\)* None
+    """
+    words = [word.lower()[:40] for word in name.split()][:MAX_NAME_WORDS]
+    escaped = ["".join("\\" + ch if ch in LUCENE_SPECIAL else ch for ch in word) for word in words
+               if any(ch not in LUCENE_SPECIAL for ch in word)]
+    return " AND ".join(word + "*" for word in escaped) or None
+
+
 CONTACTABLE_BY_CUSTOMER = f"""
 UNWIND $ids AS id
 MATCH (c:Customer {{customerId: id}})
@@ -108,6 +133,11 @@ async def customer_by_identity(db: Database, identity_key: str) -> Row | None:
     """The customer an identifier (``type:value``) resolves to, if any."""
     rows = await db.run(CUSTOMER_BY_IDENTITY, {"key": identity_key, "hash": identity_hash(identity_key)})
     return rows[0]["customer"] if rows else None
+
+
+async def customers_by_name(db: Database, query: str, first: int) -> list[Row]:
+    """Customers whose name matches the Lucene ``query`` (:func:`name_query`), best match first."""
+    return [row["customer"] for row in await db.run(CUSTOMERS_BY_NAME, {"query": query, "first": first})]
 
 
 async def _grouped(db: Database, query: str, ids: list[str], column: str, **params: object) -> dict[str, list[Row]]:

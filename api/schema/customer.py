@@ -21,7 +21,7 @@ from api.recommend import RecommendationContext
 from api.schema.common import Channel, Location, LocationInput, context, page_size
 from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
 from api.schema.notes import Note, customer_notes
-from api.schema.permissions import CanSeePersonalData
+from api.schema.permissions import CanAdminister, CanSeePersonalData
 from api.schema.product import Product
 from api.schema.segment import Segment
 from api.schema.store import Store
@@ -364,6 +364,17 @@ class CustomerQuery:
             if row is None:
                 raise NotFound("No customer with that identifier.", identityType=identity.type)
         return Customer.from_row(row)
+
+    @strawberry.field(description="Customers whose name holds every word of `name` as a word prefix (case "
+                                  "ignored; at most 5 words), best match first. Names are personal data: an "
+                                  "admin key only (FORBIDDEN otherwise).",
+                      permission_classes=[CanAdminister])
+    async def customer_search(self, info: Info, name: str, first: int = 10) -> list[Customer]:
+        first = page_size(info, first)
+        query = q.name_query(name)
+        if query is None:
+            raise BadUserInput("Give at least one word of the name.", argument="name")
+        return [Customer.from_row(row) for row in await q.customers_by_name(context(info).db, query, first)]
 
     @strawberry.field(description="Customers by id, one entry per id in the order asked; an unknown id gives "
                                   "null at its position and a NOT_FOUND error with that path (for a customer "

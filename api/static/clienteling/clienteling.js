@@ -168,6 +168,7 @@ function fieldErrors(body) {
 function describe(code, lookup) {
   if (code === "NOT_FOUND" && lookup === "identity") return "No customer with that identifier.";
   if (code === "NOT_FOUND" && lookup === "store") return "No store with that id.";
+  if (code === "FORBIDDEN" && lookup === "name") return "Searching by name needs an admin key (names are personal data).";
   return PLAIN[code] || "Something went wrong.";
 }
 
@@ -352,9 +353,48 @@ async function loadTimeline(after) {
   return renderTimeline(connection, fieldErrors(body), after ? $("timeline").children.length : 0);
 }
 
+const SEARCH = `query Search($name: String!) { customerSearch(name: $name, first: 10) { id name city } }`;
+
 function find(event) {
   event.preventDefault();
-  return lookUp($("lookup-value").value.trim(), $("lookup-by").value);
+  $("matches").hidden = true;
+  const by = $("lookup-by").value;
+  const value = $("lookup-value").value.trim();
+  return by === "name" ? searchByName(value) : lookUp(value, by);
+}
+
+// Names are personal data: the API answers FORBIDDEN unless the key is an admin's.
+async function searchByName(name) {
+  if (!apiKey()) {
+    showMessage("Enter your API key first.");
+    $("api-key").focus();
+    return;
+  }
+  $("message").hidden = true;
+  $("loading").textContent = "Searching…";
+  try {
+    const body = await graphql(SEARCH, { name }).catch((failure) => {
+      failure.lookup = "name";
+      throw failure;
+    });
+    const found = body.data.customerSearch;
+    if (!found) {
+      const code = body.errors?.[0]?.extensions?.code || "NOT_FOUND";
+      throw new ApiFailure(code, "name");
+    }
+    if (found.length === 1) return lookUp(found[0].id);
+    list($("matches"), found.map((customer) => {
+      const open = el("button", { type: "button", class: "link" }, customer.name || `Customer ${customer.id}`);
+      open.addEventListener("click", () => lookUp(customer.id));
+      return el("li", {}, open, ` · ${customer.id}${customer.city ? ` · ${customer.city}` : ""}`);
+    }), "No customer with that name.");
+    $("matches").hidden = false;
+    $("loading").textContent = `${found.length} customers with that name.`;
+    $("matches").focus();
+  } catch (failure) {
+    $("loading").textContent = "";
+    showMessage(describe(failure.code, failure.lookup), failure.code);
+  }
 }
 
 async function lookUp(value, by = "id") {
