@@ -224,12 +224,12 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
         with stage("buy again: compute"):
             due, due_model = compute_buy_again(data, params)
             again = _records(due, "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate")
-        summary.notes.append(f"buy again: gradient-boosted, trained on {due_model.training_pairs:,} pairs "
-                             f"({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
         buy_again_fit = {"buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
                          "buyAgainTrainingPairs": due_model.training_pairs,
                          "buyAgainPositiveRate": round(due_model.positive_rate, 6),
                          "buyAgainHorizonDays": due_model.horizon_days}
+        summary.notes.append(f"buy again: {buy_again_fit['buyAgainModel']}, trained on {due_model.training_pairs:,} "
+                             f"pairs ({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
 
         def write_recommend(version: str) -> dict[str, int]:
             writeback.describe_run(version, buy_again_fit)

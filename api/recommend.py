@@ -20,8 +20,7 @@ from graph_model.privacy.policy import current_policy
 
 CONTEXT_STORE_RADIUS_KM = 2.0
 MAX_CANDIDATES = 100
-KINDS = ("MIXED", "DISCOVER", "BUY_AGAIN")  # what a list holds; see api.blend
-DEFAULT_KIND = "MIXED"
+DEFAULT_KIND = "MIXED"  # what a list holds by default: MIXED, DISCOVER or BUY_AGAIN (see api.blend)
 
 
 @dataclass(frozen=True)
