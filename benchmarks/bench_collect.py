@@ -2,7 +2,8 @@
 
 Traffic is generated (labelled synthetic: ids ``BENCH-…``, products ``BENCH-P…``): ``--visitors`` shoppers, each
 one session of page views, product views, cart adds and, for one in five, an identify and an order. The script
-empties the database it points at, serves the API (uvicorn in a thread, collection on, a fresh spool) and:
+empties the database it points at, serves the API (``customer-graph serve --dev`` in its own process, collection
+on, a fresh spool: senders and server do not share an interpreter, as with real SDKs) and:
 
 1. **throughput**: posts every message to ``/v1/batch`` in batches of 100 from 4 threads; reports messages/s
    accepted (on disk) and written (in the graph: until the spool is empty), and the **accept latency** of each
@@ -24,8 +25,12 @@ It empties the database it points at: run it against a Neo4j of your own, e.g.::
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,18 +40,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import uvicorn
 
-from api.app import create_app
-from api.collection.config import CollectionConfig
 from api.collection.mapping import map_messages
 from api.collection.messages import accept
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
-from api.config import ApiConfig
 from graph_model.connection import current_settings, run_query
 from graph_model.database import clear_graph
 from graph_model.local_server.server import free_port
+from graph_model.settings import Settings
 from loaders.entities import SPECS
 from loaders.pipeline import Loader, LoadOptions
 from loaders.report import RunReport
@@ -127,14 +129,44 @@ def baseline(messages: list[dict[str, Any]], folder: Path) -> float:
     return len(messages) / (time.perf_counter() - started)
 
 
+def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``customer-graph serve --dev`` in its own process (as in production: the senders here do not share its
+    interpreter), collection on with a fresh spool in ``folder``; the process and its base URL."""
+    port = free_port()
+    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
+           "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
+           "CUSTOMER_GRAPH_SPOOL": str(folder / "spool.sqlite"), "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}
+    process = subprocess.Popen([sys.executable, "-m", "customer_graph", "serve", "--dev", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the API did not start within 60 s")
+
+
+def wait_written(spool: Path, timeout: float) -> None:
+    """Until the server's spool holds no unwritten message (read from the file: SQLite in WAL mode lets a
+    second process read while the server writes)."""
+    with sqlite3.connect(f"file:{spool}?mode=ro", uri=True) as db:
+        deadline = time.monotonic() + timeout
+        while db.execute("SELECT count(*) FROM spool WHERE done_at IS NULL").fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"messages still unwritten after {timeout:.0f} s")
+            time.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=200.0, help="background messages/s while measuring latency")
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch-messages", type=int, default=CollectionConfig().batch_messages,
-                        help="the collector's micro-batch size")
     parser.add_argument("--allow-default-port", action="store_true")
     args = parser.parse_args(argv)
     settings = current_settings()
@@ -146,21 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     base_rate = baseline(messages, folder)
 
     seed_catalogue()
-    config = CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=folder / "spool.sqlite",
-                              batch_messages=args.batch_messages)
-    app = create_app(ApiConfig(development=True), settings, collection=config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    collector = app.state.collector
+    server, base = serve(settings, folder)
+    spool = folder / "spool.sqlite"
     try:
         started = time.perf_counter()
         accept_latencies = post_all(base, messages)
         accepted_s = time.perf_counter() - started
-        collector.wait_idle(timeout=600)
+        wait_written(spool, timeout=600)
         written_s = time.perf_counter() - started
 
         stop = threading.Event()
@@ -194,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         sender.join(30)
     finally:
-        server.should_exit = True
+        server.terminate()
+        server.wait(30)
     p95 = percentile(latencies, 0.95)
     collected = len(messages) / written_s
     print(f"messages: {len(messages):,} from {args.visitors:,} synthetic shoppers (BENCH-…)")

@@ -35,6 +35,13 @@ def _operators(plan: dict[str, Any]) -> Iterator[str]:
         yield from _operators(child)
 
 
+def _described(plan: dict[str, Any], depth: int = 0) -> Iterator[str]:
+    """The plan's operators with their details, indented (for a failure's message)."""
+    yield "  " * depth + plan["operatorType"].split("@")[0] + " " + str(plan.get("args", {}).get("Details", ""))
+    for child in plan.get("children", []):
+        yield from _described(child, depth + 1)
+
+
 STATEMENTS = dict(_statements())
 
 
@@ -84,7 +91,7 @@ def test_stitching_plans_made_during_a_first_load_use_index_seeks(graph) -> None
     for name in sorted(STATEMENTS):  # every writer statement, planned at that moment
         with session() as s:
             plan = s.run("EXPLAIN " + STATEMENTS[name]).consume().plan
-        assert not SCANS & set(_operators(plan)), name
+        assert not SCANS & set(_operators(plan)), f"{name}:\n" + "\n".join(_described(plan))
     with session() as s:
         profile = s.run("PROFILE " + STATEMENTS["identity.LINK_SESSION_IDENTITIES"],
                         sessionIds=session_ids).consume().profile
