@@ -20,7 +20,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from algorithms import affinity, buy_again, pareto_nbd, recommend, retention, segments, similarity, trends
+from algorithms import (
+    affinity,
+    buy_again,
+    churn,
+    pareto_nbd,
+    recommend,
+    retention,
+    segments,
+    similarity,
+    trends,
+)
 from algorithms._sparse import coo_to_csr, top_k_per_row
 from algorithms.features import Interactions
 
@@ -301,12 +311,16 @@ def compute_segments(data: Interactions, similar_edges: pd.DataFrame, params: Pa
             "members": pd.concat(member_frames, ignore_index=True), "rfm": rfm_rows, "labels": labels}
 
 
-def compute_retention(data: Interactions,
-                      params: Params = Params()) -> tuple[pd.DataFrame, retention.BGNBD | pareto_nbd.ParetoNBD]:
-    """Pareto/NBD (or MBG/NBD, BG/NBD: ``Params.retention_model``) per customer with purchases:
-    ``customer, pAlive, churnRisk, expectedPurchases90d``, and the fitted model.
+def compute_retention(data: Interactions, params: Params = Params()) -> tuple[
+        pd.DataFrame, retention.BGNBD | pareto_nbd.ParetoNBD, churn.ChurnModel]:
+    """Per customer with purchases: ``customer, pAlive, churnRisk, expectedPurchases90d``; the fitted
+    buy-till-you-die model and the churn classifier.
 
-    Fitted on, and scoring, only the customers who permit analytics (``for_customer_models``)."""
+    ``pAlive`` and ``expectedPurchases90d`` come from Pareto/NBD (or MBG/NBD, BG/NBD:
+    ``Params.retention_model``); ``churnRisk`` is the probability of no purchase in the next
+    ``horizon_days`` from :mod:`algorithms.churn`, or ``1 - pAlive`` when that classifier has nothing to
+    learn from (a history without both buyers and non-buyers in its windows). Fitted on, and scoring,
+    only the customers who permit analytics (``for_customer_models``)."""
     p = data.for_customer_models.known_purchases()
     summary = retention.rfm_summary(p.customer.to_numpy(), p.day.to_numpy(), data.as_of_day)
     args = (summary.x.to_numpy(), summary.t_x.to_numpy(), summary["T"].to_numpy())
@@ -321,8 +335,12 @@ def compute_retention(data: Interactions,
     else:
         raise retention.RetentionError(f"unknown retention model {params.retention_model!r}; "
                                        "expected paretonbd, mbgnbd or bgnbd")
-    return pd.DataFrame({"customer": summary.index.to_numpy(), "pAlive": alive, "churnRisk": 1.0 - alive,
-                         "expectedPurchases90d": expected}), model
+    purchases = (p.customer.to_numpy(), p.day.to_numpy(), p["value"].to_numpy())
+    churn_model = churn.fit(*purchases, data.as_of_day, horizon=params.horizon_days, seed=params.seed)
+    risk = churn.predict(churn_model, churn.customer_features(*purchases, data.as_of_day).reindex(summary.index))
+    return pd.DataFrame({"customer": summary.index.to_numpy(), "pAlive": alive,
+                         "churnRisk": 1.0 - alive if risk is None else risk,
+                         "expectedPurchases90d": expected}), model, churn_model
 
 
 def compute_trends(data: Interactions, members: pd.DataFrame | None = None,

@@ -261,9 +261,9 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
     if "retention" in families:
         with stage("retention: compute"):
             try:
-                ret, model = compute_retention(data, params)
+                ret, model, churn_model = compute_retention(data, params)
             except retention.RetentionError as error:
-                ret, model = None, None
+                ret, model, churn_model = None, None, None
                 summary.notes.append(f"retention skipped: {error}")
         if ret is None:  # nothing is rescored, but no customer without analytics keeps an older score
             unscored = cid[~data.permits("analytics")].tolist()
@@ -273,9 +273,11 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
 
             if unscored:
                 writer.submit(clear_unscored)
-        if ret is not None and model is not None:
-            fitted = _fit_description(model)
-            summary.notes.append(f"{fitted['model']} {fitted['fit']}")
+        if ret is not None and model is not None and churn_model is not None:
+            fitted = {**_fit_description(model), "churnModel": "gradient-boosted" if churn_model.classifier is not None
+                      else "1 - pAlive", "churnTrainingCustomers": churn_model.training_customers,
+                      "churnHorizonDays": churn_model.horizon_days}
+            summary.notes.append(f"{fitted['model']} {fitted['fit']}; churn risk: {fitted['churnModel']}")
             ret_rows = _records(ret.assign(customerId=cid[ret.customer.to_numpy(np.int64)]),
                                 "customerId", "churnRisk", "pAlive", "expectedPurchases90d")
 

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import pearsonr, rankdata  # noqa: E402
 
-from algorithms import pareto_nbd, retention  # noqa: E402
+from algorithms import churn, pareto_nbd, retention  # noqa: E402
 
 CDNOW = Path(__file__).resolve().parent.parent / "data" / "cdnow" / "CDNOW_master.txt.xz"
 CALIBRATION_END = pd.Timestamp("1997-09-30")
@@ -96,11 +96,16 @@ def online_retail() -> None:
         predictions[f"ours {label}"] = (retention.expected_purchases(model, weeks, x, t_x, T), None)
     pareto = pareto_nbd.fit_pareto_nbd(x, t_x, T)
     predictions["ours Pareto/NBD"] = (pareto_nbd.expected_purchases(pareto, weeks, x, t_x, T), None)
+    codes = pd.Index(index).get_indexer(before.customerId)
+    risk = churn.predict(churn.fit(codes, before.day.to_numpy(), before.value.to_numpy(), cut, horizon=HORIZON_DAYS),
+                         churn.customer_features(codes, before.day.to_numpy(), before.value.to_numpy(), cut))
+    if risk is not None:
+        predictions["ours churn classifier (1 - risk)"] = (1.0 - risk, None)
     scores = rfm_scores(recency, orders.orders.to_numpy(np.float64), orders.spent.to_numpy(np.float64))
     predictions["RFM score"] = (scores.rfmScore.astype(int).to_numpy(np.float64), None)
     predictions["most recent buyers first"] = (-recency, None)
     for name, (score, _) in predictions.items():
-        count_model = not name.startswith(("RFM", "most recent"))
+        count_model = not name.startswith(("RFM", "most recent", "ours churn"))
         mae = f"{np.abs(score - actual).mean():>7.4f}" if count_model else f"{'-':>7}"
         value = score * order_value if count_model else score
         print(f"{name:<32} {auc(score, actual > 0):>7.4f} {mae} {top_decile_share(value, revenue):>19.3f}")

@@ -367,7 +367,7 @@ def test_withdrawn_customers_leave_the_customer_models_but_count_in_affinities(c
 
     edges = _named(compute_similarity(data), data, "source", "target")
     rfm = set(_named(compute_segments(data, compute_similarity(data))["rfm"], data, "customer").customer)
-    scored = set(_named(compute_retention(data)[0], data, "customer").customer)
+    scored = set(_named(compute_retention(data)[0], data, "customer").customer)  # pAlive, churn risk
     recs = compute_recommendations(data)
     cups_for_c = recs.query("customerId == 'c' and sku == 'C'").evidence.tolist()
     if not consent:  # what the consent changes: x and y are everyone's closest shoppers and get recommendations

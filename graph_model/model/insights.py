@@ -33,6 +33,9 @@ class AlgorithmRun(StructuredNode):
     model = StringProperty()  # "paretonbd" | "mbgnbd" | "bgnbd"
     fit = StringProperty()  # the fitted parameters in words, e.g. "r=0.5974 alpha=11.59 s=0.5222 beta=8.828"
     logLikelihood = FloatProperty()
+    churnModel = StringProperty()  # "gradient-boosted" (algorithms.churn), or "1 - pAlive" when it could not learn
+    churnTrainingCustomers = IntegerProperty()
+    churnHorizonDays = FloatProperty()
     # recommend: the buy-again classifier
     buyAgainModel = StringProperty()  # "gradient-boosted", or "share of days" when nothing could be learned
     buyAgainTrainingPairs = IntegerProperty()
