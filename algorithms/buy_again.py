@@ -48,13 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from algorithms._learning import learning_windows, shallow_classifier
+
 __all__ = ["FEATURES", "BuyAgainModel", "fit", "predict", "reason", "repurchase_features", "training_pairs"]
 
 FEATURES = ["days", "since_last", "cycle", "due", "share", "customer_days", "customer_since", "repeat_rate",
             "recent_buyers", "product_cycle", "customer_cycle", "recent_days"]
 RECENT_DAYS = 28.0
-WINDOW_SHIFTS = (0.0, 30.0, 60.0)
-MAX_TRAINING_PAIRS = 200_000  # Online Retail has ~180k over its three windows  # training windows end at as_of, a month and two months earlier
+MAX_TRAINING_PAIRS = 200_000  # Online Retail has ~180k over its three windows
 
 
 def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float) -> pd.DataFrame:
@@ -116,13 +117,9 @@ class BuyAgainModel:
 def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float, *, horizon: float = 90.0,
         seed: int = 42) -> BuyAgainModel:
     """Learn P(bought again within ``horizon``) on the window that ends at ``as_of`` (see the module doc)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     day = np.asarray(day, np.float64)
-    history = as_of - float(day.min()) if day.size else 0.0
-    horizon = max(1.0, min(horizon, history / 2))  # a short history learns on a shorter window
-    windows = [training_pairs(customer, product, day, as_of - shift, horizon) for shift in WINDOW_SHIFTS
-               if shift + horizon < history]
+    horizon, ends = learning_windows(first_day=float(day.min()) if day.size else as_of, as_of=as_of, horizon=horizon)
+    windows = [training_pairs(customer, product, day, end, horizon) for end in ends]
     features = pd.concat([w[0] for w in windows], ignore_index=True) if windows else pd.DataFrame(columns=FEATURES)
     label = np.concatenate([w[1] for w in windows]) if windows else np.zeros(0, dtype=bool)
     if len(features) > MAX_TRAINING_PAIRS:  # a seeded sample: the fit's time stays bounded on large graphs
@@ -130,9 +127,7 @@ def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float
         features, label = features.iloc[keep].reset_index(drop=True), label[keep]
     if len(features) == 0 or label.all() or not label.any():
         return BuyAgainModel(None, horizon, len(features), float(label.mean()) if len(label) else 0.0)
-    leaf = min(40, max(5, len(features) // 20))  # 40 on real histories; small graphs still get splits
-    classifier = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
-                                                min_samples_leaf=leaf, l2_regularization=1.0, random_state=seed)
+    classifier = shallow_classifier(len(features), seed)
     classifier.fit(features[FEATURES].to_numpy(np.float64), label)
     return BuyAgainModel(classifier, horizon, len(features), float(label.mean()))
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from algorithms.buy_again import WINDOW_SHIFTS
+from algorithms._learning import learning_windows, shallow_classifier
 
 __all__ = ["FEATURES", "ChurnModel", "customer_features", "fit", "predict"]
 
@@ -78,16 +78,10 @@ class ChurnModel:
 def fit(customer: np.ndarray, day: np.ndarray, value: np.ndarray, as_of: float, *, horizon: float = 90.0,
         seed: int = 42) -> ChurnModel:
     """Learn P(no purchase within ``horizon``) on the windows that end at ``as_of`` and earlier."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     day = np.asarray(day, np.float64)
-    history = as_of - float(day.min()) if day.size else 0.0
-    horizon = max(1.0, min(horizon, history / 2))
+    horizon, ends = learning_windows(first_day=float(day.min()) if day.size else as_of, as_of=as_of, horizon=horizon)
     frames, labels = [], []
-    for shift in WINDOW_SHIFTS:
-        end = as_of - shift
-        if shift + horizon >= history:
-            continue
+    for end in ends:
         features = customer_features(customer, day, value, end - horizon)
         window = (day >= end - horizon) & (day < end)
         buyers = np.unique(np.asarray(customer, np.int64)[window])
@@ -98,9 +92,7 @@ def fit(customer: np.ndarray, day: np.ndarray, value: np.ndarray, as_of: float, 
     features, label = pd.concat(frames), np.concatenate(labels)
     if min(int(label.sum()), int((~label).sum())) < MIN_PER_CLASS:  # too few of one kind to learn from
         return ChurnModel(None, horizon, len(features), float(label.mean()))
-    classifier = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=4,
-                                                min_samples_leaf=min(40, max(5, len(features) // 20)),
-                                                l2_regularization=1.0, random_state=seed)
+    classifier = shallow_classifier(len(features), seed)
     classifier.fit(features[FEATURES].to_numpy(np.float64), label)
     return ChurnModel(classifier, horizon, len(features), float(label.mean()))
 
