@@ -4,9 +4,10 @@ Each learns from the graph's own history: features as of ``end - horizon`` and a
 ``[end - horizon, end)``, for windows ending at ``as_of`` and one and two months earlier. A history shorter
 than two horizons learns on a horizon of half of it; a window that would start before the history is left out.
 
->>> learning_windows(first_day=0.0, as_of=400.0, horizon=90.0)
+>>> import numpy as np
+>>> learning_windows(np.array([0.0, 250.0]), as_of=400.0, horizon=90.0)
 (90.0, [400.0, 370.0, 340.0])
->>> learning_windows(first_day=0.0, as_of=100.0, horizon=90.0)
+>>> learning_windows(np.array([0.0]), as_of=100.0, horizon=90.0)
 (50.0, [100.0, 70.0])
 """
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 WINDOW_SHIFTS = (0.0, 30.0, 60.0)  # training windows end at as_of, a month and two months earlier
 
 
-def learning_windows(*, first_day: float, as_of: float, horizon: float) -> tuple[float, list[float]]:
-    """The horizon to learn on and the end day of each training window."""
-    history = as_of - first_day
+def learning_windows(day: np.ndarray, *, as_of: float, horizon: float) -> tuple[float, list[float]]:
+    """The horizon to learn on and the end day of each training window, for purchases on ``day`` (days)."""
+    history = as_of - float(day.min()) if day.size else 0.0
     horizon = max(1.0, min(horizon, history / 2))
     return horizon, [as_of - shift for shift in WINDOW_SHIFTS if shift + horizon < history]
 

@@ -118,7 +118,7 @@ def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float
         seed: int = 42) -> BuyAgainModel:
     """Learn P(bought again within ``horizon``) on the window that ends at ``as_of`` (see the module doc)."""
     day = np.asarray(day, np.float64)
-    horizon, ends = learning_windows(first_day=float(day.min()) if day.size else as_of, as_of=as_of, horizon=horizon)
+    horizon, ends = learning_windows(day, as_of=as_of, horizon=horizon)
     windows = [training_pairs(customer, product, day, end, horizon) for end in ends]
     features = pd.concat([w[0] for w in windows], ignore_index=True) if windows else pd.DataFrame(columns=FEATURES)
     label = np.concatenate([w[1] for w in windows]) if windows else np.zeros(0, dtype=bool)

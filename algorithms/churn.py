@@ -79,7 +79,7 @@ def fit(customer: np.ndarray, day: np.ndarray, value: np.ndarray, as_of: float, 
         seed: int = 42) -> ChurnModel:
     """Learn P(no purchase within ``horizon``) on the windows that end at ``as_of`` and earlier."""
     day = np.asarray(day, np.float64)
-    horizon, ends = learning_windows(first_day=float(day.min()) if day.size else as_of, as_of=as_of, horizon=horizon)
+    horizon, ends = learning_windows(day, as_of=as_of, horizon=horizon)
     frames, labels = [], []
     for end in ends:
         features = customer_features(customer, day, value, end - horizon)
