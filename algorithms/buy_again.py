@@ -13,8 +13,14 @@ the pair's repeat cycle and recency, the customer's shopping rhythm and the prod
 ``customer_days``  distinct days the customer bought anything
 ``customer_since`` days since the customer's last purchase of anything
 ``repeat_rate``    share of the product's buyers who bought it on two days or more
+``product_cycle``  median ``cycle`` of the product's repeat buyers
 ``recent_buyers``  distinct buyers of the product in the last 28 days
+``customer_cycle`` mean gap between the customer's shopping days
+``recent_days``    the customer's shopping days in the last 90 days
 =================  ==============================================================================
+
+The product columns aggregate other customers' purchases: they are computed from the purchases the
+consent policy admits into aggregates, which the caller passes as ``aggregates``.
 
 :func:`fit` learns ``P(bought again within horizon | features)`` with a gradient-boosted classifier
 (scikit-learn's ``HistGradientBoostingClassifier``, shallow trees, which takes NaN as "unknown") on the
@@ -50,7 +56,8 @@ import pandas as pd
 
 from algorithms._learning import learning_windows, shallow_classifier
 
-__all__ = ["FEATURES", "BuyAgainModel", "fit", "predict", "reason", "repurchase_features", "training_pairs"]
+__all__ = ["FEATURES", "PRODUCT_FEATURES", "BuyAgainModel", "Purchases", "fit", "predict", "product_features", "reason",
+           "repurchase_features", "training_pairs"]
 
 FEATURES = ["days", "since_last", "cycle", "due", "share", "customer_days", "customer_since", "repeat_rate",
             "recent_buyers", "product_cycle", "customer_cycle", "recent_days"]
@@ -58,21 +65,59 @@ RECENT_DAYS = 28.0
 MAX_TRAINING_PAIRS = 200_000  # Online Retail has ~180k over its three windows
 
 
-def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float) -> pd.DataFrame:
+Purchases = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``(customer, product, day)``: integer codes and purchase times in days, one entry per order line."""
+
+PRODUCT_FEATURES = ["repeat_rate", "product_cycle", "recent_buyers"]
+
+
+def _purchase_days(purchases: Purchases, as_of: float) -> pd.DataFrame:
+    """Distinct (customer, product, whole day) before ``as_of``."""
+    customer, product, day = purchases
+    frame = pd.DataFrame({"customer": np.asarray(customer, np.int64), "product": np.asarray(product, np.int64),
+                          "day": np.floor(np.asarray(day, np.float64))})
+    return frame[frame.day < as_of].drop_duplicates()
+
+
+def _pair_cycles(frame: pd.DataFrame, as_of: float) -> pd.DataFrame:
+    """Per (customer, product): ``days, first, last, since_last, cycle``."""
+    pairs = frame.groupby(["customer", "product"], sort=True).day.agg(days="size", first="min", last="max").reset_index()
+    pairs["since_last"] = as_of - pairs["last"]
+    pairs["cycle"] = np.where(pairs["days"] > 1, (pairs["last"] - pairs["first"]) / (pairs["days"] - 1).clip(lower=1),
+                              np.nan)
+    return pairs
+
+
+def product_features(purchases: Purchases, as_of: float) -> pd.DataFrame:
+    """The product's repeat nature, indexed by product code: :data:`PRODUCT_FEATURES`.
+
+    These aggregate many customers' purchases, so the caller passes the purchases the consent policy lets
+    into product-level aggregates (``Interactions.for_aggregates``), which need not be the customers scored.
+    """
+    frame = _purchase_days(purchases, as_of)
+    if frame.empty:
+        return pd.DataFrame(columns=PRODUCT_FEATURES, index=pd.Index([], name="product"))
+    pairs = _pair_cycles(frame, as_of)
+    by_product = pairs.assign(repeat=pairs["days"] > 1).groupby("product")
+    features = pd.DataFrame({"repeat_rate": by_product["repeat"].mean(), "product_cycle": by_product["cycle"].median()})
+    recent = frame[frame.day >= as_of - RECENT_DAYS].drop_duplicates(["customer", "product"])
+    features["recent_buyers"] = recent["product"].value_counts().reindex(features.index).fillna(0.0)
+    return features
+
+
+def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float, *,
+                        aggregates: Purchases | None = None) -> pd.DataFrame:
     """One row per (customer, product) bought before ``as_of``: ``customer, product, last`` and :data:`FEATURES`.
 
     ``customer``, ``product``: integer codes; ``day``: purchase times in days (one entry per order line).
+    The :data:`PRODUCT_FEATURES` come from ``aggregates`` (the same purchases when ``None``): see
+    :func:`product_features`.
     """
-    frame = pd.DataFrame({"customer": np.asarray(customer, np.int64), "product": np.asarray(product, np.int64),
-                          "day": np.floor(np.asarray(day, np.float64))})
-    frame = frame[frame.day < as_of].drop_duplicates()
+    frame = _purchase_days((customer, product, day), as_of)
     columns = ["customer", "product", "last", *FEATURES]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    pairs = frame.groupby(["customer", "product"], sort=True).day.agg(days="size", first="min", last="max").reset_index()
-    pairs["since_last"] = as_of - pairs["last"]
-    repeat = pairs["days"] > 1
-    pairs["cycle"] = np.where(repeat, (pairs["last"] - pairs["first"]) / (pairs["days"] - 1).clip(lower=1), np.nan)
+    pairs = _pair_cycles(frame, as_of)
     pairs["due"] = pairs["since_last"] / pairs["cycle"]
     shopper = frame.drop_duplicates(["customer", "day"]).groupby("customer").day.agg(customer_days="size",
                                                                                       customer_first="min",
@@ -80,23 +125,21 @@ def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarr
     pairs = pairs.join(shopper, on="customer")
     pairs["share"] = pairs["days"] / pairs["customer_days"]
     pairs["customer_since"] = as_of - pairs["customer_last"]
-    by_product = pairs.assign(repeat=repeat).groupby("product")
-    pairs["repeat_rate"] = by_product["repeat"].transform("mean")
-    pairs["product_cycle"] = by_product["cycle"].transform("median")
     pairs["customer_cycle"] = (pairs["customer_last"] - pairs["customer_first"]) / (pairs["customer_days"] - 1).clip(lower=1)
     pairs.loc[pairs["customer_days"] < 2, "customer_cycle"] = np.nan
     pairs["recent_days"] = pairs["customer"].map(frame[frame.day >= as_of - 90.0].drop_duplicates(["customer", "day"])
                                                  .customer.value_counts()).fillna(0.0)
-    recent = frame[frame.day >= as_of - RECENT_DAYS].drop_duplicates(["customer", "product"])
-    pairs["recent_buyers"] = pairs["product"].map(recent["product"].value_counts()).fillna(0.0)
+    products = product_features((customer, product, day) if aggregates is None else aggregates, as_of)
+    pairs = pairs.join(products, on="product")
+    pairs["recent_buyers"] = pairs["recent_buyers"].fillna(0.0)  # repeat_rate, product_cycle: NaN is "unknown"
     return pairs[columns].reset_index(drop=True)
 
 
 def training_pairs(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float,
-                   horizon: float) -> tuple[pd.DataFrame, np.ndarray]:
+                   horizon: float, *, aggregates: Purchases | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Features as of ``as_of - horizon`` and the label: bought again in ``[as_of - horizon, as_of)``."""
     start = as_of - horizon
-    features = repurchase_features(customer, product, day, start)
+    features = repurchase_features(customer, product, day, start, aggregates=aggregates)
     day = np.floor(np.asarray(day, np.float64))
     window = (day >= start) & (day < as_of)
     bought = pd.MultiIndex.from_arrays([np.asarray(customer, np.int64)[window], np.asarray(product, np.int64)[window]])
@@ -115,11 +158,11 @@ class BuyAgainModel:
 
 
 def fit(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float, *, horizon: float = 90.0,
-        seed: int = 42) -> BuyAgainModel:
+        seed: int = 42, aggregates: Purchases | None = None) -> BuyAgainModel:
     """Learn P(bought again within ``horizon``) on the window that ends at ``as_of`` (see the module doc)."""
     day = np.asarray(day, np.float64)
     horizon, ends = learning_windows(day, as_of=as_of, horizon=horizon)
-    windows = [training_pairs(customer, product, day, end, horizon) for end in ends]
+    windows = [training_pairs(customer, product, day, end, horizon, aggregates=aggregates) for end in ends]
     features = pd.concat([w[0] for w in windows], ignore_index=True) if windows else pd.DataFrame(columns=FEATURES)
     label = np.concatenate([w[1] for w in windows]) if windows else np.zeros(0, dtype=bool)
     if len(features) > MAX_TRAINING_PAIRS:  # a seeded sample: the fit's time stays bounded on large graphs

@@ -241,14 +241,17 @@ def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd
     The classifier of :mod:`algorithms.buy_again` learns from the repeat purchases of the customers who
     permit analytics (``for_customer_models``) in the last ``horizon_days`` window; it scores the past
     products of the customers who permit personalisation (``for_personalisation``), keeping each one's
-    ``buy_again_n`` most probable at ``buy_again_min_probability`` or more.
+    ``buy_again_n`` most probable at ``buy_again_min_probability`` or more. The product-level features
+    (how often a product is bought again, by how many lately) come from ``for_aggregates`` in both.
     """
-    learn = data.for_customer_models.known_purchases()
-    model = buy_again.fit(learn.customer.to_numpy(), learn["product"].to_numpy(), learn.day.to_numpy(),
-                          data.as_of_day, horizon=params.horizon_days, seed=params.seed)
-    own = data.for_personalisation.known_purchases()
-    pairs = buy_again.repurchase_features(own.customer.to_numpy(), own["product"].to_numpy(), own.day.to_numpy(),
-                                          data.as_of_day)
+    def purchases(frame: pd.DataFrame) -> buy_again.Purchases:
+        return frame.customer.to_numpy(), frame["product"].to_numpy(), frame.day.to_numpy()
+
+    aggregates = purchases(data.for_aggregates.known_purchases())
+    model = buy_again.fit(*purchases(data.for_customer_models.known_purchases()), data.as_of_day,
+                          horizon=params.horizon_days, seed=params.seed, aggregates=aggregates)
+    pairs = buy_again.repurchase_features(*purchases(data.for_personalisation.known_purchases()), data.as_of_day,
+                                          aggregates=aggregates)
     columns = ["customer", "product", "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]
     if pairs.empty:
         return pd.DataFrame(columns=columns), model

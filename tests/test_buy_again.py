@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 from test_api_support import ADMIN, data, make_app
 
 from algorithms import buy_again
+from algorithms.features import build_interactions
+from algorithms.pipeline import Params, compute_buy_again
 from algorithms.run import run_all
 from graph_model import connection
 from graph_model.connection import run_query
@@ -61,6 +64,47 @@ def test_the_model_ranks_a_due_regular_above_a_one_off() -> None:
 def test_without_any_repeat_purchase_there_is_nothing_to_learn() -> None:
     model = buy_again.fit(np.array([0, 1]), np.array([0, 1]), np.array([0.0, 1.0]), as_of=200.0)
     assert model.classifier is None and model.positive_rate == 0.0
+
+
+def _shop_with_a_withdrawn_regular(*, with_x: bool, aggregates_without_analytics: bool):
+    """Sixty regulars buy product R every ~14 days and product O once; x, who withdrew analytics but permits
+    personalisation, buys O every week (absent when ``with_x`` is false)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in range(60):
+        rows += [(f"c{c}", "R", d) for d in np.arange(rng.uniform(0, 14), 360, 14 + rng.uniform(-2, 2))]
+        rows.append((f"c{c}", "O", rng.uniform(0, 350)))
+    if with_x:
+        rows += [("x", "O", d) for d in range(0, 360, 7)]
+    orders = pd.DataFrame([{"orderId": f"{c}-{sku}-{d:.3f}", "customerId": c, "storeId": None, "at": d * 86_400.0,
+                            "cancelled": False, "sku": sku, "quantity": 1.0, "unitPrice": 1.0} for c, sku, d in rows])
+    customers = pd.Series(sorted({c for c, _, _ in rows}))
+    consent = pd.DataFrame({"personalisation": [True], "analytics": [False]}, index=["x"]) if with_x else None
+    return build_interactions(customers, pd.DataFrame({"sku": ["O", "R"], "name": ["ONE-OFF", "REGULAR"]}),
+                              pd.Series([], dtype=str), orders,
+                              pd.DataFrame(columns=["sessionId", "customerId", "sku", "type", "at"]),
+                              pd.DataFrame(columns=["customerId", "storeId", "at"]), as_of=360 * 86_400.0,
+                              consent=consent, aggregates_without_analytics=aggregates_without_analytics)
+
+
+@pytest.mark.parametrize("aggregates_without_analytics", [False, True])
+def test_the_product_features_count_only_whom_the_policy_admits_into_aggregates(aggregates_without_analytics,
+                                                                               monkeypatch):
+    data = _shop_with_a_withdrawn_regular(with_x=True, aggregates_without_analytics=aggregates_without_analytics)
+    x = data.customers.get_loc("x")
+    seen: list[set[int]] = []
+    features = buy_again.product_features
+
+    def spy(purchases: buy_again.Purchases, as_of: float) -> pd.DataFrame:
+        seen.append(set(np.asarray(purchases[0]).tolist()))
+        return features(purchases, as_of)
+
+    monkeypatch.setattr(buy_again, "product_features", spy)
+    scored, model = compute_buy_again(data, Params(buy_again_min_probability=0.0))
+    assert model.classifier is not None and len(seen) == 4  # three training windows, then the scoring
+    assert "x" in set(scored.customerId)  # x permits personalisation: x's own re-orders are scored
+    # x withdrew analytics: x's purchases reach the product columns only when the policy admits them
+    assert all((x in customers) == aggregates_without_analytics for customers in seen)
 
 
 # ---------------------------------------------------------------- the graph and the API (real Neo4j)
