@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import AsyncGraphDatabase, RoutingControl
 
+from graph_model import bolt_time
 from graph_model.connection import current_settings
 from graph_model.errors import translate_neo4j_error
 from graph_model.settings import Settings
@@ -73,6 +74,7 @@ class Database:
     def driver(self) -> neo4j.AsyncDriver:
         """The driver, built on first use (inside the running event loop)."""
         if self._driver is None:
+            bolt_time.install()
             self._driver = AsyncGraphDatabase.driver(
                 self.settings.bolt_uri,
                 auth=(self.settings.user, self.settings.password),

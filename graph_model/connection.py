@@ -21,6 +21,7 @@ import neo4j
 import neomodel
 from neo4j import GraphDatabase, RoutingControl
 
+from graph_model import bolt_time
 from graph_model.errors import CustomerGraphError, translate_neo4j_error
 from graph_model.settings import Settings, load_settings
 
@@ -55,6 +56,7 @@ def get_driver() -> neo4j.Driver:
     settings = current_settings()
     with _lock:
         if _driver is None:
+            bolt_time.install()
             driver = GraphDatabase.driver(
                 settings.bolt_uri,
                 auth=(settings.user, settings.password),
