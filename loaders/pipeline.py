@@ -246,7 +246,8 @@ class Loader:
         finally:
             writer.close()
         if touched_sessions or identity_keys:
-            changes = stitch_sessions(touched_sessions, identity_keys, batch_size=self.options.batch_size)
+            changes = stitch_sessions(touched_sessions, identity_keys, linked=spec.name == "sessions",
+                                      batch_size=self.options.batch_size)
             stats = self.report.stats(spec.name)
             stats.extra["sessionsStitched"] = stats.extra.get("sessionsStitched", 0) + changes["sessionsStitched"]
 

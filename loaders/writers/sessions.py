@@ -1,10 +1,22 @@
 """Writing sessions: the Session node, its store, the identifiers seen on it, and the logged-in customer.
 
-Resolving anonymous sessions to customers (identity stitching) runs after the file, in :mod:`loaders.identity`.
+The first two steps of identity stitching (:mod:`loaders.identity`) happen in the same statement, row by
+row, so that a file's stitching does not read every session again afterwards:
+
+- **links**: every two identifiers of the session are ``LINKED_TO`` (from the smaller key to the larger;
+  ``at`` the earliest session that showed them together; ``origin`` ``login`` when one is a customer's own
+  ``customer_ref``);
+- **resolve**: the row's identifiers identify the session's customer (``IDENTIFIES``, ``at`` the earliest
+  such session), unless they identify someone else already (first customer wins). The identifier was
+  written (so locked) just before, so two writers cannot both find it unclaimed.
+
+What is left for after the file, backfilling the anonymous sessions of an identifier that now identifies
+a customer, is :func:`loaders.identity.stitch_sessions` with ``linked=True``.
 """
 
 from __future__ import annotations
 
+from loaders.identity import CLAIM_IDENTIFIER, LINK_IDENTIFIERS
 from loaders.writers import statement_writer
 
 SESSIONS = """
@@ -32,6 +44,12 @@ CALL (s, r) {
   MERGE (c)-[h:HAD_SESSION]->(s)
   SET h.at = r.startedAt
 }
+CALL (s) {""" + LINK_IDENTIFIERS + """}
+CALL (s, r) {
+  MATCH (c:Customer)-[:HAD_SESSION]->(s)
+  UNWIND r.identities AS id
+  MATCH (s)-[:IDENTIFIED_BY]->(i:Identity {identityKey: id.key})
+""" + CLAIM_IDENTIFIER + """}
 """
 
 write_sessions = statement_writer(SESSIONS, "write_sessions")
