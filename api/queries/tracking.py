@@ -147,7 +147,7 @@ async def _write_event(tx: neo4j.AsyncManagedTransaction, event: Row, session: S
                        fields=["sessionId"])
     await _run(tx, SESSIONS, {"rows": [session_row(state, session_id, event["at"], session)]})
     held = await tx_rows(tx, EXISTING_EVENTS, {"sessionIds": [session_id]})
-    existing: dict[str, dict[str, datetime | None]] = {row["sessionId"]: dict(row["events"]) for row in held}
+    existing: dict[str, dict[str, int | None]] = {row["sessionId"]: dict(row["events"]) for row in held}
     existing.setdefault(session_id, {})[event["eventId"]] = None  # the node claimed above, content to come
     for query, parameters in plan_events([event], existing):
         await _run(tx, query, parameters)

@@ -17,7 +17,7 @@ asynchronous transaction (``api.queries.writes``), so an event written either wa
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -27,8 +27,10 @@ from neo4j import ManagedTransaction
 EXISTING_EVENTS = """
 UNWIND $sessionIds AS sessionId
 MATCH (s:Session {sessionId: sessionId})
-RETURN sessionId, [(s)-[:CONTAINS]->(e:Event) | [e.eventId, e.at]] AS events
+RETURN sessionId, [(s)-[:CONTAINS]->(e:Event) | [e.eventId, e.at.epochSeconds * 1000000 + e.at.microsecond]] AS events
 """
+"""The events the sessions hold, with their times as whole microseconds since the epoch (:func:`epoch_micros`):
+integers cost nothing to read, where the driver takes ~40 µs to turn a stored time into a ``DateTime``."""
 
 def _related(verb: str) -> str:
     """Cypher linking ``ev`` to the product, category and order of event ``e`` (``verb``: CREATE or MERGE)."""
@@ -99,6 +101,17 @@ CALL (chain) {
 """
 
 _MICRO = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(at: datetime) -> int:
+    """Whole microseconds since the epoch, as :data:`EXISTING_EVENTS` reads a stored time.
+
+    >>> from datetime import UTC
+    >>> epoch_micros(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
+    1000005
+    """
+    return (at - _EPOCH) // _MICRO
 
 
 def gap_seconds(earlier: datetime, later: datetime) -> float:
@@ -109,10 +122,11 @@ def gap_seconds(earlier: datetime, later: datetime) -> float:
 Statement = tuple[str, dict[str, Any]]
 
 
-def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, datetime | None]]) -> list[Statement]:
+def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, int | None]]) -> list[Statement]:
     """The statements, in order, that write one batch of events (see the module docstring), given the events
-    the batch's sessions already hold (session id → event id → time; a time of ``None`` is a node that exists
-    without its content yet, as the API's idempotent claim of an ``eventId`` leaves it).
+    the batch's sessions already hold (session id → event id → time in :func:`epoch_micros`, as
+    :data:`EXISTING_EVENTS` reads them; a time of ``None`` is a node that exists without its content yet, as
+    the API's idempotent claim of an ``eventId`` leaves it).
 
     Pure, so the loaders' synchronous writer and the API's asynchronous transaction run the same plan.
     """
@@ -132,7 +146,7 @@ def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, dateti
                          for a, b in zip(ordered, ordered[1:], strict=False))
             continue
         merge_rows.extend(events.values())
-        if any(known.get(e["eventId"]) != e["at"] for e in events.values()):
+        if any(known.get(e["eventId"]) != epoch_micros(e["at"]) for e in events.values()):
             rebuild.append(session_id)
     statements: list[Statement] = []
     if fresh:  # in the order of the shared nodes they lock, so parallel writers take locks in one order
@@ -153,8 +167,6 @@ def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, dateti
 def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Write one batch of events (see the module docstring)."""
     session_ids = list(dict.fromkeys(row["sessionId"] for row in rows))
-    existing = {record["sessionId"]: {event_id: at.to_native() if at is not None else None
-                                  for event_id, at in record["events"]}
-                for record in tx.run(EXISTING_EVENTS, sessionIds=session_ids)}
+    existing = {record["sessionId"]: dict(record["events"]) for record in tx.run(EXISTING_EVENTS, sessionIds=session_ids)}
     for query, parameters in plan_events(rows, existing):
         tx.run(query, parameters).consume()
