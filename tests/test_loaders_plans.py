@@ -25,8 +25,9 @@ def _statements() -> Iterator[tuple[str, str]]:
     modules = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
     for module in [*modules, identity, consent]:  # consent: the one consent writer the loaders call
         for name, value in vars(module).items():
-            # a statement takes its batch with UNWIND $…; fragments (identity.LINK_IDENTIFIERS) are parts of them
-            if name.isupper() and not name.startswith("_") and isinstance(value, str) and "UNWIND $" in value:
+            # a statement UNWINDs its batch parameter; fragments (identity.LINK_IDENTIFIERS) have no parameter
+            if name.isupper() and not name.startswith("_") and isinstance(value, str) and "UNWIND" in value \
+                    and "$" in value:
                 yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value
 
 

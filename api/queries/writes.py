@@ -21,7 +21,7 @@ from api.db import rows as tx_rows
 from api.errors import Conflict
 from graph_model.model import CONSENT_CHANNELS
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
-from graph_model.privacy.consent import WRITE_CONSENTS, consent_detail, consent_row
+from graph_model.privacy.consent import WRITE_CONSENTS, consent_detail, consent_row, stored_record
 from graph_model.privacy.keys import customer_hash, identity_hash, session_hash
 
 REFERENCES = """
@@ -87,13 +87,12 @@ async def response_target(db: Database, message_id: str) -> Row | None:
 
 async def _write_consent(tx: neo4j.AsyncManagedTransaction, row: dict[str, Any], actor: str) -> Row | None:
     """The one consent writer, then the audit entry, in the caller's transaction; the stored record."""
-    stored = await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]})
-    if not stored:
+    results = await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]})
+    if not results:
         return None
-    consent = stored[0]["consent"]
-    entry = audit_entry(actor, "consent", row["customerId"], consent_detail(row, consent))
+    entry = audit_entry(actor, "consent", row["customerId"], consent_detail(row, results[0]["applied"]))
     await tx_rows(tx, RECORD_ENTRIES, {"entries": [entry]})
-    return consent
+    return stored_record(row, results[0])
 
 
 def _replay(stored: Row, wanted: dict[str, Any], *, at_given: bool) -> Row:
