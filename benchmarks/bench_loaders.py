@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--session-rate", type=float, default=0.3)
     parser.add_argument("--writers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=LoadOptions().batch_size)
+    parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument("--naive-sample", type=int, default=3_000)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--allow-default-port", action="store_true",

@@ -52,7 +52,7 @@ def _options(batch_size: int, writers: int, max_reject_share: float, report_dir:
 def load_options(command: click.Command) -> click.Command:
     """The options every load command shares."""
     for option in reversed([
-        click.option("--batch-size", type=click.IntRange(min=1), default=1_000, show_default=True,
+        click.option("--batch-size", type=click.IntRange(min=1), default=5_000, show_default=True,
                      help="rows per transaction"),
         click.option("--writers", type=click.IntRange(1, 16), default=2, show_default=True,
                      help="parallel writers (partitioned by session/customer)"),

@@ -54,7 +54,7 @@ class LoadError(CustomerGraphError):
 class LoadOptions:
     """How a run loads: batch size, parallel writers, reject threshold, report folder, geofencing."""
 
-    batch_size: int = 1_000
+    batch_size: int = 5_000
     writers: int = 2
     max_reject_share: float = 0.05
     report_dir: Path | None = None
