@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 WINDOW_SHIFTS = (0.0, 30.0, 60.0)  # training windows end at as_of, a month and two months earlier
 
@@ -25,6 +26,20 @@ def learning_windows(day: np.ndarray, *, as_of: float, horizon: float) -> tuple[
     history = as_of - float(day.min()) if day.size else 0.0
     horizon = max(1.0, min(horizon, history / 2))
     return horizon, [as_of - shift for shift in WINDOW_SHIFTS if shift + horizon < history]
+
+
+def shopping_rhythm(purchases: pd.DataFrame) -> pd.DataFrame:
+    """Per customer, from ``customer, day`` rows (days as whole numbers): ``days`` (distinct shopping days),
+    ``first``, ``last`` and ``cycle``, the mean gap between shopping days (NaN with one day).
+
+    >>> shopping_rhythm(pd.DataFrame({"customer": [0, 0, 0, 1], "day": [10.0, 40.0, 40.0, 5.0]})).values.tolist()
+    [[2.0, 10.0, 40.0, 30.0], [1.0, 5.0, 5.0, nan]]
+    """
+    per = purchases.drop_duplicates(["customer", "day"]).groupby("customer").day.agg(days="size", first="min",
+                                                                                      last="max")
+    per["days"] = per["days"].astype(np.float64)
+    per["cycle"] = np.where(per["days"] > 1, (per["last"] - per["first"]) / (per["days"] - 1).clip(lower=1), np.nan)
+    return per
 
 
 def shallow_classifier(n_rows: int, seed: int) -> Any:

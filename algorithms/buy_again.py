@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from algorithms._learning import learning_windows, shallow_classifier
+from algorithms._learning import learning_windows, shallow_classifier, shopping_rhythm
 
 __all__ = ["FEATURES", "PRODUCT_FEATURES", "BuyAgainModel", "Purchases", "fit", "predict", "product_features", "reason",
            "repurchase_features", "training_pairs"]
@@ -119,14 +119,10 @@ def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarr
         return pd.DataFrame(columns=columns)
     pairs = _pair_cycles(frame, as_of)
     pairs["due"] = pairs["since_last"] / pairs["cycle"]
-    shopper = frame.drop_duplicates(["customer", "day"]).groupby("customer").day.agg(customer_days="size",
-                                                                                      customer_first="min",
-                                                                                      customer_last="max")
-    pairs = pairs.join(shopper, on="customer")
+    shopper = shopping_rhythm(frame).rename(columns=lambda c: f"customer_{c}")
+    pairs = pairs.join(shopper[["customer_days", "customer_last", "customer_cycle"]], on="customer")
     pairs["share"] = pairs["days"] / pairs["customer_days"]
     pairs["customer_since"] = as_of - pairs["customer_last"]
-    pairs["customer_cycle"] = (pairs["customer_last"] - pairs["customer_first"]) / (pairs["customer_days"] - 1).clip(lower=1)
-    pairs.loc[pairs["customer_days"] < 2, "customer_cycle"] = np.nan
     pairs["recent_days"] = pairs["customer"].map(frame[frame.day >= as_of - 90.0].drop_duplicates(["customer", "day"])
                                                  .customer.value_counts()).fillna(0.0)
     products = product_features((customer, product, day) if aggregates is None else aggregates, as_of)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from algorithms._learning import learning_windows, shallow_classifier
+from algorithms._learning import learning_windows, shallow_classifier, shopping_rhythm
 
 __all__ = ["FEATURES", "ChurnModel", "customer_features", "fit", "predict"]
 
@@ -51,11 +51,11 @@ def customer_features(customer: np.ndarray, day: np.ndarray, value: np.ndarray, 
         return pd.DataFrame(columns=FEATURES, dtype=np.float64)
     spent = lines.groupby("customer").value.sum()
     days = lines.drop_duplicates(["customer", "day"])
-    per = days.groupby("customer").day.agg(days="size", first="min", last="max")
+    per = shopping_rhythm(days)
     out = pd.DataFrame(index=per.index)
-    out["days"] = per["days"].astype(np.float64)
+    out["days"] = per["days"]
     out["since_last"] = as_of - per["last"]
-    out["cycle"] = np.where(per["days"] > 1, (per["last"] - per["first"]) / (per["days"] - 1).clip(lower=1), np.nan)
+    out["cycle"] = per["cycle"]
     out["due"] = out["since_last"] / out["cycle"]
     out["tenure"] = as_of - per["first"]
     for window in (90, 30):
