@@ -1,4 +1,4 @@
-"""Every statement of the loaders starts from index seeks: no label or index scans, no joins that scan,
+"""Every statement of the loaders (and of the algorithms' write-back) starts from index seeks: no label or index scans, no joins that scan,
 no relationship-index seeks (a scan of every relationship of a type per row)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import loaders.writers
+from algorithms import writeback
 from graph_model.connection import session
 from graph_model.privacy import consent
 from loaders import identity
@@ -23,11 +24,11 @@ SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "Va
 
 def _statements() -> Iterator[tuple[str, str]]:
     modules = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
-    for module in [*modules, identity, consent]:  # consent: the one consent writer the loaders call
+    # consent: the one consent writer the loaders call; writeback: the algorithms' writers
+    for module in [*modules, identity, consent, writeback]:
         for name, value in vars(module).items():
-            # a statement UNWINDs its batch parameter; fragments (identity.LINK_IDENTIFIERS) have no parameter
-            if name.isupper() and not name.startswith("_") and isinstance(value, str) and "UNWIND" in value \
-                    and "$" in value:
+            # a statement takes parameters; fragments (identity.LINK_IDENTIFIERS) have none
+            if name.isupper() and not name.startswith("_") and isinstance(value, str) and "$" in value:
                 yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value
 
 
@@ -50,7 +51,7 @@ STATEMENTS = dict(_statements())
 def test_every_writer_statement_is_checked() -> None:
     assert {"events.CREATE_EVENTS", "orders.CREATE_ORDERS", "identity.BACKFILL_SESSIONS",
             "conversation.RESPONSES", "conversation.MESSAGE_CHANNELS", "consent.WRITE_CONSENTS",
-            "visits.LOCATION_CONSENTS"} <= set(STATEMENTS)
+            "visits.LOCATION_CONSENTS", "writeback.WRITE_BUY_AGAIN", "writeback.DELETE_RUNS"} <= set(STATEMENTS)
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
