@@ -8,7 +8,9 @@ row, so that a file's stitching does not read every session again afterwards:
   ``customer_ref``);
 - **resolve**: the row's identifiers identify the session's customer (``IDENTIFIES``, ``at`` the earliest
   such session), unless they identify someone else already (first customer wins). The identifier was
-  written (so locked) just before, so two writers cannot both find it unclaimed.
+  written (so locked) just before, so two writers cannot both find it unclaimed. The row's identifiers
+  are reached from the session by a pattern comprehension: a plan made on an index sampled while empty
+  (a first load) scanned the whole Identity index per row for ``MATCH (s)-->(i:Identity {identityKey: …})``.
 
 What is left for after the file, backfilling the anonymous sessions of an identifier that now identifies
 a customer, is :func:`loaders.identity.stitch_sessions` with ``linked=True``.
@@ -47,8 +49,8 @@ CALL (s, r) {
 CALL (s) {""" + LINK_IDENTIFIERS + """}
 CALL (s, r) {
   MATCH (c:Customer)-[:HAD_SESSION]->(s)
-  UNWIND r.identities AS id
-  MATCH (s)-[:IDENTIFIED_BY]->(i:Identity {identityKey: id.key})
+  WITH c, s, [id IN r.identities | id.key] AS keys
+  UNWIND [(s)-[:IDENTIFIED_BY]->(i:Identity) WHERE i.identityKey IN keys | i] AS i
 """ + CLAIM_IDENTIFIER + """}
 """
 
