@@ -105,7 +105,7 @@ def percentile(values: list[float], share: float) -> float:
 _senders = threading.local()
 
 
-def sender() -> httpx.Client:
+def http_client() -> httpx.Client:
     """This thread's HTTP client: built once (as an SDK's), a new connection per request (no keep-alive)."""
     client = getattr(_senders, "client", None)
     if client is None:
@@ -116,7 +116,7 @@ def sender() -> httpx.Client:
 def post_batch(base: str, batch: list[dict[str, Any]]) -> float:
     """POST ``batch`` to ``/v1/batch``; the seconds until its ``200`` (an error status raises)."""
     sent = time.perf_counter()
-    answer = sender().post(f"{base}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
+    answer = http_client().post(f"{base}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
     answer.raise_for_status()
     return time.perf_counter() - sent
 
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.probes):
             event_id = f"BENCH-probe-{n}"
             sent = time.perf_counter()
-            sender().post(f"{base}/v1/page", json={"anonymousId": "BENCH-probe", "messageId": event_id,
+            http_client().post(f"{base}/v1/page", json={"anonymousId": "BENCH-probe", "messageId": event_id,
                                                 "properties": {"path": "/probe"}}, auth=(WRITE_KEY, ""))
             while not run_query("MATCH (e:Event {eventId: $id}) RETURN 1 AS x", {"id": event_id}, write=False):
                 time.sleep(0.01)
