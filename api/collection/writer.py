@@ -117,7 +117,7 @@ class Collector:
                 self._write_pings(loader, rows)
             elif rows:
                 loader.load_rows(entity, iter(rows), SOURCE)
-        self.spool.done(seq for seq, _ in pending)
+        self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
         return len(pending)
 
