@@ -19,6 +19,7 @@ Then the messages are marked done in the spool.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,10 @@ SOURCE = "collect"
 REPORT_EVERY = timedelta(hours=1)
 MAX_BACKOFF_SECONDS = 10.0
 ERASED_MESSAGE = "message of an erased person"
+# The writer's Python work (mapping, the driver) holds the GIL for up to the interpreter's switch interval
+# (5 ms) each time the event loop or the spool's appender wants it back; a short interval keeps accept
+# latency low while the writer runs (benchmarks/bench_collect.py: accept p95 ~40 -> ~30 ms on 2 cores).
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 class Collector:
@@ -60,6 +65,7 @@ class Collector:
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
         self.spool.purge(self.config.dedup_hours)
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
         self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
         self._thread.start()
 
