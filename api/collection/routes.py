@@ -165,7 +165,7 @@ class CollectionEndpoints:
         except MessageRefused as error:
             raise Refused(400, "BAD_REQUEST", str(error)) from None
         await asyncio.wrap_future(self.spool.submit(messages))  # group-committed: on disk when it returns
-        self.collector.notify()
+        self.collector.wake.set()
 
 
 async def collection_off(request: Request) -> JSONResponse:

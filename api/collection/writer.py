@@ -78,12 +78,6 @@ class Collector:
         self._close_report()
         self.spool.close()
 
-    def notify(self) -> None:
-        """Messages were spooled: a full batch is written now; less waits for more, at most ``flush_seconds``
-        (a batch's cost is mostly fixed: taking a few hundred messages per request halves the rate)."""
-        if self.spool.pending_count >= self.config.batch_messages:
-            self.wake.set()
-
     def _run(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
