@@ -8,8 +8,8 @@ One job per module:
 * :mod:`~api.collection.plan` — the optional tracking plan: a JSON schema per track event name, a
   violating message kept as a reject by the writer;
 * :mod:`~api.collection.messages` — the spec's messages, validated, with the clock-skew correction;
-* :mod:`~api.collection.spool` — the write-ahead spool (SQLite, WAL, ``synchronous=FULL``): an accepted
-  batch is on disk before the ``200``; ``messageId`` duplicates are ignored for at least 24 hours;
+* :mod:`~api.collection.spool` — the write-ahead spool (SQLite, WAL, ``synchronous=FULL``, group commit): an
+  accepted batch is on disk before the ``200``; ``messageId`` duplicates are ignored for at least 24 hours;
 * :mod:`~api.collection.mapping` — messages to the nightly loaders' export rows (docs/collection.md);
 * :mod:`~api.collection.sessions` — which session a message belongs to (``context.sessionId`` or a
   30-minute inactivity rule per user / anonymous id);

@@ -15,6 +15,8 @@ it happened by the server's clock):
 datetime.datetime(2026, 12, 3, 12, 0, 5, tzinfo=datetime.timezone.utc)
 >>> event_time({"timestamp": "2026-12-01T08:00:00+01:00"}, received)
 datetime.datetime(2026, 12, 1, 7, 0, tzinfo=datetime.timezone.utc)
+>>> compact_json({"path": "/é", "n": 2**70})  # UTF-8 kept; an integer orjson cannot hold goes through json
+'{"path":"/é","n":1180591620717411303424}'
 """
 
 from __future__ import annotations
@@ -24,10 +26,22 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from api.collection.config import MAX_MESSAGE_BYTES
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
+
+
+def compact_json(message: dict[str, Any]) -> str:
+    """``message`` as compact JSON text (UTF-8 characters kept): what the size limit measures and what the spool
+    stores. orjson (a tenth of the standard encoder's time); the standard one for what orjson refuses (an
+    integer over 64 bits)."""
+    try:
+        return orjson.dumps(message).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 class MessageRefused(ValueError):
@@ -77,7 +91,7 @@ def accept(message: Any, kind: str | None, received_at: datetime, batch: dict[st
     """
     if not isinstance(message, dict):
         raise MessageRefused("a message must be a JSON object")
-    if len(json.dumps(message, separators=(",", ":"))) > MAX_MESSAGE_BYTES:
+    if len(compact_json(message).encode()) > MAX_MESSAGE_BYTES:
         raise MessageRefused(f"a message is limited to {MAX_MESSAGE_BYTES // 1024} KB")
     declared = message.get("type")
     kind = kind or declared
