@@ -9,8 +9,10 @@ row, so that a file's stitching does not read every session again afterwards:
 - **resolve**: the row's identifiers identify the session's customer (``IDENTIFIES``, ``at`` the earliest
   such session), unless they identify someone else already (first customer wins). The identifier was
   written (so locked) just before, so two writers cannot both find it unclaimed. The row's identifiers
-  are reached from the session by a pattern comprehension: a plan made on an index sampled while empty
-  (a first load) scanned the whole Identity index per row for ``MATCH (s)-->(i:Identity {identityKey: …})``.
+  are the session's (a pattern comprehension without a property predicate), filtered afterwards in a
+  list: with the key in the pattern (``MATCH (s)-->(i:Identity {identityKey: …})``, or ``WHERE`` inside
+  the comprehension) a plan made during a first load, on an index sampled while empty, scanned the whole
+  Identity index per row.
 
 What is left for after the file, backfilling the anonymous sessions of an identifier that now identifies
 a customer, is :func:`loaders.identity.stitch_sessions` with ``linked=True``.
@@ -49,8 +51,8 @@ CALL (s, r) {
 CALL (s) {""" + LINK_IDENTIFIERS + """}
 CALL (s, r) {
   MATCH (c:Customer)-[:HAD_SESSION]->(s)
-  WITH c, s, [id IN r.identities | id.key] AS keys
-  UNWIND [(s)-[:IDENTIFIED_BY]->(i:Identity) WHERE i.identityKey IN keys | i] AS i
+  WITH c, s, [id IN r.identities | id.key] AS keys, [(s)-[:IDENTIFIED_BY]->(i:Identity) | i] AS identities
+  UNWIND [i IN identities WHERE i.identityKey IN keys] AS i
 """ + CLAIM_IDENTIFIER + """}
 """
 
