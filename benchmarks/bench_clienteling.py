@@ -19,16 +19,13 @@ Usage, with the demo's server running (``make demo`` once, then ``customer-graph
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from api import server_process
 from graph_model.connection import configure, run_query
-from graph_model.local_server.server import free_port
 from graph_model.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,23 +42,10 @@ RETURN c.customerId AS id, size
 """
 
 
-def serve(port: int) -> subprocess.Popen[bytes]:
-    """The API on loopback in production mode with the benchmark's admin key."""
-    env = {**os.environ, "CUSTOMER_GRAPH_API_KEYS": f"{BENCH_KEY}:admin", "CUSTOMER_GRAPH_ENV": "production"}
-    return subprocess.Popen([sys.executable, "-m", "customer_graph", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-
-
-def wait_ready(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the API did not answer at {url} within {timeout:.0f} s")
+def serve() -> tuple[subprocess.Popen[bytes], str]:
+    """The API on loopback in production mode with the benchmark's admin key, once the database answers."""
+    return server_process.start({"CUSTOMER_GRAPH_API_KEYS": f"{BENCH_KEY}:admin", "CUSTOMER_GRAPH_ENV": "production"},
+                                cwd=ROOT, ready_path="/readyz")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -80,17 +64,15 @@ def main() -> None:
         raise SystemExit("the graph has no customers: run `make demo` first")
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    server = serve(port)
+    server, base = serve()
     try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1024, "height": 768})
             pages: list[float] = []
             for _ in range(args.rounds):
                 started = time.perf_counter()
-                page.goto(f"http://127.0.0.1:{port}/clienteling", wait_until="load")
+                page.goto(f"{base}/clienteling", wait_until="load")
                 pages.append(time.perf_counter() - started)
             page.get_by_label("API key", exact=True).fill(BENCH_KEY)
             page.get_by_role("button", name="Use this key").click()

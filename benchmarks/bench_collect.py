@@ -36,12 +36,10 @@ It empties the database it points at: run it against a Neo4j of your own, e.g.::
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -53,13 +51,13 @@ from typing import Any
 
 import httpx2 as httpx
 
+from api import server_process
 from api.collection.mapping import map_messages
 from api.collection.messages import accept
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
 from graph_model.connection import current_settings, run_query
 from graph_model.database import clear_graph
-from graph_model.local_server.server import free_port
 from graph_model.settings import Settings
 from loaders.entities import SPECS
 from loaders.pipeline import Loader, LoadOptions
@@ -200,22 +198,10 @@ def baseline(messages: list[dict[str, Any]], folder: Path) -> float:
 def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``customer-graph serve --dev`` in its own process (as in production: the senders here do not share its
     interpreter), collection on with a fresh spool in ``folder``; the process and its base URL."""
-    port = free_port()
-    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
-           "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
-           "CUSTOMER_GRAPH_SPOOL": str(folder / "spool.sqlite"), "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}
-    process = subprocess.Popen([sys.executable, "-m", "customer_graph", "serve", "--dev", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the API did not start within 60 s")
+    return server_process.start({"NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
+                                 "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
+                                 "CUSTOMER_GRAPH_SPOOL": str(folder / "spool.sqlite"),
+                                 "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}, "--dev")
 
 
 def wait_written(spool: Path, timeout: float) -> None:

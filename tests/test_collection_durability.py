@@ -4,9 +4,7 @@ and the database stopped mid-stream (the real Neo4j of the test session, stopped
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +18,8 @@ from segment.analytics import Client
 from test_api_support import make_app, served
 from test_collection import T0, WRITE_KEY, _config
 
+from api import server_process
 from graph_model import run_query
-from graph_model.local_server.server import free_port
 from graph_model.privacy.keys import load_key
 from graph_model.settings import Settings
 
@@ -31,22 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextmanager
 def api_process(settings: Settings, spool: Path, runs: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``customer-graph serve`` (production, collection on) in its own process on the test database."""
-    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
-           "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_ENV": "production",
-           "CUSTOMER_GRAPH_API_KEYS": "durability-reader-key:reader", "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
-           "CUSTOMER_GRAPH_SPOOL": str(spool), "CUSTOMER_GRAPH_RUNS_DIR": str(runs),
-           "CUSTOMER_GRAPH_PRIVACY_KEY": load_key().decode()}
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "customer_graph", "serve", "--port", str(port)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    process, base = server_process.start(
+        {"NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user, "NEO4J_PASSWORD": settings.password,
+         "CUSTOMER_GRAPH_ENV": "production", "CUSTOMER_GRAPH_API_KEYS": "durability-reader-key:reader",
+         "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY, "CUSTOMER_GRAPH_SPOOL": str(spool),
+         "CUSTOMER_GRAPH_RUNS_DIR": str(runs), "CUSTOMER_GRAPH_PRIVACY_KEY": load_key().decode()}, cwd=ROOT)
     try:
         yield process, base
     finally:
