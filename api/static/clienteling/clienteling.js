@@ -363,13 +363,17 @@ function find(event) {
   return by === "name" ? searchByName(value) : lookUp(value, by);
 }
 
+// Every request needs a key: without one, say so and put the cursor where it goes.
+function keyMissing() {
+  if (apiKey()) return false;
+  showMessage("Enter your API key first.");
+  $("api-key").focus();
+  return true;
+}
+
 // Names are personal data: the API answers FORBIDDEN unless the key is an admin's.
 async function searchByName(name) {
-  if (!apiKey()) {
-    showMessage("Enter your API key first.");
-    $("api-key").focus();
-    return;
-  }
+  if (keyMissing()) return;
   $("message").hidden = true;
   $("loading").textContent = "Searching…";
   try {
@@ -399,11 +403,7 @@ async function searchByName(name) {
 
 async function lookUp(value, by = "id") {
   const lookup = by === "id" ? "id" : "identity";
-  if (!apiKey()) {
-    showMessage("Enter your API key first.");
-    $("api-key").focus();
-    return;
-  }
+  if (keyMissing()) return;
   $("message").hidden = true;
   $("profile").hidden = true;  // never a mix of the previous answer and this one
   $("loading").textContent = "Looking up…";
@@ -467,11 +467,7 @@ function renderKeep(rows, errors) {
 
 async function keepInTouch(event) {
   event.preventDefault();
-  if (!apiKey()) {
-    showMessage("Enter your API key first.");
-    $("api-key").focus();
-    return;
-  }
+  if (keyMissing()) return;
   $("message").hidden = true;
   $("loading").textContent = "Listing…";
   try {
