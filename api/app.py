@@ -55,6 +55,8 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
+        if collector is not None and not collector.warmed.is_set():  # planning its writers (a few seconds)
+            return JSONResponse({"status": "starting", "collector": "planning its writers"}, status_code=503)
         try:
             await asyncio.wait_for(db.ping(), READY_TIMEOUT_SECONDS)
         except (CustomerGraphError, TimeoutError):

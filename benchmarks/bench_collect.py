@@ -197,11 +197,12 @@ def baseline(messages: list[dict[str, Any]], folder: Path) -> float:
 
 def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``customer-graph serve --dev`` in its own process (as in production: the senders here do not share its
-    interpreter), collection on with a fresh spool in ``folder``; the process and its base URL."""
+    interpreter), collection on with a fresh spool in ``folder``; the process and its base URL once ``/readyz``
+    answers (as a load balancer would wait: after the collector has planned its writers)."""
     return server_process.start({"NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
                                  "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
                                  "CUSTOMER_GRAPH_SPOOL": str(folder / "spool.sqlite"),
-                                 "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}, "--dev")
+                                 "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}, "--dev", ready_path="/readyz")
 
 
 def wait_written(spool: Path, timeout: float) -> None:

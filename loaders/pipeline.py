@@ -68,7 +68,7 @@ class LoadOptions:
 _schema_ready: set[Settings] = set()
 
 
-def _ensure_schema() -> None:
+def ensure_schema() -> None:
     """Apply the schema once per process and database (every statement is IF NOT EXISTS anyway)."""
     settings = current_settings()
     if settings not in _schema_ready:
@@ -131,7 +131,7 @@ class Loader:
         self.report, self.options = report, options
         self.keys = keys or KeyCache()
         if options.apply_schema:
-            _ensure_schema()
+            ensure_schema()
         # once per run; a write: the first read records the privacy key's fingerprint in the graph
         self.tombstones: Tombstones = execute_write(Tombstones.read)
 

@@ -17,6 +17,13 @@ LABEL_KEYS: dict[str, str] = {
 }
 
 
+def prefetch_query(label: str) -> str:
+    """Which of ``$keys`` the graph holds for ``label`` (label and property from :data:`LABEL_KEYS`, never
+    from input)."""
+    prop = LABEL_KEYS[label]
+    return f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN n.{prop}"
+
+
 class KeyCache:
     """The natural keys per label: read once from the graph on first use, then kept up to date by the loader.
 
@@ -34,10 +41,8 @@ class KeyCache:
         wanted = sorted(set(keys))
         if not wanted:
             return
-        prop = LABEL_KEYS[label]
-        with session() as s:  # label and property come from LABEL_KEYS above, never from input
-            found = {r[0] for r in s.run(f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN n.{prop}",
-                                         keys=wanted)}
+        with session() as s:
+            found = {r[0] for r in s.run(prefetch_query(label), keys=wanted)}
         self.add(label, found)
 
     def _load(self, label: str) -> set[str]:

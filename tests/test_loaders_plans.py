@@ -3,18 +3,14 @@ no relationship-index seeks (a scan of every relationship of a type per row)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import loaders.writers
 from algorithms import writeback
 from graph_model.connection import session
-from graph_model.privacy import consent
-from loaders import identity
+from loaders.warmup import writer_statements
 
 SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "ValueHashJoin",
          "DirectedRelationshipTypeScan", "UndirectedRelationshipTypeScan", "DirectedRelationshipIndexSeek",
@@ -23,13 +19,11 @@ SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "Va
 
 
 def _statements() -> Iterator[tuple[str, str]]:
-    modules = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
-    # consent: the one consent writer the loaders call; writeback: the algorithms' writers
-    for module in [*modules, identity, consent, writeback]:
-        for name, value in vars(module).items():
-            # a statement takes parameters; fragments (identity.LINK_IDENTIFIERS) have none
-            if name.isupper() and not name.startswith("_") and isinstance(value, str) and "$" in value:
-                yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value
+    # the writers, stitching and the consent writer (what the loaders run), and the algorithms' writers
+    yield from writer_statements().items()
+    for name, value in vars(writeback).items():
+        if name.isupper() and not name.startswith("_") and isinstance(value, str) and "$" in value:
+            yield f"writeback.{name}", value
 
 
 def _operators(plan: dict[str, Any]) -> Iterator[str]:

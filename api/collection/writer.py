@@ -11,6 +11,9 @@ Then the messages are marked done in the spool.
   is mapped (its reject keeps no row), and so is a track message that violates the tracking plan
   (:mod:`api.collection.plan`): ``invalid_value``, the reason naming the event, the JSON path and the
   schema's message; its reject keeps only the message's ids.
+* Before its first batch the thread applies the schema and plans the writers' statements
+  (:func:`loaders.warmup.warm`), so the first micro-batches after a start write as fast as the later ones
+  (measured: the first batch after a start 1.1 s instead of 0.25 s while planning).
 * With the database unreachable nothing is marked done: the batch is tried again (backing off up to 10 s)
   while the API keeps accepting into the spool. Every writer is idempotent (``MERGE`` on natural keys), so
   writing a batch again after a crash gives the same graph.
@@ -29,10 +32,13 @@ from api.collection.config import CollectionConfig
 from api.collection.mapping import MappedBatch, map_messages
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
+from graph_model.connection import execute_write
 from graph_model.errors import CustomerGraphError, DatabaseUnavailable
 from graph_model.model.customers import identity_key
+from graph_model.privacy.tombstone import Tombstones
+from loaders import warmup
 from loaders.entities import SPECS
-from loaders.pipeline import Loader, LoadOptions, default_report_dir
+from loaders.pipeline import Loader, LoadOptions, default_report_dir, ensure_schema
 from loaders.references import LABEL_KEYS, KeyCache
 from loaders.report import Reject, RejectReason, RunReport
 
@@ -47,6 +53,8 @@ ERASED_MESSAGE = "message of an erased person"
 # latency low while the writer runs: senders posting back to back on 2 cores, accept p95 40-64 -> 23-42 ms and
 # 20-23k -> 27-31k messages/s accepted (3 interleaved pairs); at 5,000 messages/s no difference (p95 8-10 ms).
 SWITCH_INTERVAL_SECONDS = 0.0005
+# the writers of what messages map to (customers and identifiers, sessions, orders, events, consents, pings)
+WRITER_MODULES = ("customers", "sessions", "orders", "events", "visits", "identity", "consent")
 
 
 class Collector:
@@ -60,6 +68,7 @@ class Collector:
         self._thread: threading.Thread | None = None
         self._report: RunReport | None = None
         self._report_started = datetime.now(UTC)
+        self.warmed = threading.Event()  # set once the writers are planned (or planning failed): /readyz
         self.written = 0  # messages marked done by this process
         self.last_error: str | None = None
 
@@ -79,7 +88,20 @@ class Collector:
         self._close_report()
         self.spool.close()
 
+    def warm(self) -> None:
+        """Apply the schema and plan the writers' statements; a failure is logged (the batches retry)."""
+        try:
+            ensure_schema()
+            execute_write(Tombstones.read)  # what each batch's loader reads first
+            seconds = warmup.warm(WRITER_MODULES, ("Customer", "Session", "Product", "Store", "Order"))
+            log.info("collector: writers planned in %.2f s", seconds)
+        except CustomerGraphError as error:
+            log.warning("collector: could not plan the writers ahead (%s)", error)
+        finally:
+            self.warmed.set()
+
     def _run(self) -> None:
+        self.warm()
         backoff = 0.5
         while not self._stopping.is_set():
             try:

@@ -1,0 +1,99 @@
+"""Plan the loaders' statements before the first rows arrive, so the first batches write at full speed.
+
+Neo4j plans and compiles a statement the first time it runs (and again when the graph's statistics have
+moved far since): 30–500 ms for a writer, so a process's first batches (the collection API's first
+micro-batches after a start, or after a Neo4j restart) are several times slower than the later ones.
+
+The plan cache is keyed on the statement *and its parameters' types*: ``EXPLAIN`` does not compile the
+runtime, and a run with an empty list (``List<Nothing>``) caches a plan the real rows (``List<Map>``) do
+not use. So :func:`warm` runs each statement on a list of one element of the right kind (an empty map for
+rows, an empty string for ids) inside a transaction that is **rolled back**: whatever the statement does
+with that element (or the error it raises on the missing values) leaves no trace, and the plan is cached.
+
+:func:`writer_statements` is also the list the plan tests check (``tests/test_loaders_plans.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import pkgutil
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import neo4j
+
+import loaders.writers
+from graph_model.connection import session
+from graph_model.privacy import consent
+from loaders import identity
+from loaders.references import prefetch_query
+
+log = logging.getLogger(__name__)
+
+# Neo4j caches a plan per size class of a list parameter (measured on 5.26: 1, 2-10, 11-100, 101-1,000,
+# 1,001-10,000): one size of each class a writer's batch can have (the loaders' batches hold <= 10,000 rows)
+LIST_SIZES = (1, 10, 100, 1_000, 10_000)
+_UNWIND_LIST = re.compile(r"^\s*UNWIND\s+\$(\w+)\s+AS\s+(\w+)")
+_UNWIND_INDEX = re.compile(r"^\s*UNWIND\s+range\(0,\s*size\(\$(\w+)\)\s*-\s*1\)")
+
+
+def writer_statements(modules: Iterable[str] | None = None) -> dict[str, str]:
+    """Every parameterised statement of the writers, the stitching and the consent writer, by
+    ``module.NAME`` (fragments without parameters are left out); ``modules`` keeps only those modules."""
+    writers = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
+    wanted = set(modules) if modules is not None else None
+    statements: dict[str, str] = {}
+    for module in [*writers, identity, consent]:
+        short = module.__name__.rsplit(".", 1)[-1]
+        if wanted is not None and short not in wanted:
+            continue
+        statements.update({f"{short}.{name}": value for name, value in vars(module).items()
+                           if name.isupper() and not name.startswith("_") and isinstance(value, str) and "$" in value})
+    return statements
+
+
+def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | None:
+    """Parameters of the types the real rows have (``size`` empty elements) for a statement that starts by
+    unwinding its list; ``None`` for any other statement (not warmed).
+
+    >>> sample_parameters("UNWIND $rows AS r MERGE (c:Customer {customerId: r.id})")
+    {'rows': [{}]}
+    >>> sample_parameters("UNWIND $sessionIds AS sessionId MATCH (s:Session {sessionId: sessionId}) RETURN s", 2)
+    {'sessionIds': ['', '']}
+    >>> sample_parameters("UNWIND range(0, size($rows) - 1) AS index WITH $rows[index] AS r RETURN r.id")
+    {'rows': [{}]}
+    >>> sample_parameters("MATCH (c:Customer {customerId: $id}) RETURN c") is None
+    True
+    """
+    if match := _UNWIND_LIST.match(statement):
+        parameter, variable = match.groups()
+        rows = re.search(rf"\b{variable}\.\w", statement[match.end():]) is not None
+        return {parameter: [{} if rows else "" for _ in range(size)]}
+    if match := _UNWIND_INDEX.match(statement):
+        return {match.group(1): [{} for _ in range(size)]}
+    return None
+
+
+def warm(modules: Iterable[str] | None = None, labels: Iterable[str] = (),
+         sizes: Iterable[int] = LIST_SIZES) -> float:
+    """Plan the statements of ``modules`` (all writers when ``None``) and the key look-ups of ``labels``
+    for lists of each of ``sizes``, each in a rolled-back transaction; returns the seconds it took."""
+    statements = [*writer_statements(modules).values(), *(prefetch_query(label) for label in labels)]
+    started = time.perf_counter()
+    with session() as s:
+        for statement, size in itertools.product(statements, sizes):
+            parameters = sample_parameters(statement, size)
+            if parameters is None:
+                continue
+            with s.begin_transaction() as tx:
+                try:
+                    tx.run(statement, parameters).consume()
+                except neo4j.exceptions.ClientError as error:  # e.g. MERGE on the sample's missing key
+                    log.debug("warm-up of a statement ended with %s (planned all the same)", error.code)
+                tx.rollback()
+    return time.perf_counter() - started
+
