@@ -5,13 +5,14 @@ The pipeline is the same for every entity; this table is where they differ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graph_model.model.customers import identity_key
 from graph_model.privacy.consent import consent_row
 from loaders import schemas as s
+from loaders.batching import Item
 from loaders.report import RejectReason
 from loaders.writers import TxWrite
 from loaders.writers.catalogue import (
@@ -55,6 +56,45 @@ class EntitySpec:
     provides: tuple[str, str] | None = None  # (label, field): the keys this entity creates
     partition: Callable[[dict[str, Any]], str] | None = None  # None: one writer, rows in file order
     check: Check | None = None
+    # the items with their partition keys, when a key depends on other rows of the file (sessions)
+    partition_all: Callable[[Iterable[Item]], Iterator[tuple[Item, str]]] | None = None
+
+
+Row = TypeVar("Row")
+
+
+def sessions_by_owner(rows: Iterable[Row], params: Callable[[Row], dict[str, Any]]) -> Iterator[tuple[Row, str]]:
+    """Session rows (write parameters) with partition keys such that the nodes two sessions share are written
+    by one writer: parallel writers then never wait for each other's locks (no deadlocks).
+
+    A logged-in session goes, at once, to its customer's partition. An anonymous one waits until the file's
+    logged-in sessions have passed, then goes to the partition of the customer a logged-in session of the
+    file showed one of its identifiers with (the cookie it shares with them), else to its first identifier's
+    (the sessions of one unknown cookie stay together). The anonymous sessions of a file are held in memory
+    until its end. Order does not matter to the graph: the writers ``MERGE`` and keep the earliest times.
+
+    >>> rows = [{"sessionId": "S1", "customerId": None, "identities": [{"key": "cookie:K1"}]},
+    ...         {"sessionId": "S2", "customerId": "C1", "identities": [{"key": "cookie:K1"}]},
+    ...         {"sessionId": "S3", "customerId": None, "identities": [{"key": "cookie:K2"}]},
+    ...         {"sessionId": "S4", "customerId": None, "identities": []}]
+    >>> [(row["sessionId"], key) for row, key in sessions_by_owner(rows, params=lambda row: row)]
+    [('S2', 'C1'), ('S1', 'C1'), ('S3', 'cookie:K2'), ('S4', 'S4')]
+    """
+    owner: dict[str, str] = {}
+    anonymous: list[Row] = []
+    for row in rows:
+        session = params(row)
+        customer = session["customerId"]
+        if customer is None:
+            anonymous.append(row)
+            continue
+        for identity in session["identities"]:
+            owner.setdefault(identity["key"], customer)
+        yield row, customer
+    for row in anonymous:
+        session = params(row)
+        keys = [identity["key"] for identity in session["identities"]]
+        yield row, next((owner[key] for key in keys if key in owner), keys[0] if keys else session["sessionId"])
 
 
 def _props(row: s.ExportRow, *names: str) -> dict[str, Any]:
@@ -135,8 +175,8 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "customerId": r.customerId, "storeId": r.storeId, "identities": _session_identities(r),
                           "props": _props(r, "endedAt", "device")},
                references=(Reference("customerId", "Customer"), Reference("storeId", "Store")),
-               provides=("Session", "sessionId"),
-               partition=lambda p: p["customerId"] or (p["identities"][0]["key"] if p["identities"] else p["sessionId"])),
+               provides=("Session", "sessionId"), partition=lambda p: p["customerId"] or p["sessionId"],
+               partition_all=lambda items: sessions_by_owner(items, params=lambda item: item.params)),
     EntitySpec("orders", s.OrderRow, write_orders,
                lambda r: {"orderId": r.orderId, "line": r.line, "placedAt": r.placedAt, "channel": r.channel,
                           "sku": r.sku, "quantity": r.quantity, "unitPrice": r.unitPrice, "customerId": r.customerId,

@@ -235,14 +235,16 @@ class Loader:
                                    on_failed=self._forget(spec))
         touched_sessions: list[str] = []
         identity_keys: list[str] = []
+        keyed = spec.partition_all(items) if spec.partition_all else (
+            (item, spec.partition(item.params) if spec.partition else None) for item in items)
         try:
-            for item in items:
+            for item, key in keyed:
                 if spec.name == "sessions":
                     touched_sessions.append(item.params["sessionId"])
                     identity_keys.extend(identity["key"] for identity in item.params["identities"])
                 elif spec.name == "identifiers":
                     identity_keys.append(item.params["identityKey"])
-                writer.add(item, spec.partition(item.params) if spec.partition else None)
+                writer.add(item, key)
         finally:
             writer.close()
         if touched_sessions or identity_keys:
