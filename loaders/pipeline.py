@@ -12,10 +12,11 @@ The privacy rules apply to every load (files, drops and the Online Retail adapte
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +125,13 @@ def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
     return (RejectReason.MISSING_FIELD if missing else RejectReason.INVALID_VALUE), message
 
 
+def _chunks(rows: SourceRows, size: int) -> Iterator[list[tuple[int, RawRow | UnreadableRow]]]:
+    """``rows`` in lists of at most ``size``."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
 class Loader:
     """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
 
@@ -170,8 +178,26 @@ class Loader:
         return erased_message(self.tombstones, entity, lambda name: getattr(row, name, None))
 
     def _validated(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[Item]:
+        """The rows that pass every check, as items, in file order; the others are rejects with a reason.
+        Rows are checked a chunk at a time: the keys a chunk refers to are read from the graph in one
+        look-up per label before its references are checked."""
+        for chunk in _chunks(rows, self.options.batch_size):
+            checked = list(self._checked(spec, chunk, source))
+            self._prefetch_references(spec, [row for _, _, row in checked])
+            for line, raw, row in checked:
+                missing = self._missing_reference(spec, row)
+                if missing:
+                    self.report.reject(Reject(source, line, spec.name, missing[0], missing[1], raw))
+                    continue
+                params = spec.params(row)
+                if spec.provides:
+                    label, key = spec.provides
+                    self.keys.add(label, (params[key],))
+                yield Item(source, line, raw, params)
+
+    def _checked(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[tuple[int, RawRow, Any]]:
+        """``(line, raw, row)`` of the rows that are readable, valid, not erased and pass the entity's check."""
         stats = self.report.stats(spec.name)
-        provided: list[str] = []
         for line, raw in rows:
             stats.read += 1
             if isinstance(raw, UnreadableRow):
@@ -195,16 +221,19 @@ class Loader:
             if problem:
                 self.report.reject(Reject(source, line, spec.name, RejectReason.INVALID_VALUE, problem, raw))
                 continue
-            missing = self._missing_reference(spec, row)
-            if missing:
-                self.report.reject(Reject(source, line, spec.name, missing[0], missing[1], raw))
-                continue
-            params = spec.params(row)
-            if spec.provides:
-                label, key = spec.provides
-                self.keys.add(label, (params[key],))
-                provided.append(params[key])
-            yield Item(source, line, raw, params)
+            yield line, raw, row
+
+    def _prefetch_references(self, spec: EntitySpec, rows: list[Any]) -> None:
+        """Read which of the keys ``rows`` refer to exist in the graph (one look-up per label)."""
+        wanted: dict[str, set[str]] = {}
+        for ref in spec.references:
+            keys = wanted.setdefault(ref.label, set())
+            for row in rows:
+                value = getattr(row, ref.field)
+                if value is not None:
+                    keys.update(value if isinstance(value, list) else (value,))
+        for label, keys in wanted.items():
+            self.keys.prefetch(label, keys)
 
     def _missing_reference(self, spec: EntitySpec, row: Any) -> tuple[RejectReason, str] | None:
         for ref in spec.references:

@@ -25,42 +25,31 @@ def prefetch_query(label: str) -> str:
 
 
 class KeyCache:
-    """The natural keys per label: read once from the graph on first use, then kept up to date by the loader.
+    """The natural keys per label known to exist: those :meth:`prefetch` found in the graph and those the
+    drop being loaded provides (kept up to date by the loader).
 
-    ``preload=False`` (the collection API's micro-batches): nothing is read on first use; the caller
-    :meth:`prefetch` es the keys its rows refer to, so a batch's reads grow with the batch, not the graph.
+    Nothing is read on first use: the loader prefetches the keys each chunk of rows refers to, so a load's
+    reads grow with its rows, not with the graph (reading every session id of a large graph took seconds
+    and its memory before each events file).
     """
 
-    def __init__(self, *, preload: bool = True) -> None:
+    def __init__(self) -> None:
         self._keys: dict[str, set[str]] = {}
         self._lock = threading.Lock()
-        self._preload = preload
 
     def prefetch(self, label: str, keys: Iterable[str]) -> None:
-        """Add which of ``keys`` the graph holds for ``label`` (one index-seek read)."""
-        wanted = sorted(set(keys))
+        """Add which of ``keys`` (those not known yet) the graph holds for ``label`` (one index-seek read)."""
+        known = self.keys(label)
+        wanted = sorted({key for key in keys if key not in known})
         if not wanted:
             return
         with session() as s:
             found = {r[0] for r in s.run(prefetch_query(label), keys=wanted)}
         self.add(label, found)
 
-    def _load(self, label: str) -> set[str]:
-        if not self._preload:
-            return set()
-        prop = LABEL_KEYS[label]
-        with session() as s:  # label and property come from LABEL_KEYS above, never from input
-            result = s.run(f"MATCH (n:{label}) RETURN n.{prop} AS k")
-            return {record[0] for record in result}
-
     def keys(self, label: str) -> set[str]:
         with self._lock:
-            known = self._keys.get(label)
-        if known is None:
-            loaded = self._load(label)
-            with self._lock:
-                known = self._keys.setdefault(label, loaded)
-        return known
+            return self._keys.setdefault(label, set())
 
     def has(self, label: str, key: str) -> bool:
         return key in self.keys(label)

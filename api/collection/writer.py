@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.collection.config import CollectionConfig
-from api.collection.mapping import MappedBatch, map_messages
+from api.collection.mapping import map_messages
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
 from graph_model.connection import execute_write
@@ -39,7 +39,6 @@ from graph_model.privacy.tombstone import Tombstones
 from loaders import warmup
 from loaders.entities import SPECS
 from loaders.pipeline import Loader, LoadOptions, default_report_dir, ensure_schema
-from loaders.references import LABEL_KEYS, KeyCache
 from loaders.report import Reject, RejectReason, RunReport
 
 log = logging.getLogger("collection")
@@ -131,15 +130,13 @@ class Collector:
             self._rotate_report()
             return 0
         report = self._current_report()
-        keys = KeyCache(preload=False)
-        loader = Loader(report, LoadOptions(progress=False, writers=1), keys)
+        loader = Loader(report, LoadOptions(progress=False, writers=1))
         kept = [(seq, m) for seq, m in pending
                 if not self._withheld(loader, report, seq, m) and not self._off_plan(report, seq, m)]
         mapped = map_messages(kept, self.clock)
         for unmapped in mapped.unmapped:
             report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, RejectReason.INVALID_VALUE,
                                  unmapped.reason, None))
-        _prefetch(keys, mapped)
         for entity in SPECS:
             rows = mapped.rows.get(entity)
             if rows and entity == "pings":
@@ -209,16 +206,3 @@ class Collector:
             time.sleep(0.05)
         return self.spool.pending_count == 0
 
-
-def _prefetch(keys: KeyCache, mapped: MappedBatch) -> None:
-    """Read which of the keys the batch's rows refer to exist (per label), so the loader's reference checks
-    read only those."""
-    wanted: dict[str, set[str]] = {label: set() for label in LABEL_KEYS}
-    for entity, rows in mapped.rows.items():
-        for reference in SPECS[entity].references:
-            for _, row in rows:
-                value = row.get(reference.field)
-                if value not in (None, ""):
-                    wanted[reference.label].update(map(str, value if isinstance(value, list) else [value]))
-    for label, found in wanted.items():
-        keys.prefetch(label, found)
