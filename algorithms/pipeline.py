@@ -238,8 +238,9 @@ def compute_recommendations(data: Interactions, params: Params = Params(), *,
 def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, buy_again.BuyAgainModel]:
     """Due re-orders: ``customerId, sku, probability, rank, reason, cycleDays, lastDate`` (+ codes), and the model.
 
-    The classifier of :mod:`algorithms.buy_again` learns from the repeat purchases of the customers who
-    permit analytics (``for_customer_models``) in the last ``horizon_days`` window; it scores the past
+    The classifier of :mod:`algorithms.buy_again` learns from the repeat purchases (units and amounts
+    included) of the customers who permit analytics (``for_customer_models``) in the last
+    ``horizon_days`` windows; it scores the past
     products of the customers who permit personalisation (``for_personalisation``), keeping each one's
     ``buy_again_n`` most probable at ``buy_again_min_probability`` or more. The product-level features
     (how often a product is bought again, by how many lately) come from ``for_aggregates`` in both.
@@ -248,10 +249,11 @@ def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd
         return frame.customer.to_numpy(), frame["product"].to_numpy(), frame.day.to_numpy()
 
     aggregates = purchases(data.for_aggregates.known_purchases())
-    model = buy_again.fit(*purchases(data.for_customer_models.known_purchases()), data.as_of_day,
-                          horizon=params.horizon_days, seed=params.seed, aggregates=aggregates)
-    pairs = buy_again.repurchase_features(*purchases(data.for_personalisation.known_purchases()), data.as_of_day,
-                                          aggregates=aggregates)
+    learn, own = data.for_customer_models.known_purchases(), data.for_personalisation.known_purchases()
+    model = buy_again.fit(*purchases(learn), data.as_of_day, horizon=params.horizon_days, seed=params.seed,
+                          quantity=learn.quantity.to_numpy(), value=learn["value"].to_numpy(), aggregates=aggregates)
+    pairs = buy_again.repurchase_features(*purchases(own), data.as_of_day, quantity=own.quantity.to_numpy(),
+                                          value=own["value"].to_numpy(), aggregates=aggregates)
     columns = ["customer", "product", "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]
     if pairs.empty:
         return pd.DataFrame(columns=columns), model
