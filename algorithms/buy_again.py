@@ -40,7 +40,10 @@ outside labels are needed, so each algorithms run trains on the most recent wind
 pairs as of ``as_of``.
 
 The model was chosen by measurement (``benchmarks/bench_recommend.py``, variant A, on the real Online
-Retail history, chosen on an earlier window): it beats "your most-ordered products, most recent first".
+Retail history, chosen on an earlier window): it beats "your most-ordered products, most recent first"
+(NDCG@10 0.407 vs 0.359 on the main window, 0.429 vs 0.366 on the validation window; the former 12
+features without the amounts, basket and product trend: 0.403 and 0.422). The fit takes a seeded sample of
+at most 100,000 training pairs (on the validation window 60,000, 100,000 and all 123,000 tie).
 
 >>> import numpy as np
 >>> customer = np.array([0, 0, 0, 0, 1])

@@ -9,7 +9,7 @@ filled with popularity), and ``implicit`` ALS / BM25 allowed to recommend bought
 NDCG@10, recall@20, coverage@10, and a paired bootstrap 95% interval of ours minus the best baseline
 (NDCG@10, customers resampled). The buy-again model is trained inside the training data only (its last
 90 days as labels), like an algorithms run; its features and ``api.blend.DISCOVERY_PROBABILITY`` were
-chosen on the validation window (``--discovery`` compares other values).
+and minimum share of discoveries were chosen on the validation window (``--discovery`` compares others).
 
 Variant B (``new``), as before: train on every order before 2011-09-01 (guest orders included for the product affinities), then for
 each customer with a training history who buys after the cut-off (to the end of the data), recommend 10 products they had not
@@ -121,13 +121,15 @@ def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, seed: int, rounds: in
 
 
 def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int,
-                 discoveries: tuple[float, ...] = ()) -> None:
+                 discoveries: tuple[tuple[float, float], ...] = ()) -> None:
     """Variant A: train before ``cutoff_date``; relevant = every product bought in ``[cutoff_date, end_date)``.
-    ``discoveries``: values of MIXED's first-discovery probability evaluated besides the API's own."""
+    ``discoveries``: ``(first-discovery probability, minimum share of discoveries)`` of MIXED evaluated
+    besides the API's own."""
     from algorithms.pipeline import compute_buy_again
-    from api.blend import DISCOVERY_PROBABILITY, Blended, mix
+    from api.blend import DISCOVERY_PROBABILITY, MIN_DISCOVER_SHARE, Blended, mix
 
-    discoveries = tuple(dict.fromkeys((DISCOVERY_PROBABILITY, *discoveries)))
+    default = (DISCOVERY_PROBABILITY, MIN_DISCOVER_SHARE)
+    discoveries = tuple(dict.fromkeys((default, *discoveries)))
 
     width = 20
     t0 = time.perf_counter()
@@ -179,17 +181,17 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
     def items(codes: list[int], scores: list[float]) -> list[Blended]:
         return [Blended(sku=str(code), product={}, score=score) for code, score in zip(codes, scores, strict=True)]
 
-    def mixed(c: int, discovery: float) -> list[int]:
+    def mixed(c: int, discovery: float, share: float) -> list[int]:
         """The API's MIXED list of 10 (what a page of 10 shows), then the rest of its list of 20."""
         again = items(again_by.get(c, []), probability_by.get(c, []))
         new = items(discover_by.get(c, []), [0.0] * len(discover_by.get(c, [])))
-        ten = [int(item.sku) for item in mix(again, new, first=K, discovery=discovery)]
-        return filled(ten + [int(item.sku) for item in mix(again, new, first=width, discovery=discovery)])
+        ten = [int(item.sku) for item in mix(again, new, first=K, discovery=discovery, min_discover_share=share)]
+        return filled(ten + [int(item.sku) for item in mix(again, new, first=width, discovery=discovery,
+                                                               min_discover_share=share)])
 
-    for discovery in discoveries:
-        name = ("ours: MIXED (default)" if discovery == DISCOVERY_PROBABILITY
-                else f"ours: MIXED discovery {discovery:g}")
-        lists[name] = np.array([mixed(c, discovery) for c in customers])
+    for discovery, share in discoveries:
+        name = "ours: MIXED (default)" if (discovery, share) == default else f"ours: MIXED {discovery:g}, {share:g}"
+        lists[name] = np.array([mixed(c, discovery, share) for c in customers])
         seconds[name] = time.perf_counter() - start + seconds["ours: BUY_AGAIN"]
 
     try:
@@ -226,6 +228,14 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
               f"95% interval [{low:+.4f}, {high:+.4f}]")
 
 
+def discovery_variant(text: str) -> tuple[float, float]:
+    """``"0.05"`` or ``"0.05:0.2"``: MIXED's first-discovery probability and minimum share of discoveries."""
+    from api.blend import MIN_DISCOVER_SHARE
+
+    probability, _, share = text.partition(":")
+    return float(probability), float(share) if share else MIN_DISCOVER_SHARE
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoff", default="2011-09-01")
@@ -238,7 +248,8 @@ def main() -> None:
     parser.add_argument("--variant", choices=("A", "B", "both"), default="both",
                         help="A: any product, relevant = every product bought; B: new products only")
     parser.add_argument("--discovery", default="",
-                        help="MIXED first-discovery probabilities to compare (variant A), e.g. 0.05,0.12")
+                        help="MIXED variants to compare (variant A): first-discovery probability, optionally "
+                             "with ':' the minimum share of discoveries, e.g. 0.05,0.08:0,0.12:0.2")
     args = parser.parse_args()
     lines = load_online_retail()
     windows = [("2011-03-01", "2011-06-01")] if args.early else []
@@ -246,7 +257,7 @@ def main() -> None:
     for cutoff, end in [*windows, (args.cutoff, args.end)]:
         if args.variant in ("A", "both"):
             evaluate_any(lines, cutoff, end, args.seed,
-                         tuple(float(value) for value in args.discovery.split(",") if value))
+                         tuple(discovery_variant(value) for value in args.discovery.split(",") if value))
             print()
         if args.variant in ("B", "both"):
             evaluate(lines, cutoff, end, args.seed)

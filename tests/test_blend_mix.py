@@ -34,3 +34,14 @@ def test_no_product_twice_and_either_list_may_be_empty() -> None:
     assert [r.sku for r in mix(items(("A", 0.9)), items(("A", 1.0), ("Y", 1.0)), first=3)] == ["A", "Y"]
     assert [r.sku for r in mix([], items(("X", 1.0), ("Y", 1.0)), first=1)] == ["X"]
     assert [r.sku for r in mix(items(("A", 0.01)), [], first=5)] == ["A"]
+
+
+def test_a_page_of_ten_always_holds_a_discovery_when_there_is_one() -> None:
+    again = items(*[(f"R{n}", 0.9 - n / 100) for n in range(12)])  # twelve products due, all above 0.08
+    new = items(("X", 1.0), ("Y", 1.0))
+    assert [r.sku for r in mix(again, new, first=10)] == [f"R{n}" for n in range(9)] + ["X"]
+    assert [r.sku for r in mix(again, new, first=10, min_discover_share=0.0)] == [f"R{n}" for n in range(10)]
+    assert [r.sku for r in mix(again, new, first=20)][-4:] == ["R10", "R11", "X", "Y"]  # 2 of 20, room enough
+    assert [r.sku for r in mix(again, new, first=9)] == [f"R{n}" for n in range(9)]  # floor(0.1 x 9) = 0
+    # a discovery that made it by probability counts: nothing is added
+    assert [r.sku for r in mix(items(("A", 0.9), ("B", 0.01)), new, first=10)] == ["A", "X", "Y", "B"]
