@@ -2,30 +2,31 @@
 
 A good shop assistant remembers what each customer usually buys and when they are due again. For every
 (customer, product) pair with purchases before ``as_of`` (days), :func:`repurchase_features` describes
-the pair's repeat cycle and recency, the customer's shopping rhythm and the product's repeat nature:
+the pair's repeat cycle, recency and amounts, the customer's shopping rhythm and basket, and the
+product's repeat nature and trend:
 
-=================  ==============================================================================
-``days``           distinct days the customer bought the product
-``since_last``     ``as_of - last``: days since they last bought it
-``cycle``          mean gap between those days, ``(last - first) / (days - 1)`` (NaN with one day)
-``due``            ``since_last / cycle``: 1.0 = exactly one cycle since the last purchase
-``share``          ``days / customer_days``: how many of the customer's shopping days hold it
-``customer_days``  distinct days the customer bought anything
-``customer_since`` days since the customer's last purchase of anything
-``repeat_rate``    share of the product's buyers who bought it on two days or more
-``product_cycle``  median ``cycle`` of the product's repeat buyers
-``recent_buyers``  distinct buyers of the product in the last 28 days
-``customer_cycle`` mean gap between the customer's shopping days
-``recent_days``    the customer's shopping days in the last 90 days
-``units``          units of the product the customer bought (sum of the order lines' quantities)
-``units_per_day``  ``units / days``: how many they take at a time
-``spend_share``    the product's share of the customer's spend
-``customer_products`` distinct products the customer bought
-``basket``         ``sum(days) / customer_days``: distinct products per shopping day
-``product_buyers`` distinct buyers of the product
-``product_trend``  ``recent_buyers / (1 + earlier / 3)``, ``earlier`` = its distinct buyers in the 84
-                   days before the last 28: above 1 when it sells more than in the three months before
-=================  ==============================================================================
+=====================  ============================================================================
+``days``               distinct days the customer bought the product
+``since_last``         ``as_of - last``: days since they last bought it
+``cycle``              mean gap between those days, ``(last - first) / (days - 1)`` (NaN with one day)
+``due``                ``since_last / cycle``: 1.0 = exactly one cycle since the last purchase
+``share``              ``days / customer_days``: how many of the customer's shopping days hold it
+``customer_days``      distinct days the customer bought anything
+``customer_since``     days since the customer's last purchase of anything
+``repeat_rate``        share of the product's buyers who bought it on two days or more
+``product_cycle``      median ``cycle`` of the product's repeat buyers
+``recent_buyers``      distinct buyers of the product in the last 28 days
+``customer_cycle``     mean gap between the customer's shopping days
+``recent_days``        the customer's shopping days in the last 90 days
+``units``              units of the product the customer bought (sum of the order lines' quantities)
+``units_per_day``      ``units / days``: how many they take at a time
+``spend_share``        the product's share of the customer's spend
+``customer_products``  distinct products the customer bought
+``basket``             ``sum(days) / customer_days``: distinct products per shopping day
+``product_buyers``     distinct buyers of the product
+``product_trend``      ``recent_buyers / (1 + earlier / 3)``, ``earlier`` = its distinct buyers in the 84
+                       days before the last 28: above 1 when it sells more than in the three months before
+=====================  ============================================================================
 
 The product columns aggregate other customers' purchases: they are computed from the purchases the
 consent policy admits into aggregates, which the caller passes as ``aggregates``.
