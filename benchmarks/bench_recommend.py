@@ -8,8 +8,9 @@ against most-popular, repeat-buy (the customer's own products by number of order
 filled with popularity), and ``implicit`` ALS / BM25 allowed to recommend bought products. hit-rate@10,
 NDCG@10, recall@20, coverage@10, and a paired bootstrap 95% interval of ours minus the best baseline
 (NDCG@10, customers resampled). The buy-again model is trained inside the training data only (its last
-90 days as labels), like an algorithms run; its features, ``api.blend.DISCOVERY_PROBABILITY`` and
-``MIN_DISCOVER_SHARE`` were chosen on the validation window (``--discovery`` compares others).
+90 days as labels), like an algorithms run; its features and ``api.blend.DISCOVERY_PROBABILITY`` were
+chosen on the validation window; ``MIN_DISCOVER_SHARE`` (one discovery in 10 at least) is a product choice
+whose cost ``--discovery 0.08:0`` measures.
 
 Variant B (``new``), as before: train on every order before 2011-09-01 (guest orders included for the product affinities), then for
 each customer with a training history who buys after the cut-off (to the end of the data), recommend 10 products they had not
