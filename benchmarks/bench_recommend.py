@@ -2,12 +2,15 @@
 
 Variant A (``any``): any product may be recommended, relevant = every product the customer buys after the
 cut-off (most of it re-orders). Ours: ``MIXED`` (the API's default: :func:`api.blend.mix` of the
-``BUY_AGAIN`` model of :mod:`algorithms.buy_again` and the discoveries below) and ``BUY_AGAIN`` alone,
+``BUY_AGAIN`` list of :func:`algorithms.pipeline.compute_buy_again` and the discoveries below, in one order
+of probability) and ``BUY_AGAIN`` alone,
 against most-popular, repeat-buy (the customer's own products by number of orders, most recent first,
 filled with popularity), and ``implicit`` ALS / BM25 allowed to recommend bought products. hit-rate@10,
 NDCG@10, recall@20, coverage@10, and a paired bootstrap 95% interval of ours minus the best baseline
 (NDCG@10, customers resampled). The buy-again model is trained inside the training data only (its last
-90 days as labels), like an algorithms run; ``MIXED_REORDER_SHARE`` was chosen on the validation window.
+90 days as labels), like an algorithms run; its features and ``api.blend.DISCOVERY_PROBABILITY`` were
+chosen on the validation window; ``MIN_DISCOVER_SHARE`` (one discovery in 10 at least) is a product choice
+whose cost ``--discovery 0.08:0`` measures.
 
 Variant B (``new``), as before: train on every order before 2011-09-01 (guest orders included for the product affinities), then for
 each customer with a training history who buys after the cut-off (to the end of the data), recommend 10 products they had not
@@ -119,13 +122,15 @@ def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, seed: int, rounds: in
 
 
 def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int,
-                 shares: tuple[float, ...] = ()) -> None:
+                 discoveries: tuple[tuple[float, float], ...] = ()) -> None:
     """Variant A: train before ``cutoff_date``; relevant = every product bought in ``[cutoff_date, end_date)``.
-    ``shares``: MIXED re-order shares evaluated besides the API's own."""
-    from algorithms import buy_again
-    from api.blend import MIXED_REORDER_SHARE, Blended, mix
+    ``discoveries``: ``(first-discovery probability, minimum share of discoveries)`` of MIXED evaluated
+    besides the API's own."""
+    from algorithms.pipeline import compute_buy_again
+    from api.blend import DISCOVERY_PROBABILITY, MIN_DISCOVER_SHARE, Blended, mix
 
-    shares = tuple(dict.fromkeys((MIXED_REORDER_SHARE, *shares)))
+    default = (DISCOVERY_PROBABILITY, MIN_DISCOVER_SHARE)
+    discoveries = tuple(dict.fromkeys((default, *discoveries)))
 
     width = 20
     t0 = time.perf_counter()
@@ -164,14 +169,9 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
     seconds["repeat-buy"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    model = buy_again.fit(known.customer.to_numpy(), known["product"].to_numpy(), known.day.to_numpy(), data.as_of_day,
-                          horizon=Params().horizon_days, seed=seed)
-    scored = buy_again.repurchase_features(known.customer.to_numpy(), known["product"].to_numpy(),
-                                           known.day.to_numpy(), data.as_of_day)
-    scored["probability"] = buy_again.predict(model, scored)
-    scored = scored[scored.probability >= Params().buy_again_min_probability]
-    scored = scored.sort_values(["customer", "probability"], ascending=[True, False])
+    scored, _ = compute_buy_again(data, Params(buy_again_n=width, seed=seed))  # what an algorithms run writes
     again_by = scored.groupby("customer")["product"].apply(list)
+    probability_by = scored.groupby("customer")["probability"].apply(list)
     lists["ours: BUY_AGAIN"] = np.array([filled(again_by.get(c, [])[:width]) for c in customers])
     seconds["ours: BUY_AGAIN"] = time.perf_counter() - start
 
@@ -179,18 +179,20 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
     discover = compute_recommendations(data, Params(recommend_n=width), explain=False)
     discover_by = discover.sort_values(["customer", "rank"]).groupby("customer")["product"].apply(list)
 
-    def items(codes: list[int]) -> list[Blended]:
-        return [Blended(sku=str(code), product={}) for code in codes]
+    def items(codes: list[int], scores: list[float]) -> list[Blended]:
+        return [Blended(sku=str(code), product={}, score=score) for code, score in zip(codes, scores, strict=True)]
 
-    def mixed(c: int, share: float) -> list[int]:
+    def mixed(c: int, discovery: float, share: float) -> list[int]:
         """The API's MIXED list of 10 (what a page of 10 shows), then the rest of its list of 20."""
-        again, new = items(again_by.get(c, [])[:width]), items(discover_by.get(c, []))
-        ten = [int(item.sku) for item in mix(again, new, first=K, share=share)]
-        return filled(ten + [int(item.sku) for item in mix(again, new, first=width, share=share)])
+        again = items(again_by.get(c, []), probability_by.get(c, []))
+        new = items(discover_by.get(c, []), [0.0] * len(discover_by.get(c, [])))
+        ten = [int(item.sku) for item in mix(again, new, first=K, discovery=discovery, min_discover_share=share)]
+        return filled(ten + [int(item.sku) for item in mix(again, new, first=width, discovery=discovery,
+                                                               min_discover_share=share)])
 
-    for share in shares:
-        name = "ours: MIXED (default)" if share == MIXED_REORDER_SHARE else f"ours: MIXED share {share:g}"
-        lists[name] = np.array([mixed(c, share) for c in customers])
+    for discovery, share in discoveries:
+        name = "ours: MIXED (default)" if (discovery, share) == default else f"ours: MIXED {discovery:g}, {share:g}"
+        lists[name] = np.array([mixed(c, discovery, share) for c in customers])
         seconds[name] = time.perf_counter() - start + seconds["ours: BUY_AGAIN"]
 
     try:
@@ -227,6 +229,14 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
               f"95% interval [{low:+.4f}, {high:+.4f}]")
 
 
+def discovery_variant(text: str) -> tuple[float, float]:
+    """``"0.05"`` or ``"0.05:0.2"``: MIXED's first-discovery probability and minimum share of discoveries."""
+    from api.blend import MIN_DISCOVER_SHARE
+
+    probability, _, share = text.partition(":")
+    return float(probability), float(share) if share else MIN_DISCOVER_SHARE
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cutoff", default="2011-09-01")
@@ -238,7 +248,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--variant", choices=("A", "B", "both"), default="both",
                         help="A: any product, relevant = every product bought; B: new products only")
-    parser.add_argument("--shares", default="", help="MIXED re-order shares to compare (variant A), e.g. 0.6,0.8,1")
+    parser.add_argument("--discovery", default="",
+                        help="MIXED variants to compare (variant A): first-discovery probability, optionally "
+                             "with ':' the minimum share of discoveries, e.g. 0.05,0.08:0,0.12:0.2")
     args = parser.parse_args()
     lines = load_online_retail()
     windows = [("2011-03-01", "2011-06-01")] if args.early else []
@@ -246,7 +258,7 @@ def main() -> None:
     for cutoff, end in [*windows, (args.cutoff, args.end)]:
         if args.variant in ("A", "both"):
             evaluate_any(lines, cutoff, end, args.seed,
-                         tuple(float(share) for share in args.shares.split(",") if share))
+                         tuple(discovery_variant(value) for value in args.discovery.split(",") if value))
             print()
         if args.variant in ("B", "both"):
             evaluate(lines, cutoff, end, args.seed)

@@ -18,6 +18,7 @@ from algorithms.pipeline import (
     compute_segments,
     compute_similarity,
     compute_trends,
+    recent_popularity,
 )
 
 # ---------------------------------------------------------------- affinity
@@ -412,3 +413,14 @@ def test_explanations_without_any_similar_shopper():
     recs = recommend.recommend(bought, sim, customer_similarity=nobody, n=2)
     out = recommend.explain(recs, bought, sim, customer_similarity=nobody, neighbour_items=bought)
     assert (out.similar_customer == -1).all() and (out.similar_buyers == 0).all()
+
+
+def test_recent_popularity_weighs_recent_buyers_by_their_trend() -> None:
+    # product 0: 3 buyers in the last 28 days (one twice), none before; product 1: 1 recent, 3 in the 84 days
+    # before (expected 1 in 28 days); product 2: only long ago
+    known = pd.DataFrame({"customer": [0, 1, 2, 2, 3, 4, 5, 6, 7], "product": [0, 0, 0, 0, 1, 1, 1, 1, 2],
+                          "day": [80.0, 90.0, 99.0, 99.5, 95.0, 30.0, 40.0, 60.0, 1.0]})
+    trend = recent_popularity(known, 3, 100.0, Params(popularity_days=28.0, popularity_baseline_days=84.0))
+    assert trend.tolist() == pytest.approx([3.0 * np.sqrt(3.0), 1.0 * np.sqrt(1.0 / 2.0), 0.0])
+    buyers_only = recent_popularity(known, 3, 100.0, Params(popularity_trend=0.0))
+    assert buyers_only.tolist() == [3.0, 1.0, 0.0]

@@ -38,6 +38,34 @@ def test_features_describe_the_repeat_cycle_exactly() -> None:
     assert other.days == 1 and np.isnan(other.cycle) and np.isnan(other.due) and other.share == pytest.approx(1 / 3)
 
 
+def test_features_describe_units_spend_basket_and_the_product_trend_exactly() -> None:
+    # customer 0: product 7 on days 0, 30, 60.5 (2 + 4 + 3 units for 4 + 8 + 6) and product 8 on day 30
+    # (1 unit for 10); customer 1: product 7 on day 55 (5 units for 10)
+    customer, product = np.array([0, 0, 0, 0, 1]), np.array([7, 7, 7, 8, 7])
+    day = np.array([0.0, 30.0, 60.5, 30.0, 55.0])
+    f = buy_again.repurchase_features(customer, product, day, as_of=70.0, quantity=np.array([2.0, 4.0, 3.0, 1.0, 5.0]),
+                                      value=np.array([4.0, 8.0, 6.0, 10.0, 10.0])).set_index(["customer", "product"])
+    assert f.loc[(0, 7), ["units", "units_per_day", "customer_products"]].tolist() == [9.0, 3.0, 2.0]
+    assert f.loc[(0, 7), "spend_share"] == pytest.approx(18 / 28) and f.loc[(0, 8), "spend_share"] == pytest.approx(10 / 28)
+    assert f.loc[(0, 7), "basket"] == pytest.approx(4 / 3)  # 3 + 1 product-days over 3 shopping days (0, 30, 60)
+    assert f.loc[(1, 7), ["units", "units_per_day", "spend_share", "customer_products", "basket"]].tolist() == [
+        5.0, 5.0, 1.0, 1.0, 1.0]
+    # product 7: 2 buyers, both in the last 28 days [42, 70), 1 in the 84 before: 2 / (1 + 1/3) = 1.5;
+    # product 8: its one buyer bought it before the last 28 days
+    assert f.loc[(0, 7), ["product_buyers", "recent_buyers", "product_trend"]].tolist() == [2.0, 2.0, 1.5]
+    assert f.loc[(0, 8), ["product_buyers", "recent_buyers", "product_trend"]].tolist() == [1.0, 0.0, 0.0]
+    # without quantities and amounts: a unit per order line, its units as its amount
+    plain = buy_again.repurchase_features(customer, product, day, as_of=70.0).set_index(["customer", "product"])
+    assert plain.loc[(0, 7), ["units", "spend_share"]].tolist() == [3.0, 0.75]
+
+
+def test_product_features_come_from_the_aggregates_passed() -> None:
+    customer, product, day = np.array([0]), np.array([7]), np.array([50.0])
+    others = (np.array([1, 2, 3]), np.array([7, 7, 7]), np.array([10.0, 60.0, 65.0]))
+    f = buy_again.repurchase_features(customer, product, day, as_of=70.0, aggregates=others)
+    assert f[["product_buyers", "recent_buyers", "product_trend"]].values.tolist() == [[3.0, 2.0, 1.5]]
+
+
 def test_purchases_on_or_after_as_of_are_not_features_but_labels() -> None:
     customer, product, day = np.array([0, 0, 0, 1]), np.array([5, 5, 5, 5]), np.array([0.0, 10.0, 95.0, 10.0])
     features, label = buy_again.training_pairs(customer, product, day, as_of=100.0, horizon=50.0)
@@ -183,7 +211,7 @@ def test_buy_again_discover_and_mixed_through_the_api(regulars: TestClient) -> N
     assert discover and not {"MILK"} & {item["product"]["sku"] for item in discover}  # R0 never bought jam
     mixed = recommendations(regulars, "R0", "MIXED", first=2)
     assert [item["product"]["sku"] for item in mixed][0] == "MILK"
-    assert mixed[1]["sources"] != ["BUY_AGAIN"]  # ceil(0.8 x 2) = 2 places, but R0 has one due re-order
+    assert mixed[1]["sources"] != ["BUY_AGAIN"]  # R0 has one due re-order; the first discovery (0.08) comes next
     default = data(regulars, '{ customer(id: "R0") { recommendations(first: 2) { product { sku } } } }', key=ADMIN)
     assert [item["product"]["sku"] for item in default["customer"]["recommendations"]] == \
         [item["product"]["sku"] for item in mixed]
