@@ -126,3 +126,20 @@ def test_a_line_no_parser_can_take_never_stops_the_drop(graph, tmp_path: Path) -
                      "RETURN collect(c.categoryId) AS ids")[0]["ids"] in (["K1", "K2"], ["K2", "K1"])
     assert run_query("MATCH (c:Category) RETURN count(c) AS n")[0]["n"] == 2
     assert run_query("MATCH (s:Store), (c:Customer) RETURN count(*) AS n")[0]["n"] == 1
+
+
+def test_reference_checks_read_only_the_keys_the_file_refers_to(graph, tmp_path: Path) -> None:
+    """A file's reference checks read the keys its rows name, not every key of the label (reads that grew
+    with the graph); a key of the graph is found, one nowhere is a reject."""
+    from loaders.pipeline import Loader
+    from loaders.report import RunReport
+
+    run_query("UNWIND range(1, 500) AS i CREATE (:Session {sessionId: 'G' + i, channel: 'web'})")
+    rows = [(1, {"eventId": "E1", "sessionId": "G7", "type": "page_view", "at": T0}),
+            (2, {"eventId": "E2", "sessionId": "NOWHERE", "type": "page_view", "at": T0})]
+    report = RunReport(tmp_path / "run", "test", 1.0)
+    loader = Loader(report, LoadOptions(progress=False))
+    loader.load_rows("events", iter(rows), "events.jsonl")
+    assert loader.keys.keys("Session") == {"G7"}
+    assert run_query("MATCH (:Session {sessionId: 'G7'})-[:CONTAINS]->(e:Event) RETURN e.eventId AS id") == [{"id": "E1"}]
+    assert report.stats("events").rejected == 1
