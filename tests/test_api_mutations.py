@@ -96,6 +96,27 @@ def test_record_response_and_unsubscribe(api: TestClient) -> None:
     assert body["data"] == {"recordResponse": None} and codes(body) == ["NOT_FOUND"]
 
 
+def test_record_response_and_the_loaders_write_one_response_the_same_way(api: TestClient) -> None:
+    """recordResponse and a loaded responses file share one writer: one RESPONDED per message, type and time,
+    its text the latest given, the API's idempotency key kept."""
+    from loaders.writers.conversation import write_responses
+
+    mutation = """mutation($input: RecordResponseInput!, $key: String) {
+      recordResponse(input: $input, idempotencyKey: $key) { type } }"""
+    at = "2025-03-04T08:00:00Z"
+    data(api, mutation, {"input": {"messageId": "M1", "type": "REPLIED", "at": at, "text": "yes"}, "key": "k-1"},
+         key=WRITER)
+    data(api, mutation, {"input": {"messageId": "M1", "type": "REPLIED", "at": at, "text": "yes, Tuesday"}},
+         key=WRITER)
+    assert one("MATCH (:Customer {customerId: 'C1'})-[r:RESPONDED {type: 'replied'}]->(:Message {messageId: 'M1'}) "
+               "WHERE r.at = datetime($at) RETURN collect(r.text)", at=at) == ["yes, Tuesday"]
+    execute_write(write_responses, [{"customerId": "C1", "messageId": "M1", "type": "replied", "text": "Tuesday 10:00",
+                                     "at": datetime.fromisoformat(at)}])
+    rows = run_query("""MATCH (:Customer {customerId: 'C1'})-[r:RESPONDED {type: 'replied'}]->(:Message {messageId: 'M1'})
+                        WHERE r.at = datetime($at) RETURN r.text AS text, r.idempotencyKey AS key""", {"at": at})
+    assert rows == [{"text": "Tuesday 10:00", "key": "k-1"}]
+
+
 RESPOND = """mutation($input: RecordResponseInput!) { recordResponse(input: $input) { customerId type at } }"""
 SET_CONSENT = """mutation($input: SetConsentInput!) { setConsent(input: $input) { channel purpose granted updatedAt } }"""
 

@@ -1,8 +1,9 @@
 """Writes of the two-way conversation: the references of an event, message responses, consent (the events
 themselves: :mod:`api.queries.tracking`).
 
-Consent goes through the one writer, :data:`graph_model.privacy.consent.WRITE_CONSENTS`, with an audit
-entry in the same transaction; erasure is :func:`graph_model.privacy.erasure.erase_customer`'s alone.
+Responses go through the loaders' writer (:data:`loaders.writers.conversation.RESPONSES`); consent through the
+one consent writer, :data:`graph_model.privacy.consent.WRITE_CONSENTS`, with an audit entry in the same
+transaction; erasure is :func:`graph_model.privacy.erasure.erase_customer`'s alone.
 
 Every write is idempotent where the caller gives a key: events and check-ins on ``eventId``
 (:mod:`api.queries.tracking`), responses on ``idempotencyKey`` (and unique per message, type and time);
@@ -23,6 +24,7 @@ from graph_model.model import CONSENT_CHANNELS
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
 from graph_model.privacy.consent import WRITE_CONSENTS, consent_detail, consent_row, stored_record
 from graph_model.privacy.keys import customer_hash, identity_hash, session_hash
+from loaders.writers.conversation import RESPONSES
 
 REFERENCES = """
 OPTIONAL MATCH (c:Customer {customerId: $customerId}) WHERE c.erasedAt IS NULL  // re-keyed by an older erasure
@@ -55,14 +57,6 @@ RESPONSE_BY_KEY = """
 MATCH (c:Customer)-[r:RESPONDED {idempotencyKey: $idempotencyKey}]->(m:Message)
 RETURN m.messageId AS messageId, c.customerId AS customerId, r.type AS type, r.at AS at, r.text AS text
 LIMIT 1
-"""
-
-RECORD_RESPONSE = """
-MATCH (m:Message {messageId: $messageId})-[:SENT_TO]->(c:Customer {customerId: $customerId})
-MERGE (c)-[r:RESPONDED {type: $type, at: $at}]->(m)
-  ON CREATE SET r.text = $text
-SET r.idempotencyKey = coalesce(r.idempotencyKey, $idempotencyKey)
-RETURN r.type AS type, r.at AS at, c.customerId AS customerId, false AS replayed
 """
 
 
@@ -126,10 +120,10 @@ async def record_response(db: Database, *, message_id: str, customer_id: str, ch
             stored = await tx_rows(tx, RESPONSE_BY_KEY, params)
             if stored:
                 return _replay(stored[0], params, at_given=at_given)
-        found = await tx_rows(tx, RECORD_RESPONSE, params)
+        found = await tx_rows(tx, RESPONSES, {"rows": [params]})  # the loaders' writer
         if found and type_ == "unsubscribed" and channel in CONSENT_CHANNELS:
             await _write_consent(tx, consent_row(customer_id, channel, "marketing", False, at), actor)
-        return found[0] if found else None
+        return {**found[0], "replayed": False} if found else None
 
     return await db.write_transaction(work)
 

@@ -71,10 +71,14 @@ UNWIND $rows AS r
 MATCH (c:Customer {customerId: r.customerId})
 MATCH (m:Message {messageId: r.messageId})
 WITH c, m, r, [x IN [(c)-[y:RESPONDED]->(m) | y] WHERE x.type = r.type AND x.at = r.at] AS existing
-FOREACH (x IN existing | SET x.text = r.text)
+FOREACH (x IN existing | SET x.text = r.text, x.idempotencyKey = coalesce(x.idempotencyKey, r.idempotencyKey))
 FOREACH (_ IN CASE WHEN size(existing) = 0 THEN [1] ELSE [] END |
-  CREATE (c)-[:RESPONDED {type: r.type, at: r.at, text: r.text}]->(m))
+  CREATE (c)-[:RESPONDED {type: r.type, at: r.at, text: r.text, idempotencyKey: r.idempotencyKey}]->(m))
+RETURN r.type AS type, r.at AS at, c.customerId AS customerId
 """
+"""The one writer of responses (the loaders and the API's ``recordResponse``): one ``RESPONDED`` per customer,
+message, type and time, its text the latest given; ``idempotencyKey`` (the API's, optional) kept from the
+first write that gave one."""
 
 MESSAGE_CHANNELS = """
 UNWIND $messageIds AS messageId
