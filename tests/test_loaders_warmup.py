@@ -76,3 +76,20 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
     assert run_query("""MATCH (:Customer)-[:HAD_SESSION]->(s:Session)-[:CONTAINS]->(:Event)
                         RETURN count(DISTINCT s) AS n""") == [{"n": 24}]  # 12 identified visitors, 12 orders
     spool.close()
+
+
+def test_a_failed_warm_up_never_stops_collection(tmp_path: Path, monkeypatch) -> None:
+    """Planning ahead is an optimisation: if it fails the collector is ready all the same (its batches retry)."""
+    import api.collection.writer as writer
+    from api.collection.config import CollectionConfig
+    from api.collection.spool import Spool
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no plans today")
+
+    monkeypatch.setattr(writer, "ensure_schema", broken)
+    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
+    collector = writer.Collector(config, Spool(config.spool_path))
+    collector.warm()
+    assert collector.warmed.is_set()
+    collector.spool.close()

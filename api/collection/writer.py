@@ -13,7 +13,8 @@ Then the messages are marked done in the spool.
   schema's message; its reject keeps only the message's ids.
 * Before its first batch the thread applies the schema and plans the writers' statements
   (:func:`loaders.warmup.warm`), so the first micro-batches after a start write as fast as the later ones
-  (measured: the first batch after a start 1.1 s instead of 0.25 s while planning).
+  (measured: a fresh process's first batch of 2,000 messages took 1.1 s where later ones take 0.25-0.3 s;
+  after the warm-up, 0.3 s).
 * With the database unreachable nothing is marked done: the batch is tried again (backing off up to 10 s)
   while the API keeps accepting into the spool. Every writer is idempotent (``MERGE`` on natural keys), so
   writing a batch again after a crash gives the same graph.
@@ -94,7 +95,7 @@ class Collector:
             execute_write(Tombstones.read)  # what each batch's loader reads first
             seconds = warmup.warm(WRITER_MODULES, ("Customer", "Session", "Product", "Store", "Order"))
             log.info("collector: writers planned in %.2f s", seconds)
-        except CustomerGraphError as error:
+        except Exception as error:  # planning ahead is an optimisation: it never stops collection
             log.warning("collector: could not plan the writers ahead (%s)", error)
         finally:
             self.warmed.set()
