@@ -9,16 +9,17 @@ row is alone; that row is rejected with ``write_failed`` and the rest is written
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graph_model.connection import execute_write
 from graph_model.errors import DatabaseUnavailable, QueryError
@@ -70,6 +71,20 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+T = TypeVar("T")
+
+
+def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``, in order.
+
+    >>> list(chunks(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def partition_of(key: str, partitions: int) -> int:

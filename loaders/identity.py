@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graph_model.connection import execute_write
+from loaders.batching import chunks
 
 # The session's identifiers are gathered by a pattern comprehension from the session and paired in a list:
 # no property predicate on them that an index could answer, so no plan can scan every Identity per row.
@@ -83,14 +84,9 @@ RETURN collect(s.sessionId) AS sessionIds
 """
 
 
-def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 def _run_collect(query: str, name: str, values: list[str], key: str, batch_size: int) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(values, batch_size):
+    for chunk in chunks(values, batch_size):
         rows = execute_write(lambda tx, c=chunk: tx.run(query, {name: c}).single(strict=True)[key])
         found.update(rows)
     return found
@@ -105,7 +101,7 @@ def stitch_sessions(session_ids: Iterable[str], identity_keys: Iterable[str] = (
     identifiers of those rows)."""
     sessions = sorted(set(session_ids))
     if not linked:
-        for chunk in _chunks(sessions, batch_size):
+        for chunk in chunks(sessions, batch_size):
             execute_write(lambda tx, c=chunk: tx.run(LINK_SESSION_IDENTITIES, sessionIds=c).consume())
     keys = set(identity_keys)
     backfilled: set[str] = set()

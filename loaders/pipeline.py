@@ -12,11 +12,10 @@ The privacy rules apply to every load (files, drops and the Online Retail adapte
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from graph_model.privacy.redaction import runs_dir
 from graph_model.privacy.tombstone import Tombstones
 from graph_model.schema import apply_schema
 from graph_model.settings import Settings
-from loaders.batching import Item, PartitionedWriter, Progress
+from loaders.batching import Item, PartitionedWriter, Progress, chunks
 from loaders.entities import SPECS, EntitySpec
 from loaders.exports import ExportFile, recognise
 from loaders.geofence import GeofenceConfig, visits_from_pings
@@ -125,19 +124,12 @@ def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
     return (RejectReason.MISSING_FIELD if missing else RejectReason.INVALID_VALUE), message
 
 
-def _chunks(rows: SourceRows, size: int) -> Iterator[list[tuple[int, RawRow | UnreadableRow]]]:
-    """``rows`` in lists of at most ``size``."""
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
 class Loader:
     """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
 
-    def __init__(self, report: RunReport, options: LoadOptions, keys: KeyCache | None = None) -> None:
+    def __init__(self, report: RunReport, options: LoadOptions) -> None:
         self.report, self.options = report, options
-        self.keys = keys or KeyCache()
+        self.keys = KeyCache()
         if options.apply_schema:
             ensure_schema()
         # once per run; a write: the first read records the privacy key's fingerprint in the graph
@@ -181,7 +173,7 @@ class Loader:
         """The rows that pass every check, as items, in file order; the others are rejects with a reason.
         Rows are checked a chunk at a time: the keys a chunk refers to are read from the graph in one
         look-up per label before its references are checked."""
-        for chunk in _chunks(rows, self.options.batch_size):
+        for chunk in chunks(rows, self.options.batch_size):
             checked = list(self._checked(spec, chunk, source))
             self._prefetch_references(spec, [row for _, _, row in checked])
             for line, raw, row in checked:

@@ -10,7 +10,7 @@ import pytest
 
 from algorithms import writeback
 from graph_model.connection import session
-from loaders.warmup import writer_statements
+from loaders.warmup import module_statements, writer_statements
 
 SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "ValueHashJoin",
          "DirectedRelationshipTypeScan", "UndirectedRelationshipTypeScan", "DirectedRelationshipIndexSeek",
@@ -21,9 +21,7 @@ SCANS = {"AllNodesScan", "NodeByLabelScan", "NodeIndexScan", "NodeHashJoin", "Va
 def _statements() -> Iterator[tuple[str, str]]:
     # the writers, stitching and the consent writer (what the loaders run), and the algorithms' writers
     yield from writer_statements().items()
-    for name, value in vars(writeback).items():
-        if name.isupper() and not name.startswith("_") and isinstance(value, str) and "$" in value:
-            yield f"writeback.{name}", value
+    yield from module_statements(writeback).items()
 
 
 def _operators(plan: dict[str, Any]) -> Iterator[str]:

@@ -53,8 +53,11 @@ ERASED_MESSAGE = "message of an erased person"
 # latency low while the writer runs: senders posting back to back on 2 cores, accept p95 40-64 -> 23-42 ms and
 # 20-23k -> 27-31k messages/s accepted (3 interleaved pairs); at 5,000 messages/s no difference (p95 8-10 ms).
 SWITCH_INTERVAL_SECONDS = 0.0005
-# the writers of what messages map to (customers and identifiers, sessions, orders, events, consents, pings)
+# what messages map to (api.collection.mapping), the modules of their writers, and the labels their rows refer
+# to (the key look-ups of the reference checks): what the warm-up plans
+COLLECTED_ENTITIES = ("customers", "identifiers", "sessions", "orders", "events", "consents", "pings")
 WRITER_MODULES = ("customers", "sessions", "orders", "events", "visits", "identity", "consent")
+REFERENCED_LABELS = tuple(sorted({ref.label for entity in COLLECTED_ENTITIES for ref in SPECS[entity].references}))
 
 
 class Collector:
@@ -93,7 +96,7 @@ class Collector:
         try:
             ensure_schema()
             execute_write(Tombstones.read)  # what each batch's loader reads first
-            seconds = warmup.warm(WRITER_MODULES, ("Customer", "Session", "Product", "Store", "Order"))
+            seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS)
             log.info("collector: writers planned in %.2f s", seconds)
         except Exception as error:  # planning ahead is an optimisation: it never stops collection
             log.warning("collector: could not plan the writers ahead (%s)", error)
