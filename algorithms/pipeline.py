@@ -246,14 +246,9 @@ def recent_popularity(known: pd.DataFrame, n_products: int, as_of_day: float, pa
     >>> recent_popularity(known, 3, 100.0, Params(popularity_days=28, popularity_baseline_days=84)).round(3).tolist()
     [2.828, 2.449, 0.0]
     """
-    def buyers(start: float, end: float) -> np.ndarray:
-        within = known[(known.day > start) & (known.day <= end)].drop_duplicates(["customer", "product"])
-        return np.bincount(within["product"].to_numpy(np.int64), minlength=n_products).astype(np.float64)
-
-    recent = buyers(as_of_day - params.popularity_days, as_of_day)
-    earlier = buyers(as_of_day - params.popularity_days - params.popularity_baseline_days,
-                     as_of_day - params.popularity_days)
-    expected = earlier * params.popularity_days / params.popularity_baseline_days
+    recent, expected = trends.recent_and_expected_buyers(
+        known.customer.to_numpy(), known["product"].to_numpy(), known.day.to_numpy(), n_products, as_of_day,
+        recent_days=params.popularity_days, baseline_days=params.popularity_baseline_days)
     return recent * np.power(recent / (1.0 + expected), params.popularity_trend)
 
 

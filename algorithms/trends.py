@@ -7,7 +7,32 @@ import pandas as pd
 
 from algorithms._sparse import coo_to_csr, top_k_per_row
 
-__all__ = ["popular_by_group", "product_trends"]
+__all__ = ["popular_by_group", "product_trends", "recent_and_expected_buyers"]
+
+
+def _distinct_buyers(customer: np.ndarray, product: np.ndarray, mask: np.ndarray, n_products: int) -> np.ndarray:
+    pairs = pd.DataFrame({"c": customer[mask], "p": product[mask]}).drop_duplicates()
+    return np.bincount(pairs.p.to_numpy(np.int64), minlength=n_products).astype(np.float64)
+
+
+def recent_and_expected_buyers(customer: np.ndarray, product: np.ndarray, day: np.ndarray, n_products: int,
+                               as_of_day: float, *, recent_days: float,
+                               baseline_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per product: ``recent``, its distinct buyers in the last ``recent_days`` up to ``as_of_day``, and
+    ``expected``, its distinct buyers of the ``baseline_days`` before them scaled to the recent window
+    (``baseline x recent_days / baseline_days``): what a trend compares.
+
+    >>> recent_and_expected_buyers(np.array([0, 1, 2, 2]), np.array([0, 0, 1, 1]), np.array([95, 99, 40, 90]), 2,
+    ...                            100.0, recent_days=28, baseline_days=56)
+    (array([2., 1.]), array([0. , 0.5]))
+    """
+    customer = np.asarray(customer)
+    product = np.asarray(product, dtype=np.int64)
+    day = np.asarray(day, dtype=np.float64)
+    start = as_of_day - recent_days
+    recent = _distinct_buyers(customer, product, (day > start) & (day <= as_of_day), n_products)
+    baseline = _distinct_buyers(customer, product, (day > start - baseline_days) & (day <= start), n_products)
+    return recent, baseline * recent_days / baseline_days
 
 
 def product_trends(customer: np.ndarray, product: np.ndarray, day: np.ndarray, n_products: int, as_of_day: float,
@@ -31,16 +56,9 @@ def product_trends(customer: np.ndarray, product: np.ndarray, day: np.ndarray, n
     """
     customer = np.asarray(customer)
     product = np.asarray(product, dtype=np.int64)
-    day = np.asarray(day, dtype=np.float64)
-
-    def buyers(mask: np.ndarray) -> np.ndarray:
-        pairs = pd.DataFrame({"c": customer[mask], "p": product[mask]}).drop_duplicates()
-        return np.bincount(pairs.p.to_numpy(np.int64), minlength=n_products).astype(np.float64)
-
-    popularity = buyers(np.ones(product.size, dtype=bool))
-    recent = buyers(day > as_of_day - recent_days)
-    baseline = buyers((day <= as_of_day - recent_days) & (day > as_of_day - recent_days - baseline_days))
-    expected = baseline * recent_days / baseline_days
+    popularity = _distinct_buyers(customer, product, np.ones(product.size, dtype=bool), n_products)
+    recent, expected = recent_and_expected_buyers(customer, product, day, n_products, as_of_day,
+                                                  recent_days=recent_days, baseline_days=baseline_days)
     trend = (recent - expected) / np.sqrt(expected + 1.0)
     out = pd.DataFrame({"popularity": popularity.astype(np.int64), "recent": recent.astype(np.int64),
                         "trendScore": trend})
