@@ -25,6 +25,17 @@ def ensure_running(settings: Settings | None = None) -> int | None:
     return local_server(settings).start() if settings.uses_local_server else None
 
 
+def database_not_created(settings: Settings | None = None) -> bool:
+    """True when the local server's database has never been created: the server is stopped and no store exists
+    yet, so the database is known to be empty without asking it (a bulk import can go first, see
+    :mod:`loaders.bulk`). Always False for a server elsewhere (``NEO4J_URI``)."""
+    settings = settings or current_settings()
+    if not settings.uses_local_server:
+        return False
+    server = local_server(settings)
+    return server.running_pid() is None and not server.has_database(settings.database)
+
+
 def server_versions() -> dict[str, str]:
     """Versions of Neo4j (with edition), APOC and GDS as the server reports them; missing ones are left out."""
     versions: dict[str, str] = {}

@@ -13,7 +13,10 @@ microseconds, order totals, ``Identity.firstSeen/lastSeen``, ``HAD_SESSION.at`` 
    ``neo4j-admin database import full`` (``datetime``, ``point``, ``double``, ``long``, ``boolean``,
    ``string[]``), and the command that imports them (``import.sh``);
 2. stops the local server, runs the import (``org.neo4j.cli.AdminTool`` from the project's resolved jars,
-   ``--overwrite-destination``), starts the server again and applies the schema;
+   ``--overwrite-destination``), starts the server again and applies the schema. When the local database
+   has never been created (a new ``CUSTOMER_GRAPH_HOME``, server stopped: ``customer-graph up``'s first
+   run), the import goes first and the start is the server's first: nothing is read from a database that
+   cannot hold anything yet (no tombstones, no keys), nothing is stopped;
 3. rebuilds what needs the whole graph: identity stitching over all sessions
    (:func:`loaders.identity.stitch_sessions`), then writes, with the transactional writers, the entities
    whose writers read what is already stored: ``consents`` (the one consent writer and its audit trail),
@@ -42,10 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from graph_model import connection
-from graph_model.connection import run_query, session
-from graph_model.database import local_server
+from graph_model.connection import execute_write, run_query, session
+from graph_model.database import database_not_created, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server.distribution import ensure_distribution, java_executable
+from graph_model.privacy.tombstone import check_key
 from graph_model.schema import apply_schema
 from loaders.batching import Item, Progress
 from loaders.entities import EntitySpec
@@ -540,11 +544,13 @@ class BulkLoader(Loader):
         if options.bulk_csv_only is None and not settings.uses_local_server:
             raise LoadError(f"--bulk imports into the local server's files; {settings.uri} is elsewhere: write the "
                             f"CSVs with --bulk-csv-only DIR and run the import on the database host (docs/loaders.md)")
-        others, self.bookkeeping = _database_contents()
+        # the local server's database not created yet: import before its first start (nothing to stop or ask)
+        self.new_database = database_not_created(settings)
+        others, self.bookkeeping = (0, []) if self.new_database else _database_contents()
         if others:
             raise LoadError(f"--bulk is for a first load into an empty database, and this one holds {others:,} nodes: "
                             f"load without --bulk, or into a new local database (a fresh CUSTOMER_GRAPH_HOME)")
-        super().__init__(report, options)
+        super().__init__(report, options, database_exists=not self.new_database)
         self.writers = BulkWriters()
         self.after: list[tuple[EntitySpec, list[Item], str]] = []
         self.timings: dict[str, float] = {}
@@ -601,9 +607,10 @@ class BulkLoader(Loader):
             self._write_after(folder / "after")
             self._write_timings(folder, files)
             return
-        self._import(files, settings)
-        t = self._timed("import", t)
+        t = self._import(files, settings, t)
         apply_schema()
+        if self.new_database:  # what the first tombstone read does on a database that already existed
+            execute_write(check_key)
         t = self._timed("schema", t)
         if self.session_ids or self.identity_keys:
             changes = stitch_sessions(self.session_ids, self.identity_keys, batch_size=self.options.batch_size)
@@ -643,12 +650,17 @@ class BulkLoader(Loader):
             log.info("bulk: %s rows of %s (%s) to load after the import: %s", f"{len(items):,}", spec.name, source,
                      path)
 
-    def _import(self, files: CsvFiles, settings: Any) -> None:
+    def _import(self, files: CsvFiles, settings: Any, t: float) -> float:
+        """Stop the server (unless the database is new), import, start it; time each step."""
         server = local_server(settings)
         dist = ensure_distribution(settings.dist_dir)
         java = java_executable()
-        connection.close_driver()
-        server.stop()
+        if self.new_database:
+            server.write_config(dist)  # the import finds the data folder in the server's configuration
+        else:
+            connection.close_driver()
+            server.stop()
+            t = self._timed("stop", t)
         command = import_command(files, settings.database, java=java, classpath=dist.classpath,
                                  heap=os.environ.get("CUSTOMER_GRAPH_IMPORT_HEAP", "1g"))
         env = {**os.environ, "NEO4J_HOME": str(server.home), "NEO4J_CONF": str(server.conf_dir)}
@@ -661,6 +673,8 @@ class BulkLoader(Loader):
             server.start()  # the database is as before only if the import failed before writing
             raise LocalServerError(f"neo4j-admin database import failed (exit {completed.returncode}):\n"
                                    f"{condense_java_output(completed.stdout + completed.stderr)}")
+        t = self._timed("import", t)
         server.start()
-        with session() as s:  # the first query after a restart
+        with session() as s:  # the first query after a (re)start
             s.run("RETURN 1").consume()
+        return self._timed("start", t)

@@ -82,14 +82,16 @@ def _finish(data: dict) -> None:
         raise SystemExit(3)
 
 
-def _prepare() -> None:
+def _prepare(bulk: object = False) -> None:
     import logging
 
-    from graph_model.database import ensure_running
+    from graph_model.database import database_not_created, ensure_running
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     # The driver retries deadlocks between the parallel writers by itself; its one-line notices are noise here.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
+    if bulk and database_not_created():
+        return  # the bulk loader imports before the server's first start (loaders.bulk)
     ensure_running()
 
 
@@ -101,7 +103,7 @@ def load(path: Path, entity: str | None, **kwargs: object) -> None:
     """Load a nightly drop folder (reference data first), or one export file."""
     from loaders.pipeline import load_drop, load_file
 
-    _prepare()
+    _prepare(kwargs["bulk"] or kwargs["bulk_csv_only"])
     options = _options(**kwargs)  # type: ignore[arg-type]
     data = load_file(path, entity, options) if path.is_file() else load_drop(path, options)  # type: ignore[arg-type]
     _finish(data)
@@ -117,7 +119,7 @@ def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | No
     """Load the real UCI Online Retail history (customers, products, orders, countries) through the export path."""
     from loaders.online_retail import load_online_retail as run
 
-    _prepare()
+    _prepare(kwargs["bulk"] or kwargs["bulk_csv_only"])
     data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs))  # type: ignore[arg-type]
     _finish(data)
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from graph_model.connection import current_settings, execute_read, execute_write, run_query
 from graph_model.errors import CustomerGraphError
 from graph_model.model.customers import identity_key
+from graph_model.privacy.keys import load_key
 from graph_model.privacy.policy import current_policy
 from graph_model.privacy.redaction import runs_dir
 from graph_model.privacy.tombstone import Tombstones
@@ -127,13 +128,19 @@ def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
 class Loader:
     """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
 
-    def __init__(self, report: RunReport, options: LoadOptions) -> None:
+    def __init__(self, report: RunReport, options: LoadOptions, *, database_exists: bool = True) -> None:
+        """``database_exists=False``: the database has not been created yet (the bulk loader imports before the
+        local server's first start), so it holds no keys and no tombstones and nothing is asked of it."""
         self.report, self.options = report, options
-        self.keys = KeyCache()
-        if options.apply_schema:
-            ensure_schema()
-        # once per run; a write: the first read records the privacy key's fingerprint in the graph
-        self.tombstones: Tombstones = execute_write(Tombstones.read)
+        self.keys = KeyCache(read_graph=database_exists)
+        self.tombstones: Tombstones
+        if database_exists:
+            if options.apply_schema:
+                ensure_schema()
+            # once per run; a write: the first read records the privacy key's fingerprint in the graph
+            self.tombstones = execute_write(Tombstones.read)
+        else:
+            self.tombstones = Tombstones(frozenset(), load_key())
 
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:
@@ -164,6 +171,8 @@ class Loader:
     # ------------------------------------------------------------------ the common path
     def erased(self, entity: str, row: Any) -> str | None:
         """Why ``row`` (validated, or raw as read) of ``entity`` is withheld under the tombstones, or ``None``."""
+        if not self.tombstones.hashes:
+            return None
         if isinstance(row, dict):
             fields = SPECS[entity].schema.model_fields
             return erased_message(self.tombstones, entity, lambda name: row.get(name) if name in fields else None)

@@ -33,12 +33,16 @@ class KeyCache:
     and its memory before each events file).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_graph: bool = True) -> None:
+        """``read_graph=False``: the database does not exist yet; only the drop's own keys are known."""
         self._keys: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self._read_graph = read_graph
 
     def prefetch(self, label: str, keys: Iterable[str]) -> None:
         """Add which of ``keys`` (those not known yet) the graph holds for ``label`` (one index-seek read)."""
+        if not self._read_graph:
+            return
         known = self.keys(label)
         wanted = sorted({key for key in keys if key not in known})
         if not wanted:

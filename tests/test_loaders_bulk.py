@@ -1,19 +1,24 @@
 """The bulk first load (neo4j-admin import) gives the same graph and the same report as the transactional loaders.
 
 Each test loads the same rows both ways, one after the other into the session's real Neo4j (emptied in
-between): counts per label and relationship type and the property checksum must be equal (audit entries'
-ids and times differ on every run and are left out), and so must report.json's counts and reasons.
+between; the example drop's bulk load goes into a new local database instead, imported before its first
+start): counts per label and relationship type and the property checksum must be equal (audit entries' ids
+and times differ on every run and are left out), and so must report.json's counts and reasons.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graph_model import connection
 from graph_model.connection import run_query
-from graph_model.database import clear_graph
+from graph_model.database import clear_graph, database_not_created, local_server
+from graph_model.local_server.server import free_port
 from graph_model.settings import Settings, project_root
 from loaders.bulk import cypher_round
 from loaders.fingerprint import graph_lines
@@ -28,14 +33,39 @@ def _counts(report: dict[str, Any]) -> dict[str, Any]:
             for name, stats in report["entities"].items()}
 
 
-def _both_ways(load: Any, tmp_path: Path) -> None:
+def _bulk_into_a_new_database(graph: Settings, tmp_path: Path, load: Any) -> dict[str, Any]:
+    """``load`` in bulk into a local database not created yet (``customer-graph up`` on a new home): nothing to
+    stop and nothing to ask the server; then the same checks run on the new server, which is stopped afterwards."""
+    new = replace(graph, home=tmp_path / "home", bolt_port=free_port(), http_port=free_port(), heap="1g",
+                  pagecache="256m")
+    assert database_not_created(new)
+    connection.configure(new)
+    report = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
+    steps = json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
+    assert "stop" not in steps and {"import", "start", "schema"} <= set(steps)
+    assert local_server(new).running_pid() is not None and not database_not_created(new)
+    assert run_query("MATCH (k:PrivacyKey) RETURN count(k) AS n")[0]["n"] == 1
+    return report
+
+
+def _both_ways(graph: Settings, load: Any, tmp_path: Path, *, new_database: bool = False) -> None:
     if run_query("MATCH (n) RETURN count(n) AS n")[0]["n"]:
         clear_graph()
     transactional = load(LoadOptions(report_dir=tmp_path / "tx", progress=False))
     nodes, rels, lines = graph_lines()
-    clear_graph()
-    bulk = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
-    bulk_nodes, bulk_rels, bulk_lines = graph_lines()
+    try:
+        if new_database:
+            bulk = _bulk_into_a_new_database(graph, tmp_path, load)
+        else:
+            clear_graph()
+            bulk = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
+            assert "stop" in json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
+        bulk_nodes, bulk_rels, bulk_lines = graph_lines()
+    finally:
+        if new_database:
+            connection.close_driver()
+            local_server(connection.current_settings()).stop()
+            connection.configure(graph)
     assert bulk_nodes == nodes
     assert bulk_rels == rels
     missing, extra = sorted(set(lines) - set(bulk_lines)), sorted(set(bulk_lines) - set(lines))
@@ -47,12 +77,14 @@ def _both_ways(load: Any, tmp_path: Path) -> None:
     assert (tmp_path / "bulk" / "bulk.json").exists()
 
 
-def test_example_drop_same_graph_both_ways(graph: Settings, tmp_path: Path) -> None:
-    _both_ways(lambda options: load_drop(DROP, options), tmp_path)
+def test_example_drop_same_graph_both_ways_into_a_database_not_created_yet(graph: Settings, tmp_path: Path) -> None:
+    if not graph.uses_local_server:
+        pytest.skip("needs the project's local server (the import writes its files)")
+    _both_ways(graph, lambda options: load_drop(DROP, options), tmp_path, new_database=True)
 
 
-def test_online_retail_slice_same_graph_both_ways(graph: Settings, tmp_path: Path) -> None:
-    _both_ways(lambda options: load_online_retail(limit_days=12, options=options), tmp_path)
+def test_online_retail_slice_same_graph_both_ways_with_a_restart(graph: Settings, tmp_path: Path) -> None:
+    _both_ways(graph, lambda options: load_online_retail(limit_days=12, options=options), tmp_path)
 
 
 def test_bulk_refuses_a_database_that_is_not_empty(graph: Settings, tmp_path: Path) -> None:
@@ -74,3 +106,43 @@ def test_csv_only_writes_the_files_and_the_command(graph: Settings, tmp_path: Pa
 
 def test_cypher_round_is_half_up_on_the_decimal_form() -> None:
     assert [cypher_round(2.675), cypher_round(1.005), cypher_round(0.125)] == [2.68, 1.01, 0.13]
+
+
+@pytest.mark.parametrize(("new_database", "bulk_fails", "expected"), [
+    (True, False, [["load-online-retail", "--bulk"]]),
+    (True, True, [["load-online-retail", "--bulk"], ["load-online-retail"]]),
+    (False, False, [["load-online-retail"]]),
+])
+def test_up_bulk_imports_the_history_into_a_new_local_database_first(monkeypatch: pytest.MonkeyPatch,
+                                                                      new_database: bool, bulk_fails: bool,
+                                                                      expected: list[list[str]]) -> None:
+    """``customer-graph up`` on a new home imports before the first start; a failed import falls back."""
+    from click.testing import CliRunner
+
+    import customer_graph.up as up_module
+    from customer_graph.cli import cli
+    from graph_model.errors import LocalServerError
+
+    events: list[object] = []
+    orders = {"n": 0}
+
+    def run_step(ctx: object, title: str, args: list[str]) -> None:
+        events.append(args)
+        if args[0] == "load-online-retail":
+            if "--bulk" in args and bulk_fails:
+                raise LocalServerError("neo4j-admin database import failed (exit 1)")
+            orders["n"] = 10
+
+    monkeypatch.setattr(up_module, "database_not_created", lambda settings: new_database)
+    monkeypatch.setattr(up_module, "ensure_running", lambda settings: events.append("start"))
+    monkeypatch.setattr(up_module, "apply_schema", lambda: [])
+    monkeypatch.setattr(up_module, "_orders_loaded", lambda: orders["n"])
+    monkeypatch.setattr(up_module, "_sessions_loaded", lambda: 1)
+    monkeypatch.setattr(up_module, "_run_step", run_step)
+    result = CliRunner().invoke(cli, ["up", "--no-serve", "--skip-algorithms"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    loads = [e for e in events if isinstance(e, list) and e[0] == "load-online-retail"]
+    assert loads == expected
+    if new_database:  # the import comes before the server's first start
+        assert events.index(["load-online-retail", "--bulk"]) < events.index("start")
+    assert ("bulk import failed" in result.output) is bulk_fails

@@ -106,6 +106,10 @@ class LocalServer:
     def pid_file(self) -> Path:
         return self.home / "run" / "neo4j.pid"
 
+    def has_database(self, name: str) -> bool:
+        """Whether the store of database ``name`` exists (the server's first start, or an import, creates it)."""
+        return (self.data_dir / "databases" / name).exists()
+
     # -- configuration -------------------------------------------------------------------------------
 
     def write_config(self, dist: Distribution) -> Path:
