@@ -385,6 +385,9 @@ def _type_of(value: Any) -> str:
     return "string"
 
 
+_KIND_OF_TYPE = {str: "string", bool: "boolean", int: "long", float: "double", datetime: "datetime"}
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
@@ -407,13 +410,38 @@ def _cell(value: Any) -> str:
     return _quote(str(value))
 
 
+def _text_cell(value: Any) -> str:
+    return _quote(str(value))
+
+
+def _datetime_cell(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+#: The formatter of each column type (a column holds one type, :func:`_columns` checks it); ``None`` is "".
+_FORMAT: dict[str, Any] = {"string": _text_cell, "long": str, "double": repr, "datetime": _datetime_cell,
+                           "boolean": _cell, "point": _cell, "string[]": _cell}
+
+
+def _formatters(columns: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    return [(name, _FORMAT[kind]) for name, kind in columns]
+
+
+def _row_cells(props: dict[str, Any], formatters: list[tuple[str, Any]]) -> list[str]:
+    cells = []
+    for name, formatter in formatters:
+        value = props.get(name)
+        cells.append("" if value is None else formatter(value))
+    return cells
+
+
 def _columns(rows: list[dict[str, Any]], skip: str | None, where: str) -> list[tuple[str, str]]:
     types: dict[str, str] = {}
     for props in rows:
         for name, value in props.items():
             if name == skip or value is None:
                 continue
-            kind = _type_of(value)
+            kind = _KIND_OF_TYPE.get(type(value)) or _type_of(value)
             known = types.setdefault(name, kind)
             if known != kind:
                 if {known, kind} == {"long", "double"}:
@@ -476,8 +504,9 @@ def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
         columns = _columns(rows, key, label)
         header = [f"{key}:ID({label})"] + [f"{name}:{kind}" for name, kind in columns]
         path = folder / "nodes" / f"{label}.csv"
+        formatters = _formatters(columns)
         multiline |= _write_lines(path, header, (
-            [_quote(props[key])] + [_cell(props.get(name)) for name, _ in columns] for props in rows))
+            [_quote(props[key]), *_row_cells(props, formatters)] for props in rows))
         nodes.append((label, path))
         n_nodes += len(rows)
     for (rtype, start, end) in sorted(graph.rels):
@@ -487,9 +516,9 @@ def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
         columns = _columns(list(rels_of.values()), None, rtype)
         header = [f":START_ID({start})", f":END_ID({end})"] + [f"{name}:{kind}" for name, kind in columns]
         path = folder / "relationships" / f"{rtype}__{start}__{end}.csv"
+        formatters = _formatters(columns)
         multiline |= _write_lines(path, header, (
-            [_quote(a), _quote(b)] + [_cell(props.get(name)) for name, _ in columns]
-            for (a, b, _), props in rels_of.items()))
+            [_quote(a), _quote(b), *_row_cells(props, formatters)] for (a, b, _), props in rels_of.items()))
         rels.append((rtype, path))
         n_rels += len(rels_of)
     return CsvFiles(folder, nodes, rels, multiline, n_nodes, n_rels)

@@ -125,6 +125,19 @@ def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
     return (RejectReason.MISSING_FIELD if missing else RejectReason.INVALID_VALUE), message
 
 
+def _missing_reference(spec: EntitySpec, row: Any, known: dict[str, set[str]]) -> tuple[RejectReason, str] | None:
+    """The reject of ``row`` when it refers to a key not in ``known`` (per label), else ``None``."""
+    for ref in spec.references:
+        value = getattr(row, ref.field)
+        if value is None:
+            continue
+        keys = known[ref.label]
+        for key in value if isinstance(value, list) else (value,):
+            if key not in keys:
+                return ref.reason, f"{ref.field}: no {ref.label} {key!r} in the graph or earlier in this drop"
+    return None
+
+
 class Loader:
     """One run: loads entities from files or adapters into the graph and fills one :class:`RunReport`."""
 
@@ -185,8 +198,9 @@ class Loader:
         for chunk in chunks(rows, self.options.batch_size):
             checked = list(self._checked(spec, chunk, source))
             self._prefetch_references(spec, [row for _, _, row in checked])
+            known = {ref.label: self.keys.keys(ref.label) for ref in spec.references}  # live sets, read once
             for line, raw, row in checked:
-                missing = self._missing_reference(spec, row)
+                missing = _missing_reference(spec, row, known)
                 if missing:
                     self.report.reject(Reject(source, line, spec.name, missing[0], missing[1], raw))
                     continue
@@ -235,17 +249,6 @@ class Loader:
                     keys.update(value if isinstance(value, list) else (value,))
         for label, keys in wanted.items():
             self.keys.prefetch(label, keys)
-
-    def _missing_reference(self, spec: EntitySpec, row: Any) -> tuple[RejectReason, str] | None:
-        for ref in spec.references:
-            value = getattr(row, ref.field)
-            if value is None:
-                continue
-            known = self.keys.keys(ref.label)
-            for key in value if isinstance(value, list) else (value,):
-                if key not in known:
-                    return ref.reason, f"{ref.field}: no {ref.label} {key!r} in the graph or earlier in this drop"
-        return None
 
     def _forget(self, spec: EntitySpec) -> Any:
         if spec.provides is None:
