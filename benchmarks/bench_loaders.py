@@ -6,7 +6,14 @@
    same nodes and relationships (events, CONTAINS, ABOUT_*, PLACED_ORDER, SEARCHED, NEXT), already parsed,
    no validation, no existence checks, same batch size and the same number of writers on the same partitions;
 3. **naive**: deletes them again and writes a sample one row per transaction (``MERGE`` per row);
+   then the **sessions**: back to the graph before the sessions file, their bare ceiling
+   (:mod:`_sessions_ceiling`), back again, and the loader on the same file;
 4. reloads the events with the loader (so the graph is complete afterwards) and prints both ratios.
+
+For the ceiling and the reload it also prints the CPU time spent per event by this process (reading,
+validation, building parameters, the driver) and by the local server (from ``/proc``): on a machine of
+``C`` cores no loader of this kind can pass ``C / (client + server)`` events/s, which is how far the
+loader's own Python work (that the ceiling does not do) can stand from the ceiling.
 
 It empties the database it points at. Run it against a Neo4j of your own, e.g.::
 
@@ -22,6 +29,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -31,11 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from graph_model.connection import current_settings, execute_write, run_query, session
-from graph_model.database import clear_graph
+from graph_model.database import clear_graph, local_server
 from loaders.batching import partition_of
 from loaders.generator import GeneratorConfig, generate
 from loaders.pipeline import LoadOptions, load_drop, load_file
 from loaders.writers.events import CREATE_CHAIN, CREATE_EVENTS, SEARCHES, gap_seconds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sessions_ceiling import ceiling as sessions_ceiling  # noqa: E402
 
 NAIVE_EVENT = """
 MATCH (s:Session {sessionId: $e.sessionId})
@@ -88,6 +99,20 @@ def delete_events() -> float:
         s.run("MATCH (e:Event) CALL (e) { DETACH DELETE e } IN TRANSACTIONS OF 5000 ROWS").consume()
         s.run("MATCH (q:SearchQuery) CALL (q) { DETACH DELETE q } IN TRANSACTIONS OF 5000 ROWS").consume()
     return time.perf_counter() - t0
+
+
+def cpu_seconds(server_pid: int | None) -> tuple[float, float]:
+    """CPU seconds used so far by this process (all threads) and by the server process (0 when not local)."""
+    server = 0.0
+    if server_pid is not None:
+        fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return time.process_time(), server
+
+
+def cpu_per_row(before: tuple[float, float], after: tuple[float, float], rows: int) -> tuple[float, float]:
+    """Client and server CPU microseconds per row between two :func:`cpu_seconds` readings."""
+    return ((after[0] - before[0]) * 1e6 / rows, (after[1] - before[1]) * 1e6 / rows)
 
 
 def ceiling(rows: list[dict[str, Any]], writers: int, batch_size: int) -> float:
@@ -143,6 +168,40 @@ def naive(rows: list[dict[str, Any]]) -> float:
     return time.perf_counter() - t0
 
 
+def reset_sessions(drop: Path, options: LoadOptions) -> None:
+    """Back to the graph before the sessions file: no sessions, the identifiers file's identities only."""
+    with session() as s:
+        for label in ("Session", "Identity"):
+            s.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS").consume()
+    load_file(drop / "identifiers.csv", options=options)
+
+
+def sessions_against_their_ceiling(drop: Path, options: LoadOptions) -> tuple[float, float]:
+    """Sessions/s of the loader and of the bare ceiling (:mod:`_sessions_ceiling`), each from the graph as it was
+    before the sessions file (events deleted); the loader's load is left in place."""
+    reset_sessions(drop, options)
+    sessions, seconds = sessions_ceiling(drop / "sessions.csv", options.writers, options.batch_size)
+    written = session_graph_counts()
+    reset_sessions(drop, options)
+    loaded = load_file(drop / "sessions.csv", options=options)["entities"]["sessions"]
+    if written != session_graph_counts():  # the ceiling must write what the loader writes
+        print(f"the ceiling's graph differs from the loader's: {written} vs {session_graph_counts()}")
+    return loaded["loaded"] / loaded["durationSeconds"], sessions / seconds
+
+
+def session_graph_counts() -> dict[str, int]:
+    """Counts of what a sessions file writes (nodes, relationships)."""
+    query = """CALL { MATCH (s:Session) RETURN count(s) AS n UNION ALL MATCH (i:Identity) RETURN count(i) AS n
+                      UNION ALL MATCH ()-[r:IDENTIFIED_BY]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:HAD_SESSION]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:AT_STORE]->(:Store) RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:LINKED_TO]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:IDENTIFIES]->() RETURN count(r) AS n }
+               RETURN collect(n) AS counts"""
+    names = ("Session", "Identity", "IDENTIFIED_BY", "HAD_SESSION", "AT_STORE", "LINKED_TO", "IDENTIFIES")
+    return dict(zip(names, run_query(query, write=False)[0]["counts"], strict=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drop", type=Path, default=Path("/tmp/bench-drop"))
@@ -175,14 +234,21 @@ def main(argv: list[str] | None = None) -> int:
     loader_rate = events["loaded"] / events["durationSeconds"]
 
     rows = parse_events(args.drop / "events.csv")
+    server_pid = local_server(settings).running_pid() if settings.uses_local_server else None
     print(f"deleting {events['loaded']:,} events: {delete_events():.0f} s")
+    before = cpu_seconds(server_pid)
     ceiling_seconds = ceiling(rows, args.writers, args.batch_size)
-    ceiling_rate = run_query("MATCH (e:Event) RETURN count(e) AS n")[0]["n"] / ceiling_seconds
+    ceiling_events = run_query("MATCH (e:Event) RETURN count(e) AS n")[0]["n"]
+    ceiling_cpu = cpu_per_row(before, cpu_seconds(server_pid), ceiling_events)
+    ceiling_rate = ceiling_events / ceiling_seconds
     print(f"deleting the ceiling's events: {delete_events():.0f} s")
     sample = rows[: args.naive_sample]
     naive_rate = len(sample) / naive(sample)
     delete_events()
+    sessions_rate, sessions_ceiling_rate = sessions_against_their_ceiling(args.drop, options)
+    before = cpu_seconds(server_pid)
     reload = load_file(args.drop / "events.csv", options=options)["entities"]["events"]
+    reload_cpu = cpu_per_row(before, cpu_seconds(server_pid), reload["loaded"])
 
     print()
     print(f"{'entity':<14} {'rows':>10} {'seconds':>8} {'rows/s':>9}")
@@ -197,10 +263,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server ceiling (bare UNWIND CREATE):     {ceiling_rate:>9,.0f} events/s  ({args.writers} writers)")
     print(f"naive loader (one row per transaction):  {naive_rate:>9,.0f} events/s  (sample of {len(sample):,})")
     print(f"loader / ceiling = {loader_rate / ceiling_rate:.2f}   loader / naive = {loader_rate / naive_rate:.1f}")
+    print(f"sessions, loader (before the events):    {sessions_rate:>9,.0f} sessions/s, bare ceiling "
+          f"{sessions_ceiling_rate:,.0f}/s: loader / ceiling = {sessions_rate / sessions_ceiling_rate:.2f}")
+    cores = os.cpu_count() or 1
+    for name, (client, server) in (("ceiling", ceiling_cpu), ("loader (reload)", reload_cpu)):
+        print(f"CPU per event, {name:<16} client {client:5.1f} µs + server {server:5.1f} µs: at most "
+              f"{cores * 1e6 / (client + server):,.0f} events/s on {cores} cores")
     figures = {"entities": report["entities"], "loaderEventsPerSecond": loader_rate,
                "ceilingEventsPerSecond": ceiling_rate, "naiveEventsPerSecond": naive_rate,
                "loaderOverCeiling": loader_rate / ceiling_rate, "loaderOverNaive": loader_rate / naive_rate,
-               "writers": args.writers, "batchSize": args.batch_size, "events": events["loaded"]}
+               "writers": args.writers, "batchSize": args.batch_size, "events": events["loaded"],
+               "sessionsPerSecond": sessions_rate, "sessionsCeilingPerSecond": sessions_ceiling_rate,
+               "cpuMicrosPerEvent": {"ceiling": dict(zip(("client", "server"), ceiling_cpu, strict=True)),
+                                     "reload": dict(zip(("client", "server"), reload_cpu, strict=True))}}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     return 0
