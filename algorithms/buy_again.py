@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from algorithms._learning import learning_windows, shallow_classifier, shopping_rhythm
+from algorithms.trends import recent_and_expected_buyers
 
 __all__ = ["FEATURES", "PRODUCT_FEATURES", "BuyAgainModel", "Purchases", "fit", "predict", "product_features", "reason",
            "repurchase_features", "training_pairs"]
@@ -115,16 +116,13 @@ def product_features(purchases: Purchases, as_of: float) -> pd.DataFrame:
     by_product = pairs.assign(repeat=pairs["days"] > 1).groupby("product")
     features = pd.DataFrame({"repeat_rate": by_product["repeat"].mean(), "product_cycle": by_product["cycle"].median(),
                              "product_buyers": by_product.size().astype(np.float64)})
-    features["recent_buyers"] = _buyers(frame, as_of - RECENT_DAYS, as_of).reindex(features.index).fillna(0.0)
-    earlier = _buyers(frame, as_of - RECENT_DAYS - EARLIER_DAYS, as_of - RECENT_DAYS).reindex(features.index).fillna(0.0)
-    features["product_trend"] = features["recent_buyers"] / (1.0 + earlier * RECENT_DAYS / EARLIER_DAYS)
+    recent, expected = recent_and_expected_buyers(
+        frame["customer"].to_numpy(), frame["product"].to_numpy(), frame["day"].to_numpy(),
+        int(frame["product"].max()) + 1, as_of, recent_days=RECENT_DAYS, baseline_days=EARLIER_DAYS)
+    codes = features.index.to_numpy(np.int64)
+    features["recent_buyers"] = recent[codes]
+    features["product_trend"] = recent[codes] / (1.0 + expected[codes])
     return features[PRODUCT_FEATURES]
-
-
-def _buyers(frame: pd.DataFrame, start: float, end: float) -> pd.Series:
-    """Distinct buyers per product among the ``customer, product, day`` rows in ``[start, end)``."""
-    within = frame[(frame.day >= start) & (frame.day < end)].drop_duplicates(["customer", "product"])
-    return within["product"].value_counts().astype(np.float64)
 
 
 def repurchase_features(customer: np.ndarray, product: np.ndarray, day: np.ndarray, as_of: float, *,
