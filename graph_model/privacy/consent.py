@@ -16,6 +16,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.connection import Rows
 from graph_model.model.customers import consent_key
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
 
@@ -93,8 +94,8 @@ def load_audit_entries(rows: list[dict[str, Any]], results: list[dict[str, Any]]
 def write_consents(tx: ManagedTransaction, rows: list[dict[str, Any]], actor: str = "loader") -> list[dict[str, Any]]:
     """Apply consent changes (rows from :func:`consent_row`) and audit those that changed a record; returns
     the :data:`WRITE_CONSENTS` results (rows of known customers)."""
-    results = tx.run(WRITE_CONSENTS, rows=rows).data()
+    results = tx.run(WRITE_CONSENTS, rows=Rows(rows)).data()
     entries = load_audit_entries(rows, results, actor)
     if entries:
-        tx.run(RECORD_ENTRIES, entries=entries).consume()
+        tx.run(RECORD_ENTRIES, entries=Rows(entries)).consume()
     return results

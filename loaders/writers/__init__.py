@@ -12,6 +12,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.connection import Rows
+
 TxWrite = Callable[[ManagedTransaction, list[dict[str, Any]]], Any]
 
 
@@ -19,7 +21,7 @@ def statement_writer(query: str, name: str) -> TxWrite:
     """A transaction function running ``query`` with ``$rows`` = the batch."""
 
     def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-        tx.run(query, rows=rows).consume()
+        tx.run(query, rows=Rows(rows)).consume()
 
     write.__name__ = write.__qualname__ = name
     return write

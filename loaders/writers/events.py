@@ -22,6 +22,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.connection import Rows
+
 # The events come from the session by a pattern comprehension: no plan can answer them from a scan of the
 # Event index (chosen once, during a first load, on an index sampled while empty).
 EXISTING_EVENTS = """
@@ -151,22 +153,22 @@ def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, int | 
     statements: list[Statement] = []
     if fresh:  # in the order of the shared nodes they lock, so parallel writers take locks in one order
         fresh.sort(key=lambda e: (e["categoryId"] or "", e["sku"] or "", e["orderId"] or ""))
-        statements.append((CREATE_EVENTS, {"rows": fresh}))
+        statements.append((CREATE_EVENTS, {"rows": Rows(fresh)}))
     if pairs:
-        statements.append((CREATE_CHAIN, {"pairs": pairs}))
+        statements.append((CREATE_CHAIN, {"pairs": Rows(pairs)}))
     if merge_rows:
-        statements.append((MERGE_EVENTS, {"rows": merge_rows}))
+        statements.append((MERGE_EVENTS, {"rows": Rows(merge_rows)}))
     searches = sorted((row for row in fresh + merge_rows if row["searchText"]), key=lambda e: e["searchText"])
     if searches:
-        statements.append((SEARCHES, {"rows": searches}))
+        statements.append((SEARCHES, {"rows": Rows(searches)}))
     if rebuild:
-        statements.append((REBUILD_CHAINS, {"sessionIds": rebuild}))
+        statements.append((REBUILD_CHAINS, {"sessionIds": Rows(rebuild)}))
     return statements
 
 
 def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Write one batch of events (see the module docstring)."""
     session_ids = list(dict.fromkeys(row["sessionId"] for row in rows))
-    existing = {record["sessionId"]: dict(record["events"]) for record in tx.run(EXISTING_EVENTS, sessionIds=session_ids)}
+    existing = {record["sessionId"]: dict(record["events"]) for record in tx.run(EXISTING_EVENTS, sessionIds=Rows(session_ids))}
     for query, parameters in plan_events(rows, existing):
         tx.run(query, parameters).consume()

@@ -11,6 +11,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.connection import Rows
+
 EXISTING_ORDERS = """
 UNWIND $orderIds AS orderId
 MATCH (o:Order {orderId: orderId})
@@ -88,10 +90,10 @@ def group_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_orders(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Write one batch of order lines (see the module docstring)."""
     orders = group_lines(rows)
-    existing = {record["orderId"] for record in tx.run(EXISTING_ORDERS, orderIds=[o["orderId"] for o in orders])}
+    existing = {record["orderId"] for record in tx.run(EXISTING_ORDERS, orderIds=Rows(o["orderId"] for o in orders))}
     fresh = [o for o in orders if o["orderId"] not in existing]
     known = [o for o in orders if o["orderId"] in existing]
     if fresh:
-        tx.run(CREATE_ORDERS, orders=fresh).consume()
+        tx.run(CREATE_ORDERS, orders=Rows(fresh)).consume()
     if known:
-        tx.run(MERGE_ORDERS, orders=known).consume()
+        tx.run(MERGE_ORDERS, orders=Rows(known)).consume()

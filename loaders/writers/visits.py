@@ -6,6 +6,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph_model.connection import Rows
 from loaders.report import RejectReason
 from loaders.writers import statement_writer
 
@@ -81,7 +82,7 @@ def write_loyalty_scans(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> l
     rejected: list[tuple[int, RejectReason, str]] = []
     resolved: list[dict[str, Any]] = []
     cards: dict[str, str] = {}  # cards linked by an earlier row of this batch
-    for record in sorted(tx.run(SCAN_CUSTOMERS, rows=rows).data(), key=lambda r: r["index"]):
+    for record in sorted(tx.run(SCAN_CUSTOMERS, rows=Rows(rows)).data(), key=lambda r: r["index"]):
         row = rows[record["index"]]
         customer_id = record["customerId"] or cards.get(row["cardKey"])
         if row.get("customerId"):
@@ -92,5 +93,5 @@ def write_loyalty_scans(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> l
         else:
             resolved.append({**row, "resolvedCustomerId": customer_id})
     if resolved:
-        tx.run(LOYALTY_SCANS, rows=resolved).consume()
+        tx.run(LOYALTY_SCANS, rows=Rows(resolved)).consume()
     return rejected
