@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from graph_model.connection import execute_write, run_query
+from graph_model.connection import Rows, execute_write, run_query
 from loaders.batching import chunks, partition_of
 from loaders.entities import SPECS, sessions_by_owner
 from loaders.exports import recognise
@@ -98,7 +98,7 @@ def plan(rows: list[dict[str, Any]], writers: int) -> list[list[Statements]]:
 def _write(statements: Statements, batch_size: int) -> None:
     for query, items in statements:
         for batch in chunks(items, batch_size):
-            execute_write(lambda tx, q=query, b=batch: tx.run(q, rows=b).consume())
+            execute_write(lambda tx, q=query, b=batch: tx.run(q, rows=Rows(b)).consume())
 
 
 def ceiling(path: Path, writers: int, batch_size: int) -> tuple[int, float]:

@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from graph_model.connection import current_settings, execute_write, run_query, session
+from graph_model.connection import Rows, current_settings, execute_write, run_query, session
 from graph_model.database import clear_graph, local_server
 from loaders.batching import partition_of
 from loaders.generator import GeneratorConfig, generate
@@ -139,10 +139,10 @@ def ceiling(rows: list[dict[str, Any]], writers: int, batch_size: int) -> float:
     def work(p: int) -> None:
         for events, pairs, searches in batches[p]:
             def tx(t: Any, e: list = events, pr: list = pairs, s: list = searches) -> None:
-                t.run(CREATE_EVENTS, rows=e).consume()
-                t.run(CREATE_CHAIN, pairs=pr).consume()
+                t.run(CREATE_EVENTS, rows=Rows(e)).consume()
+                t.run(CREATE_CHAIN, pairs=Rows(pr)).consume()
                 if s:
-                    t.run(SEARCHES, rows=s).consume()
+                    t.run(SEARCHES, rows=Rows(s)).consume()
             execute_write(tx)
 
     t0 = time.perf_counter()
