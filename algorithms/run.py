@@ -119,8 +119,19 @@ class _BackgroundWriter:
 
 
 def _records(frame: pd.DataFrame, *columns: str) -> list[dict[str, Any]]:
-    """Rows of ``frame``'s ``columns`` as dicts of plain Python values (the writers' ``$rows``)."""
-    return frame[list(columns)].to_dict("records")
+    """Rows of ``frame``'s ``columns`` as dicts of plain Python values (the writers' ``$rows``); what
+    ``to_dict("records")`` gives, built from one list per column (several times faster).
+
+    >>> _records(pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "n": pd.array([3, None], dtype="Int64")}), "b", "a", "n")
+    [{'b': 'x', 'a': 1, 'n': 3}, {'b': 'y', 'a': 2, 'n': None}]
+    """
+    def plain(column: pd.Series) -> list[Any]:
+        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:  # <NA> -> None
+            return [None if value is pd.NA else value for value in column.tolist()]
+        return column.to_numpy(dtype=object).tolist()
+
+    values = [plain(frame[column]) for column in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -219,11 +230,11 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
     if "recommend" in families:
         with stage("recommend: compute"):
             cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
-            recs = _records(compute_recommendations(data, params, customer_similarity=cust_sim),
-                            "customerId", "sku", "score", "rank", "reason", "evidence")
+            recs = compute_recommendations(data, params, customer_similarity=cust_sim)[
+                ["customerId", "sku", "score", "rank", "reason", "evidence"]]  # written grouped per customer
         with stage("buy again: compute"):
             due, due_model = compute_buy_again(data, params)
-            again = _records(due, "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate")
+            again = due[["customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]]
         buy_again_fit = {"buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
                          "buyAgainTrainingPairs": due_model.training_pairs,
                          "buyAgainPositiveRate": round(due_model.positive_rate, 6),
