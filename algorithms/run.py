@@ -7,6 +7,11 @@ computes the next family. A failed write stops the writes queued after it; a fai
 writes already queued finish (they are complete results) and then raises; Ctrl-C lets only the
 running write finish.
 
+The computations run with one thread fewer than the machine has cores (BLAS and OpenMP, e.g. the
+gradient-boosted buy-again and churn models; :func:`compute_threads`): the writes overlapping them need a
+core, and OpenMP threads that wait for a busy core spin. On the 2-core VM, with another benchmark
+running, the buy-again computation took 18-40 s with two threads and 5-15 s with one (same results).
+
 Consent is read once per run, with the projection, under the process's policy
 (:func:`graph_model.privacy.policy.current_policy`): a withdrawal or a grant takes effect at the next run.
 """
@@ -14,6 +19,7 @@ Consent is read once per run, with the projection, under the process's policy
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from algorithms import retention, writeback
 from algorithms.features import Interactions, build_interactions
@@ -42,7 +49,7 @@ from algorithms.projection import read_projection
 from graph_model.errors import CustomerGraphError
 from graph_model.privacy.policy import ConsentPolicy, current_policy
 
-__all__ = ["FAMILIES", "AlgorithmsError", "Summary", "load_interactions", "parse_only", "run_all"]
+__all__ = ["FAMILIES", "AlgorithmsError", "Summary", "compute_threads", "load_interactions", "parse_only", "run_all"]
 
 FAMILIES = writeback.FAMILIES
 Progress = Callable[[str], None]
@@ -150,6 +157,15 @@ def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(f for f in FAMILIES if f in chosen)
 
 
+def compute_threads(cores: int | None = None) -> int:
+    """Threads the computations of a run may use: one fewer than ``cores`` (default: this machine's), at least 1.
+
+    >>> compute_threads(2), compute_threads(8), compute_threads(1)
+    (1, 7, 1)
+    """
+    return max(1, (cores or os.cpu_count() or 1) - 1)
+
+
 def load_interactions(progress: Progress | None = None, policy: ConsentPolicy | None = None) -> Interactions:
     """Read the projection from Neo4j and code it, with each customer's consent under ``policy`` (default:
     the process's :func:`~graph_model.privacy.policy.current_policy`)."""
@@ -185,7 +201,8 @@ def run_all(only: str | Iterable[str] | None = None, *, params: Params | None = 
         f"{datetime.fromtimestamp(data.as_of_day * 86400, UTC):%Y-%m-%d %H:%M} UTC")
     writer = _BackgroundWriter()
     try:
-        _compute_and_queue(data, families, params, summary, stage, writer)
+        with threadpool_limits(limits=compute_threads()):
+            _compute_and_queue(data, families, params, summary, stage, writer)
     except BaseException as error:  # Ctrl-C / exit: do not keep writing after the current job
         writer.abandon(cancel_queued=not isinstance(error, Exception))
         raise
