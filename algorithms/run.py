@@ -3,7 +3,8 @@
 :func:`run_all` is what ``customer-graph algorithms run`` calls. Computing is pure Python/numpy
 (:mod:`algorithms.pipeline`), writing is the database's work (:mod:`algorithms.writeback`), so the two
 overlap: each family's results go to one background writer thread, in order, while the main thread
-computes the next family. A failed write stops the writes queued after it; a failed computation lets the
+computes the next family (the ``recommend`` family's ``RECOMMENDED`` are written while its buy-again
+part computes). A failed write stops the writes queued after it; a failed computation lets the
 writes already queued finish (they are complete results) and then raises; Ctrl-C lets only the
 running write finish.
 
@@ -22,7 +23,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -249,22 +250,31 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             cust_sim = similarity_matrix(sim_edges, data.n_customers, params.neighbours_for_recommend)
             recs = compute_recommendations(data, params, customer_similarity=cust_sim)[
                 ["customerId", "sku", "score", "rank", "reason", "evidence"]]  # written grouped per customer
-        with stage("buy again: compute"):
-            due, due_model = compute_buy_again(data, params)
-            again = due[["customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]]
+        # RECOMMENDED are written while buy again computes; BUY_AGAIN join the same run when ready
+        buy_again_ready: Future[tuple[pd.DataFrame, dict[str, Any]]] = Future()
+
+        def write_recommend(version: str) -> dict[str, int]:
+            written = {"RECOMMENDED": writeback.write_recommendations(recs, version)}
+            again, fitted = buy_again_ready.result()  # raises what the computation raised: the run fails
+            writeback.describe_run(version, fitted)
+            written["BUY_AGAIN"] = writeback.write_buy_again(again, version)
+            return written
+
+        queue("recommend", write_recommend)
+        try:
+            with stage("buy again: compute"):
+                due, due_model = compute_buy_again(data, params)
+                again = due[["customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]]
+        except BaseException as error:
+            buy_again_ready.set_exception(error)
+            raise
         buy_again_fit = {"buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
                          "buyAgainTrainingPairs": due_model.training_pairs,
                          "buyAgainPositiveRate": round(due_model.positive_rate, 6),
                          "buyAgainHorizonDays": due_model.horizon_days}
+        buy_again_ready.set_result((again, buy_again_fit))
         summary.notes.append(f"buy again: {buy_again_fit['buyAgainModel']}, trained on {due_model.training_pairs:,} "
                              f"pairs ({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
-
-        def write_recommend(version: str) -> dict[str, int]:
-            writeback.describe_run(version, buy_again_fit)
-            return {"RECOMMENDED": writeback.write_recommendations(recs, version),
-                    "BUY_AGAIN": writeback.write_buy_again(again, version)}
-
-        queue("recommend", write_recommend)
 
     members = None
     if "segments" in families or "trends" in families:
