@@ -201,6 +201,8 @@ def run_all(only: str | Iterable[str] | None = None, *, params: Params | None = 
         f"{len(data.events):,} session events, {len(data.visits):,} visits; as of "
         f"{datetime.fromtimestamp(data.as_of_day * 86400, UTC):%Y-%m-%d %H:%M} UTC")
     writer = _BackgroundWriter()
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime now, so that the limit below reaches it)
+
     try:
         with threadpool_limits(limits=compute_threads()):
             _compute_and_queue(data, families, params, summary, stage, writer)
