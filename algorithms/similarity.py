@@ -39,7 +39,9 @@ def interaction_weight(kind: np.ndarray | pd.Series, age_days: np.ndarray, *, ha
     >>> interaction_weight(np.array(["purchase", "product_view"]), np.array([0.0, 180.0])).tolist()
     [1.0, 0.1]
     """
-    base = pd.Series(np.asarray(kind)).map(dict(weights)).fillna(0.1).to_numpy(np.float64)
+    codes, kinds = pd.factorize(pd.Series(np.asarray(kind)))  # a few distinct kinds: look each up once
+    per_kind = pd.Series(kinds).map(dict(weights)).fillna(0.1).to_numpy(np.float64)
+    base = np.append(per_kind, 0.1)[codes]  # code -1 (a missing kind) takes the last entry, 0.1
     decay = np.power(0.5, np.clip(np.asarray(age_days, dtype=np.float64), 0, None) / half_life_days)
     return base * decay
 

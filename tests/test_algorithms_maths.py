@@ -98,6 +98,10 @@ def test_interaction_weights_favour_purchases_and_recent_ones():
     w = similarity.interaction_weight(np.array(["purchase", "product_view", "purchase", "visit"]),
                                       np.array([0.0, 0.0, 360.0, 0.0]), half_life_days=180)
     assert w.tolist() == pytest.approx([1.0, 0.2, 0.25, 0.3])
+    # kinds not in the weights, and missing ones, weigh 0.1, wherever they come
+    w = similarity.interaction_weight(np.array([None, "purchase", "unknown", np.nan, "add_to_cart", "purchase"],
+                                               dtype=object), np.zeros(6), weights={"purchase": 1.0, "add_to_cart": 0.5})
+    assert w.tolist() == [0.1, 1.0, 0.1, 0.1, 0.5, 1.0]
 
 # ---------------------------------------------------------------- recommend
 
