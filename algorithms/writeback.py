@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from graph_model.connection import execute_write, run_query, session
 from graph_model.errors import CustomerGraphError
 
@@ -121,22 +124,24 @@ MATCH (b:Customer {customerId: row.target})
 CREATE (a)-[:SIMILAR_TO {score: row.score, rank: row.rank, version: $version}]->(b)
 """
 
+#: One row per customer holding parallel lists (``sku[i]``, ``score[i]``, ...): no map per recommendation
+#: to pack and unpack.
 WRITE_RECOMMENDATIONS = """
 UNWIND $rows AS row
 MATCH (c:Customer {customerId: row.customerId})
-UNWIND row.recs AS rec
-MATCH (p:Product {sku: rec.sku})
-CREATE (c)-[:RECOMMENDED {score: rec.score, rank: rec.rank, reason: rec.reason, evidence: rec.evidence,
+UNWIND range(0, size(row.sku) - 1) AS i
+MATCH (p:Product {sku: row.sku[i]})
+CREATE (c)-[:RECOMMENDED {score: row.score[i], rank: row.rank[i], reason: row.reason[i], evidence: row.evidence[i],
                           version: $version}]->(p)
 """
 
 WRITE_BUY_AGAIN = """
 UNWIND $rows AS row
 MATCH (c:Customer {customerId: row.customerId})
-UNWIND row.recs AS rec
-MATCH (p:Product {sku: rec.sku})
-CREATE (c)-[:BUY_AGAIN {probability: rec.probability, rank: rec.rank, reason: rec.reason, cycleDays: rec.cycleDays,
-                        lastDate: date(rec.lastDate), version: $version}]->(p)
+UNWIND range(0, size(row.sku) - 1) AS i
+MATCH (p:Product {sku: row.sku[i]})
+CREATE (c)-[:BUY_AGAIN {probability: row.probability[i], rank: row.rank[i], reason: row.reason[i],
+                        cycleDays: row.cycleDays[i], lastDate: date(row.lastDate[i]), version: $version}]->(p)
 """
 
 WRITE_SEGMENTS = """
@@ -264,27 +269,49 @@ def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
     return _write(WRITE_SIMILARITY, rows, version=version)
 
 
-def _write_per_customer(query: str, rows: Sequence[dict[str, Any]], keys: tuple[str, ...], version: str,
-                        per_batch: int) -> int:
-    """Rows sent grouped by ``customerId`` (one customer lookup for all of theirs), ``keys`` of each kept."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row["customerId"], []).append({key: row[key] for key in keys})
-    per_customer = max(1, len(rows) // max(len(grouped), 1))
-    batch = [{"customerId": c, "recs": recs} for c, recs in grouped.items()]
-    _write(query, batch, batch=max(1, per_batch // per_customer), workers=WRITERS, version=version)
+Rows = pd.DataFrame | Sequence[dict[str, Any]]
+
+
+def per_customer(rows: Rows, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``rows`` grouped by ``customerId`` (in order of first appearance, rows keeping their order) as one
+    dict per customer holding a list per key of ``keys``.
+
+    >>> per_customer(pd.DataFrame({"customerId": ["b", "a", "b"], "sku": ["x", "y", "z"], "rank": [1, 1, 2]}),
+    ...              ("sku", "rank"))
+    [{'customerId': 'b', 'sku': ['x', 'z'], 'rank': [1, 2]}, {'customerId': 'a', 'sku': ['y'], 'rank': [1]}]
+    """
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=["customerId", *keys], dtype=object)
+    if frame.empty:
+        return []
+    codes, _ = pd.factorize(frame["customerId"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]).tolist()
+    ends = [*starts[1:], len(codes)]
+    customers = frame["customerId"].to_numpy(dtype=object)[order[starts]].tolist()
+    columns = {key: frame[key].to_numpy(dtype=object)[order].tolist() for key in keys}
+    return [{"customerId": customer, **{key: values[start:end] for key, values in columns.items()}}
+            for customer, start, end in zip(customers, starts, ends, strict=True)]
+
+
+def _write_per_customer(query: str, rows: Rows, keys: tuple[str, ...], version: str, per_batch: int) -> int:
+    """Rows sent grouped by ``customerId`` (one customer lookup for all of theirs, see :func:`per_customer`),
+    about ``per_batch`` rows a transaction."""
+    batch = per_customer(rows, keys)
+    per_customer_rows = max(1, len(rows) // max(len(batch), 1))
+    _write(query, batch, batch=max(1, per_batch // per_customer_rows), workers=WRITERS, version=version)
     return len(rows)
 
 
-def write_recommendations(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
-    """``rows``: ``customerId, sku, score, rank, reason, evidence``."""
+def write_recommendations(rows: Rows, version: str, per_batch: int = 10_000) -> int:
+    """``rows`` (a frame or dicts): ``customerId, sku, score, rank, reason, evidence``."""
     return _write_per_customer(WRITE_RECOMMENDATIONS, rows, ("sku", "score", "rank", "reason", "evidence"), version,
                                per_batch)
 
 
-def write_buy_again(rows: Sequence[dict[str, Any]], version: str, per_batch: int = 10_000) -> int:
-    """``rows``: ``customerId, sku, probability, rank, reason, cycleDays`` (null for a single purchase),
-    ``lastDate`` (``YYYY-MM-DD``); written in the ``recommend`` family's run."""
+def write_buy_again(rows: Rows, version: str, per_batch: int = 10_000) -> int:
+    """``rows`` (a frame or dicts): ``customerId, sku, probability, rank, reason, cycleDays`` (null for a
+    single purchase), ``lastDate`` (``YYYY-MM-DD``); written in the ``recommend`` family's run."""
     return _write_per_customer(WRITE_BUY_AGAIN, rows, ("sku", "probability", "rank", "reason", "cycleDays", "lastDate"),
                                version, per_batch)
 

@@ -75,10 +75,33 @@ def test_similarity_blocks_give_the_same_answer():
     pd.testing.assert_frame_equal(one, many)
 
 
+def test_approximate_similarity_equals_exact_when_the_embedding_keeps_every_dimension():
+    # 30 features < rank 48: the embedding is a rotation of the rows, so the approximate path's cosines
+    # are the exact ones; empty customers (no feature) are nobody's neighbour and have none, in any block
+    rng = np.random.default_rng(3)
+    x = (rng.random((80, 30)) < 0.15).astype(float)
+    x[[0, 5, 40, 41, 79]] = 0
+    x = sp.csr_array(x)
+    exact = similarity.similar_customers(x, k=3, min_score=0.05, method="exact")
+    for block_size in (1000, 7):
+        approx = similarity.similar_customers(x, k=3, min_score=0.05, method="approximate", block_size=block_size)
+        assert approx[["source", "target", "rank"]].values.tolist() == exact[["source", "target", "rank"]].values.tolist()
+        np.testing.assert_allclose(approx.score, exact.score, atol=1e-5)
+    assert not set(exact.source) & {0, 5, 40, 41, 79} and not set(exact.target) & {0, 5, 40, 41, 79}
+    small = sp.csr_array(np.array([[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 1]], dtype=float))
+    out = similarity.similar_customers(small, k=1, min_score=0.05, method="approximate", block_size=2)
+    assert out[["source", "target", "rank"]].values.tolist() == [[0, 2, 1], [2, 0, 1], [3, 0, 1]]
+    assert out.score.round(6).tolist() == [1.0, 1.0, 0.25885]
+
+
 def test_interaction_weights_favour_purchases_and_recent_ones():
     w = similarity.interaction_weight(np.array(["purchase", "product_view", "purchase", "visit"]),
                                       np.array([0.0, 0.0, 360.0, 0.0]), half_life_days=180)
     assert w.tolist() == pytest.approx([1.0, 0.2, 0.25, 0.3])
+    # kinds not in the weights, and missing ones, weigh 0.1, wherever they come
+    w = similarity.interaction_weight(np.array([None, "purchase", "unknown", np.nan, "add_to_cart", "purchase"],
+                                               dtype=object), np.zeros(6), weights={"purchase": 1.0, "add_to_cart": 0.5})
+    assert w.tolist() == [0.1, 1.0, 0.1, 0.1, 0.5, 1.0]
 
 # ---------------------------------------------------------------- recommend
 

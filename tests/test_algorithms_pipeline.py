@@ -266,3 +266,30 @@ def test_a_failed_write_stops_the_writes_queued_after_it(computed, monkeypatch):
         assert after[family] == before[family]
     assert counts() == counted
     assert run_query("MATCH (r:AlgorithmRun) WHERE r.status <> 'current' RETURN count(r) AS n")[0]["n"] == 0
+
+
+def test_a_failed_buy_again_computation_fails_the_recommend_run_written_meanwhile(computed, monkeypatch):
+    from algorithms import run
+
+    def current_runs() -> dict[str, str]:
+        rows = run_query("MATCH (r:AlgorithmRun {status: 'current'}) RETURN r.family AS family, r.runId AS id")
+        return {row["family"]: row["id"] for row in rows}
+
+    before, counted = current_runs(), counts()
+    recommended = run_query("MATCH (c)-[r:RECOMMENDED]->(p) RETURN c.customerId AS c, p.sku AS p, r.version AS v "
+                            "ORDER BY c, p")
+
+    def broken(data, params):
+        raise RuntimeError("model diverged")
+
+    monkeypatch.setattr(run, "compute_buy_again", broken)
+    with pytest.raises(RuntimeError, match="model diverged"):
+        run_all()
+    after = current_runs()
+    assert after["affinity"] != before["affinity"] and after["similarity"] != before["similarity"]
+    for family in ("recommend", "segments", "retention", "trends"):  # failed (its RECOMMENDED deleted), or never run
+        assert after[family] == before[family]
+    assert counts() == counted
+    assert run_query("MATCH (c)-[r:RECOMMENDED]->(p) RETURN c.customerId AS c, p.sku AS p, r.version AS v "
+                     "ORDER BY c, p") == recommended
+    assert run_query("MATCH (r:AlgorithmRun) WHERE r.status <> 'current' RETURN count(r) AS n")[0]["n"] == 0
