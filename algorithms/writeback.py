@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_model.connection import execute_write, run_query, session
+from graph_model.connection import Rows, execute_write, run_query, session
 from graph_model.errors import CustomerGraphError
 
 __all__ = [
@@ -206,7 +206,7 @@ def new_run_id(family: str) -> str:
 
 def _write(query: str, rows: Sequence[dict[str, Any]], batch: int = BATCH, workers: int = 1, **params: Any) -> int:
     def work(tx: Any, chunk: Sequence[dict[str, Any]]) -> None:
-        tx.run(query, rows=list(chunk), **params).consume()
+        tx.run(query, rows=Rows(chunk), **params).consume()
 
     chunks = [rows[start:start + batch] for start in range(0, len(rows), batch)]
     if workers <= 1 or len(chunks) < 2:
@@ -269,10 +269,10 @@ def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
     return _write(WRITE_SIMILARITY, rows, version=version)
 
 
-Rows = pd.DataFrame | Sequence[dict[str, Any]]
+Results = pd.DataFrame | Sequence[dict[str, Any]]
 
 
-def per_customer(rows: Rows, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+def per_customer(rows: Results, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """``rows`` grouped by ``customerId`` (in order of first appearance, rows keeping their order) as one
     dict per customer holding a list per key of ``keys``.
 
@@ -294,7 +294,7 @@ def per_customer(rows: Rows, keys: tuple[str, ...]) -> list[dict[str, Any]]:
             for customer, start, end in zip(customers, starts, ends, strict=True)]
 
 
-def _write_per_customer(query: str, rows: Rows, keys: tuple[str, ...], version: str, per_batch: int) -> int:
+def _write_per_customer(query: str, rows: Results, keys: tuple[str, ...], version: str, per_batch: int) -> int:
     """Rows sent grouped by ``customerId`` (one customer lookup for all of theirs, see :func:`per_customer`),
     about ``per_batch`` rows a transaction."""
     batch = per_customer(rows, keys)
@@ -303,13 +303,13 @@ def _write_per_customer(query: str, rows: Rows, keys: tuple[str, ...], version: 
     return len(rows)
 
 
-def write_recommendations(rows: Rows, version: str, per_batch: int = 10_000) -> int:
+def write_recommendations(rows: Results, version: str, per_batch: int = 10_000) -> int:
     """``rows`` (a frame or dicts): ``customerId, sku, score, rank, reason, evidence``."""
     return _write_per_customer(WRITE_RECOMMENDATIONS, rows, ("sku", "score", "rank", "reason", "evidence"), version,
                                per_batch)
 
 
-def write_buy_again(rows: Rows, version: str, per_batch: int = 10_000) -> int:
+def write_buy_again(rows: Results, version: str, per_batch: int = 10_000) -> int:
     """``rows`` (a frame or dicts): ``customerId, sku, probability, rank, reason, cycleDays`` (null for a
     single purchase), ``lastDate`` (``YYYY-MM-DD``); written in the ``recommend`` family's run."""
     return _write_per_customer(WRITE_BUY_AGAIN, rows, ("sku", "probability", "rank", "reason", "cycleDays", "lastDate"),

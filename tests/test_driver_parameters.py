@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from graph_model.connection import Rows, run_query
 from graph_model.settings import Settings
 from loaders.writers import statement_writer
@@ -58,6 +60,17 @@ def test_writers_pass_every_batch_as_rows() -> None:
     lists = _lists(tx.parameters)
     assert len(lists) >= 7  # things, order ids, orders, fresh events, their chain, the merge rows, searches
     assert all(isinstance(value, Rows) for value in lists), [type(value) for value in lists]
+
+
+def test_algorithm_results_are_written_as_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from algorithms import writeback
+
+    tx = RecordingTx()
+    monkeypatch.setattr(writeback, "execute_write", lambda work, *args: work(tx, *args))
+    writeback._write("UNWIND $rows AS r RETURN r", [{"customerId": "C1"}, {"customerId": "C2"}], batch=1,
+                     version="v1")
+    lists = _lists(tx.parameters)
+    assert len(lists) == 2 and all(isinstance(value, Rows) for value in lists)
 
 
 def test_the_driver_packs_rows_as_a_list(graph: Settings) -> None:
