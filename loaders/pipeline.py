@@ -199,15 +199,15 @@ class Loader:
             checked = list(self._checked(spec, chunk, source))
             self._prefetch_references(spec, [row for _, _, row in checked])
             known = {ref.label: self.keys.keys(ref.label) for ref in spec.references}  # live sets, read once
+            provided = self.keys.keys(spec.provides[0]) if spec.provides else None
             for line, raw, row in checked:
                 missing = _missing_reference(spec, row, known)
                 if missing:
                     self.report.reject(Reject(source, line, spec.name, missing[0], missing[1], raw))
                     continue
                 params = spec.params(row)
-                if spec.provides:
-                    label, key = spec.provides
-                    self.keys.add(label, (params[key],))
+                if provided is not None and spec.provides:
+                    provided.add(params[spec.provides[1]])
                 yield Item(source, line, raw, params)
 
     def _checked(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[tuple[int, RawRow, Any]]:
