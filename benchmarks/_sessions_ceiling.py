@@ -5,8 +5,9 @@ What the loader decides while it writes (which identifiers exist, which pairs to
 which customer an identifier identifies) is computed here in Python before the clock starts: identities
 with their first/last seen, the ``Session`` nodes with ``AT_STORE``, ``IDENTIFIED_BY`` and ``HAD_SESSION``,
 ``LINKED_TO`` between every two identifiers of a session (earliest ``at``, ``origin``), ``IDENTIFIES`` for the
-logged-in sessions' identifiers not identifying anyone yet. Writers take the loader's partitions
-(:func:`loaders.entities.sessions_by_owner`), so two writers never touch the same node.
+logged-in sessions' identifiers not identifying anyone yet, and what stitching adds after the file
+(``HAD_SESSION`` of the anonymous sessions whose identifier identifies a customer). Writers take the
+loader's partitions (:func:`loaders.entities.sessions_by_owner`; the backfill by customer).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ CALL (s, r) { WITH s, r WHERE r.customerId IS NOT NULL MATCH (c:Customer {custom
               CREATE (c)-[:HAD_SESSION {at: r.startedAt}]->(s) }"""
 LINKS = """UNWIND $rows AS r MATCH (a:Identity {identityKey: r.a}) MATCH (b:Identity {identityKey: r.b})
 CREATE (a)-[:LINKED_TO {at: r.at, origin: r.origin}]->(b)"""
+BACKFILL = """UNWIND $rows AS r MATCH (c:Customer {customerId: r.customerId}) MATCH (s:Session {sessionId: r.sessionId})
+CREATE (c)-[:HAD_SESSION {at: r.at}]->(s)"""
 CLAIMS = """UNWIND $rows AS r MATCH (i:Identity {identityKey: r.key}) MATCH (c:Customer {customerId: r.customerId})
 CREATE (i)-[:IDENTIFIES {at: r.at}]->(c)"""
 
@@ -54,11 +57,13 @@ Statements = list[tuple[str, list[dict[str, Any]]]]
 
 
 def plan(rows: list[dict[str, Any]], writers: int) -> list[list[Statements]]:
-    """Two phases (identities, then sessions with their links and claims), each the statements per writer."""
+    """Three phases (identities; sessions with their links and claims; the stitching's backfill), each the
+    statements per writer."""
     keys = sorted({identity["key"] for row in rows for identity in row["identities"]})
-    existing = {r["key"]: r["claimed"] for r in run_query(
+    existing = {r["key"]: r["customerId"] for r in run_query(
         "UNWIND $keys AS key MATCH (i:Identity {identityKey: key}) "
-        "RETURN key, EXISTS { (i)-[:IDENTIFIES]->(:Customer) } AS claimed", {"keys": keys}, write=False)}
+        "RETURN key, head([(i)-[:IDENTIFIES]->(c:Customer) | c.customerId]) AS customerId", {"keys": keys},
+        write=False)}
     identities: dict[str, dict[str, Any]] = {}
     links: dict[tuple[str, str], dict[str, Any]] = {}
     claims: dict[str, dict[str, Any]] = {}
@@ -90,9 +95,42 @@ def plan(rows: list[dict[str, Any]], writers: int) -> list[list[Statements]]:
         parts[owner_of_key[a]]["links"].append(link)
     for key, claim in claims.items():
         parts[owner_of_key[key]]["claims"].append(claim)
+    owners = {key: customer for key, customer in existing.items() if customer} | {
+        key: claim["customerId"] for key, claim in claims.items()}
+    for session, customer, new_claims in backfill(rows, owners):
+        p = partition_of(customer, writers)
+        parts[p]["backfill"].append(session)
+        parts[p]["backfill_claims"].extend(new_claims)
     phases = ((("new", NEW_IDENTITIES), ("known", KNOWN_IDENTITIES)),  # every identity exists before phase 2
-              (("sessions", SESSIONS), ("links", LINKS), ("claims", CLAIMS)))
+              (("sessions", SESSIONS), ("links", LINKS), ("claims", CLAIMS)),
+              (("backfill", BACKFILL), ("backfill_claims", CLAIMS)))
     return [[[(query, part[name]) for name, query in phase if part[name]] for part in parts] for phase in phases]
+
+
+def backfill(rows: list[dict[str, Any]], owners: dict[str, str],
+             rounds: int = 4) -> list[tuple[dict[str, Any], str, list[dict[str, Any]]]]:
+    """The stitching after the file (:func:`loaders.identity.stitch_sessions`): an anonymous session whose
+    identifier identifies a customer becomes theirs (the smallest customer id), and its unclaimed identifiers
+    then identify that customer too; ``(session row, customer, claims)`` per session, ``owners`` updated."""
+    attached: list[tuple[dict[str, Any], str, list[dict[str, Any]]]] = []
+    waiting = [row for row in rows if row["customerId"] is None]
+    for _ in range(rounds):
+        still = []
+        for row in waiting:
+            found = [owners[identity["key"]] for identity in row["identities"] if identity["key"] in owners]
+            if not found:
+                still.append(row)
+                continue
+            customer = min(found)
+            claims = [{"key": identity["key"], "customerId": customer, "at": row["startedAt"]}
+                      for identity in row["identities"] if identity["key"] not in owners]
+            owners.update((claim["key"], customer) for claim in claims)
+            attached.append(({"sessionId": row["sessionId"], "customerId": customer, "at": row["startedAt"]},
+                             customer, claims))
+        if len(still) == len(waiting):
+            break
+        waiting = still
+    return attached
 
 
 def _write(statements: Statements, batch_size: int) -> None:
