@@ -100,6 +100,7 @@ def test_the_written_conf_bounds_every_transaction(tmp_path: Path) -> None:
     settings = load_settings({"CUSTOMER_GRAPH_HOME": str(tmp_path / "home"), "NEO4J_TRANSACTION_TIMEOUT": "45s"})
     conf = local_server(settings).write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
     assert "db.transaction.timeout=45s" in conf
+    assert "db.tx_log.rotation.retention_policy=1G size" in conf  # not Neo4j's 2 days of logs
     default = LocalServer(home=tmp_path / "other", dist_dir=tmp_path / "dist", password="long-enough")
     assert "db.transaction.timeout=60s" in default.write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
 

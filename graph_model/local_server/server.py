@@ -21,6 +21,7 @@ JVM_OPTIONS = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
 )
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+TX_LOG_RETENTION = "1G size"  # transaction logs kept at most (pruned at checkpoints); Community has no online backup
 
 
 @dataclass
@@ -113,7 +114,8 @@ class LocalServer:
     # -- configuration -------------------------------------------------------------------------------
 
     def write_config(self, dist: Distribution) -> Path:
-        """Write ``conf/neo4j.conf``: loopback only, the ports, folders, memory, transaction timeout, APOC/GDS."""
+        """Write ``conf/neo4j.conf``: loopback only, the ports, folders, memory, transaction timeout, at most
+        :data:`TX_LOG_RETENTION` of transaction logs, APOC/GDS."""
         for sub in ("conf", "data", "logs", "run", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         conf = self.conf_dir / "neo4j.conf"
@@ -135,6 +137,8 @@ class LocalServer:
             f"server.memory.heap.max_size={self.heap}",
             f"server.memory.pagecache.size={self.pagecache}",
             f"db.transaction.timeout={self.transaction_timeout}",
+            # Neo4j keeps 2 days of transaction logs by default: a few benchmark loads filled a 250 GB disk
+            f"db.tx_log.rotation.retention_policy={TX_LOG_RETENTION}",
             "dbms.security.procedures.unrestricted=gds.*,apoc.*",
             "dbms.security.procedures.allowlist=gds.*,apoc.*",
             "dbms.usage_report.enabled=false",
