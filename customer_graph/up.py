@@ -3,8 +3,9 @@
 Start Neo4j (or use ``NEO4J_URI``), apply the schema, delete reject files older than 30 days (their
 retention), load the real Online Retail history and the synthetic multi-channel layer drawn onto it
 (:mod:`loaders.demo_channels`: web/app sessions, store visits, messages, labelled ``SYN-``), compute the
-algorithms, then serve GraphQL in development on loopback (``serve --dev``: GraphiQL and the dev keys), printing where GraphiQL and the Neo4j Browser
-answer and how to log in. Each step is the same sub-command a user can run alone.
+algorithms, then serve GraphQL in development on loopback (``serve --dev``: GraphiQL and the dev keys),
+printing where GraphiQL and the Neo4j Browser answer and how to log in. Each step is the same sub-command a
+user can run alone.
 
 On a new local home (the database never created) the history goes in first, with the bulk import
 (``load-online-retail --bulk``, :mod:`loaders.bulk`), before the server's first start: no stop and restart
