@@ -263,17 +263,18 @@ def _compute_and_queue(data: Interactions, families: tuple[str, ...], params: Pa
             return written
 
         queue("recommend", write_recommend)
-        try:
+        try:  # whatever happens here, the writer waiting on buy_again_ready gets a result or the error
             with stage("buy again: compute"):
                 due, due_model = compute_buy_again(data, params)
                 again = due[["customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]]
+            buy_again_fit = {
+                "buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
+                "buyAgainTrainingPairs": due_model.training_pairs,
+                "buyAgainPositiveRate": round(due_model.positive_rate, 6),
+                "buyAgainHorizonDays": due_model.horizon_days}
         except BaseException as error:
             buy_again_ready.set_exception(error)
             raise
-        buy_again_fit = {"buyAgainModel": "gradient-boosted" if due_model.classifier is not None else "share of days",
-                         "buyAgainTrainingPairs": due_model.training_pairs,
-                         "buyAgainPositiveRate": round(due_model.positive_rate, 6),
-                         "buyAgainHorizonDays": due_model.horizon_days}
         buy_again_ready.set_result((again, buy_again_fit))
         summary.notes.append(f"buy again: {buy_again_fit['buyAgainModel']}, trained on {due_model.training_pairs:,} "
                              f"pairs ({due_model.positive_rate:.1%} bought again within {due_model.horizon_days:g} days)")
