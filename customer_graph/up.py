@@ -7,9 +7,10 @@ algorithms, then serve GraphQL in development on loopback (``serve --dev``: Grap
 printing where GraphiQL and the Neo4j Browser answer and how to log in. Each step is the same sub-command a
 user can run alone.
 
-On a new local home (the database never created) the history goes in first, with the bulk import
-(``load-online-retail --bulk``, :mod:`loaders.bulk`), before the server's first start: no stop and restart
-around it, a few seconds of ``neo4j-admin`` instead of the transactional load.
+On a new local home (the database never created) the history and the synthetic layer go in first, in one
+bulk import (``load-online-retail --bulk --with-demo-channels``, :mod:`loaders.bulk`), before the server's
+first start: no stop and restart around it, a few seconds of ``neo4j-admin`` instead of the transactional
+loads (the same graph: checked by fingerprint, keyed hashes aside).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
     if bulk_first:
         click.echo("[up] database: not created yet; the sample data is bulk-imported before the server's first start")
         try:
-            _run_step(ctx, "sample data (UCI Online Retail, real transactions)", ["load-online-retail", "--bulk"])
+            _run_step(ctx, "sample data (UCI Online Retail, real transactions) and the SYNTHETIC multi-channel layer",
+                      ["load-online-retail", "--bulk", "--with-demo-channels"])
         except LocalServerError as error:  # the import itself failed: the transactional loaders still can
             click.echo(f"[up] bulk import failed, loading transactionally instead: {error}")
     where = "the local Neo4j 5.26" if settings.uses_local_server else settings.uri

@@ -114,13 +114,25 @@ def load(path: Path, entity: str | None, **kwargs: object) -> None:
               help="the UCI Online Retail CSV (default: data/online-retail/online_retail_all.csv.xz)")
 @click.option("--by-day", is_flag=True, help="replay the history as nightly drops, one day after the other")
 @click.option("--limit-days", type=click.IntRange(min=1), default=None, help="only the first N days")
+@click.option("--with-demo-channels", is_flag=True,
+              help="also load the demo's SYNTHETIC layer (as load-demo-channels draws it) in the same run")
 @load_options
-def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | None, **kwargs: object) -> None:
+def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | None, with_demo_channels: bool,
+                       **kwargs: object) -> None:
     """Load the real UCI Online Retail history (customers, products, orders, countries) through the export path."""
+    import tempfile
+
+    from loaders.demo_channels import LayerConfig, write_layer
     from loaders.online_retail import load_online_retail as run
 
     _prepare(kwargs["bulk"] or kwargs["bulk_csv_only"])
-    data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs))  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="demo-channels-") as folder:
+        then = []
+        if with_demo_channels:
+            write_layer(Path(folder), LayerConfig(), csv_path)
+            then.append(Path(folder))
+        data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs),  # type: ignore[arg-type]
+                   then=then)
     _finish(data)
 
 

@@ -32,14 +32,21 @@ Erased customers stay erased: their customer and order rows are dropped as ``era
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from graph_model.settings import project_root
-from loaders.pipeline import ERASED_CUSTOMER, Loader, LoadOptions, default_report_dir, make_loader
+from loaders.pipeline import (
+    ERASED_CUSTOMER,
+    Loader,
+    LoadOptions,
+    default_report_dir,
+    drop_exports,
+    make_loader,
+)
 from loaders.report import Reject, RejectReason, RunReport
 
 log = logging.getLogger("loaders")
@@ -151,8 +158,9 @@ def _load_unit(loader: Loader, frame: pd.DataFrame, source: str) -> None:
 
 
 def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, limit_days: int | None = None,
-                       options: LoadOptions | None = None) -> dict[str, Any]:
-    """Load the Online Retail history (whole, or replayed day by day); return the run report."""
+                       options: LoadOptions | None = None, then: Sequence[Path] = ()) -> dict[str, Any]:
+    """Load the Online Retail history (whole, or replayed day by day), then the drop folders ``then`` in the
+    same run (one bulk import for all of them); return the run report."""
     path = csv_path or default_csv()
     options = options or LoadOptions()
     frame = read_source(path)
@@ -169,5 +177,8 @@ def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, li
     else:
         _load_unit(loader, frame, path.name)
     report.stats("orders").extra["days"] = len(days)
+    for directory in then:
+        for export in drop_exports(directory)[0]:
+            loader.load_export(export)
     loader.complete()
     return report.finish()

@@ -87,6 +87,19 @@ def test_online_retail_slice_same_graph_both_ways_with_a_restart(graph: Settings
     _both_ways(graph, lambda options: load_online_retail(limit_days=12, options=options), tmp_path)
 
 
+def test_online_retail_and_drop_folders_load_in_one_run(graph: Settings, tmp_path: Path) -> None:
+    """``then``: drop folders loaded by the same loader after the history (how ``up`` bulk-loads the demo's
+    layer with it); the same graph as the history and the drop loaded one after the other."""
+    load_online_retail(limit_days=2, options=LoadOptions(report_dir=tmp_path / "one", progress=False))
+    load_drop(DROP, LoadOptions(report_dir=tmp_path / "two", progress=False))
+    expected = graph_lines()
+    clear_graph()
+    report = load_online_retail(limit_days=2, options=LoadOptions(report_dir=tmp_path / "both", progress=False),
+                                then=[DROP])
+    assert graph_lines() == expected
+    assert report["entities"]["sessions"]["loaded"] > 0 and report["entities"]["orders"]["loaded"] > 0
+
+
 def test_bulk_refuses_a_database_that_is_not_empty(graph: Settings, tmp_path: Path) -> None:
     run_query("CREATE (:Brand {brandId: 'B1', name: 'x'})")
     with pytest.raises(LoadError, match="empty database"):
@@ -109,8 +122,8 @@ def test_cypher_round_is_half_up_on_the_decimal_form() -> None:
 
 
 @pytest.mark.parametrize(("new_database", "bulk_fails", "expected"), [
-    (True, False, [["load-online-retail", "--bulk"]]),
-    (True, True, [["load-online-retail", "--bulk"], ["load-online-retail"]]),
+    (True, False, [["load-online-retail", "--bulk", "--with-demo-channels"]]),
+    (True, True, [["load-online-retail", "--bulk", "--with-demo-channels"], ["load-online-retail"]]),
     (False, False, [["load-online-retail"]]),
 ])
 def test_up_bulk_imports_the_history_into_a_new_local_database_first(monkeypatch: pytest.MonkeyPatch,
@@ -144,5 +157,5 @@ def test_up_bulk_imports_the_history_into_a_new_local_database_first(monkeypatch
     loads = [e for e in events if isinstance(e, list) and e[0] == "load-online-retail"]
     assert loads == expected
     if new_database:  # the import comes before the server's first start
-        assert events.index(["load-online-retail", "--bulk"]) < events.index("start")
+        assert events.index(["load-online-retail", "--bulk", "--with-demo-channels"]) < events.index("start")
     assert ("bulk import failed" in result.output) is bulk_fails
