@@ -1,19 +1,20 @@
-"""Benchmark: the Online Retail history into a new local database, as ``make demo``'s first run loads it.
+"""Benchmark: the Online Retail history and the demo's layer into a new local database, as ``make demo``'s first run.
 
 Two new local homes (``CUSTOMER_GRAPH_HOME`` in a temporary folder, free ports), one after the other, the
 same code and rows:
 
-- **bulk first** (what ``customer-graph up`` does on a new home): ``load-online-retail --bulk`` while the
-  database does not exist yet: read and validate, write the import CSVs, ``neo4j-admin database import``,
-  the server's first start, the schema;
+- **bulk first** (what ``customer-graph up`` does on a new home): ``load-online-retail --bulk
+  --with-demo-channels`` while the database does not exist yet: read and validate the history and the
+  synthetic layer, write the import CSVs, ``neo4j-admin database import``, the server's first start, the
+  schema, then the entities written after the import (consents, pings, loyalty scans, responses);
 - **transactional** (the baseline, what ``up`` did before): ``db start`` (the first start), then
-  ``load-online-retail`` through the transactional writers.
+  ``load-online-retail`` and ``load-demo-channels`` through the transactional writers.
 
 Both pay one first start; "loading" is the rest. It prints each step, both totals, the loading times and
-their ratio, and checks that both databases hold the same counts per label and relationship type. Then,
-as ``make demo`` goes on, each database gets the synthetic channels (``load-demo-channels``) and an
-algorithms run, timed: a graph that was imported must not make the next steps slower. Each server is
-stopped and its home deleted at the end.
+their ratio, and checks that both databases hold the same counts per label and relationship type. Then
+each database gets an algorithms run, timed: a graph that was imported must not make the next step
+slower. ``--history-only`` compares the history alone (and skips the algorithms). Each server is stopped
+and its home deleted at the end.
 
 Run: ``.venv/bin/python benchmarks/bench_demo_first_load.py`` (needs nothing running; uses its own ports).
 """
@@ -61,42 +62,44 @@ def _counts(env: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def bulk_first(home: Path) -> dict[str, Any]:
-    """The history bulk-imported into a database not created yet; the steps' seconds (bulk.json)."""
+def bulk_first(home: Path, layer: bool) -> dict[str, Any]:
+    """The history (and the layer) bulk-imported into a database not created yet; the steps' seconds (bulk.json)."""
     env = _env(home)
-    total = _cli(env, "load-online-retail", "--bulk", "--report-dir", str(home / "report"))
+    total = _cli(env, "load-online-retail", "--bulk", *(["--with-demo-channels"] if layer else []),
+                 "--report-dir", str(home / "report"))
     steps = json.loads((home / "report" / "bulk.json").read_text())["seconds"]
     return {"total": total, "start": steps["start"], "steps": steps, "counts": _counts(env), "env": env}
 
 
-def transactional(home: Path) -> dict[str, Any]:
-    """The first start, then the history through the transactional writers."""
+def transactional(home: Path, layer: bool) -> dict[str, Any]:
+    """The first start, then the history (and the layer) through the transactional writers."""
     env = _env(home)
     start = _cli(env, "db", "start")
     load = _cli(env, "load-online-retail", "--report-dir", str(home / "report"))
-    return {"total": start + load, "start": start, "steps": {"start": start, "load": load},
-            "counts": _counts(env), "env": env}
+    steps = {"start": start, "history": load}
+    if layer:
+        steps["channels"] = _cli(env, "load-demo-channels", "--report-dir", str(home / "report-channels"))
+    total = sum(steps.values())
+    return {"total": total, "start": start, "steps": steps, "counts": _counts(env), "env": env}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument("--history-only", action="store_true", help="skip the demo channels and the algorithms")
+    parser.add_argument("--history-only", action="store_true",
+                        help="the history alone (no synthetic layer, no algorithms run)")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-demo-load-"))
     runs: dict[str, dict[str, Any]] = {}
     try:
         for name, run in (("bulk first", bulk_first), ("transactional", transactional)):
-            runs[name] = run(root / name.replace(" ", "-"))
+            runs[name] = run(root / name.replace(" ", "-"), not args.history_only)
             steps = ", ".join(f"{k} {v:.1f}" for k, v in runs[name]["steps"].items() if k != "total")
             print(f"{name:<14} {runs[name]['total']:6.1f} s in all, loading {runs[name]['total'] - runs[name]['start']:5.1f} s"
                   f" (steps, s: {steps})", flush=True)
             if not args.history_only:
-                env = runs[name]["env"]
-                runs[name]["next"] = {"channels": _cli(env, "load-demo-channels"),
-                                      "algorithms": _cli(env, "algorithms", "run")}
-                print(f"{'':<14} then: demo channels {runs[name]['next']['channels']:.1f} s, "
-                      f"algorithms {runs[name]['next']['algorithms']:.1f} s", flush=True)
+                runs[name]["algorithms"] = _cli(runs[name]["env"], "algorithms", "run")
+                print(f"{'':<14} then: algorithms {runs[name]['algorithms']:.1f} s", flush=True)
             _cli(runs[name]["env"], "db", "stop")
     finally:
         for run in runs.values():

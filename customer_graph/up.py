@@ -60,7 +60,8 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
     settings = connection.current_settings()
     bulk_first = database_not_created(settings)
     if bulk_first:
-        click.echo("[up] database: not created yet; the sample data is bulk-imported before the server's first start")
+        click.echo("[up] database: not created yet; the sample data and the synthetic layer are bulk-imported before "
+                   "the server's first start")
         try:
             _run_step(ctx, "sample data (UCI Online Retail, real transactions) and the SYNTHETIC multi-channel layer",
                       ["load-online-retail", "--bulk", "--with-demo-channels"])
