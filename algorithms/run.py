@@ -133,12 +133,7 @@ def _records(frame: pd.DataFrame, *columns: str) -> list[dict[str, Any]]:
     >>> _records(pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "n": pd.array([3, None], dtype="Int64")}), "b", "a", "n")
     [{'b': 'x', 'a': 1, 'n': 3}, {'b': 'y', 'a': 2, 'n': None}]
     """
-    def plain(column: pd.Series) -> list[Any]:
-        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:  # <NA> -> None
-            return [None if value is pd.NA else value for value in column.tolist()]
-        return column.to_numpy(dtype=object).tolist()
-
-    values = [plain(frame[column]) for column in columns]
+    values = [writeback.plain_values(frame[column]) for column in columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 

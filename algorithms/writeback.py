@@ -272,6 +272,17 @@ def write_similarity(rows: Sequence[dict[str, Any]], version: str) -> int:
 Results = pd.DataFrame | Sequence[dict[str, Any]]
 
 
+def plain_values(column: pd.Series) -> list[Any]:
+    """A column as plain Python values for the driver (``<NA>`` of a nullable column as ``None``).
+
+    >>> plain_values(pd.Series([3, None], dtype="Int64")), plain_values(pd.Series([1.5, 2.0]))
+    ([3, None], [1.5, 2.0])
+    """
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+        return [None if value is pd.NA else value for value in column.tolist()]
+    return column.to_numpy(dtype=object).tolist()
+
+
 def per_customer(rows: Results, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """``rows`` grouped by ``customerId`` (in order of first appearance, rows keeping their order) as one
     dict per customer holding a list per key of ``keys``.
@@ -289,7 +300,7 @@ def per_customer(rows: Results, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]).tolist()
     ends = [*starts[1:], len(codes)]
     customers = frame["customerId"].to_numpy(dtype=object)[order[starts]].tolist()
-    columns = {key: frame[key].to_numpy(dtype=object)[order].tolist() for key in keys}
+    columns = {key: plain_values(frame[key].iloc[order]) for key in keys}
     return [{"customerId": customer, **{key: values[start:end] for key, values in columns.items()}}
             for customer, start, end in zip(customers, starts, ends, strict=True)]
 

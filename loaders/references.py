@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from graph_model.connection import session
+from graph_model.connection import Rows, session
 
 LABEL_KEYS: dict[str, str] = {
     "Category": "categoryId", "Brand": "brandId", "Product": "sku", "Store": "storeId", "Campaign": "campaignId",
@@ -48,7 +48,7 @@ class KeyCache:
         if not wanted:
             return
         with session() as s:
-            found = {r[0] for r in s.run(prefetch_query(label), keys=wanted)}
+            found = {r[0] for r in s.run(prefetch_query(label), keys=Rows(wanted))}
         self.add(label, found)
 
     def keys(self, label: str) -> set[str]:
