@@ -55,6 +55,11 @@ EXTRA_ITEMS: tuple[SchemaItem, ...] = (
                "CREATE FULLTEXT INDEX product_text IF NOT EXISTS FOR (n:Product) ON EACH [n.name, n.description]"),
     SchemaItem("customer_name_text",  # the clienteling page's search by name (admin only, api.queries.customers)
                "CREATE FULLTEXT INDEX customer_name_text IF NOT EXISTS FOR (n:Customer) ON EACH [n.name]"),
+    # the clienteling page's keep-in-touch list (api.queries.clienteling): a store's customers, most at stake
+    # first, read in index order (customerId breaks ties, so a page never reads past its last row)
+    SchemaItem("customer_home_store_at_stake",
+               "CREATE INDEX customer_home_store_at_stake IF NOT EXISTS FOR (n:Customer) "
+               "ON (n.homeStoreId, n.atStake, n.customerId)"),
     SchemaItem("placed_at_index", "CREATE INDEX placed_at_index IF NOT EXISTS FOR ()-[r:PLACED]-() ON (r.at)"),
     SchemaItem("responded_type_index",
                "CREATE INDEX responded_type_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() ON (r.type)"),
