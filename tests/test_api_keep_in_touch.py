@@ -127,6 +127,15 @@ def test_a_new_home_store_moves_the_customer_at_once(api: TestClient) -> None:
     assert [row["customer"]["id"] for row in keep(api, "S2")] == ["C5", "C7"]  # 0.8 x 450, then C7's 0.95 x 0
 
 
+def test_a_graph_loaded_before_the_mirror_gets_it_with_the_schema(api: TestClient) -> None:
+    from graph_model.schema import apply_schema
+
+    run_query("MATCH (c:Customer {customerId: 'C6'}) REMOVE c.homeStoreId")  # HOME_STORE written by an older version
+    assert [row["customer"]["id"] for row in keep(api, "S1")] == ["C5"]
+    apply_schema()  # every start (customer-graph up, db start/init) and every load
+    assert [row["customer"]["id"] for row in keep(api, "S1")] == ["C5", "C6"]
+
+
 def test_erased_customers_are_not_listed(api: TestClient) -> None:
     from graph_model.privacy.erasure import erase_customer
 
