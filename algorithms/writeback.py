@@ -98,7 +98,8 @@ DELETE_RESULTS: dict[str, tuple[str, ...]] = {
 CLEAN_STALE: dict[str, tuple[str, ...]] = {
     "retention": (
         "MATCH (c:Customer) WHERE c.retentionVersion IS NOT NULL AND c.retentionVersion <> $runId "
-        "CALL (c) { REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.retentionModel, c.retentionVersion } "
+        "CALL (c) { REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.pastValue, c.atStake, c.retentionModel, "
+        "c.retentionVersion } "
         "IN TRANSACTIONS OF 10000 ROWS",
     ),
     "segments": (
@@ -164,17 +165,27 @@ SET c.rfmRecencyDays = row.recencyDays, c.rfmFrequency = row.frequency, c.rfmMon
     c.rfmScore = row.rfmScore, c.rfmSegment = row.rfmSegment
 """
 
-WRITE_RETENTION = """
+#: A customer's past net value over ``orders`` (their ``PLACED`` orders), as the analysts' library counts it
+#: (cypher/customers_at_risk.cypher holds the same expression): the sum of the order totals, cancellations
+#: (negative totals) included.
+PAST_VALUE = "reduce(total = 0.0, o IN orders | total + coalesce(o.total, 0.0))"
+
+#: With the churn risk, what the keep-in-touch list orders by (api.queries.clienteling, through the
+#: customer_home_store_at_stake index): ``pastValue`` as of this run and ``atStake = churnRisk x pastValue``.
+WRITE_RETENTION = f"""
 UNWIND $rows AS row
-MATCH (c:Customer {customerId: row.customerId})
+MATCH (c:Customer {{customerId: row.customerId}})
+WITH c, row, [(c)-[:PLACED]->(o:Order) | o] AS orders
+WITH c, row, {PAST_VALUE} AS pastValue
 SET c.churnRisk = row.churnRisk, c.pAlive = row.pAlive, c.expectedPurchases90d = row.expectedPurchases90d,
+    c.pastValue = pastValue, c.atStake = row.churnRisk * pastValue,
     c.retentionModel = $model, c.retentionVersion = $version
 """
 
 CLEAR_RETENTION = """
 UNWIND $rows AS customerId
 MATCH (c:Customer {customerId: customerId}) WHERE c.retentionVersion IS NOT NULL
-REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.retentionModel, c.retentionVersion
+REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.pastValue, c.atStake, c.retentionModel, c.retentionVersion
 """
 
 WRITE_PRODUCT_TRENDS = """
@@ -339,7 +350,8 @@ def write_rfm(rows: Sequence[dict[str, Any]]) -> int:
 
 
 def write_retention(rows: Sequence[dict[str, Any]], version: str, model: str) -> int:
-    """``rows``: ``customerId, churnRisk, pAlive, expectedPurchases90d``."""
+    """``rows``: ``customerId, churnRisk, pAlive, expectedPurchases90d``; each customer's ``pastValue`` and
+    ``atStake`` (churn risk x past value) are computed from their orders as they are written."""
     return _write(WRITE_RETENTION, rows, version=version, model=model)
 
 

@@ -3,6 +3,9 @@
 //   negative signals (unsubscribes, messages ignored, consents withdrawn in the last $recentDays days),
 //   the channels we may still contact them on (marketing consent granted on that channel), and a suggested next offer: their best current
 //   recommendation and an offer valid now for that product.
+//   pastValue is computed here from the orders as they are now; the API's keepInTouch list reads the same
+//   expression as the last algorithms run stored it (Customer.pastValue, atStake = churnRisk x pastValue:
+//   algorithms/writeback.py PAST_VALUE). Most at stake first, ties: the greater customerId first (as the API).
 // Parameters:
 //   $minChurnRisk  lowest churnRisk (0..1) to list
 //   $minValue      lowest past net value (sum of Order.total, cancellations count negative)
@@ -70,5 +73,5 @@ RETURN c.customerId AS customerId,
        next.sku + ' ' + coalesce(next.name, '') AS nextProduct,
        head([o IN offers | o.description]) AS nextOffer,
        best.rec.reason AS reason
-ORDER BY churnRisk * pastValue DESC, customerId
+ORDER BY churnRisk * pastValue DESC, customerId DESC
 LIMIT $limit;

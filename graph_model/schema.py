@@ -2,7 +2,8 @@
 
 Uniqueness constraints and range indexes are derived from the neomodel classes (``unique_index=True`` /
 ``index=True``), so the model is declared once; point, full-text and relationship indexes are listed here.
-Every statement is ``IF NOT EXISTS``: :func:`apply_schema` is safe to run on every start.
+Every statement is ``IF NOT EXISTS``: :func:`apply_schema` is safe to run on every start. It also sets the
+index keys that mirror a relationship where a graph loaded by an earlier version lacks them (:data:`MIRROR_KEYS`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import neo4j
 
-from graph_model.connection import run_query
+from graph_model.connection import run_query, session
 from graph_model.model import NODE_CLASSES
 
 
@@ -55,6 +56,11 @@ EXTRA_ITEMS: tuple[SchemaItem, ...] = (
                "CREATE FULLTEXT INDEX product_text IF NOT EXISTS FOR (n:Product) ON EACH [n.name, n.description]"),
     SchemaItem("customer_name_text",  # the clienteling page's search by name (admin only, api.queries.customers)
                "CREATE FULLTEXT INDEX customer_name_text IF NOT EXISTS FOR (n:Customer) ON EACH [n.name]"),
+    # the clienteling page's keep-in-touch list (api.queries.clienteling): a store's customers, most at stake
+    # first, read in index order (customerId breaks ties, so a page never reads past its last row)
+    SchemaItem("customer_home_store_at_stake",
+               "CREATE INDEX customer_home_store_at_stake IF NOT EXISTS FOR (n:Customer) "
+               "ON (n.homeStoreId, n.atStake, n.customerId)"),
     SchemaItem("placed_at_index", "CREATE INDEX placed_at_index IF NOT EXISTS FOR ()-[r:PLACED]-() ON (r.at)"),
     SchemaItem("responded_type_index",
                "CREATE INDEX responded_type_index IF NOT EXISTS FOR ()-[r:RESPONDED]-() ON (r.type)"),
@@ -72,12 +78,26 @@ def schema_items() -> list[SchemaItem]:
     return _model_items() + list(EXTRA_ITEMS)
 
 
+#: The index keys that mirror a relationship, for customers written before the mirror existed (a graph loaded
+#: by an earlier version): ``Customer.homeStoreId`` from ``HOME_STORE``. From then on the relationship's one
+#: writer (loaders.writers.customers) sets both; this only copies from the relationship, never the other way.
+#: Run in an implicit transaction (IN TRANSACTIONS); a graph whose mirrors are all set only reads.
+MIRROR_KEYS = (
+    "MATCH (c:Customer)-[:HOME_STORE]->(s:Store) WHERE c.homeStoreId IS NULL OR c.homeStoreId <> s.storeId "
+    "CALL (c, s) { SET c.homeStoreId = s.storeId } IN TRANSACTIONS OF 10000 ROWS",
+)
+
+
 def apply_schema(wait_seconds: int = 300) -> list[str]:
-    """Create every missing constraint and index, wait until they are online; return their names."""
+    """Create every missing constraint and index, wait until they are online, set the index keys that mirror a
+    relationship where they are missing (:data:`MIRROR_KEYS`); return the schema's names."""
     for item in schema_items():
         run_query(item.statement)
     # a transaction of its own that may outlast the server's db.transaction.timeout (a new index on a big graph)
     run_query(neo4j.Query("CALL db.awaitIndexes($seconds)", timeout=wait_seconds + 60), {"seconds": wait_seconds})
+    with session() as s:
+        for statement in MIRROR_KEYS:
+            s.run(statement).consume()
     return [item.name for item in schema_items()]
 
 

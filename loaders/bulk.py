@@ -273,6 +273,7 @@ class BulkWriters:
             self.g.single("IN_COUNTRY", me, ("Country", r["country"]))
         if r["homeStoreId"] is not None:
             self.g.single("HOME_STORE", me, ("Store", r["homeStoreId"]))
+            c["homeStoreId"] = r["homeStoreId"]  # the relationship's mirror, as the customers writer sets it
         if r["emailHash"] is not None:
             seen = r["createdAt"] or r["updatedAt"] or EPOCH
             self._identifies("email_hash:" + r["emailHash"], "email_hash", r["emailHash"], r["customerId"], seen)

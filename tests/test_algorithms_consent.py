@@ -65,6 +65,7 @@ def profile(customer_id: str) -> dict[str, Any]:
     return run_query("""MATCH (c:Customer {customerId: $id})
                         RETURN COUNT { (c)-[:IN_SEGMENT]->() } AS segments, c.churnRisk AS churnRisk,
                                c.pAlive AS pAlive, c.expectedPurchases90d AS expected, c.retentionModel AS model,
+                               c.pastValue AS pastValue, c.atStake AS atStake,
                                c.retentionVersion AS retentionVersion, c.rfmScore AS rfmScore,
                                c.rfmSegment AS rfmSegment""", {"id": customer_id})[0]
 
@@ -134,10 +135,17 @@ def test_analytics_withdrawn_means_no_segments_no_retention_but_aggregates_stay(
     before = fresh_consent
     old = before["profiles"]["C5"]
     assert old["segments"] >= 1 and old["churnRisk"] is not None and old["rfmScore"] is not None
+    # with the churn risk, the past net value as the analysts' library counts it, and what is at stake
+    [library] = run_query("""MATCH (c:Customer {customerId: 'C5'})
+                             WITH c, [(c)-[:PLACED]->(o:Order) | o] AS orders
+                             RETURN reduce(total = 0.0, o IN orders | total + coalesce(o.total, 0.0)) AS pastValue""")
+    assert old["pastValue"] == library["pastValue"]  # (this graph's orders carry no totals: 0.0)
+    assert old["atStake"] == pytest.approx(old["churnRisk"] * old["pastValue"])
     consent("C5", "analytics")
     run_all()
     assert profile("C5") == {"segments": 0, "churnRisk": None, "pAlive": None, "expected": None, "model": None,
-                             "retentionVersion": None, "rfmScore": None, "rfmSegment": None}
+                             "pastValue": None, "atStake": None, "retentionVersion": None, "rfmScore": None,
+                             "rfmSegment": None}
     assert not any("C5" in pair for pair in similar_pairs())
     rfm = current("""MATCH (s:Segment {kind: 'rfm'}) WHERE s.version = run.runId
                      RETURN sum(s.size) AS n""", "segments")
@@ -181,4 +189,5 @@ def test_a_skipped_retention_run_still_clears_the_withdrawn(fresh_consent, monke
     summary = run_all("retention")
     assert any("retention skipped" in note for note in summary["notes"])
     assert profile("C5")["churnRisk"] is None and profile("C5")["retentionVersion"] is None
+    assert profile("C5")["pastValue"] is None and profile("C5")["atStake"] is None  # off the keep-in-touch list
     assert profile("C6")["churnRisk"] is not None  # the others keep their scores

@@ -257,12 +257,10 @@ CREATE (m)-[:PART_OF]->(:Campaign {campaignId: 'SYN-CP1', name: 'Autumn tents (s
 
 @browser_only
 def test_the_keep_in_touch_list_opens_a_customer(seeded: Settings, artifacts: Path) -> None:
-    from test_api_keep_in_touch import AT_RISK
-
-    from graph_model import run_query
+    from test_api_keep_in_touch import seed_at_risk
 
     try:
-        run_query(AT_RISK)  # C5 (sms marketing granted) and C6 at risk at S1
+        seed_at_risk()  # C5 (sms marketing granted) and C6 at risk at S1
         with served(make_app(seeded)) as port, browser_page(port) as page:
             use_key(page, READER)
             page.get_by_label("Store id", exact=True).fill("NOPE")

@@ -17,7 +17,8 @@ from api.schema.customer import Customer
 @strawberry.type(description="A valuable customer at risk, and the channels they may be reached on.")
 class KeepInTouch:
     customer: Customer
-    past_value: float = strawberry.field(description="Past net value: the sum of their orders' totals.")
+    past_value: float = strawberry.field(description="Past net value: the sum of their orders' totals "
+                                                     "(cancellations negative), as of the last algorithms run.")
     last_order_at: datetime | None
     contactable_on: list[Channel] = strawberry.field(
         description="The channels they may be sent marketing on (the consent policy's live decision); "
@@ -28,7 +29,8 @@ class KeepInTouch:
 class ClientelingQuery:
     @strawberry.field(description="A store's keep-in-touch list: the customers whose home store it is, with a "
                                   "churn risk of at least `minChurnRisk` and whose consent permits analytics, "
-                                  "most at stake first (churn risk x past value), at most `first`. Unknown "
+                                  "most at stake first (churn risk x past value, both as of the last algorithms "
+                                  "run; ties: the greater customer id first), at most `first`. Unknown "
                                   "store: NOT_FOUND; a customer token may not ask (FORBIDDEN).")
     async def keep_in_touch(self, info: Info, store_id: strawberry.ID, min_churn_risk: float = 0.5,
                             first: int = 20) -> list[KeepInTouch]:

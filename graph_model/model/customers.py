@@ -65,6 +65,9 @@ class Customer(StructuredNode):
     createdAt = UtcDateTimeProperty()
     updatedAt = UtcDateTimeProperty()
     erasedAt = UtcDateTimeProperty()  # right to erasure: personal data removed at this time
+    # the storeId of HOME_STORE, written with the relationship by its one writer (loaders.writers.customers,
+    # and the bulk import's): the store key of the keep-in-touch index (graph_model.schema)
+    homeStoreId = StringProperty()
 
     # Written by algorithms/ (segments, retention):
     rfmRecencyDays = FloatProperty()
@@ -77,6 +80,10 @@ class Customer(StructuredNode):
     expectedPurchases90d = FloatProperty()
     retentionModel = StringProperty()
     retentionVersion = StringProperty()
+    # with churnRisk (algorithms.writeback.WRITE_RETENTION), as of that run: past net value (the sum of the
+    # orders' totals, cancellations negative) and churnRisk x pastValue, the keep-in-touch list's order
+    pastValue = FloatProperty()
+    atStake = FloatProperty()
 
     country = RelationshipTo("Country", "IN_COUNTRY", cardinality=ZeroOrOne)
     homeStore = RelationshipTo("graph_model.model.stores.Store", "HOME_STORE", cardinality=ZeroOrOne)

@@ -70,7 +70,7 @@ def document(record: dict[str, Any]) -> dict[str, Any]:
     profile["country"] = doc.pop("country", None)
     profile["homeStore"] = doc.pop("homeStore", None)
     algorithm_fields = ("rfmRecencyDays", "rfmFrequency", "rfmMonetary", "rfmScore", "rfmSegment", "churnRisk",
-                        "pAlive", "expectedPurchases90d", "retentionModel", "retentionVersion")
+                        "pAlive", "expectedPurchases90d", "pastValue", "atStake", "retentionModel", "retentionVersion")
     results = {name: profile.pop(name) for name in algorithm_fields if name in profile}
     results["segments"] = doc.pop("segments", [])
     results["recommendations"] = doc.pop("recommendations", [])

@@ -9,6 +9,8 @@ from neo4j import ManagedTransaction
 from graph_model.privacy.consent import write_consents
 from loaders.writers import statement_writer
 
+# The one writer of HOME_STORE (with the bulk import's BulkWriters.customers): it sets Customer.homeStoreId
+# with the relationship, so that the mirror the keep-in-touch index is keyed on never differs from it.
 CUSTOMERS = """
 UNWIND $rows AS r
 MERGE (c:Customer {customerId: r.customerId})
@@ -36,6 +38,7 @@ CALL (c, r) {
   DELETE old
   WITH DISTINCT c, store
   MERGE (c)-[:HOME_STORE]->(store)
+  SET c.homeStoreId = store.storeId
 }
 CALL (c, r) {
   WITH c, r WHERE r.emailHash IS NOT NULL
