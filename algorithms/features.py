@@ -100,6 +100,27 @@ class Interactions:
         events["session"] = np.unique(events["session"].to_numpy(np.int64), return_inverse=True)[1]
         return replace(self, purchases=purchases, events=events, visits=self.visits[keep_v].reset_index(drop=True))
 
+    def before(self, day: float) -> Interactions:
+        """The same data as it stood at ``day``: purchases, events and visits before it, ``as_of_day = day``
+        (same customer and product codes; order and session codes renumbered as in :meth:`keeping`).
+
+        >>> data = Interactions(customers=pd.Index(["c"]), products=pd.Index(["a", "b"]), stores=pd.Index([]),
+        ...     product_names=np.array(["A", "B"], dtype=object), home_store=np.array([-1]),
+        ...     purchases=pd.DataFrame({"customer": [0, 0], "product": [0, 1], "order": [0, 1], "store": [-1, -1],
+        ...                             "day": [1.0, 5.0], "quantity": [1.0, 1.0], "value": [1.0, 1.0]}),
+        ...     events=pd.DataFrame(columns=["customer", "product", "session", "type", "day"]),
+        ...     visits=pd.DataFrame(columns=["customer", "store", "day"]), as_of_day=5.0)
+        >>> earlier = data.before(3.0)
+        >>> earlier.as_of_day, earlier.purchases[["product", "order"]].values.tolist()
+        (3.0, [[0, 0]])
+        """
+        purchases = self.purchases[self.purchases.day.to_numpy(np.float64) < day].reset_index(drop=True)
+        purchases["order"] = np.unique(purchases["order"].to_numpy(np.int64), return_inverse=True)[1]
+        events = self.events[self.events.day.to_numpy(np.float64) < day].reset_index(drop=True)
+        events["session"] = np.unique(events["session"].to_numpy(np.int64), return_inverse=True)[1]
+        visits = self.visits[self.visits.day.to_numpy(np.float64) < day].reset_index(drop=True)
+        return replace(self, purchases=purchases, events=events, visits=visits, as_of_day=float(day))
+
     @cached_property
     def for_customer_models(self) -> Interactions:
         """Only customers who permit ``analytics`` (RFM, retention, segments)."""

@@ -163,6 +163,28 @@ def test_pipeline_recommendations_name_real_products_and_dates():
     assert recs.evidence.iloc[0][0] == "affinity:T"
 
 
+def test_interactions_before_is_the_data_as_it_stood_that_day():
+    day = 86_400
+    orders = pd.DataFrame({
+        "orderId": ["o1", "o2", "o2", "o3"], "customerId": ["a", "b", "b", "a"], "storeId": None,
+        "at": [10 * day, 20 * day, 20 * day, 30 * day], "cancelled": False, "sku": ["T", "T", "C", "C"],
+        "quantity": 1.0, "unitPrice": 2.0})
+    events = pd.DataFrame({"sessionId": ["s1", "s2"], "customerId": ["a", "b"], "sku": ["C", "T"],
+                           "type": "product_view", "at": [5 * day, 25 * day]})
+    visits = pd.DataFrame({"customerId": ["a", "b"], "storeId": [None, None], "at": [5 * day, 25 * day]})
+    data = build_interactions(pd.Series(["a", "b"]), pd.DataFrame({"sku": ["C", "T"], "name": ["CUPS", "TEAPOT"]}),
+                              pd.Series([], dtype=str), orders, events, visits)
+    earlier = data.before(25.0)
+    assert (data.as_of_day, earlier.as_of_day) == (30.0, 25.0)
+    assert earlier.purchases[["customer", "product", "order", "day"]].values.tolist() == [
+        [0, 1, 0, 10.0], [1, 1, 1, 20.0], [1, 0, 1, 20.0]]
+    assert earlier.events[["customer", "session", "day"]].values.tolist() == [[0, 0, 5.0]]
+    assert earlier.visits.day.tolist() == [5.0]
+    assert earlier.bought().toarray().tolist() == [[0, 1], [1, 1]]
+    assert earlier.order_baskets().shape == (2, 2) and earlier.session_baskets().shape == (1, 2)
+    assert len(data.purchases) == 4  # the data itself is untouched
+
+
 def test_ease_links_products_bought_together_and_nothing_else():
     # 0 and 1 always bought together, 2 and 3 always together, 4 alone
     x = sp.csr_array(np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 1],
