@@ -2,8 +2,9 @@
 
 Uniqueness constraints and range indexes are derived from the neomodel classes (``unique_index=True`` /
 ``index=True``), so the model is declared once; point, full-text and relationship indexes are listed here.
-Every statement is ``IF NOT EXISTS``: :func:`apply_schema` is safe to run on every start. It also sets the
-index keys that mirror a relationship where a graph loaded by an earlier version lacks them (:data:`MIRROR_KEYS`).
+Every statement is ``IF NOT EXISTS``: :func:`apply_schema` is safe to run on every start. When it creates an
+index keyed on a property that mirrors a relationship, it sets that property on the graph's nodes once
+(:data:`MIRROR_KEYS`).
 """
 
 from __future__ import annotations
@@ -78,26 +79,29 @@ def schema_items() -> list[SchemaItem]:
     return _model_items() + list(EXTRA_ITEMS)
 
 
-#: The index keys that mirror a relationship, for customers written before the mirror existed (a graph loaded
-#: by an earlier version): ``Customer.homeStoreId`` from ``HOME_STORE``. From then on the relationship's one
-#: writer (loaders.writers.customers) sets both; this only copies from the relationship, never the other way.
-#: Run in an implicit transaction (IN TRANSACTIONS); a graph whose mirrors are all set only reads.
-MIRROR_KEYS = (
-    "MATCH (c:Customer)-[:HOME_STORE]->(s:Store) WHERE c.homeStoreId IS NULL OR c.homeStoreId <> s.storeId "
-    "CALL (c, s) { SET c.homeStoreId = s.storeId } IN TRANSACTIONS OF 10000 ROWS",
-)
+#: Index keys that mirror a relationship, by the index they serve: set for the customers written before the
+#: mirror existed (a graph loaded by an earlier version), once, when :func:`apply_schema` creates that index.
+#: From then on the relationship's one writer (loaders.writers.customers, the bulk import) sets both, so no
+#: start or load reads the graph for it again. ``Customer.homeStoreId`` from ``HOME_STORE``; run in an
+#: implicit transaction (IN TRANSACTIONS).
+MIRROR_KEYS: dict[str, str] = {
+    "customer_home_store_at_stake":
+        "MATCH (c:Customer)-[:HOME_STORE]->(s:Store) WHERE c.homeStoreId IS NULL OR c.homeStoreId <> s.storeId "
+        "CALL (c, s) { SET c.homeStoreId = s.storeId } IN TRANSACTIONS OF 10000 ROWS",
+}
 
 
 def apply_schema(wait_seconds: int = 300) -> list[str]:
-    """Create every missing constraint and index, wait until they are online, set the index keys that mirror a
-    relationship where they are missing (:data:`MIRROR_KEYS`); return the schema's names."""
+    """Create every missing constraint and index, wait until they are online, and set the mirrored keys of the
+    indexes it created (:data:`MIRROR_KEYS`); return the schema's names."""
+    new = set(MIRROR_KEYS) - existing_schema_names()
     for item in schema_items():
         run_query(item.statement)
     # a transaction of its own that may outlast the server's db.transaction.timeout (a new index on a big graph)
     run_query(neo4j.Query("CALL db.awaitIndexes($seconds)", timeout=wait_seconds + 60), {"seconds": wait_seconds})
     with session() as s:
-        for statement in MIRROR_KEYS:
-            s.run(statement).consume()
+        for name in sorted(new):
+            s.run(MIRROR_KEYS[name]).consume()
     return [item.name for item in schema_items()]
 
 
