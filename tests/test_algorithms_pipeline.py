@@ -71,6 +71,12 @@ def build_tiny_graph() -> None:
         run_query(statement, {"rows": rows(), "at": NOW - timedelta(days=40)})
 
 
+def current_runs() -> dict[str, str]:
+    """The current run's id of each algorithm family."""
+    rows = run_query("MATCH (r:AlgorithmRun {status: 'current'}) RETURN r.family AS family, r.runId AS id")
+    return {row["family"]: row["id"] for row in rows}
+
+
 def counts() -> dict[str, int]:
     out = {}
     for rel in ("AFFINITY", "SIMILAR_TO", "RECOMMENDED", "IN_SEGMENT", "POPULAR_AT", "POPULAR_IN"):
@@ -248,10 +254,6 @@ def test_cli_runs_and_prints_a_summary(computed):
 def test_a_failed_write_stops_the_writes_queued_after_it(computed, monkeypatch):
     from algorithms import writeback
 
-    def current_runs() -> dict[str, str]:
-        rows = run_query("MATCH (r:AlgorithmRun {status: 'current'}) RETURN r.family AS family, r.runId AS id")
-        return {row["family"]: row["id"] for row in rows}
-
     before, counted = current_runs(), counts()
 
     def broken(rows, version):
@@ -270,10 +272,6 @@ def test_a_failed_write_stops_the_writes_queued_after_it(computed, monkeypatch):
 
 def test_a_failed_buy_again_computation_fails_the_recommend_run_written_meanwhile(computed, monkeypatch):
     from algorithms import run
-
-    def current_runs() -> dict[str, str]:
-        rows = run_query("MATCH (r:AlgorithmRun {status: 'current'}) RETURN r.family AS family, r.runId AS id")
-        return {row["family"]: row["id"] for row in rows}
 
     before, counted = current_runs(), counts()
     recommended = run_query("MATCH (c)-[r:RECOMMENDED]->(p) RETURN c.customerId AS c, p.sku AS p, r.version AS v "
