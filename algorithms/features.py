@@ -94,11 +94,7 @@ class Interactions:
         keep_p, keep_e, keep_v = kept(self.purchases), kept(self.events), kept(self.visits)
         if keep_p.all() and keep_e.all() and keep_v.all():
             return self
-        purchases = self.purchases[keep_p].reset_index(drop=True)
-        purchases["order"] = np.unique(purchases["order"].to_numpy(np.int64), return_inverse=True)[1]
-        events = self.events[keep_e].reset_index(drop=True)
-        events["session"] = np.unique(events["session"].to_numpy(np.int64), return_inverse=True)[1]
-        return replace(self, purchases=purchases, events=events, visits=self.visits[keep_v].reset_index(drop=True))
+        return self._with_rows(keep_p, keep_e, keep_v)
 
     def before(self, day: float) -> Interactions:
         """The same data as it stood at ``day``: purchases, events and visits before it, ``as_of_day = day``
@@ -114,12 +110,20 @@ class Interactions:
         >>> earlier.as_of_day, earlier.purchases[["product", "order"]].values.tolist()
         (3.0, [[0, 0]])
         """
-        purchases = self.purchases[self.purchases.day.to_numpy(np.float64) < day].reset_index(drop=True)
+        def earlier(frame: pd.DataFrame) -> np.ndarray:
+            return frame.day.to_numpy(np.float64) < day
+
+        return replace(self._with_rows(earlier(self.purchases), earlier(self.events), earlier(self.visits)),
+                       as_of_day=float(day))
+
+    def _with_rows(self, keep_p: np.ndarray, keep_e: np.ndarray, keep_v: np.ndarray) -> Interactions:
+        """The same data with only the purchases, events and visits kept by these masks; order and session
+        codes renumbered so baskets leave no empty rows."""
+        purchases = self.purchases[keep_p].reset_index(drop=True)
         purchases["order"] = np.unique(purchases["order"].to_numpy(np.int64), return_inverse=True)[1]
-        events = self.events[self.events.day.to_numpy(np.float64) < day].reset_index(drop=True)
+        events = self.events[keep_e].reset_index(drop=True)
         events["session"] = np.unique(events["session"].to_numpy(np.int64), return_inverse=True)[1]
-        visits = self.visits[self.visits.day.to_numpy(np.float64) < day].reset_index(drop=True)
-        return replace(self, purchases=purchases, events=events, visits=visits, as_of_day=float(day))
+        return replace(self, purchases=purchases, events=events, visits=self.visits[keep_v].reset_index(drop=True))
 
     @cached_property
     def for_customer_models(self) -> Interactions:
