@@ -370,7 +370,14 @@ class BulkWriters:
 
 
 # ------------------------------------------------------------------------------------------ the CSV files
+_KIND_OF_TYPE = {str: "string", bool: "boolean", int: "long", float: "double", datetime: "datetime"}
+
+
 def _type_of(value: Any) -> str:
+    """The import type of a property value (:data:`_KIND_OF_TYPE` answers the common exact types at once)."""
+    kind = _KIND_OF_TYPE.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -384,9 +391,6 @@ def _type_of(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "string[]"
     return "string"
-
-
-_KIND_OF_TYPE = {str: "string", bool: "boolean", int: "long", float: "double", datetime: "datetime"}
 
 
 def _quote(text: str) -> str:
@@ -403,12 +407,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return _datetime_cell(value)
     if isinstance(value, Point):
         return _quote(f"{{latitude:{value.latitude!r}, longitude:{value.longitude!r}}}")
     if isinstance(value, list | tuple):
         return _quote(ARRAY_DELIMITER.join(str(v) for v in value))
-    return _quote(str(value))
+    return _text_cell(value)
 
 
 def _text_cell(value: Any) -> str:
@@ -442,7 +446,7 @@ def _columns(rows: list[dict[str, Any]], skip: str | None, where: str) -> list[t
         for name, value in props.items():
             if name == skip or value is None:
                 continue
-            kind = _KIND_OF_TYPE.get(type(value)) or _type_of(value)
+            kind = _type_of(value)
             known = types.setdefault(name, kind)
             if known != kind:
                 if {known, kind} == {"long", "double"}:
