@@ -94,13 +94,17 @@ DELETE_RESULTS: dict[str, tuple[str, ...]] = {
     "retention": (),
 }
 
+#: What a retention run writes on each customer it scores (:data:`WRITE_RETENTION`), and what both of its
+#: clean-ups remove (:data:`CLEAN_STALE`, :data:`CLEAR_RETENTION`).
+RETENTION_PROPERTIES = ("churnRisk", "pAlive", "expectedPurchases90d", "pastValue", "atStake", "retentionModel",
+                        "retentionVersion")
+_REMOVE_RETENTION = "REMOVE " + ", ".join(f"c.{name}" for name in RETENTION_PROPERTIES)
+
 #: Node properties written in place and left over from earlier runs (customers no longer scored).
 CLEAN_STALE: dict[str, tuple[str, ...]] = {
     "retention": (
         "MATCH (c:Customer) WHERE c.retentionVersion IS NOT NULL AND c.retentionVersion <> $runId "
-        "CALL (c) { REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.pastValue, c.atStake, c.retentionModel, "
-        "c.retentionVersion } "
-        "IN TRANSACTIONS OF 10000 ROWS",
+        f"CALL (c) {{ {_REMOVE_RETENTION} }} IN TRANSACTIONS OF 10000 ROWS",
     ),
     "segments": (
         "MATCH (c:Customer) WHERE c.rfmScore IS NOT NULL "
@@ -182,10 +186,10 @@ SET c.churnRisk = row.churnRisk, c.pAlive = row.pAlive, c.expectedPurchases90d =
     c.retentionModel = $model, c.retentionVersion = $version
 """
 
-CLEAR_RETENTION = """
+CLEAR_RETENTION = f"""
 UNWIND $rows AS customerId
-MATCH (c:Customer {customerId: customerId}) WHERE c.retentionVersion IS NOT NULL
-REMOVE c.churnRisk, c.pAlive, c.expectedPurchases90d, c.pastValue, c.atStake, c.retentionModel, c.retentionVersion
+MATCH (c:Customer {{customerId: customerId}}) WHERE c.retentionVersion IS NOT NULL
+{_REMOVE_RETENTION}
 """
 
 WRITE_PRODUCT_TRENDS = """
