@@ -1,7 +1,7 @@
 """``customer-graph privacy ...``: the privacy rules' operator commands.
 
 Each sub-command is one ``@privacy_group.command(...)`` function here: ``erase``, ``export``, ``audit``,
-``purge-rejects``. They are thin: the rules live in :mod:`graph_model.privacy`.
+``purge-rejects``, ``retention``. They are thin: the rules live in :mod:`graph_model.privacy`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
+
+from graph_model.privacy.audit import ACTIONS
 
 
 @click.group("privacy")
@@ -88,7 +91,7 @@ def export(customer_id: str, output: Path | None) -> None:
 
 @privacy_group.command("audit")
 @click.option("--customer", "customer_id", default=None, help="only entries about this customer id")
-@click.option("--action", type=click.Choice(["erase", "export", "consent", "read_personal"]), default=None)
+@click.option("--action", type=click.Choice(ACTIONS), default=None)
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
     """The audit trail, newest first, one JSON object per line."""
@@ -99,3 +102,19 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
         entry = row["entry"]
         entry["at"] = entry["at"].iso_format() if hasattr(entry["at"], "iso_format") else str(entry["at"])
         click.echo(json.dumps(entry))
+
+
+@privacy_group.command("retention")
+@click.option("--dry-run", is_flag=True, help="only count what is past its period; change nothing")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="count the periods back from this day (UTC) instead of now, e.g. to see what next month's run "
+                   "will remove (with --dry-run)")
+def retention(dry_run: bool, as_of: Any) -> None:
+    """Storage limitation: de-identify the browsing and location visits past their periods (CUSTOMER_GRAPH_RETENTION,
+    docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each nightly load."""
+    from datetime import UTC
+
+    from graph_model.privacy.retention import apply_retention
+
+    now = as_of.replace(tzinfo=UTC) if as_of is not None else None
+    click.echo(json.dumps(apply_retention(now=now, dry_run=dry_run, actor=_actor()), indent=2))

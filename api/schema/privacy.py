@@ -28,7 +28,7 @@ class AuditEntry:
     id: strawberry.ID
     at: datetime
     actor: str = strawberry.field(description="The API key's label (role and first characters), or a tool's name.")
-    action: str = strawberry.field(description="erase, export, consent or read_personal.")
+    action: str = strawberry.field(description="erase, export, consent, read_personal or retention.")
     subject: str | None = strawberry.field(description="The keyed hash of the customer id (never the id).")
     detail: str | None = strawberry.field(description="What was done, without any personal value.")
 
@@ -53,7 +53,7 @@ class PrivacyQuery:
         return document  # type: ignore[return-value]  # a JSON object is what the JSON scalar carries
 
     @strawberry.field(description="The audit trail, newest first, optionally about one customer and/or of one "
-                                  "action (erase, export, consent, read_personal); admin.",
+                                  "action (erase, export, consent, read_personal, retention); admin.",
                       permission_classes=[CanAdminister])
     async def audit_log(self, info: Info, customer_id: strawberry.ID | None = None, action: str | None = None,
                         first: int = 100) -> list[AuditEntry]:

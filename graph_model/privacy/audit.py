@@ -1,4 +1,5 @@
-"""The audit trail: who erased, exported, changed consent or read personal fields, what, when.
+"""The audit trail: who erased, exported, changed consent, read personal fields or applied the retention
+periods, what, when.
 
 Entries are ``(:AuditEntry)`` nodes, created and never changed or deleted by the project's code
 (append-only); ``subject`` is the keyed hash of the customer id, so the trail of an erased person names
@@ -13,7 +14,7 @@ from typing import Any
 
 from graph_model.privacy.keys import customer_hash
 
-ACTIONS = ("erase", "export", "consent", "read_personal")
+ACTIONS = ("erase", "export", "consent", "read_personal", "retention")
 
 RECORD_ENTRIES = """
 UNWIND $entries AS e

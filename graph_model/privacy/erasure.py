@@ -64,28 +64,39 @@ RETURN c.customerId AS customerId, c.emailHash AS emailHash,
        [s IN sessions | s.sessionId] AS sessionIds
 """
 
+SCRUB_SESSION = """
+CALL (s) {
+  SET s.device = null
+  WITH s
+  CALL (s) {
+    MATCH (s)-[b:IDENTIFIED_BY]->(:Identity)
+    DELETE b
+  }
+  CALL (s) {
+    MATCH (s)-[:CONTAINS]->(e:Event)
+    SET e.query = null,
+        e.page = CASE WHEN e.page IS NULL THEN null ELSE split(split(e.page, '?')[0], '#')[0] END
+    WITH e
+    MATCH (e)-[x:SEARCHED]->(q:SearchQuery)
+    DELETE x
+    WITH DISTINCT q
+    WHERE NOT EXISTS { MATCH (:Event)-[:SEARCHED]->(q) }
+    DELETE q
+  }
+}
+"""
+"""De-identify the session ``s`` in scope (a fragment: erasure and :mod:`graph_model.privacy.retention`): no
+device, no ``IDENTIFIED_BY``, no search text (a search text nobody else typed goes), no URL query strings."""
+
 SCRUB_SESSIONS = """
 UNWIND $sessionIds AS sessionId
 MATCH (s:Session {sessionId: sessionId})
-SET s.device = null
-WITH s
-CALL (s) {
-  MATCH (s)-[b:IDENTIFIED_BY]->(:Identity)
-  DELETE b
-}
-CALL (s) {
-  MATCH (s)-[:CONTAINS]->(e:Event)
-  SET e.query = null,
-      e.page = CASE WHEN e.page IS NULL THEN null ELSE split(split(e.page, '?')[0], '#')[0] END
-  WITH e
-  MATCH (e)-[x:SEARCHED]->(q:SearchQuery)
-  DELETE x
-  WITH DISTINCT q
-  WHERE NOT EXISTS { MATCH (:Event)-[:SEARCHED]->(q) }
-  DELETE q
-}
+""" + SCRUB_SESSION + """
 RETURN count(s) AS sessions
 """
+
+#: The new id of a visit that no longer belongs to anyone (erasure, retention): random, so it names no one.
+ANONYMOUS_VISIT_ID = "'visit:' + randomUUID()"
 
 DELETE_PERSON = """
 MATCH (c:Customer {customerId: $customerId})
@@ -101,7 +112,7 @@ CALL (c) {
 }
 CALL (c) {
   OPTIONAL MATCH (c)-[:MADE_VISIT]->(v:Visit)
-  SET v.visitId = 'visit:' + randomUUID()
+  SET v.visitId = """ + ANONYMOUS_VISIT_ID + """
   RETURN count(v) AS visits
 }
 CALL (c) {

@@ -1,0 +1,177 @@
+"""Storage limitation: past its period, browsing and location visits lose what identifies a person.
+
+A small drop is loaded through the loaders, with sessions and visits dated relative to now on both sides
+of each period; the retention run must de-identify exactly those past it, keep the anonymous facts, be
+counted the same by a dry run, record one audit entry, and find nothing the second time.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph_model.connection import run_query
+from graph_model.errors import ConfigurationError
+from graph_model.privacy.retention import RetentionPolicy, apply_retention, retention_policy
+from loaders.pipeline import LoadOptions, load_drop
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _ago(days: int) -> str:
+    return (NOW - timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+
+def _write(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
+    with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _session(session_id: str, days: int, *, customer: str = "", cookie: str = "") -> dict[str, Any]:
+    return {"sessionId": session_id, "channel": "web", "startedAt": _ago(days), "device": "mobile",
+            "customerId": customer, "cookie": cookie}
+
+
+def _events(session_id: str, days: int) -> list[dict[str, Any]]:
+    return [{"eventId": f"{session_id}-1", "sessionId": session_id, "type": "search", "at": _ago(days),
+             "page": "/search?q=red+shoes", "query": f"red shoes {session_id}", "sku": ""},
+            {"eventId": f"{session_id}-2", "sessionId": session_id, "type": "product_view", "at": _ago(days),
+             "page": "/p/P1#reviews", "query": "", "sku": "P1"}]
+
+
+@pytest.fixture
+def drop(graph, tmp_path: Path) -> Path:
+    """Anonymous sessions 400 and 10 days old, a customer's sessions 1,200 and 500 days old, location visits
+    400 and 10 days old and a loyalty-scan visit 400 days old; loaded through the loaders."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    _write(folder, "stores", [{"storeId": "S1", "name": "High Street", "latitude": 51.5, "longitude": -0.1}])
+    _write(folder, "products", [{"sku": "P1", "name": "Red shoes"}])
+    _write(folder, "customers", [{"customerId": "C1", "name": "Ada"}])
+    _write(folder, "consents", [{"customerId": "C1", "channel": "app", "purpose": "location", "granted": "true",
+                                 "updatedAt": _ago(2000)}])
+    sessions = [_session("A-OLD", 400, cookie="CK-OLD"), _session("A-NEW", 10, cookie="CK-NEW"),
+                _session("K-OLD", 1200, customer="C1", cookie="CK-K-OLD"),
+                _session("K-MID", 500, customer="C1", cookie="CK-K-MID")]
+    _write(folder, "sessions", sessions)
+    _write(folder, "events", [e for s in sessions for e in _events(s["sessionId"], int(
+        (NOW - datetime.fromisoformat(s["startedAt"])).days))])
+    _write(folder, "visits", [
+        {"visitId": "V-OLD", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(400), "source": "location_ping"},
+        {"visitId": "V-NEW", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(10), "source": "location_ping"},
+        {"visitId": "V-SCAN", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(400), "source": "loyalty_scan"}])
+    report = load_drop(folder, LoadOptions(report_dir=tmp_path / "run", progress=False))
+    assert report["totals"]["rejected"] == 0, report
+    return folder
+
+
+def _session_state() -> dict[str, dict[str, Any]]:
+    rows = run_query("""
+        MATCH (s:Session)
+        RETURN s.sessionId AS id, s.device AS device, EXISTS { (:Customer)-[:HAD_SESSION]->(s) } AS owned,
+               [(s)-[:IDENTIFIED_BY]->(i) | i.identityKey] AS identities,
+               [(s)-[:CONTAINS]->(e) | [e.query, e.page]] AS events,
+               COUNT { (s)-[:CONTAINS]->(:Event)-[:ABOUT_PRODUCT]->(:Product) } AS productEvents""", write=False)
+    return {r.pop("id"): r for r in rows}
+
+
+def _identity_keys() -> set[str]:
+    return {r["k"] for r in run_query("MATCH (i:Identity) RETURN i.identityKey AS k", write=False)}
+
+
+def _visits() -> dict[str, str | None]:
+    rows = run_query("""MATCH (v:Visit) OPTIONAL MATCH (c:Customer)-[:MADE_VISIT]->(v)
+                        RETURN v.visitId AS id, v.source AS source, v.arrivedAt AS at, c.customerId AS customer""",
+                     write=False)
+    return {f"{r['source']}@{(NOW - r['at'].to_native()).days}": r["customer"] for r in rows}
+
+
+def test_past_their_period_sessions_and_location_visits_are_de_identified(drop: Path) -> None:
+    before_identities = _identity_keys()
+    assert {"cookie:CK-OLD", "cookie:CK-K-OLD", "cookie:CK-NEW"} <= before_identities
+
+    counted = apply_retention(RetentionPolicy(), now=NOW, dry_run=True)
+    assert (counted["anonymousSessions"], counted["customerSessions"], counted["visits"]) == (1, 1, 1)
+    assert _session_state()["A-OLD"]["device"] == "mobile"  # a dry run changes nothing
+
+    done = apply_retention(RetentionPolicy(), now=NOW, actor="test")
+    assert (done["anonymousSessions"], done["customerSessions"], done["visits"]) == (1, 1, 1)
+    state = _session_state()
+    for gone in ("A-OLD", "K-OLD"):  # past the period: nothing identifies anyone, the product facts stay
+        assert state[gone]["device"] is None and state[gone]["identities"] == [] and not state[gone]["owned"]
+        assert sorted(state[gone]["events"]) == [[None, "/p/P1"], [None, "/search"]]
+        assert state[gone]["productEvents"] == 1
+    for kept, owned in (("A-NEW", False), ("K-MID", True)):  # within it: untouched
+        assert state[kept]["device"] == "mobile" and state[kept]["identities"] and state[kept]["owned"] is owned
+        assert [f"red shoes {kept}", "/search?q=red+shoes"] in state[kept]["events"]
+    # the anonymous cookie seen only on a de-identified session is gone; identifiers of the customer (their
+    # customer_ref, and the cookie their logged-in session taught the graph) are part of the customer record
+    assert before_identities - _identity_keys() == {"cookie:CK-OLD"}
+    assert {"customer_ref:C1", "cookie:CK-K-OLD"} <= _identity_keys()
+    assert done["identities"] == 1
+    searches = {r["t"] for r in run_query("MATCH (q:SearchQuery) RETURN q.text AS t", write=False)}
+    assert not any("A-OLD" in t or "K-OLD" in t for t in searches)
+    # the old location visit stays as an anonymous visit of the store; the scan and the recent one are the customer's
+    assert _visits() == {"location_ping@400": None, "location_ping@10": "C1", "loyalty_scan@400": "C1"}
+    assert run_query("MATCH (v:Visit) WHERE v.visitId IN ['V-OLD'] RETURN count(v) AS n", write=False)[0]["n"] == 0
+
+    entries = run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a.actor AS actor, a.subject AS subject, "
+                        "a.detail AS detail", write=False)
+    assert [(e["actor"], e["subject"]) for e in entries] == [("test", None)]
+    assert "anonymousSessions=1 customerSessions=1 identities=1 visits=1" in entries[0]["detail"]
+
+    again = apply_retention(RetentionPolicy(), now=NOW, actor="test")
+    assert (again["anonymousSessions"], again["customerSessions"], again["identities"], again["visits"]) == (0, 0, 0, 0)
+    assert len(run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a", write=False)) == 1
+
+
+def test_a_reload_brings_identifiers_back_until_the_next_run(drop: Path, tmp_path: Path) -> None:
+    apply_retention(RetentionPolicy(), now=NOW)
+    load_drop(drop, LoadOptions(report_dir=tmp_path / "reload", progress=False))
+    assert _session_state()["A-OLD"]["identities"] == ["cookie:CK-OLD"]
+    assert apply_retention(RetentionPolicy(), now=NOW)["anonymousSessions"] == 1
+    assert _session_state()["A-OLD"]["identities"] == []
+
+
+def test_keep_leaves_a_kind_alone(drop: Path) -> None:
+    done = apply_retention(RetentionPolicy(anonymous_browsing=None, customer_browsing=None, location_visits=None),
+                           now=NOW)
+    assert (done["anonymousSessions"], done["customerSessions"], done["identities"], done["visits"]) == (0, 0, 0, 0)
+    assert _session_state()["A-OLD"]["device"] == "mobile"
+    # a shorter period reaches the customer's session of 500 days too
+    assert apply_retention(RetentionPolicy(customer_browsing=365), now=NOW)["customerSessions"] == 2
+
+
+@pytest.mark.parametrize(("setting", "says"), [
+    ("anonymous_browsing=13m", "anonymous_browsing must be a number of days"),
+    ("browsing=30", "unknown kind 'browsing'"),
+    ("location_visits=0", "location_visits must be a number of days"),
+])
+def test_a_bad_setting_is_refused_with_its_name(setting: str, says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says):
+        retention_policy({"CUSTOMER_GRAPH_RETENTION": setting})
+
+
+def test_the_command_reads_the_setting_and_counts_from_another_day(drop: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from customer_graph.cli import cli
+
+    monkeypatch.setenv("CUSTOMER_GRAPH_RETENTION", "customer_browsing=keep")
+    day = (NOW + timedelta(days=30)).strftime("%Y-%m-%d")  # a month on, the 10-day-old visit is still within 395
+    result = CliRunner().invoke(cli, ["privacy", "retention", "--dry-run", "--as-of", day])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert printed["policy"] == "anonymous_browsing=395,customer_browsing=keep,location_visits=395"
+    assert printed["now"].startswith(day) and printed["cutoffs"]["customer_browsing"] is None
+    assert (printed["anonymousSessions"], printed["customerSessions"], printed["visits"]) == (1, 0, 1)
+    assert _session_state()["A-OLD"]["device"] == "mobile"
