@@ -110,8 +110,8 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
               help="count the periods back from this day (UTC) instead of now, e.g. to see what next month's run "
                    "will remove (with --dry-run)")
 def retention(dry_run: bool, as_of: Any) -> None:
-    """Storage limitation: de-identify the browsing and location visits past their periods (CUSTOMER_GRAPH_RETENTION,
-    docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each nightly load."""
+    """Storage limitation: de-identify browsing, location visits and free text past their periods
+    (CUSTOMER_GRAPH_RETENTION, docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each nightly load."""
     from datetime import UTC
 
     from graph_model.privacy.retention import apply_retention

@@ -1,4 +1,4 @@
-"""Storage limitation: past its period, browsing and location visits lose what identifies a person.
+"""Storage limitation: past its period, browsing, location visits and free text lose what identifies a person.
 
 A small drop is loaded through the loaders, with sessions and visits dated relative to now on both sides
 of each period; the retention run must de-identify exactly those past it, keep the anonymous facts, be
@@ -16,7 +16,7 @@ import pytest
 
 from graph_model.connection import run_query
 from graph_model.errors import ConfigurationError
-from graph_model.privacy.retention import RetentionPolicy, apply_retention, retention_policy
+from graph_model.privacy.retention import COUNTED, RetentionPolicy, apply_retention, retention_policy
 from loaders.pipeline import LoadOptions, load_drop
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -48,7 +48,8 @@ def _events(session_id: str, days: int) -> list[dict[str, Any]]:
 @pytest.fixture
 def drop(graph, tmp_path: Path) -> Path:
     """Anonymous sessions 400 and 10 days old, a customer's sessions 1,200 and 500 days old, location visits
-    400 and 10 days old and a loyalty-scan visit 400 days old; loaded through the loaders."""
+    400 and 10 days old and a loyalty-scan visit 400 days old, replies 1,200 and 10 days old (loaded through
+    the loaders); notes 1,200 and 10 days old (written as the API writes them, backdated)."""
     folder = tmp_path / "drop"
     folder.mkdir()
     _write(folder, "stores", [{"storeId": "S1", "name": "High Street", "latitude": 51.5, "longitude": -0.1}])
@@ -66,8 +67,16 @@ def drop(graph, tmp_path: Path) -> Path:
         {"visitId": "V-OLD", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(400), "source": "location_ping"},
         {"visitId": "V-NEW", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(10), "source": "location_ping"},
         {"visitId": "V-SCAN", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(400), "source": "loyalty_scan"}])
+    _write(folder, "messages", [{"messageId": m, "customerId": "C1", "channel": "email", "sentAt": _ago(days)}
+                                for m, days in (("M-OLD", 1200), ("M-NEW", 10))])
+    _write(folder, "responses", [{"messageId": m, "customerId": "C1", "type": "replied", "at": _ago(days),
+                                  "text": f"reply {m}"} for m, days in (("M-OLD", 1200), ("M-NEW", 10))])
     report = load_drop(folder, LoadOptions(report_dir=tmp_path / "run", progress=False))
     assert report["totals"]["rejected"] == 0, report
+    run_query("""UNWIND $notes AS note MATCH (c:Customer {customerId: 'C1'})
+                 CREATE (c)-[:HAS_NOTE]->(:Note {noteId: note.id, text: 'prefers size 38', author: 'test',
+                                                createdAt: datetime(note.at)})""",
+              {"notes": [{"id": "N-OLD", "at": _ago(1200)}, {"id": "N-NEW", "at": _ago(10)}]})
     return folder
 
 
@@ -97,11 +106,11 @@ def test_past_their_period_sessions_and_location_visits_are_de_identified(drop: 
     assert {"cookie:CK-OLD", "cookie:CK-K-OLD", "cookie:CK-NEW"} <= before_identities
 
     counted = apply_retention(RetentionPolicy(), now=NOW, dry_run=True)
-    assert (counted["anonymousSessions"], counted["customerSessions"], counted["visits"]) == (1, 1, 1)
+    assert [counted[k] for k in ("anonymousSessions", "customerSessions", "visits", "replies", "notes")] == [1] * 5
     assert _session_state()["A-OLD"]["device"] == "mobile"  # a dry run changes nothing
 
     done = apply_retention(RetentionPolicy(), now=NOW, actor="test")
-    assert (done["anonymousSessions"], done["customerSessions"], done["visits"]) == (1, 1, 1)
+    assert [done[k] for k in ("anonymousSessions", "customerSessions", "visits", "replies", "notes")] == [1] * 5
     state = _session_state()
     for gone in ("A-OLD", "K-OLD"):  # past the period: nothing identifies anyone, the product facts stay
         assert state[gone]["device"] is None and state[gone]["identities"] == [] and not state[gone]["owned"]
@@ -121,13 +130,19 @@ def test_past_their_period_sessions_and_location_visits_are_de_identified(drop: 
     assert _visits() == {"location_ping@400": None, "location_ping@10": "C1", "loyalty_scan@400": "C1"}
     assert run_query("MATCH (v:Visit) WHERE v.visitId IN ['V-OLD'] RETURN count(v) AS n", write=False)[0]["n"] == 0
 
+    # what people wrote: the old reply keeps its type and time without its text, the old note is gone
+    replies = run_query("MATCH (:Customer)-[r:RESPONDED]->(m:Message) RETURN m.messageId AS m, r.type AS type, "
+                        "r.text AS text ORDER BY m", write=False)
+    assert [tuple(r.values()) for r in replies] == [("M-NEW", "replied", "reply M-NEW"), ("M-OLD", "replied", None)]
+    assert [r["id"] for r in run_query("MATCH (n:Note) RETURN n.noteId AS id", write=False)] == ["N-NEW"]
+
     entries = run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a.actor AS actor, a.subject AS subject, "
                         "a.detail AS detail", write=False)
     assert [(e["actor"], e["subject"]) for e in entries] == [("test", None)]
-    assert "anonymousSessions=1 customerSessions=1 identities=1 visits=1" in entries[0]["detail"]
+    assert "anonymousSessions=1 customerSessions=1 identities=1 visits=1 replies=1 notes=1" in entries[0]["detail"]
 
     again = apply_retention(RetentionPolicy(), now=NOW, actor="test")
-    assert (again["anonymousSessions"], again["customerSessions"], again["identities"], again["visits"]) == (0, 0, 0, 0)
+    assert not any(again[k] for k in COUNTED)
     assert len(run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a", write=False)) == 1
 
 
@@ -140,9 +155,9 @@ def test_a_reload_brings_identifiers_back_until_the_next_run(drop: Path, tmp_pat
 
 
 def test_keep_leaves_a_kind_alone(drop: Path) -> None:
-    done = apply_retention(RetentionPolicy(anonymous_browsing=None, customer_browsing=None, location_visits=None),
-                           now=NOW)
-    assert (done["anonymousSessions"], done["customerSessions"], done["identities"], done["visits"]) == (0, 0, 0, 0)
+    done = apply_retention(RetentionPolicy(anonymous_browsing=None, customer_browsing=None, location_visits=None,
+                                           free_text=None), now=NOW)
+    assert not any(done[k] for k in COUNTED)
     assert _session_state()["A-OLD"]["device"] == "mobile"
     # a shorter period reaches the customer's session of 500 days too
     assert apply_retention(RetentionPolicy(customer_browsing=365), now=NOW)["customerSessions"] == 2
@@ -166,12 +181,12 @@ def test_the_command_reads_the_setting_and_counts_from_another_day(drop: Path,
 
     from customer_graph.cli import cli
 
-    monkeypatch.setenv("CUSTOMER_GRAPH_RETENTION", "customer_browsing=keep")
+    monkeypatch.setenv("CUSTOMER_GRAPH_RETENTION", "customer_browsing=keep,free_text=keep")
     day = (NOW + timedelta(days=30)).strftime("%Y-%m-%d")  # a month on, the 10-day-old visit is still within 395
     result = CliRunner().invoke(cli, ["privacy", "retention", "--dry-run", "--as-of", day])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    assert printed["policy"] == "anonymous_browsing=395,customer_browsing=keep,location_visits=395"
+    assert printed["policy"] == "anonymous_browsing=395,customer_browsing=keep,location_visits=395,free_text=keep"
     assert printed["now"].startswith(day) and printed["cutoffs"]["customer_browsing"] is None
-    assert (printed["anonymousSessions"], printed["customerSessions"], printed["visits"]) == (1, 0, 1)
+    assert [printed[k] for k in COUNTED] == [1, 0, None, 1, 0, 0]
     assert _session_state()["A-OLD"]["device"] == "mobile"

@@ -16,13 +16,15 @@ customer_browsing   the same for a customer's session, which also loses ``HAD_SE
 location_visits     a store visit found from the phone's location (``source`` =              395
                     ``location_ping``) loses ``MADE_VISIT`` and gets a new random id, as in
                     erasure: the store keeps an anonymous visit, the customer has none
+free_text           what people wrote: a reply's text (``RESPONDED.text``; the response,     1095
+                    its type and time stay) and an associate's note (``Note``, deleted)
 ==================  =====================================================================  =======
 
 Kept in every case: the sessions and their product events as anonymous facts (product affinities,
 trends and store footfall stay as they were), orders (commercial records), identifiers that identify a
 customer. 395 days is 13 months, the lifetime the French CNIL accepts for trackers; 1,095 days (3
 years) is its usual period for customer marketing data. Set them with your DPO:
-``CUSTOMER_GRAPH_RETENTION="anonymous_browsing=395,customer_browsing=1095,location_visits=395"``.
+``CUSTOMER_GRAPH_RETENTION="anonymous_browsing=395,customer_browsing=1095,location_visits=395,free_text=1095"``.
 
 :func:`apply_retention` runs it (``customer-graph privacy retention``; run it after each nightly load,
 since a reload of old rows brings their identifiers back until the next run), in transactions of
@@ -30,8 +32,8 @@ since a reload of old rows brings their identifiers back until the next run), in
 something personal is selected, so a second run finds nothing.
 
 >>> policy = retention_policy({"CUSTOMER_GRAPH_RETENTION": "anonymous_browsing=30, location_visits=keep"})
->>> policy.anonymous_browsing, policy.customer_browsing, policy.location_visits
-(30, 1095, None)
+>>> policy.anonymous_browsing, policy.customer_browsing, policy.location_visits, policy.free_text
+(30, 1095, None, 1095)
 >>> policy.cutoffs(datetime(2026, 12, 4, tzinfo=UTC))["anonymous_browsing"].isoformat()
 '2026-11-04T00:00:00+00:00'
 """
@@ -107,6 +109,22 @@ RETURN count(v) AS visits
 
 COUNT_VISITS = PAST_VISITS + "RETURN count(v) AS visits"
 
+#: Replies and notes past the cut-off that still hold their text.
+PAST_REPLIES = """
+MATCH (:Customer)-[r:RESPONDED]->(:Message) WHERE r.at < $freeTextCutoff AND r.text IS NOT NULL
+"""
+CLEAR_REPLIES = PAST_REPLIES + """
+CALL (r) { SET r.text = null } IN TRANSACTIONS OF $batch ROWS
+RETURN count(r) AS replies
+"""
+COUNT_REPLIES = PAST_REPLIES + "RETURN count(r) AS replies"
+PAST_NOTES = "MATCH (n:Note) WHERE n.createdAt < $freeTextCutoff\n"
+DELETE_NOTES = PAST_NOTES + "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $batch ROWS RETURN count(n) AS notes"
+COUNT_NOTES = PAST_NOTES + "RETURN count(n) AS notes"
+
+#: The counts a run reports, in the order of its audit entry.
+COUNTED = ("anonymousSessions", "customerSessions", "identities", "visits", "replies", "notes")
+
 
 @dataclass(frozen=True)
 class RetentionPolicy:
@@ -115,6 +133,7 @@ class RetentionPolicy:
     anonymous_browsing: int | None = 395
     customer_browsing: int | None = 1095
     location_visits: int | None = 395
+    free_text: int | None = 1095
 
     def cutoffs(self, now: datetime) -> dict[str, datetime | None]:
         """The cut-off of each kind at ``now``: data from before it is past its period."""
@@ -150,33 +169,32 @@ def _parameters(policy: RetentionPolicy, now: datetime) -> dict[str, Any]:
     session_cuts = [c for c in (cut["anonymous_browsing"], cut["customer_browsing"]) if c is not None]
     return {"anonymousCutoff": cut["anonymous_browsing"], "customerCutoff": cut["customer_browsing"],
             "latestSessionCutoff": max(session_cuts) if session_cuts else None,
-            "visitCutoff": cut["location_visits"], "batch": BATCH}
+            "visitCutoff": cut["location_visits"], "freeTextCutoff": cut["free_text"], "batch": BATCH}
 
 
 def apply_retention(policy: RetentionPolicy | None = None, *, now: datetime | None = None, dry_run: bool = False,
                     actor: str = "retention") -> dict[str, Any]:
     """De-identify what is past its period (see the module docstring); with ``dry_run`` only count it.
 
-    Returns the policy, the cut-offs and the counts: ``anonymousSessions``, ``customerSessions``,
-    ``identities`` (deleted; ``None`` in a dry run) and ``visits``. A run that changed something records an
+    Returns the policy, the cut-offs and the counts (:data:`COUNTED`): ``anonymousSessions``,
+    ``customerSessions``, ``identities`` (deleted; ``None`` in a dry run), ``visits``, ``replies``, ``notes``. A run that changed something records an
     ``audit`` entry (action ``retention``, no subject, the counts as detail)."""
     policy = policy or retention_policy()
     now = now or datetime.now(UTC)
     params = _parameters(policy, now)
-    counts: dict[str, Any] = {"anonymousSessions": 0, "customerSessions": 0, "identities": 0, "visits": 0}
+    counts: dict[str, Any] = dict.fromkeys(COUNTED, 0)
+    steps = ((params["latestSessionCutoff"], COUNT_SESSIONS, DEIDENTIFY_SESSIONS),
+             (params["visitCutoff"], COUNT_VISITS, DETACH_VISITS),
+             (params["freeTextCutoff"], COUNT_REPLIES, CLEAR_REPLIES),
+             (params["freeTextCutoff"], COUNT_NOTES, DELETE_NOTES))
     with session() as s:  # CALL ... IN TRANSACTIONS needs an implicit transaction; no time limit on the outer one
-        def run(query: str) -> dict[str, Any]:
-            return dict(s.run(neo4j.Query(query, timeout=0), params).single(strict=True))
-
-        if params["latestSessionCutoff"] is not None:
-            counts.update(run(COUNT_SESSIONS if dry_run else DEIDENTIFY_SESSIONS))
-        if params["visitCutoff"] is not None:
-            counts.update(run(COUNT_VISITS if dry_run else DETACH_VISITS))
+        for cutoff, count, change in steps:
+            if cutoff is not None:
+                counts.update(s.run(neo4j.Query(count if dry_run else change, timeout=0), params).single(strict=True))
     counts["identities"] = None if dry_run else counts["identities"] or 0
     result = {"policy": policy.describe(), "now": now.isoformat(), "dryRun": dry_run,
               "cutoffs": {k: v.isoformat() if v else None for k, v in policy.cutoffs(now).items()}, **counts}
-    if not dry_run and any(counts[k] for k in ("anonymousSessions", "customerSessions", "identities", "visits")):
-        detail = " ".join(f"{k}={counts[k]}" for k in ("anonymousSessions", "customerSessions", "identities",
-                                                        "visits")) + f" policy={policy.describe()}"
+    if not dry_run and any(counts.values()):
+        detail = " ".join(f"{k}={counts[k]}" for k in COUNTED) + f" policy={policy.describe()}"
         run_query(audit.RECORD_ENTRIES, {"entries": [audit.audit_entry(actor, "retention", None, detail, at=now)]})
     return result
