@@ -31,7 +31,9 @@ def test_docker_compose_is_production_safe() -> None:
     assert [str(p).split("#")[0].strip() for p in neo4j["ports"]] == ["127.0.0.1:7474:7474", "127.0.0.1:7687:7687"]
     # no default secret anywhere: compose refuses to start without each of them (${NAME:?message})
     references = dict(re.findall(r"\$\{(\w+)(:?[-?][^}]*)?\}", text))
-    assert {name for name, rest in references.items() if not rest.startswith(":?")} == {"NEO4J_TRANSACTION_TIMEOUT"}
+    # (settings that are not secrets may have defaults: the timeout, the retention periods)
+    assert {name for name, rest in references.items() if not rest.startswith(":?")} == {
+        "NEO4J_TRANSACTION_TIMEOUT", "CUSTOMER_GRAPH_RETENTION"}
     assert {"NEO4J_PASSWORD", "CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_PRIVACY_KEY"} <= set(references)
     assert neo4j["environment"]["NEO4J_AUTH"].startswith("neo4j/${NEO4J_PASSWORD:?")
     assert "customer-graph}" not in text  # the old development password default
@@ -42,6 +44,7 @@ def test_docker_compose_is_production_safe() -> None:
     for service in (api, loader):
         assert service["environment"]["NEO4J_PASSWORD"].startswith("${NEO4J_PASSWORD:?")
         assert service["environment"]["CUSTOMER_GRAPH_PRIVACY_KEY"].startswith("${CUSTOMER_GRAPH_PRIVACY_KEY:?")
+        assert service["environment"]["CUSTOMER_GRAPH_RETENTION"] == "${CUSTOMER_GRAPH_RETENTION:-}"
     dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
     assert "ENV CUSTOMER_GRAPH_ENV=production" in dockerfile
     assert dockerfile.index("ENV CUSTOMER_GRAPH_ENV=production") < dockerfile.index(next(
