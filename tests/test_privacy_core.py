@@ -34,6 +34,7 @@ CREATE (s1)-[:CONTAINS {at: datetime()}]->(e1:Event {eventId: 'e1', type: 'searc
 CREATE (e1)-[:SEARCHED {at: datetime()}]->(:SearchQuery {text: 'ann lee wedding'})
 CREATE (s1)-[:CONTAINS {at: datetime()}]->(e2:Event {eventId: 'e2', type: 'product_view', at: datetime(), page: '/p/P1?ref=mail#top'})
 CREATE (e2)-[:ABOUT_PRODUCT {at: datetime()}]->(p1)
+CREATE (s1)-[:CONTAINS {at: datetime()}]->(:Event {eventId: 'e3', type: 'custom', name: 'Newsletter Signup', at: datetime(), properties: '{"email": "ann@example.com"}'})
 CREATE (ann)-[:PLACED {at: datetime()}]->(o:Order {orderId: 'O1', placedAt: datetime(), total: 3.0})-[:INCLUDES {line: 1, quantity: 1, unitPrice: 3.0}]->(p1)
 CREATE (ann)-[:MADE_VISIT {at: datetime()}]->(:Visit {visitId: 'ping:ann:S1:20260101', arrivedAt: datetime()})-[:TO_STORE]->(st)
 CREATE (ann)-[:HAS_CONSENT]->(:Consent {consentId: 'ann|email|marketing', channel: 'email', purpose: 'marketing', granted: true, updatedAt: datetime()})
@@ -64,7 +65,7 @@ def test_erasure_removes_the_person_keeps_anonymous_facts_and_lasts(graph, tmp_p
                COUNT { (:SearchQuery) } AS searches, COUNT { ()-[:IDENTIFIED_BY]->() } AS sessionLinks,
                COUNT { ()-[:SIMILAR_TO]->() } AS similar, COUNT { ()-[:RESPONDED]->() } AS responses,
                COUNT { (:Consent) } AS consents,
-               COLLECT { MATCH (e:Event) RETURN [e.eventId, e.query, e.page] } AS events,
+               COLLECT { MATCH (e:Event) RETURN [e.eventId, e.query, e.page, e.properties] } AS events,
                COLLECT { MATCH (s:Session) RETURN s.device } AS devices,
                COLLECT { MATCH (v:Visit) RETURN v.visitId } AS visits
     """)[0]
@@ -72,7 +73,9 @@ def test_erasure_removes_the_person_keeps_anonymous_facts_and_lasts(graph, tmp_p
     assert left["lines"] == 1 and left["placed"] == 0  # the order stays, detached from any person
     assert left["searches"] == 0 and left["sessionLinks"] == 0 and left["similar"] == 0
     assert left["responses"] == 0 and left["consents"] == 0
-    assert sorted(left["events"]) == [["e1", None, "/search"], ["e2", None, "/p/P1"]]
+    # a custom event keeps its name, not what the tracking call sent with it (free data)
+    assert sorted(left["events"]) == [["e1", None, "/search", None], ["e2", None, "/p/P1", None],
+                                      ["e3", None, None, None]]
     assert left["devices"] == [None]
     assert len(left["visits"]) == 1 and "ann" not in left["visits"][0]
 
@@ -103,7 +106,10 @@ def test_subject_access_document_holds_everything_and_names_no_one_else(graph) -
     assert sorted(i["value"] for i in doc["identities"]) == ["c-ann", "e-ann"]
     assert doc["consents"][0]["purpose"] == "marketing"
     assert doc["orders"][0]["lines"][0]["sku"] == "P1"
-    assert {e["eventId"] for e in doc["sessions"][0]["events"]} == {"e1", "e2"}
+    events = {e["eventId"]: e for e in doc["sessions"][0]["events"]}
+    assert set(events) == {"e1", "e2", "e3"}
+    # a custom event with what the tracking call sent: personal data the person has a right to see
+    assert (events["e3"]["name"], events["e3"]["properties"]) == ("Newsletter Signup", '{"email": "ann@example.com"}')
     assert doc["messages"][0]["responses"][0]["text"] == "call me on 0113 555"
     assert doc["algorithmResults"]["churnRisk"] == 0.4
     assert doc["algorithmResults"]["recommendations"][0]["sku"] == "P2"

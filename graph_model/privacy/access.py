@@ -32,7 +32,7 @@ RETURN c {.*, homeLocation: null} AS profile,
                                                   quantity: l.quantity, unitPrice: l.unitPrice}]}][..$max]
          AS orders,
        [(c)-[:HAD_SESSION]->(s:Session) | s {.sessionId, .channel, .startedAt, .endedAt, .device,
-          events: [(s)-[:CONTAINS]->(e:Event) | e {.eventId, .type, .at, .page, .query, .quantity,
+          events: [(s)-[:CONTAINS]->(e:Event) | e {.eventId, .type, .at, .page, .query, .quantity, .name, .properties,
                    product: head([(e)-[:ABOUT_PRODUCT]->(p:Product) | p.sku])}][..$max]}][..$max] AS sessions,
        [(c)-[:MADE_VISIT]->(v:Visit) | v {.visitId, .arrivedAt, .dwellMinutes, .source, .zones,
           store: head([(v)-[:TO_STORE]->(s:Store) | s.storeId])}][..$max] AS visits,

@@ -7,7 +7,7 @@ What erasing a customer does (``docs/privacy.md`` has the reader's version):
   retention properties; the identities that belong only to this person (those that identify them, and
   anonymous ones seen on no one else's session) with their ``LINKED_TO``; on the person's sessions the
   device, the ``IDENTIFIED_BY`` links, the events' search text (and ``SEARCHED``; a search text nobody
-  else typed goes too) and the query strings of page URLs; the associates' notes about them (``Note``);
+  else typed goes too), custom events' properties and the query strings of page URLs; the associates' notes about them (``Note``);
 * **keeps**, detached from any person, the anonymous facts: orders and their lines (product-level
   counts, affinities and trends stay as they were), sessions and their product events, store visits
   (with a new random id), messages sent;
@@ -74,7 +74,7 @@ CALL (s) {
   }
   CALL (s) {
     MATCH (s)-[:CONTAINS]->(e:Event)
-    SET e.query = null,
+    SET e.query = null, e.properties = null,
         e.page = CASE WHEN e.page IS NULL THEN null ELSE split(split(e.page, '?')[0], '#')[0] END
     WITH e
     MATCH (e)-[x:SEARCHED]->(q:SearchQuery)
@@ -86,7 +86,8 @@ CALL (s) {
 }
 """
 """De-identify the session ``s`` in scope (a fragment: erasure and :mod:`graph_model.privacy.retention`): no
-device, no ``IDENTIFIED_BY``, no search text (a search text nobody else typed goes), no URL query strings."""
+device, no ``IDENTIFIED_BY``, no search text (a search text nobody else typed goes), no custom event's
+properties (free data from a tracking call; the event and its name stay), no URL query strings."""
 
 SCRUB_SESSIONS = """
 UNWIND $sessionIds AS sessionId

@@ -8,7 +8,8 @@ kind                what happens once the period is over                        
 anonymous_browsing  a session no customer owns (no ``HAD_SESSION``) started before the       395
                     cut-off is de-identified like an erased person's (:data:`~graph_model.
                     privacy.erasure.SCRUB_SESSION`: its device, its ``IDENTIFIED_BY``, its
-                    events' search text and ``SEARCHED``, the query strings of its pages);
+                    events' search text and ``SEARCHED``, custom events' properties, the
+                    query strings of its pages);
                     an identifier then left on no session and identifying no one (a cookie,
                     a device id) is deleted with its ``LINKED_TO``
 customer_browsing   the same for a customer's session, which also loses ``HAD_SESSION``: the   1095
@@ -63,8 +64,8 @@ MATCH (s:Session) WHERE s.startedAt < $latestSessionCutoff
 WITH s, EXISTS { (:Customer)-[:HAD_SESSION]->(s) } AS owned
 WITH s, owned WHERE s.startedAt < CASE WHEN owned THEN $customerCutoff ELSE $anonymousCutoff END
   AND (owned OR s.device IS NOT NULL OR EXISTS { (s)-[:IDENTIFIED_BY]->(:Identity) }
-       OR EXISTS { (s)-[:CONTAINS]->(e:Event)
-                   WHERE e.query IS NOT NULL OR e.page CONTAINS '?' OR e.page CONTAINS '#' })
+       OR EXISTS { (s)-[:CONTAINS]->(e:Event) WHERE e.query IS NOT NULL OR e.properties IS NOT NULL
+                                                   OR e.page CONTAINS '?' OR e.page CONTAINS '#' })
 """
 
 DEIDENTIFY_SESSIONS = PAST_SESSIONS + """
