@@ -74,10 +74,17 @@ def load_options(command: click.Command) -> click.Command:
     return command
 
 
-def _finish(data: dict) -> None:
+def _finish(data: dict, *, wrote_graph: bool = True) -> None:
+    """Print the run's summary; when ``CUSTOMER_GRAPH_RETENTION`` is set, end with a retention run, so a load of
+    old rows never leaves what identifies a person past its period (docs/privacy.md); exit 3 on too many rejects."""
+    from graph_model.privacy.retention import COUNTED, apply_retention, retention_configured
     from loaders.report import summary_text
 
     click.echo(summary_text(data))
+    if wrote_graph and retention_configured():
+        done = apply_retention(actor="loader")
+        click.echo("retention (" + done["policy"] + "): " + ", ".join(
+            f"{k} {v:,}" for k, v in done.items() if k in COUNTED))
     if not data["ok"]:
         raise SystemExit(3)
 
@@ -106,7 +113,7 @@ def load(path: Path, entity: str | None, **kwargs: object) -> None:
     _prepare(kwargs["bulk"] or kwargs["bulk_csv_only"])
     options = _options(**kwargs)  # type: ignore[arg-type]
     data = load_file(path, entity, options) if path.is_file() else load_drop(path, options)  # type: ignore[arg-type]
-    _finish(data)
+    _finish(data, wrote_graph=kwargs["bulk_csv_only"] is None)
 
 
 @click.command("load-online-retail")
@@ -133,7 +140,7 @@ def load_online_retail(csv_path: Path | None, by_day: bool, limit_days: int | No
             then.append(Path(folder))
         data = run(csv_path, by_day=by_day, limit_days=limit_days, options=_options(**kwargs),  # type: ignore[arg-type]
                    then=then)
-    _finish(data)
+    _finish(data, wrote_graph=kwargs["bulk_csv_only"] is None)
 
 
 @click.command("load-demo-channels")

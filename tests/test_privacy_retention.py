@@ -194,3 +194,23 @@ def test_the_command_reads_the_setting_and_counts_from_another_day(drop: Path,
     assert printed["now"].startswith(day) and printed["cutoffs"]["customer_browsing"] is None
     assert [printed[k] for k in COUNTED] == [1, 0, None, 1, 0, 0]
     assert _session_state()["A-OLD"]["device"] == "mobile"
+
+
+def test_with_the_setting_a_load_ends_with_a_retention_run(graph, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load of old rows does not leave their identifiers in the graph until the next scheduled run."""
+    from click.testing import CliRunner
+
+    from customer_graph.cli import cli
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    _write(folder, "sessions", [_session("A-OLD", 400, cookie="CK-OLD"), _session("A-NEW", 10, cookie="CK-NEW")])
+    monkeypatch.setenv("CUSTOMER_GRAPH_RETENTION", "anonymous_browsing=395")
+    result = CliRunner().invoke(cli, ["load", str(folder), "--report-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "retention (anonymous_browsing=395,customer_browsing=1095,location_visits=395,free_text=1095): " \
+           "anonymousSessions 1, customerSessions 0, identities 1," in result.output
+    assert _identity_keys() == {"cookie:CK-NEW"}
+    assert run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a.actor AS actor", write=False) == [
+        {"actor": "loader"}]

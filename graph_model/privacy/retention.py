@@ -27,9 +27,9 @@ customer. 395 days is 13 months, the lifetime the French CNIL accepts for tracke
 years) is its usual period for customer marketing data. Set them with your DPO:
 ``CUSTOMER_GRAPH_RETENTION="anonymous_browsing=395,customer_browsing=1095,location_visits=395,free_text=1095"``.
 
-:func:`apply_retention` runs it (``customer-graph privacy retention``; run it after each nightly load,
-since a reload of old rows brings their identifiers back until the next run), in transactions of
-:data:`BATCH` sessions or visits, and records one audit entry with the counts. Only what still holds
+:func:`apply_retention` runs it (``customer-graph privacy retention``; with ``CUSTOMER_GRAPH_RETENTION`` set,
+every load command also ends with it, since a load of old rows would bring their identifiers back), in
+transactions of :data:`BATCH` rows, and records one audit entry with the counts. Only what still holds
 something personal is selected, so a second run finds nothing.
 
 >>> policy = retention_policy({"CUSTOMER_GRAPH_RETENTION": "anonymous_browsing=30, location_visits=keep"})
@@ -163,6 +163,11 @@ def retention_policy(env: Mapping[str, str] | None = None) -> RetentionPolicy:
         else:
             raise ConfigurationError(f"{ENV}: {name} must be a number of days (> 0) or 'keep', not {value!r}")
     return RetentionPolicy(**values)
+
+
+def retention_configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``CUSTOMER_GRAPH_RETENTION`` is set: then every load command ends with a retention run."""
+    return bool((os.environ if env is None else env).get(ENV, "").strip())
 
 
 def _parameters(policy: RetentionPolicy, now: datetime) -> dict[str, Any]:
