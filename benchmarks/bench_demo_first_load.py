@@ -13,8 +13,9 @@ same code and rows:
 Both pay one first start; "loading" is the rest. It prints each step, both totals, the loading times and
 their ratio, and checks that both databases hold the same counts per label and relationship type. Then
 each database gets an algorithms run, timed: a graph that was imported must not make the next step
-slower. ``--history-only`` compares the history alone (and skips the algorithms). Each server is stopped
-and its home deleted at the end.
+slower. ``--history-only`` compares the history alone (and skips the algorithms); ``--drop DIR`` compares on
+a nightly drop folder instead (e.g. ``bench_loaders.py``'s 1M-event drop: issue 17's "≥ 4x the transactional
+rate on the same rows"). Each server is stopped and its home deleted at the end.
 
 Run: ``.venv/bin/python benchmarks/bench_demo_first_load.py`` (needs nothing running; uses its own ports).
 """
@@ -62,20 +63,25 @@ def _counts(env: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def bulk_first(home: Path, layer: bool) -> dict[str, Any]:
+def _load(drop: Path | None) -> list[str]:
+    """The load command: the Online Retail history, or a drop folder (``--drop``)."""
+    return ["load", str(drop)] if drop else ["load-online-retail"]
+
+
+def bulk_first(home: Path, layer: bool, drop: Path | None = None) -> dict[str, Any]:
     """The history (and the layer) bulk-imported into a database not created yet; the steps' seconds (bulk.json)."""
     env = _env(home)
-    total = _cli(env, "load-online-retail", "--bulk", *(["--with-demo-channels"] if layer else []),
+    total = _cli(env, *_load(drop), "--bulk", *(["--with-demo-channels"] if layer else []),
                  "--report-dir", str(home / "report"))
     steps = json.loads((home / "report" / "bulk.json").read_text())["seconds"]
     return {"total": total, "start": steps["start"], "steps": steps, "counts": _counts(env), "env": env}
 
 
-def transactional(home: Path, layer: bool) -> dict[str, Any]:
+def transactional(home: Path, layer: bool, drop: Path | None = None) -> dict[str, Any]:
     """The first start, then the history (and the layer) through the transactional writers."""
     env = _env(home)
     start = _cli(env, "db", "start")
-    load = _cli(env, "load-online-retail", "--report-dir", str(home / "report"))
+    load = _cli(env, *_load(drop), "--report-dir", str(home / "report"))
     steps = {"start": start, "history": load}
     if layer:
         steps["channels"] = _cli(env, "load-demo-channels", "--report-dir", str(home / "report-channels"))
@@ -88,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--history-only", action="store_true",
                         help="the history alone (no synthetic layer, no algorithms run)")
+    parser.add_argument("--drop", type=Path, default=None,
+                        help="compare on this nightly drop folder instead of the history (no layer, no algorithms), "
+                             "e.g. bench_loaders.py's 1M-event drop")
     args = parser.parse_args(argv)
+    args.history_only = args.history_only or args.drop is not None
     root = Path(tempfile.mkdtemp(prefix="bench-demo-load-"))
     runs: dict[str, dict[str, Any]] = {}
     try:
         for name, run in (("bulk first", bulk_first), ("transactional", transactional)):
-            runs[name] = run(root / name.replace(" ", "-"), not args.history_only)
+            runs[name] = run(root / name.replace(" ", "-"), not args.history_only, args.drop)
             steps = ", ".join(f"{k} {v:.1f}" for k, v in runs[name]["steps"].items() if k != "total")
             print(f"{name:<14} {runs[name]['total']:6.1f} s in all, loading {runs[name]['total'] - runs[name]['start']:5.1f} s"
                   f" (steps, s: {steps})", flush=True)
