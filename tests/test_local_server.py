@@ -23,6 +23,7 @@ from graph_model import connection, run_query
 from graph_model.database import clear_graph, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server import LocalServer
+from graph_model.local_server import server as server_module
 from graph_model.local_server.distribution import Distribution
 from graph_model.local_server.server import free_port
 from graph_model.settings import Settings, load_settings
@@ -115,7 +116,10 @@ def test_the_running_server_has_the_configured_transaction_timeout(server: Local
     clear_graph()
 
 
-def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path) -> None:
+def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the start waits PORT_RELEASE_SECONDS (10 s) for the port before it gives up; the same wait, shorter
+    monkeypatch.setattr(server_module, "PORT_RELEASE_SECONDS", 0.5)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
