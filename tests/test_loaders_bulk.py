@@ -4,7 +4,7 @@ Each test loads the same rows both ways into the session's real Neo4j (emptied i
 drop's bulk load goes into a new local database instead, imported before its first start): counts per label
 and relationship type and the property checksum must be equal (audit entries' ids and times differ on every
 run and are left out), and so must report.json's counts and reasons. The transactional load of the Online
-Retail slice with the example drop (``then``) is made once for the module (:func:`transactional`).
+Retail slice with the example drop (``then``) is made once (:func:`transactional`).
 """
 
 from __future__ import annotations
@@ -92,10 +92,12 @@ class Transactional:
     one_after_the_other: tuple[Counter[str], Counter[str], list[str]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def transactional(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Transactional:
     """:func:`_retail_slice_then_drop` loaded transactionally, and the same history and drop loaded one after the
-    other; made once for the module (the session's database is emptied before each load, and by each test)."""
+    other; made once (the session's database is emptied before each load, and by each test). Session-scoped:
+    the then= test makes it in its place in the module, and the restart test, which runs last (conftest), reads
+    it there."""
     runs = tmp_path_factory.mktemp("transactional")
     connection.configure(neo4j_settings)
     clear_graph()
@@ -119,6 +121,7 @@ def test_example_drop_same_graph_both_ways_into_a_database_not_created_yet(graph
     _assert_same(_bulk_into_a_new_database(graph, tmp_path, load), transactional)
 
 
+@pytest.mark.restarts_server
 def test_online_retail_slice_and_drop_same_graph_both_ways_with_a_restart(graph: Settings, transactional: Transactional,
                                                                           tmp_path: Path) -> None:
     """Into the session's server, emptied after the transactional load: stopped, imported into, started again."""

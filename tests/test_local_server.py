@@ -67,6 +67,7 @@ def test_status_command_reports_pid_ports_versions_and_folders(server: LocalServ
     assert "APOC:         5.26.19" in out and "GDS:          2.13.9" in out
 
 
+@pytest.mark.restarts_server
 def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
     run_query("CREATE (:Customer {customerId: 'survivor-1'})")
     assert server.stop()
@@ -76,6 +77,7 @@ def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
     assert run_query("MATCH (c:Customer {customerId: 'survivor-1'}) RETURN count(c) AS n")[0]["n"] == 1
 
 
+@pytest.mark.restarts_server
 def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServer) -> None:
     run_query("UNWIND range(1, 500) AS i CREATE (:Customer {customerId: 'killed-' + i})")
     pid = server.running_pid()
