@@ -1,15 +1,17 @@
 """The bulk first load (neo4j-admin import) gives the same graph and the same report as the transactional loaders.
 
-Each test loads the same rows both ways, one after the other into the session's real Neo4j (emptied in
-between; the example drop's bulk load goes into a new local database instead, imported before its first
-start): counts per label and relationship type and the property checksum must be equal (audit entries' ids
-and times differ on every run and are left out), and so must report.json's counts and reasons.
+Each test loads the same rows both ways into the session's real Neo4j (emptied in between; the example
+drop's bulk load goes into a new local database instead, imported before its first start): counts per label
+and relationship type and the property checksum must be equal (audit entries' ids and times differ on every
+run and are left out), and so must report.json's counts and reasons. The transactional load of the Online
+Retail slice with the example drop (``then``) is made once (:func:`transactional`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,70 +35,106 @@ def _counts(report: dict[str, Any]) -> dict[str, Any]:
             for name, stats in report["entities"].items()}
 
 
-def _bulk_into_a_new_database(graph: Settings, tmp_path: Path, load: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Loaded:
+    """A load's graph (:func:`graph_lines`), its report and its run folder."""
+
+    lines: tuple[Counter[str], Counter[str], list[str]]
+    report: dict[str, Any]
+    folder: Path
+
+
+def _bulk_into_a_new_database(graph: Settings, tmp_path: Path, load: Any) -> Loaded:
     """``load`` in bulk into a local database not created yet (``customer-graph up`` on a new home): nothing to
     stop and nothing to ask the server; then the same checks run on the new server, which is stopped afterwards."""
     new = replace(graph, home=tmp_path / "home", bolt_port=free_port(), http_port=free_port(), heap="1g",
                   pagecache="256m")
     assert database_not_created(new)
     connection.configure(new)
-    report = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
-    steps = json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
-    assert "stop" not in steps and {"import", "start", "schema"} <= set(steps)
-    assert local_server(new).running_pid() is not None and not database_not_created(new)
-    assert run_query("MATCH (k:PrivacyKey) RETURN count(k) AS n")[0]["n"] == 1
-    return report
-
-
-def _both_ways(graph: Settings, load: Any, tmp_path: Path, *, new_database: bool = False) -> None:
-    if run_query("MATCH (n) RETURN count(n) AS n")[0]["n"]:
-        clear_graph()
-    transactional = load(LoadOptions(report_dir=tmp_path / "tx", progress=False))
-    nodes, rels, lines = graph_lines()
     try:
-        if new_database:
-            bulk = _bulk_into_a_new_database(graph, tmp_path, load)
-        else:
-            clear_graph()
-            bulk = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
-            assert "stop" in json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
-        bulk_nodes, bulk_rels, bulk_lines = graph_lines()
+        report = load(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
+        steps = json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
+        assert "stop" not in steps and {"import", "start", "schema"} <= set(steps)
+        assert local_server(new).running_pid() is not None and not database_not_created(new)
+        assert run_query("MATCH (k:PrivacyKey) RETURN count(k) AS n")[0]["n"] == 1
+        return Loaded(graph_lines(), report, tmp_path / "bulk")
     finally:
-        if new_database:
-            connection.close_driver()
-            local_server(connection.current_settings()).stop()
-            connection.configure(graph)
+        connection.close_driver()
+        local_server(connection.current_settings()).stop()
+        connection.configure(graph)
+
+
+def _assert_same(bulk: Loaded, transactional: Loaded) -> None:
+    nodes, rels, lines = transactional.lines
+    bulk_nodes, bulk_rels, bulk_lines = bulk.lines
     assert bulk_nodes == nodes
     assert bulk_rels == rels
     missing, extra = sorted(set(lines) - set(bulk_lines)), sorted(set(bulk_lines) - set(lines))
     assert (missing[:5], extra[:5]) == ([], [])
     assert bulk_lines == lines
-    assert _counts(bulk) == _counts(transactional)
-    assert sorted((tmp_path / "bulk" / "rejects.jsonl").read_text().splitlines()) == sorted(
-        (tmp_path / "tx" / "rejects.jsonl").read_text().splitlines())
-    assert (tmp_path / "bulk" / "bulk.json").exists()
+    assert _counts(bulk.report) == _counts(transactional.report)
+    assert sorted((bulk.folder / "rejects.jsonl").read_text().splitlines()) == sorted(
+        (transactional.folder / "rejects.jsonl").read_text().splitlines())
+    assert (bulk.folder / "bulk.json").exists()
+
+
+def _retail_slice_then_drop(options: LoadOptions) -> dict[str, Any]:
+    """12 days of Online Retail (4 of its orders have lines in two 5,000-row batches of the transactional
+    writers), then the example drop in the same run (``then``: how ``up`` bulk-loads the demo's layer with it)."""
+    return load_online_retail(limit_days=12, options=options, then=[DROP])
+
+
+@dataclass(frozen=True)
+class Transactional:
+    """The slice and the drop loaded transactionally in one run (``then``), and one after the other."""
+
+    one_run: Loaded
+    one_after_the_other: tuple[Counter[str], Counter[str], list[str]]
+
+
+@pytest.fixture(scope="session")
+def transactional(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Transactional:
+    """:func:`_retail_slice_then_drop` loaded transactionally, and the same history and drop loaded one after the
+    other; made once (the session's database is emptied before each load, and by each test). Session-scoped:
+    the then= test makes it in its place in the module, and the restart test, which runs last (conftest), reads
+    it there."""
+    runs = tmp_path_factory.mktemp("transactional")
+    connection.configure(neo4j_settings)
+    clear_graph()
+    load_online_retail(limit_days=12, options=LoadOptions(report_dir=runs / "one", progress=False))
+    load_drop(DROP, LoadOptions(report_dir=runs / "two", progress=False))
+    one_after_the_other = graph_lines()
+    clear_graph()
+    report = _retail_slice_then_drop(LoadOptions(report_dir=runs / "tx", progress=False))
+    return Transactional(Loaded(graph_lines(), report, runs / "tx"), one_after_the_other)
 
 
 def test_example_drop_same_graph_both_ways_into_a_database_not_created_yet(graph: Settings, tmp_path: Path) -> None:
     if not graph.uses_local_server:
         pytest.skip("needs the project's local server (the import writes its files)")
-    _both_ways(graph, lambda options: load_drop(DROP, options), tmp_path, new_database=True)
+
+    def load(options: LoadOptions) -> dict[str, Any]:
+        return load_drop(DROP, options)
+
+    report = load(LoadOptions(report_dir=tmp_path / "tx", progress=False))
+    transactional = Loaded(graph_lines(), report, tmp_path / "tx")
+    _assert_same(_bulk_into_a_new_database(graph, tmp_path, load), transactional)
 
 
-def test_online_retail_slice_same_graph_both_ways_with_a_restart(graph: Settings, tmp_path: Path) -> None:
-    _both_ways(graph, lambda options: load_online_retail(limit_days=12, options=options), tmp_path)
+@pytest.mark.restarts_server
+def test_online_retail_slice_and_drop_same_graph_both_ways_with_a_restart(graph: Settings, transactional: Transactional,
+                                                                          tmp_path: Path) -> None:
+    """Into the session's server, emptied after the transactional load: stopped, imported into, started again."""
+    bulk = _retail_slice_then_drop(LoadOptions(report_dir=tmp_path / "bulk", progress=False, bulk=True))
+    assert "stop" in json.loads((tmp_path / "bulk" / "bulk.json").read_text())["seconds"]
+    _assert_same(Loaded(graph_lines(), bulk, tmp_path / "bulk"), transactional.one_run)
 
 
-def test_online_retail_and_drop_folders_load_in_one_run(graph: Settings, tmp_path: Path) -> None:
+def test_online_retail_and_drop_folders_load_in_one_run(transactional: Transactional) -> None:
     """``then``: drop folders loaded by the same loader after the history (how ``up`` bulk-loads the demo's
     layer with it); the same graph as the history and the drop loaded one after the other."""
-    load_online_retail(limit_days=2, options=LoadOptions(report_dir=tmp_path / "one", progress=False))
-    load_drop(DROP, LoadOptions(report_dir=tmp_path / "two", progress=False))
-    expected = graph_lines()
-    clear_graph()
-    report = load_online_retail(limit_days=2, options=LoadOptions(report_dir=tmp_path / "both", progress=False),
-                                then=[DROP])
-    assert graph_lines() == expected
+    assert transactional.one_run.lines == transactional.one_after_the_other
+    report = transactional.one_run.report
     assert report["entities"]["sessions"]["loaded"] > 0 and report["entities"]["orders"]["loaded"] > 0
 
 

@@ -23,6 +23,7 @@ from graph_model import connection, run_query
 from graph_model.database import clear_graph, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server import LocalServer
+from graph_model.local_server import server as server_module
 from graph_model.local_server.distribution import Distribution
 from graph_model.local_server.server import free_port
 from graph_model.settings import Settings, load_settings
@@ -66,6 +67,7 @@ def test_status_command_reports_pid_ports_versions_and_folders(server: LocalServ
     assert "APOC:         5.26.19" in out and "GDS:          2.13.9" in out
 
 
+@pytest.mark.restarts_server
 def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
     run_query("CREATE (:Customer {customerId: 'survivor-1'})")
     assert server.stop()
@@ -75,6 +77,7 @@ def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
     assert run_query("MATCH (c:Customer {customerId: 'survivor-1'}) RETURN count(c) AS n")[0]["n"] == 1
 
 
+@pytest.mark.restarts_server
 def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServer) -> None:
     run_query("UNWIND range(1, 500) AS i CREATE (:Customer {customerId: 'killed-' + i})")
     pid = server.running_pid()
@@ -115,7 +118,10 @@ def test_the_running_server_has_the_configured_transaction_timeout(server: Local
     clear_graph()
 
 
-def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path) -> None:
+def test_a_taken_port_gives_a_clear_message(server: LocalServer, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the start waits PORT_RELEASE_SECONDS (10 s) for the port before it gives up; the same wait, shorter
+    monkeypatch.setattr(server_module, "PORT_RELEASE_SECONDS", 0.5)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()

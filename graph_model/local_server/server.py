@@ -22,6 +22,7 @@ JVM_OPTIONS = (
 )
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 TX_LOG_RETENTION = "1G size"  # transaction logs kept at most (pruned at checkpoints); Community has no online backup
+PORT_RELEASE_SECONDS = 10.0  # how long a start waits for its ports to be released (a server just stopped or killed)
 
 
 @dataclass
@@ -189,7 +190,7 @@ class LocalServer:
         if pid is not None:
             return pid
         for name, port in (("NEO4J_BOLT_PORT", self.bolt_port), ("NEO4J_HTTP_PORT", self.http_port)):
-            if not _wait_for_free_port(port, seconds=10.0):
+            if not _wait_for_free_port(port, seconds=PORT_RELEASE_SECONDS):
                 raise LocalServerError(
                     f"port {port} is taken by another process; stop it or choose another port with {name}=..."
                 )
