@@ -111,7 +111,8 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
                    "will remove (with --dry-run)")
 def retention(dry_run: bool, as_of: Any) -> None:
     """Storage limitation: de-identify browsing, location visits and free text past their periods
-    (CUSTOMER_GRAPH_RETENTION, docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each nightly load."""
+    (CUSTOMER_GRAPH_RETENTION, docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each
+    nightly load."""
     from datetime import UTC
 
     from graph_model.privacy.retention import apply_retention

@@ -83,8 +83,7 @@ def _finish(data: dict, *, wrote_graph: bool = True) -> None:
     click.echo(summary_text(data))
     if wrote_graph and retention_configured():
         done = apply_retention(actor="loader")
-        click.echo("retention (" + done["policy"] + "): " + ", ".join(
-            f"{k} {v:,}" for k, v in done.items() if k in COUNTED))
+        click.echo(f"retention ({done['policy']}): " + ", ".join(f"{k} {done[k]:,}" for k in COUNTED))
     if not data["ok"]:
         raise SystemExit(3)
 

@@ -8,6 +8,7 @@ counted the same by a dry run, record one audit entry, and find nothing the seco
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,10 @@ def drop(graph, tmp_path: Path) -> Path:
     _write(folder, "customers", [{"customerId": "C1", "name": "Ada"}])
     _write(folder, "consents", [{"customerId": "C1", "channel": "app", "purpose": "location", "granted": "true",
                                  "updatedAt": _ago(2000)}])
-    sessions = [_session("A-OLD", 400, cookie="CK-OLD"), _session("A-NEW", 10, cookie="CK-NEW"),
-                _session("K-OLD", 1200, customer="C1", cookie="CK-K-OLD"),
-                _session("K-MID", 500, customer="C1", cookie="CK-K-MID")]
-    _write(folder, "sessions", sessions)
-    _write(folder, "events", [e for s in sessions for e in _events(s["sessionId"], int(
-        (NOW - datetime.fromisoformat(s["startedAt"])).days))])
+    sessions = [("A-OLD", 400, "", "CK-OLD"), ("A-NEW", 10, "", "CK-NEW"),  # id, days old, customer, cookie
+                ("K-OLD", 1200, "C1", "CK-K-OLD"), ("K-MID", 500, "C1", "CK-K-MID")]
+    _write(folder, "sessions", [_session(sid, days, customer=c, cookie=k) for sid, days, c, k in sessions])
+    _write(folder, "events", [e for sid, days, _, _ in sessions for e in _events(sid, days)])
     _write(folder, "visits", [
         {"visitId": "V-OLD", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(400), "source": "location_ping"},
         {"visitId": "V-NEW", "customerId": "C1", "storeId": "S1", "arrivedAt": _ago(10), "source": "location_ping"},
@@ -179,8 +178,6 @@ def test_a_bad_setting_is_refused_with_its_name(setting: str, says: str) -> None
 
 def test_the_command_reads_the_setting_and_counts_from_another_day(drop: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     from click.testing import CliRunner
 
     from customer_graph.cli import cli

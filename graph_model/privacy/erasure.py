@@ -7,7 +7,8 @@ What erasing a customer does (``docs/privacy.md`` has the reader's version):
   retention properties; the identities that belong only to this person (those that identify them, and
   anonymous ones seen on no one else's session) with their ``LINKED_TO``; on the person's sessions the
   device, the ``IDENTIFIED_BY`` links, the events' search text (and ``SEARCHED``; a search text nobody
-  else typed goes too), custom events' properties and the query strings of page URLs; the associates' notes about them (``Note``);
+  else typed goes too), custom events' properties and the query strings of page URLs; the associates'
+  notes about them (``Note``);
 * **keeps**, detached from any person, the anonymous facts: orders and their lines (product-level
   counts, affinities and trends stay as they were), sessions and their product events, store visits
   (with a new random id), messages sent;

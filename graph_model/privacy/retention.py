@@ -90,7 +90,7 @@ RETURN count(CASE WHEN wasOwned THEN 1 END) AS customerSessions, count(CASE WHEN
 
 COUNT_SESSIONS = PAST_SESSIONS + """
 RETURN count(CASE WHEN owned THEN 1 END) AS customerSessions, count(CASE WHEN NOT owned THEN 1 END)
-       AS anonymousSessions, null AS identities
+       AS anonymousSessions
 """
 
 #: Location visits past the cut-off still attached to a customer.
@@ -183,8 +183,9 @@ def apply_retention(policy: RetentionPolicy | None = None, *, now: datetime | No
     """De-identify what is past its period (see the module docstring); with ``dry_run`` only count it.
 
     Returns the policy, the cut-offs and the counts (:data:`COUNTED`): ``anonymousSessions``,
-    ``customerSessions``, ``identities`` (deleted; ``None`` in a dry run), ``visits``, ``replies``, ``notes``. A run that changed something records an
-    ``audit`` entry (action ``retention``, no subject, the counts as detail)."""
+    ``customerSessions``, ``identities`` (deleted; ``None`` in a dry run), ``visits``, ``replies``, ``notes``.
+    A run that changed something records an ``audit`` entry (action ``retention``, no subject, the counts as
+    detail)."""
     policy = policy or retention_policy()
     now = now or datetime.now(UTC)
     params = _parameters(policy, now)
