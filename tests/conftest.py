@@ -22,19 +22,12 @@ import pytest
 
 from graph_model import connection
 from graph_model.database import clear_graph, local_server
-from graph_model.local_server import Distribution, LocalServer
+from graph_model.local_server import LocalServer
 from graph_model.local_server.server import free_port
 from graph_model.schema import apply_schema
 from graph_model.settings import Settings, load_settings
 
 TEST_PASSWORD = "test-password"
-# Added to the neo4j.conf of every local server the tests start. A clean stop of Neo4j 5.26 ends with Netty's
-# graceful shutdown of the Bolt event loops, which waits a quiet period of 5 s twice (boss and worker groups)
-# after the databases have stopped and written their checkpoint: 10 s of every stop, and the suite stops a
-# server five times (the restart tests, the bulk import's restart, the bulk import's new server, the end of the
-# session). Stops stay clean (SIGTERM; transactions closed and checkpoint written before the event loops close).
-TEST_SERVER_CONF = ("internal.dbms.bolt.netty_server_shutdown_quiet_period=0",)
-
 
 def _docker_engine_answers() -> bool:
     if shutil.which("docker") is None:
@@ -55,19 +48,6 @@ def _container_settings(stack: list[object]) -> Settings:
     stack.append(container)
     env = {"NEO4J_URI": container.get_connection_url(), "NEO4J_USER": "neo4j", "NEO4J_PASSWORD": TEST_PASSWORD}
     return load_settings(env)
-
-
-def _test_server_conf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every :class:`LocalServer` started from now on (the session's, and those the tests start: the bulk
-    import's restart and new database) writes :data:`TEST_SERVER_CONF` after the project's configuration."""
-    write_config = LocalServer.write_config
-
-    def write_test_config(self: LocalServer, dist: Distribution) -> Path:
-        conf = write_config(self, dist)
-        conf.write_text(conf.read_text() + "".join(f"{line}\n" for line in TEST_SERVER_CONF))
-        return conf
-
-    monkeypatch.setattr(LocalServer, "write_config", write_test_config)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,7 +71,6 @@ def database_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Da
     """The real Neo4j this test session runs against (schema applied)."""
     stack: list[object] = []
     server: LocalServer | None = None
-    patches = pytest.MonkeyPatch()
     if os.environ.get("NEO4J_URI"):
         settings = load_settings()
     elif _docker_engine_answers():
@@ -102,7 +81,6 @@ def database_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Da
             load_settings({**os.environ, "NEO4J_PASSWORD": TEST_PASSWORD}),
             home=home, bolt_port=free_port(), http_port=free_port(), heap="1g", pagecache="512m",
         )
-        _test_server_conf(patches)
         server = local_server(settings)
         server.start()
         stack.append(server)
@@ -112,7 +90,6 @@ def database_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Da
     connection.close_driver()
     for resource in reversed(stack):
         resource.stop()  # type: ignore[attr-defined]
-    patches.undo()
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,7 @@ def test_the_written_conf_bounds_every_transaction(tmp_path: Path) -> None:
     conf = local_server(settings).write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
     assert "db.transaction.timeout=45s" in conf
     assert "db.tx_log.rotation.retention_policy=1G size" in conf  # not Neo4j's 2 days of logs
+    assert "internal.dbms.bolt.netty_server_shutdown_quiet_period=0" in conf  # a stop does not idle 10 s
     default = LocalServer(home=tmp_path / "other", dist_dir=tmp_path / "dist", password="long-enough")
     assert "db.transaction.timeout=60s" in default.write_config(Distribution(tmp_path / "dist")).read_text().splitlines()
 
