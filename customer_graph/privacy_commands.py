@@ -109,13 +109,56 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="count the periods back from this day (UTC) instead of now, e.g. to see what next month's run "
                    "will remove (with --dry-run)")
-def retention(dry_run: bool, as_of: Any) -> None:
+@click.option("--every", "every", default=None,
+              help="keep running: a run now, then one every DURATION (24h, 1d, 90m) until stopped (SIGTERM, Ctrl-C; "
+                   "a run in progress finishes first); a failed run is retried after a minute")
+def retention(dry_run: bool, as_of: Any, every: str | None) -> None:
     """Storage limitation: de-identify browsing, location visits and free text past their periods
     (CUSTOMER_GRAPH_RETENTION, docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each
-    nightly load."""
+    nightly load, or keep it running with --every 24h (the compose service ``retention`` does)."""
     from datetime import UTC
 
-    from graph_model.privacy.retention import apply_retention
+    from graph_model.privacy.retention import apply_retention, retention_policy
 
     now = as_of.replace(tzinfo=UTC) if as_of is not None else None
-    click.echo(json.dumps(apply_retention(now=now, dry_run=dry_run, actor=_actor()), indent=2))
+    if every is None:
+        click.echo(json.dumps(apply_retention(now=now, dry_run=dry_run, actor=_actor()), indent=2))
+        return
+    if dry_run or as_of is not None:
+        raise click.UsageError("--every runs the retention for real, as of each run's time: "
+                               "not with --dry-run or --as-of")
+    from graph_model.privacy import redaction
+
+    try:
+        seconds = redaction.parse_age(every)
+        if seconds <= 0:
+            raise ValueError(f"an interval longer than 0 s, not {every!r}")
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--every") from error
+    policy = retention_policy()  # a bad setting stops here, before the first run
+    _run_repeatedly(lambda: apply_retention(policy, actor=_actor()), seconds, every)
+
+
+#: how long a failed run of ``--every`` waits before it is tried again (at most the interval itself)
+RETRY_SECONDS = 60.0
+
+
+def _run_repeatedly(job: Any, seconds: float, every: str) -> None:
+    """``job`` now and every ``seconds`` until SIGTERM or Ctrl-C; one JSON line per run, one line per failure."""
+    import signal
+    import threading
+
+    from customer_graph.schedule import run_every
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    retry = min(seconds, RETRY_SECONDS)
+    click.echo(f"retention every {every}; stop with SIGTERM or Ctrl-C", err=True)
+
+    def failed(error: Exception) -> None:
+        click.echo(f"retention failed ({type(error).__name__}): {error}; next try in {retry:.0f} s", err=True)
+
+    runs = run_every(job, every=seconds, retry=retry, stop=stop,
+                     on_result=lambda result: click.echo(json.dumps(result), nl=True), on_error=failed)
+    click.echo(f"retention stopped after {runs} run{'' if runs == 1 else 's'}", err=True)

@@ -21,6 +21,12 @@ def test_docker_compose_runs_neo4j_526_with_apoc_gds_and_the_api() -> None:
         assert services[name]["depends_on"]["neo4j"]["condition"] == "service_healthy"
         assert services[name]["environment"]["NEO4J_URI"] == "bolt://neo4j:7687"
     assert services["loader"]["restart"] == "no"
+    # storage limitation runs on its own, as long as the service does (not only when someone remembers it)
+    retention = services["retention"]
+    assert retention["command"] == ["customer-graph", "privacy", "retention", "--every",
+                                    "${CUSTOMER_GRAPH_RETENTION_EVERY:-24h}"]
+    assert retention["restart"] == "unless-stopped" and retention["stop_grace_period"] == "5m"
+    assert retention["depends_on"]["neo4j"]["condition"] == "service_healthy"
 
 
 def test_docker_compose_is_production_safe() -> None:
@@ -33,7 +39,7 @@ def test_docker_compose_is_production_safe() -> None:
     references = dict(re.findall(r"\$\{(\w+)(:?[-?][^}]*)?\}", text))
     # (settings that are not secrets may have defaults: the timeout, the retention periods)
     assert {name for name, rest in references.items() if not rest.startswith(":?")} == {
-        "NEO4J_TRANSACTION_TIMEOUT", "CUSTOMER_GRAPH_RETENTION"}
+        "NEO4J_TRANSACTION_TIMEOUT", "CUSTOMER_GRAPH_RETENTION", "CUSTOMER_GRAPH_RETENTION_EVERY"}
     assert {"NEO4J_PASSWORD", "CUSTOMER_GRAPH_API_KEYS", "CUSTOMER_GRAPH_PRIVACY_KEY"} <= set(references)
     assert neo4j["environment"]["NEO4J_AUTH"].startswith("neo4j/${NEO4J_PASSWORD:?")
     assert "customer-graph}" not in text  # the old development password default
@@ -41,7 +47,7 @@ def test_docker_compose_is_production_safe() -> None:
     # the API in production mode, refusing to start without keys; one privacy key for loader and API
     assert api["environment"]["CUSTOMER_GRAPH_ENV"] == "production"
     assert api["environment"]["CUSTOMER_GRAPH_API_KEYS"].startswith("${CUSTOMER_GRAPH_API_KEYS:?")
-    for service in (api, loader):
+    for service in (api, loader, services["retention"]):
         assert service["environment"]["NEO4J_PASSWORD"].startswith("${NEO4J_PASSWORD:?")
         assert service["environment"]["CUSTOMER_GRAPH_PRIVACY_KEY"].startswith("${CUSTOMER_GRAPH_PRIVACY_KEY:?")
         assert service["environment"]["CUSTOMER_GRAPH_RETENTION"] == "${CUSTOMER_GRAPH_RETENTION:-}"

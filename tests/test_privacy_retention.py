@@ -211,3 +211,70 @@ def test_with_the_setting_a_load_ends_with_a_retention_run(graph, tmp_path: Path
     assert _identity_keys() == {"cookie:CK-NEW"}
     assert run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a.actor AS actor", write=False) == [
         {"actor": "loader"}]
+
+
+def test_a_run_that_fails_part_way_records_what_its_finished_steps_changed(drop: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions de-identified before a later step failed are in the audit trail, marked interrupted."""
+    from graph_model.errors import QueryError
+    from graph_model.privacy import retention
+
+    monkeypatch.setattr(retention, "DETACH_VISITS", "RETURN 1 / 0 AS visits")  # the visits step fails
+    with pytest.raises(QueryError):
+        apply_retention(RetentionPolicy(), now=NOW, actor="test")
+    assert _session_state()["A-OLD"]["identities"] == []  # the sessions step had finished and committed
+    [entry] = run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a.detail AS detail", write=False)
+    assert entry["detail"].startswith("anonymousSessions=1 customerSessions=1 identities=1 visits=0 replies=0 ")
+    assert entry["detail"].endswith(" interrupted")
+
+
+def test_every_keeps_running_until_sigterm(drop: Path, graph, tmp_path: Path) -> None:
+    """``--every``: a run at start, another each interval (it finds what a later load wrote), a clean stop."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from graph_model.privacy.keys import load_key
+
+    env = {**os.environ, "NEO4J_URI": graph.bolt_uri, "NEO4J_USER": graph.user, "NEO4J_PASSWORD": graph.password,
+           "CUSTOMER_GRAPH_PRIVACY_KEY": load_key().decode(), "CUSTOMER_GRAPH_RETENTION": ""}
+
+    def de_identified(session_id: str, seconds: float = 90) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            state = _session_state().get(session_id)
+            if state is not None and state["identities"] == []:
+                return True
+            time.sleep(0.5)
+        return False
+
+    process = subprocess.Popen([sys.executable, "-m", "customer_graph", "privacy", "retention", "--every", "2s"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert de_identified("A-OLD")
+        later = tmp_path / "later"
+        later.mkdir()
+        _write(later, "sessions", [_session("A-LATER", 500, cookie="CK-LATER")])
+        load_drop(later, LoadOptions(report_dir=tmp_path / "later-run", progress=False))
+        assert _session_state()["A-LATER"]["identities"] == ["cookie:CK-LATER"]
+        assert de_identified("A-LATER")  # a later run of the same process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    runs = [json.loads(line) for line in out.splitlines()]
+    assert len(runs) >= 2 and sum(run["anonymousSessions"] for run in runs) == 2
+    assert "retention every 2s" in err and f"retention stopped after {len(runs)} run" in err
+    assert len(run_query("MATCH (a:AuditEntry {action: 'retention'}) RETURN a", write=False)) == 2
+
+
+def test_every_refuses_a_dry_run_and_a_zero_interval() -> None:
+    from click.testing import CliRunner
+
+    from customer_graph.cli import cli
+
+    for args, says in ((["--every", "1d", "--dry-run"], "not with --dry-run"), (["--every", "0s"], "longer than 0")):
+        result = CliRunner().invoke(cli, ["privacy", "retention", *args])
+        assert result.exit_code == 2 and says in result.output, result.output

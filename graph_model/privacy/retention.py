@@ -185,7 +185,8 @@ def apply_retention(policy: RetentionPolicy | None = None, *, now: datetime | No
     Returns the policy, the cut-offs and the counts (:data:`COUNTED`): ``anonymousSessions``,
     ``customerSessions``, ``identities`` (deleted; ``None`` in a dry run), ``visits``, ``replies``, ``notes``.
     A run that changed something records an ``audit`` entry (action ``retention``, no subject, the counts as
-    detail)."""
+    detail); a run that fails part-way records what its finished steps changed, marked ``interrupted``, and
+    raises. ``customer-graph privacy retention --every 24h`` repeats it (:mod:`customer_graph.schedule`)."""
     policy = policy or retention_policy()
     now = now or datetime.now(UTC)
     params = _parameters(policy, now)
@@ -194,14 +195,34 @@ def apply_retention(policy: RetentionPolicy | None = None, *, now: datetime | No
              (params["visitCutoff"], COUNT_VISITS, DETACH_VISITS),
              (params["freeTextCutoff"], COUNT_REPLIES, CLEAR_REPLIES),
              (params["freeTextCutoff"], COUNT_NOTES, DELETE_NOTES))
-    with session() as s:  # CALL ... IN TRANSACTIONS needs an implicit transaction; no time limit on the outer one
-        for cutoff, count, change in steps:
-            if cutoff is not None:
-                counts.update(s.run(neo4j.Query(count if dry_run else change, timeout=0), params).single(strict=True))
+    try:
+        with session() as s:  # CALL ... IN TRANSACTIONS needs an implicit transaction; no limit on the outer one
+            for cutoff, count, change in steps:
+                if cutoff is not None:
+                    counts.update(s.run(neo4j.Query(count if dry_run else change, timeout=0), params)
+                                  .single(strict=True))
+    except Exception:
+        if not dry_run:  # the steps that finished are recorded; the one that failed committed part of its batches
+            _record(actor, now, policy, counts, interrupted=True)
+        raise
     counts["identities"] = None if dry_run else counts["identities"] or 0
     result = {"policy": policy.describe(), "now": now.isoformat(), "dryRun": dry_run,
               "cutoffs": {k: v.isoformat() if v else None for k, v in policy.cutoffs(now).items()}, **counts}
-    if not dry_run and any(counts.values()):
-        detail = " ".join(f"{k}={counts[k]}" for k in COUNTED) + f" policy={policy.describe()}"
-        run_query(audit.RECORD_ENTRIES, {"entries": [audit.audit_entry(actor, "retention", None, detail, at=now)]})
+    if not dry_run:
+        _record(actor, now, policy, counts)
     return result
+
+
+def _record(actor: str, now: datetime, policy: RetentionPolicy, counts: Mapping[str, Any], *,
+            interrupted: bool = False) -> None:
+    """The run's audit entry (action ``retention``, no subject): its counts and policy, when it changed
+    something, or always when it was ``interrupted`` (then best effort: the database may be what failed)."""
+    if not (interrupted or any(counts.values())):
+        return
+    detail = " ".join(f"{k}={counts[k] or 0}" for k in COUNTED) + f" policy={policy.describe()}"
+    entry = audit.audit_entry(actor, "retention", None, detail + (" interrupted" if interrupted else ""), at=now)
+    try:
+        run_query(audit.RECORD_ENTRIES, {"entries": [entry]})
+    except Exception:
+        if not interrupted:
+            raise
