@@ -12,6 +12,8 @@ Driver errors are translated into :mod:`graph_model.errors` at this boundary.
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,8 @@ from neo4j import GraphDatabase, RoutingControl
 from graph_model import bolt_time
 from graph_model.errors import CustomerGraphError, translate_neo4j_error
 from graph_model.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -144,10 +148,28 @@ def run_query(query: str | neo4j.Query, parameters: dict[str, Any] | None = None
     return [record.data() for record in records]
 
 
+def _saying_why(work: Callable[..., T]) -> Callable[..., T]:
+    """``work`` that logs the code and message of an error the driver will retry (a deadlock, a leader
+    switch): the driver's own line says only "Transaction failed and will be retried in 1.02s ()"."""
+
+    @functools.wraps(work)
+    def attempt(tx: neo4j.ManagedTransaction, *args: Any, **kwargs: Any) -> T:
+        try:
+            return work(tx, *args, **kwargs)
+        except neo4j.exceptions.Neo4jError as error:
+            if error.is_retryable():
+                log.warning("%s: %s, retried: %s", getattr(work, "__name__", "transaction"), error.code,
+                            " ".join((error.message or "").split())[:500])
+            raise
+
+    return attempt
+
+
 def execute_write(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run an idempotent transaction function for writing, retried on transient errors."""
+    """Run an idempotent transaction function for writing, retried on transient errors (each one logged with
+    its code)."""
     with session() as s:
-        return s.execute_write(work, *args, **kwargs)
+        return s.execute_write(_saying_why(work), *args, **kwargs)
 
 
 def execute_read(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -44,3 +44,38 @@ def test_no_customer_or_identifier_is_written_by_two_writers(tmp_path: Path) -> 
     # the per-row rule alone (customer, else the session) would have two writers lock the same cookies
     assert _nodes_written_by_several_writers(((r, spec.partition(r)) for r in rows), writers=2)
 
+
+
+def test_a_retried_deadlock_is_logged_with_its_code(graph, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Where writers still meet (a dense node created by two of them at once), the retry says why: the
+    driver's own line is "Transaction failed and will be retried in 1.02s ()"."""
+    import logging
+    import threading
+
+    from graph_model.connection import execute_write, run_query
+
+    run_query("CREATE (:Product {sku: 'LOCK-A'}), (:Product {sku: 'LOCK-B'})")
+    both_hold_one = threading.Barrier(2, timeout=20)
+    attempts: list[str] = []
+
+    def lock_in_order(first: str, second: str) -> None:
+        def lock_both(tx) -> None:  # type: ignore[no-untyped-def]
+            attempts.append(first)
+            tx.run("MATCH (p:Product {sku: $sku}) SET p.lockedBy = $sku", sku=first).consume()
+            if len(attempts) <= 2:  # the first attempt of each: hold one node until the other holds the other
+                both_hold_one.wait()
+            tx.run("MATCH (p:Product {sku: $sku}) SET p.lockedBy = $by", sku=second, by=first).consume()
+
+        execute_write(lock_both)
+
+    with caplog.at_level(logging.WARNING, logger="graph_model.connection"):
+        threads = [threading.Thread(target=lock_in_order, args=order) for order in (("LOCK-A", "LOCK-B"),
+                                                                                    ("LOCK-B", "LOCK-A"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert len(attempts) == 3  # one of the two was chosen as the deadlock's victim and ran again
+    [line] = [r.getMessage() for r in caplog.records if r.name == "graph_model.connection"]
+    assert line.startswith("lock_both: Neo.TransientError.Transaction.DeadlockDetected, retried: ")
+    assert "can't acquire" in line

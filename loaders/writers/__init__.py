@@ -17,11 +17,14 @@ from graph_model.connection import Rows
 TxWrite = Callable[[ManagedTransaction, list[dict[str, Any]]], Any]
 
 
-def statement_writer(query: str, name: str) -> TxWrite:
-    """A transaction function running ``query`` with ``$rows`` = the batch."""
+def statement_writer(query: str, name: str, lock_order: Callable[[dict[str, Any]], Any] | None = None) -> TxWrite:
+    """A transaction function running ``query`` with ``$rows`` = the batch.
+
+    ``lock_order``: the key of the one node a row locks that other writers' rows may lock too; the rows are
+    written in that order, so two writers take those locks in the same order and cannot deadlock on them."""
 
     def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-        tx.run(query, rows=Rows(rows)).consume()
+        tx.run(query, rows=Rows(sorted(rows, key=lock_order) if lock_order else rows)).consume()
 
     write.__name__ = write.__qualname__ = name
     return write

@@ -85,4 +85,5 @@ write_categories = statement_writer(CATEGORIES, "write_categories")
 write_brands = statement_writer(BRANDS, "write_brands")
 write_products = statement_writer(PRODUCTS, "write_products")
 write_stores = statement_writer(STORES, "write_stores")
-write_stock = statement_writer(STOCK, "write_stock")
+# stock is partitioned by store; the products are what two writers share
+write_stock = statement_writer(STOCK, "write_stock", lock_order=lambda row: row["sku"])

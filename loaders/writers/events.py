@@ -124,6 +124,12 @@ def gap_seconds(earlier: datetime, later: datetime) -> float:
 Statement = tuple[str, dict[str, Any]]
 
 
+def _shared_node(event: dict[str, Any]) -> tuple[str, str, str]:
+    """The nodes an event row links to that other writers' rows may link to as well, as its sort key (a row
+    usually names one of them: a product view, a category view, a checkout)."""
+    return event["categoryId"] or "", event["sku"] or "", event["orderId"] or ""
+
+
 def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, int | None]]) -> list[Statement]:
     """The statements, in order, that write one batch of events (see the module docstring), given the events
     the batch's sessions already hold (session id → event id → time in :func:`epoch_micros`, as
@@ -152,11 +158,12 @@ def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, int | 
             rebuild.append(session_id)
     statements: list[Statement] = []
     if fresh:  # in the order of the shared nodes they lock, so parallel writers take locks in one order
-        fresh.sort(key=lambda e: (e["categoryId"] or "", e["sku"] or "", e["orderId"] or ""))
+        fresh.sort(key=_shared_node)
         statements.append((CREATE_EVENTS, {"rows": Rows(fresh)}))
     if pairs:
         statements.append((CREATE_CHAIN, {"pairs": Rows(pairs)}))
-    if merge_rows:
+    if merge_rows:  # the same order (a session's events across two batches, a later drop)
+        merge_rows.sort(key=_shared_node)
         statements.append((MERGE_EVENTS, {"rows": Rows(merge_rows)}))
     searches = sorted((row for row in fresh + merge_rows if row["searchText"]), key=lambda e: e["searchText"])
     if searches:
