@@ -33,7 +33,7 @@ import os
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,24 @@ def session_graph_counts() -> dict[str, int]:
     return dict(zip(names, run_query(query, write=False)[0]["counts"], strict=True))
 
 
+class RetryCounter(logging.Handler):
+    """Counts the retried transactions :mod:`graph_model.connection` logs, per entity (its writer
+    ``write_<entity>``) and error code (``write_events: Neo.TransientError.Transaction.DeadlockDetected, ...``)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        work, _, rest = record.getMessage().partition(": ")
+        self.counts[(work.removeprefix("write_"), rest.split(",", 1)[0].rsplit(".", 1)[-1])] += 1
+
+    def take(self) -> Counter[tuple[str, str]]:
+        """The counts so far, and start again from zero."""
+        counts, self.counts = self.counts, Counter()
+        return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drop", type=Path, default=Path("/tmp/bench-drop"))
@@ -229,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
               f"in {time.perf_counter() - t0:.0f} s")
     options = LoadOptions(writers=args.writers, batch_size=args.batch_size, report_dir=Path("/tmp/bench-loaders-run"))
     clear_graph()
+    retries = RetryCounter()
+    logging.getLogger("graph_model.connection").addHandler(retries)
     report = load_drop(args.drop, options)
+    first_load_retries = retries.take()
     events = report["entities"]["events"]
     loader_rate = events["loaded"] / events["durationSeconds"]
 
@@ -247,19 +268,24 @@ def main(argv: list[str] | None = None) -> int:
     delete_events()
     sessions_rate, sessions_ceiling_rate = sessions_against_their_ceiling(args.drop, options)
     before = cpu_seconds(server_pid)
+    retries.take()
     reload = load_file(args.drop / "events.csv", options=options)["entities"]["events"]
+    reload_retries = retries.take()
     reload_cpu = cpu_per_row(before, cpu_seconds(server_pid), reload["loaded"])
 
     print()
-    print(f"{'entity':<14} {'rows':>10} {'seconds':>8} {'rows/s':>9}")
+    print(f"{'entity':<14} {'rows':>10} {'seconds':>8} {'rows/s':>9}  retries (by error code)")
     for name, stats in report["entities"].items():
         rate = stats["read"] / stats["durationSeconds"] if stats["durationSeconds"] else 0
-        print(f"{name:<14} {stats['read']:>10,} {stats['durationSeconds']:>8.1f} {rate:>9,.0f}")
+        why = ", ".join(f"{code} {n}" for (entity, code), n in sorted(first_load_retries.items()) if entity == name)
+        print(f"{name:<14} {stats['read']:>10,} {stats['durationSeconds']:>8.1f} {rate:>9,.0f}  "
+              f"{sum(n for (entity, _), n in first_load_retries.items() if entity == name)}{f' ({why})' if why else ''}")
     total = report["totals"]
     print(f"{'whole drop':<14} {total['read']:>10,} {report['durationSeconds']:>8.1f} {total['rowsPerSecond']:>9,.0f}")
     print()
     print(f"clickstream events, loader (end to end): {loader_rate:>9,.0f} events/s  ({args.writers} writers)")
-    print(f"clickstream events, loader (reload):     {reload['loaded'] / reload['durationSeconds']:>9,.0f} events/s")
+    print(f"clickstream events, loader (reload):     {reload['loaded'] / reload['durationSeconds']:>9,.0f} events/s"
+          f"  ({sum(reload_retries.values())} retries)")
     print(f"server ceiling (bare UNWIND CREATE):     {ceiling_rate:>9,.0f} events/s  ({args.writers} writers)")
     print(f"naive loader (one row per transaction):  {naive_rate:>9,.0f} events/s  (sample of {len(sample):,})")
     print(f"loader / ceiling = {loader_rate / ceiling_rate:.2f}   loader / naive = {loader_rate / naive_rate:.1f}")
@@ -273,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                "ceilingEventsPerSecond": ceiling_rate, "naiveEventsPerSecond": naive_rate,
                "loaderOverCeiling": loader_rate / ceiling_rate, "loaderOverNaive": loader_rate / naive_rate,
                "writers": args.writers, "batchSize": args.batch_size, "events": events["loaded"],
+               "retries": {f"{entity} {code}": n for (entity, code), n in sorted(first_load_retries.items())},
+               "reloadRetries": sum(reload_retries.values()),
                "sessionsPerSecond": sessions_rate, "sessionsCeilingPerSecond": sessions_ceiling_rate,
                "cpuMicrosPerEvent": {"ceiling": dict(zip(("client", "server"), ceiling_cpu, strict=True)),
                                      "reload": dict(zip(("client", "server"), reload_cpu, strict=True))}}
