@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from graph_model.privacy.audit import ACTIONS
+from graph_model.privacy.redaction import REJECTS_KEPT
 
 
 @click.group("privacy")
@@ -22,7 +23,7 @@ def privacy_group() -> None:
 
 
 @privacy_group.command("purge-rejects")
-@click.option("--older-than", "older_than", default="30d", show_default=True,
+@click.option("--older-than", "older_than", default=REJECTS_KEPT, show_default=True,
               help="delete rejects.jsonl files last written longer ago than this (30d, 12h, 90m, 45s)")
 @click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the load runs are (default: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)")
@@ -30,10 +31,7 @@ def purge_rejects(older_than: str, runs_dir: Path | None) -> None:
     """Delete the reject files of load runs older than --older-than (the retention of rejected rows)."""
     from graph_model.privacy import redaction
 
-    try:
-        seconds = redaction.parse_age(older_than)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--older-than") from error
+    seconds = _age(older_than, "--older-than")
     root = runs_dir if runs_dir is not None else redaction.runs_dir()
     deleted = redaction.purge_older_than(seconds, [root])
     for path in deleted:
@@ -112,31 +110,51 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
 @click.option("--every", "every", default=None,
               help="keep running: a run now, then one every DURATION (24h, 1d, 90m) until stopped (SIGTERM, Ctrl-C; "
                    "a run in progress finishes first); a failed run is retried after a minute")
-def retention(dry_run: bool, as_of: Any, every: str | None) -> None:
+@click.option("--rejects-older-than", "rejects_older_than", default=REJECTS_KEPT, show_default=True,
+              help="each run also deletes the reject files of load runs and of the collection API last written "
+                   "longer ago than this (as purge-rejects)")
+@click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the runs' reject files are (default: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)")
+def retention(dry_run: bool, as_of: Any, every: str | None, rejects_older_than: str, runs_dir: Path | None) -> None:
     """Storage limitation: de-identify browsing, location visits and free text past their periods
-    (CUSTOMER_GRAPH_RETENTION, docs/privacy.md); prints the cut-offs and counts as JSON. Run it after each
-    nightly load, or keep it running with --every 24h (the compose service ``retention`` does)."""
+    (CUSTOMER_GRAPH_RETENTION, docs/privacy.md) and delete old reject files; prints the cut-offs and counts as
+    JSON. Run it after each nightly load, or keep it running with --every 24h (compose's ``retention`` service)."""
     from datetime import UTC
 
+    from graph_model.privacy import redaction
     from graph_model.privacy.retention import apply_retention, retention_policy
 
     now = as_of.replace(tzinfo=UTC) if as_of is not None else None
-    if every is None:
-        click.echo(json.dumps(apply_retention(now=now, dry_run=dry_run, actor=_actor()), indent=2))
-        return
-    if dry_run or as_of is not None:
+    if every is not None and (dry_run or as_of is not None):
         raise click.UsageError("--every runs the retention for real, as of each run's time: "
                                "not with --dry-run or --as-of")
+    kept = _age(rejects_older_than, "--rejects-older-than")
+    root = runs_dir if runs_dir is not None else redaction.runs_dir()
+    policy = retention_policy()  # a bad setting stops here, before the first run
+
+    def run() -> dict[str, Any]:
+        result = apply_retention(policy, now=now, dry_run=dry_run, actor=_actor())
+        purge = redaction.reject_files_older_than if dry_run else redaction.purge_older_than
+        return result | {"rejectFiles": len(purge(kept, [root]))}
+
+    if every is None:
+        click.echo(json.dumps(run(), indent=2))
+        return
+    seconds = _age(every, "--every")
+    _run_repeatedly(run, seconds, every)
+
+
+def _age(text: str, option: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s`` in seconds (more than 0), or a usage error naming ``option``."""
     from graph_model.privacy import redaction
 
     try:
-        seconds = redaction.parse_age(every)
+        seconds = redaction.parse_age(text)
         if seconds <= 0:
-            raise ValueError(f"an interval longer than 0 s, not {every!r}")
+            raise ValueError(f"a duration longer than 0 s, not {text!r}")
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--every") from error
-    policy = retention_policy()  # a bad setting stops here, before the first run
-    _run_repeatedly(lambda: apply_retention(policy, actor=_actor()), seconds, every)
+        raise click.BadParameter(str(error), param_hint=option) from error
+    return seconds
 
 
 #: how long a failed run of ``--every`` waits before it is tried again (at most the interval itself)

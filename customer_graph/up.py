@@ -22,9 +22,8 @@ import click
 from graph_model import connection, run_query
 from graph_model.database import database_not_created, ensure_running
 from graph_model.errors import LocalServerError
+from graph_model.privacy.redaction import REJECTS_KEPT
 from graph_model.schema import apply_schema
-
-REJECT_RETENTION = "30d"  # reject files of load runs are deleted after this (docs/loaders.md)
 
 
 def _run_step(ctx: click.Context, title: str, args: list[str]) -> None:
@@ -73,7 +72,7 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
     names = apply_schema()
     click.echo(f"[up] database: ready{f' (pid {pid})' if pid else ''}; schema: {len(names)} constraints and indexes")
 
-    _run_step(ctx, "reject retention", ["privacy", "purge-rejects", "--older-than", REJECT_RETENTION])
+    _run_step(ctx, "reject retention", ["privacy", "purge-rejects", "--older-than", REJECTS_KEPT])
     existing = _orders_loaded()
     if existing and bulk_first:
         pass  # loaded above

@@ -51,6 +51,9 @@ def test_docker_compose_is_production_safe() -> None:
         assert service["environment"]["NEO4J_PASSWORD"].startswith("${NEO4J_PASSWORD:?")
         assert service["environment"]["CUSTOMER_GRAPH_PRIVACY_KEY"].startswith("${CUSTOMER_GRAPH_PRIVACY_KEY:?")
         assert service["environment"]["CUSTOMER_GRAPH_RETENTION"] == "${CUSTOMER_GRAPH_RETENTION:-}"
+        # the API's spool (acknowledged, not yet written) and every run's rejects outlive a container
+        assert service["environment"]["CUSTOMER_GRAPH_RUNS_DIR"] == "/var/lib/customer-graph/runs"
+        assert "runs:/var/lib/customer-graph/runs" in service["volumes"]
     dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
     assert "ENV CUSTOMER_GRAPH_ENV=production" in dockerfile
     assert dockerfile.index("ENV CUSTOMER_GRAPH_ENV=production") < dockerfile.index(next(

@@ -275,6 +275,34 @@ def test_every_refuses_a_dry_run_and_a_zero_interval() -> None:
 
     from customer_graph.cli import cli
 
-    for args, says in ((["--every", "1d", "--dry-run"], "not with --dry-run"), (["--every", "0s"], "longer than 0")):
+    for args, says in ((["--every", "1d", "--dry-run"], "not with --dry-run"), (["--every", "0s"], "longer than 0"),
+                       (["--rejects-older-than", "a month"], "an age such as 30d")):
         result = CliRunner().invoke(cli, ["privacy", "retention", *args])
         assert result.exit_code == 2 and says in result.output, result.output
+
+
+def test_each_run_also_deletes_old_reject_files(graph, tmp_path: Path) -> None:
+    """Rejected rows are personal data too: a run deletes the reject files older than --rejects-older-than."""
+    import os
+    import time
+
+    from click.testing import CliRunner
+
+    from customer_graph.cli import cli
+
+    old, new = tmp_path / "runs" / "old-run" / "rejects.jsonl", tmp_path / "runs" / "new-run" / "rejects.jsonl"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_text('{"reason": "unknown_reference"}\n')
+    forty_days_ago = time.time() - 40 * 86400
+    os.utime(old, (forty_days_ago, forty_days_ago))
+    args = ["privacy", "retention", "--runs-dir", str(tmp_path / "runs")]
+    counted = CliRunner().invoke(cli, [*args, "--dry-run"])
+    assert counted.exit_code == 0 and json.loads(counted.output)["rejectFiles"] == 1 and old.exists()
+    done = CliRunner().invoke(cli, args)  # the default: 30 days
+    assert done.exit_code == 0 and json.loads(done.output)["rejectFiles"] == 1
+    assert not old.exists() and new.exists()
+    an_hour_ago = time.time() - 3600
+    os.utime(new, (an_hour_ago, an_hour_ago))
+    shorter = CliRunner().invoke(cli, [*args, "--rejects-older-than", "30m"])
+    assert shorter.exit_code == 0 and json.loads(shorter.output)["rejectFiles"] == 1 and not new.exists()

@@ -152,14 +152,21 @@ def purge_person(values: Iterable[str], roots: Iterable[Path], *, key: bytes | N
     return sum(_rewrite_without(path, tokens) for path in reject_files(roots)) if plain else 0
 
 
+#: how long reject files are kept unless told otherwise (``customer-graph up``, ``privacy retention``)
+REJECTS_KEPT = "30d"
+
+
+def reject_files_older_than(seconds: float, roots: Iterable[Path], *, now: float | None = None) -> list[Path]:
+    """The reject files under ``roots`` last written more than ``seconds`` ago."""
+    limit = (now if now is not None else time.time()) - seconds
+    return [path for path in reject_files(roots) if path.stat().st_mtime < limit]
+
+
 def purge_older_than(seconds: float, roots: Iterable[Path], *, now: float | None = None) -> list[Path]:
     """Delete the reject files last written more than ``seconds`` ago; returns the deleted paths."""
-    limit = (now if now is not None else time.time()) - seconds
-    deleted = []
-    for path in reject_files(roots):
-        if path.stat().st_mtime < limit:
-            path.unlink()
-            deleted.append(path)
+    deleted = reject_files_older_than(seconds, roots, now=now)
+    for path in deleted:
+        path.unlink()
     return deleted
 
 
