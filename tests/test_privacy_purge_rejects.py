@@ -55,6 +55,7 @@ def test_up_purges_old_rejects_before_loading(tmp_path: Path, monkeypatch: pytes
     old, new = _runs(tmp_path / "runs")
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
     steps: list[str] = []
+    monkeypatch.setattr(up_module, "database_not_created", lambda settings: False)  # whatever this machine holds
     monkeypatch.setattr(up_module, "ensure_running", lambda settings: None)
     monkeypatch.setattr(up_module, "apply_schema", lambda: [])
     monkeypatch.setattr(up_module, "_orders_loaded", lambda: steps.append("orders checked") or 1)
