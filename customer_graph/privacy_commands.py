@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ def _age(text: str, option: str) -> float:
 RETRY_SECONDS = 60.0
 
 
-def _run_repeatedly(job: Any, seconds: float, every: str) -> None:
+def _run_repeatedly(job: Callable[[], dict[str, Any]], seconds: float, every: str) -> None:
     """``job`` now and every ``seconds`` until SIGTERM or Ctrl-C; one JSON line per run, one line per failure."""
     import signal
     import threading
