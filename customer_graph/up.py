@@ -65,7 +65,7 @@ def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, 
             _run_step(ctx, "sample data (UCI Online Retail, real transactions) and the SYNTHETIC multi-channel layer",
                       ["load-online-retail", "--bulk", "--with-demo-channels"])
         except LocalServerError as error:  # the import itself failed: the transactional loaders still can
-            click.echo(f"[up] bulk import failed, loading transactionally instead: {error}")
+            click.echo(f"[up] bulk first load not done, loading transactionally instead: {error}")
     where = "the local Neo4j 5.26" if settings.uses_local_server else settings.uri
     click.echo(f"[up] database: starting/checking {where}")
     pid = ensure_running(settings)

@@ -580,6 +580,8 @@ class BulkLoader(Loader):
                             f"CSVs with --bulk-csv-only DIR and run the import on the database host (docs/loaders.md)")
         # the local server's database not created yet: import before its first start (nothing to stop or ask)
         self.new_database = database_not_created(settings)
+        if self.new_database and options.bulk_csv_only is None:
+            local_server(settings).check_ports()  # its first start follows the import: say so before the work
         others, self.bookkeeping = (0, []) if self.new_database else _database_contents()
         if others:
             raise LoadError(f"--bulk is for a first load into an empty database, and this one holds {others:,} nodes: "

@@ -188,16 +188,20 @@ class LocalServer:
                 return condense_java_output(path.read_text(errors="replace"), lines)
         return "(no log written)"
 
+    def check_ports(self, wait: float = 0.0) -> None:
+        """Raise :class:`LocalServerError` naming the setting when the Bolt or HTTP port stays taken ``wait`` s."""
+        for name, port in (("NEO4J_BOLT_PORT", self.bolt_port), ("NEO4J_HTTP_PORT", self.http_port)):
+            if not _wait_for_free_port(port, seconds=wait):
+                raise LocalServerError(
+                    f"port {port} is taken by another process; stop it or choose another port with {name}=..."
+                )
+
     def start(self, timeout: float = 240.0) -> int:
         """Start the server in the background and return its pid once Bolt answers (idempotent)."""
         pid = self.running_pid()
         if pid is not None:
             return pid
-        for name, port in (("NEO4J_BOLT_PORT", self.bolt_port), ("NEO4J_HTTP_PORT", self.http_port)):
-            if not _wait_for_free_port(port, seconds=PORT_RELEASE_SECONDS):
-                raise LocalServerError(
-                    f"port {port} is taken by another process; stop it or choose another port with {name}=..."
-                )
+        self.check_ports(wait=PORT_RELEASE_SECONDS)
         java = java_executable()
         dist = ensure_distribution(self.dist_dir)
         self.write_config(dist)
