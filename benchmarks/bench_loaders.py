@@ -95,12 +95,17 @@ def parse_events(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _delete_all(s: neo4j.Session, label: str) -> None:
+    """Delete every ``label`` node, 5,000 a transaction; no time limit on the outer one (1M events took > 60 s)."""
+    s.run(neo4j.Query(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS",
+                      timeout=0)).consume()
+
+
 def delete_events() -> float:
     t0 = time.perf_counter()
     with session() as s:
-        for label in ("Event", "SearchQuery"):  # no time limit on the outer transaction (1M events: > 60 s here)
-            s.run(neo4j.Query(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS",
-                              timeout=0)).consume()
+        for label in ("Event", "SearchQuery"):
+            _delete_all(s, label)
     return time.perf_counter() - t0
 
 
@@ -175,8 +180,7 @@ def reset_sessions(drop: Path, options: LoadOptions) -> None:
     """Back to the graph before the sessions file: no sessions, the identifiers file's identities only."""
     with session() as s:
         for label in ("Session", "Identity"):
-            s.run(neo4j.Query(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS",
-                              timeout=0)).consume()
+            _delete_all(s, label)
     load_file(drop / "identifiers.csv", options=options)
 
 
@@ -208,15 +212,15 @@ def session_graph_counts() -> dict[str, int]:
 
 class RetryCounter(logging.Handler):
     """Counts the retried transactions :mod:`graph_model.connection` logs, per entity (its writer
-    ``write_<entity>``) and error code (``write_events: Neo.TransientError.Transaction.DeadlockDetected, ...``)."""
+    ``write_<entity>``, the record's ``transaction``) and error code (the last part of its ``code``)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.counts: Counter[tuple[str, str]] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        work, _, rest = record.getMessage().partition(": ")
-        self.counts[(work.removeprefix("write_"), rest.split(",", 1)[0].rsplit(".", 1)[-1])] += 1
+        work, code = getattr(record, "transaction", "?"), getattr(record, "code", "?")
+        self.counts[(work.removeprefix("write_"), code.rsplit(".", 1)[-1])] += 1
 
     def take(self) -> Counter[tuple[str, str]]:
         """The counts so far, and start again from zero."""

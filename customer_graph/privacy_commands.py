@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
+from graph_model.privacy import redaction
 from graph_model.privacy.audit import ACTIONS
-from graph_model.privacy.redaction import REJECTS_KEPT
 
 
 @click.group("privacy")
@@ -24,14 +24,12 @@ def privacy_group() -> None:
 
 
 @privacy_group.command("purge-rejects")
-@click.option("--older-than", "older_than", default=REJECTS_KEPT, show_default=True,
+@click.option("--older-than", "older_than", default=redaction.REJECTS_KEPT, show_default=True,
               help="delete rejects.jsonl files last written longer ago than this (30d, 12h, 90m, 45s)")
 @click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the load runs are (default: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)")
 def purge_rejects(older_than: str, runs_dir: Path | None) -> None:
     """Delete the reject files of load runs older than --older-than (the retention of rejected rows)."""
-    from graph_model.privacy import redaction
-
     seconds = _age(older_than, "--older-than")
     root = runs_dir if runs_dir is not None else redaction.runs_dir()
     deleted = redaction.purge_older_than(seconds, [root])
@@ -111,7 +109,7 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
 @click.option("--every", "every", default=None,
               help="keep running: a run now, then one every DURATION (24h, 1d, 90m) until stopped (SIGTERM, Ctrl-C; "
                    "a run in progress finishes first); a failed run is retried after a minute")
-@click.option("--rejects-older-than", "rejects_older_than", default=REJECTS_KEPT, show_default=True,
+@click.option("--rejects-older-than", "rejects_older_than", default=redaction.REJECTS_KEPT, show_default=True,
               help="each run also deletes the reject files of load runs and of the collection API last written "
                    "longer ago than this (as purge-rejects)")
 @click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -122,7 +120,6 @@ def retention(dry_run: bool, as_of: Any, every: str | None, rejects_older_than: 
     JSON. Run it after each nightly load, or keep it running with --every 24h (compose's ``retention`` service)."""
     from datetime import UTC
 
-    from graph_model.privacy import redaction
     from graph_model.privacy.retention import apply_retention, retention_policy
 
     now = as_of.replace(tzinfo=UTC) if as_of is not None else None
@@ -147,8 +144,6 @@ def retention(dry_run: bool, as_of: Any, every: str | None, rejects_older_than: 
 
 def _age(text: str, option: str) -> float:
     """``30d``, ``12h``, ``90m``, ``45s`` in seconds (more than 0), or a usage error naming ``option``."""
-    from graph_model.privacy import redaction
-
     try:
         seconds = redaction.parse_age(text)
         if seconds <= 0:

@@ -39,6 +39,7 @@ from graph_model.errors import ConfigurationError, CustomerGraphError
 
 T = TypeVar("T")
 
+
 def run_every(job: Callable[[], T], *, every: float, retry: float, stop: threading.Event,
               on_result: Callable[[T], None], on_error: Callable[[CustomerGraphError], None],
               sleep: Callable[[float], None] | None = None) -> int:

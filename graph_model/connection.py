@@ -158,8 +158,9 @@ def _saying_why(work: Callable[..., T]) -> Callable[..., T]:
             return work(tx, *args, **kwargs)
         except neo4j.exceptions.Neo4jError as error:
             if error.is_retryable():
-                log.warning("%s: %s, retried: %s", getattr(work, "__name__", "transaction"), error.code,
-                            " ".join((error.message or "").split())[:500])
+                name = getattr(work, "__name__", "transaction")
+                log.warning("%s: %s, retried: %s", name, error.code, " ".join((error.message or "").split())[:500],
+                            extra={"transaction": name, "code": error.code})
             raise
 
     return attempt

@@ -29,6 +29,7 @@ from graph_model.settings import Settings, load_settings
 
 TEST_PASSWORD = "test-password"
 
+
 def _docker_engine_answers() -> bool:
     if shutil.which("docker") is None:
         return False

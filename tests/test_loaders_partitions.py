@@ -76,6 +76,8 @@ def test_a_retried_deadlock_is_logged_with_its_code(graph, caplog) -> None:  # t
         for thread in threads:
             thread.join(60)
     assert len(attempts) == 3  # one of the two was chosen as the deadlock's victim and ran again
-    [line] = [r.getMessage() for r in caplog.records if r.name == "graph_model.connection"]
+    [record] = [r for r in caplog.records if r.name == "graph_model.connection"]
+    assert (record.transaction, record.code) == ("lock_both", "Neo.TransientError.Transaction.DeadlockDetected")
+    line = record.getMessage()
     assert line.startswith("lock_both: Neo.TransientError.Transaction.DeadlockDetected, retried: ")
     assert "can't acquire" in line
