@@ -16,6 +16,13 @@ next 90 days", MAE of the number of purchase days, and the share of the hold-out
 decile of predicted value (expected purchases x the customer's mean order value), next to RFM (the
 ``rfmScore`` of :mod:`algorithms.segments`, as a number) and "most recent buyers first".
 
+Then, on CDNOW, a ceiling for any model of the calibration data (``--no-ceiling`` skips it): gradient-boosted
+models trained on the hold-out itself, 5-fold out-of-fold over customers, so they learn from the very period,
+horizon and population they predict, which no real model can. Features: ``x, t_x, T``, recency, CDs and
+dollars in all and in the first purchase, purchase days in the last 4 and 13 weeks, the gaps' mean, spread,
+minimum and maximum, purchase days per 4-week bucket, and Pareto/NBD's own ``E[x*]``. A goal above these
+figures cannot be met from this data by a better model.
+
 Run: ``.venv/bin/python benchmarks/bench_retention.py`` (the lifetimes column needs the ``bench`` extra).
 """
 
@@ -111,6 +118,53 @@ def online_retail() -> None:
         print(f"{name:<32} {auc(score, actual > 0):>7.4f} {mae} {top_decile_share(value, revenue):>19.3f}")
 
 
+def calibration_features(calibration: pd.DataFrame, index: pd.Index, end_day: int,
+                         summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer of ``index``: what the calibration period says about them (see the docstring)."""
+    daily = (calibration.groupby(["customer_id", "day"])
+             .agg(cds=("number_of_cds", "sum"), dollars=("dollar_value", "sum")).reset_index()
+             .sort_values(["customer_id", "day"]))
+    by_customer = daily.groupby("customer_id")
+    first = by_customer.first().reindex(index)
+    gaps = daily.assign(gap=by_customer.day.diff()).groupby("customer_id").gap.agg(["mean", "std", "min", "max"])
+
+    def days_since(days: int) -> np.ndarray:
+        return daily[daily.day > end_day - days].groupby("customer_id").size().reindex(index, fill_value=0).to_numpy()
+
+    buckets = pd.crosstab(daily.customer_id, ((end_day - daily.day) // 28).clip(upper=9)).reindex(index, fill_value=0)
+    frame = pd.DataFrame({
+        "x": summary.x, "t_x": summary.t_x, "T": summary["T"], "recency": summary["T"] - summary.t_x,
+        "cds": by_customer.cds.sum().reindex(index), "dollars": by_customer.dollars.sum().reindex(index),
+        "first_cds": first.cds, "first_dollars": first.dollars,
+        "days_last_13_weeks": days_since(91), "days_last_4_weeks": days_since(28),
+    }, index=index)
+    frame[["gap_mean", "gap_std", "gap_min", "gap_max"]] = gaps.reindex(index).to_numpy()
+    frame[[f"days_bucket_{b}" for b in buckets.columns]] = buckets.to_numpy()
+    return frame
+
+
+def hold_out_ceiling(features: pd.DataFrame, actual: np.ndarray, folds: int = 5) -> None:
+    """Models trained on the hold-out itself, out of fold: an upper bound for a model of these features."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.model_selection import KFold
+
+    X, bought = features.to_numpy(np.float64), actual > 0
+    settings = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 8}
+    buys, expected, median = (np.zeros(actual.size) for _ in range(3))
+    for train, test in KFold(folds, shuffle=True, random_state=0).split(X):
+        buys[test] = HistGradientBoostingClassifier(**settings).fit(X[train], bought[train]).predict_proba(X[test])[:, 1]
+        expected[test] = HistGradientBoostingRegressor(loss="poisson", **settings).fit(X[train], actual[train]).predict(X[test])
+        median[test] = (HistGradientBoostingRegressor(loss="absolute_error", **settings)
+                        .fit(X[train], actual[train]).predict(X[test]))
+    print(f"\nCeiling: trained on the hold-out itself ({folds}-fold, out of fold; {features.shape[1]} features incl. "
+          "Pareto/NBD's E[x*])")
+    print(f"{'model':<44} {'MAE':>7} {'AUC':>7}")
+    print(f"{'classifier P(buys in the hold-out)':<44} {'-':>7} {auc(buys, bought):>7.4f}")
+    print(f"{'Poisson regression (an expectation, as E[x*])':<44} {np.abs(expected - actual).mean():>7.4f} "
+          f"{auc(expected, bought):>7.4f}")
+    print(f"{'absolute-error regression (a median)':<44} {np.abs(median - actual).mean():>7.4f} {'-':>7}")
+
+
 def main() -> None:
     raw = pd.read_csv(CDNOW, sep=r"\s+", compression="xz", dtype={"customer_id": str, "date": str})
     raw["day"] = (pd.to_datetime(raw["date"], format="%Y%m%d") - pd.Timestamp("1970-01-01")).dt.days
@@ -186,6 +240,11 @@ def main() -> None:
     for name, (r, alpha, a, b, ll) in params.items():
         shape = "s, beta" if "Pareto" in name else "a, b"
         print(f"{name:<32} r={r:.4f} alpha={alpha:.4f} {shape}={a:.4f}, {b:.4f} log-likelihood={ll:.2f}")
+
+    if "--no-ceiling" not in sys.argv:
+        features = calibration_features(calibration, summary.index, end_day, summary)
+        features["pareto_nbd"] = pareto_nbd.expected_purchases(pareto, weeks, x, t_x, T)
+        hold_out_ceiling(features, actual)
 
 
 if __name__ == "__main__":
