@@ -10,7 +10,8 @@ NDCG@10, recall@20, coverage@10, and a paired bootstrap 95% interval of ours min
 (NDCG@10, customers resampled). The buy-again model is trained inside the training data only (its last
 90 days as labels), like an algorithms run; its features and ``api.blend.DISCOVERY_PROBABILITY`` were
 chosen on the validation window; ``MIN_DISCOVER_SHARE`` (one discovery in 10 at least) is a product choice
-whose cost ``--discovery 0.08:0`` measures.
+whose cost ``--discovery 0.08:0`` measures. ``--ceiling`` adds buy again's features with a classifier trained on the
+hold-out itself, out of fold by customer (:func:`buy_again_ceiling`): what no model of these features can beat.
 
 Variant B (``new``), as before: train on every order before 2011-09-01 (guest orders included for the product affinities), then for
 each customer with a training history who buys after the cut-off (to the end of the data), recommend 10 products they had not
@@ -121,11 +122,43 @@ def paired_bootstrap(ours: np.ndarray, theirs: np.ndarray, seed: int, rounds: in
     return float(low), float(high)
 
 
+CEILING = "ceiling: BUY_AGAIN on hold-out"
+
+
+def buy_again_ceiling(data: Interactions, pairs: pd.DataFrame, seed: int, folds: int = 5) -> pd.DataFrame:
+    """``customer, product, probability``: buy again's classifier and features trained on the hold-out itself.
+
+    The features are those of every past (customer, product) pair as of the cut-off, exactly as
+    ``compute_buy_again`` scores them; the label is whether the pair is bought in the hold-out (``pairs``).
+    Out of fold, customers split into ``folds`` groups: each customer is scored by a model that learnt from
+    the other customers' futures in the very period it predicts, which no real model can. What this
+    ranks is an upper bound for any model of these features (a better model can only learn the same).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from algorithms import buy_again
+    from algorithms._learning import shallow_classifier
+
+    own, aggregates = data.for_personalisation.known_purchases(), data.for_aggregates.known_purchases()
+    features = buy_again.repurchase_features(
+        own.customer.to_numpy(), own["product"].to_numpy(), own.day.to_numpy(), data.as_of_day,
+        quantity=own.quantity.to_numpy(), value=own["value"].to_numpy(),
+        aggregates=(aggregates.customer.to_numpy(), aggregates["product"].to_numpy(), aggregates.day.to_numpy()))
+    keys = pd.MultiIndex.from_arrays([features.customer.to_numpy(np.int64), features["product"].to_numpy(np.int64)])
+    label = keys.isin(pd.MultiIndex.from_arrays([pairs.c.to_numpy(np.int64), pairs.p.to_numpy(np.int64)]))
+    X = features[buy_again.FEATURES].to_numpy(np.float64)
+    probability = np.zeros(len(features))
+    for train, test in GroupKFold(folds).split(X, label, features.customer):
+        model = shallow_classifier(len(train), seed, early_stopping=False).fit(X[train], label[train])
+        probability[test] = model.predict_proba(X[test])[:, 1]
+    return features[["customer", "product"]].assign(probability=probability)
+
+
 def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int,
-                 discoveries: tuple[tuple[float, float], ...] = ()) -> None:
+                 discoveries: tuple[tuple[float, float], ...] = (), ceiling: bool = False) -> None:
     """Variant A: train before ``cutoff_date``; relevant = every product bought in ``[cutoff_date, end_date)``.
     ``discoveries``: ``(first-discovery probability, minimum share of discoveries)`` of MIXED evaluated
-    besides the API's own."""
+    besides the API's own; ``ceiling``: also :func:`buy_again_ceiling`'s lists."""
     from algorithms.pipeline import compute_buy_again
     from api.blend import DISCOVERY_PROBABILITY, MIN_DISCOVER_SHARE, Blended, mix
 
@@ -195,6 +228,14 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
         lists[name] = np.array([mixed(c, discovery, share) for c in customers])
         seconds[name] = time.perf_counter() - start + seconds["ours: BUY_AGAIN"]
 
+    if ceiling:
+        start = time.perf_counter()
+        probability = buy_again_ceiling(data, pairs, seed)
+        ceiling_by = probability.sort_values(["customer", "probability"], ascending=[True, False], kind="stable")
+        ceiling_by = ceiling_by.groupby("customer")["product"].apply(list)
+        lists[CEILING] = np.array([filled(ceiling_by.get(c, [])[:width]) for c in customers])
+        seconds[CEILING] = time.perf_counter() - start
+
     try:
         from implicit.als import AlternatingLeastSquares
         from implicit.nearest_neighbours import BM25Recommender
@@ -221,7 +262,7 @@ def evaluate_any(lines: pd.DataFrame, cutoff_date: str, end_date: str, seed: int
         ndcg[name] = ndcg_per_customer(recommended, truth)
         print(f"{name:<28} {m['hit_rate@10']:>12.4f} {m['ndcg@10']:>9.4f} {recall_at(recommended, truth):>10.4f} "
               f"{m['coverage@10']:>9.3f} {seconds[name]:>8.1f}")
-    baselines = [name for name in lists if not name.startswith("ours")]
+    baselines = [name for name in lists if not name.startswith("ours") and name != CEILING]
     best = max(baselines, key=lambda name: ndcg[name].mean())
     for ours in [name for name in lists if name.startswith("ours")]:
         low, high = paired_bootstrap(ndcg[ours], ndcg[best], seed)
@@ -251,6 +292,9 @@ def main() -> None:
     parser.add_argument("--discovery", default="",
                         help="MIXED variants to compare (variant A): first-discovery probability, optionally "
                              "with ':' the minimum share of discoveries, e.g. 0.05,0.08:0,0.12:0.2")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="variant A: also buy again's features with a classifier trained on the hold-out itself "
+                             "(out of fold by customer): an upper bound for a model of these features")
     args = parser.parse_args()
     lines = load_online_retail()
     windows = [("2011-03-01", "2011-06-01")] if args.early else []
@@ -258,7 +302,7 @@ def main() -> None:
     for cutoff, end in [*windows, (args.cutoff, args.end)]:
         if args.variant in ("A", "both"):
             evaluate_any(lines, cutoff, end, args.seed,
-                         tuple(discovery_variant(value) for value in args.discovery.split(",") if value))
+                         tuple(discovery_variant(value) for value in args.discovery.split(",") if value), args.ceiling)
             print()
         if args.variant in ("B", "both"):
             evaluate(lines, cutoff, end, args.seed)
