@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from graph_model.database import clear_graph, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server import LocalServer
 from graph_model.local_server import server as server_module
-from graph_model.local_server.distribution import Distribution
+from graph_model.local_server.distribution import Distribution, procedure_folder
 from graph_model.local_server.server import free_port
 from graph_model.settings import Settings, load_settings
 
@@ -55,6 +56,49 @@ def test_browser_is_served_and_apoc_and_gds_answer(server: LocalServer) -> None:
     assert run_query("RETURN apoc.version() AS v")[0]["v"].startswith("5.26")
     assert run_query("RETURN gds.version() AS v")[0]["v"].startswith("2.13")
     assert run_query("CALL dbms.components() YIELD versions RETURN versions[0] AS v")[0]["v"] == "5.26.30"
+
+
+# What the pinned APOC 5.26.19 and OpenGDS 2.13.9 register when the server scans the whole plugins folder
+# (~150 jars, measured on 2026-12-04): the folder of the 13 jars that declare procedures registers them all.
+REGISTERED = {("PROCEDURES", "apoc."): 190, ("PROCEDURES", "gds."): 411, ("FUNCTIONS", "apoc."): 246,
+              ("FUNCTIONS", "gds."): 24}
+
+
+def test_the_server_scans_only_the_jars_that_declare_procedures_and_registers_them_all(server: LocalServer) -> None:
+    dist = Distribution(server.dist_dir)
+    conf = (server.home / "conf" / "neo4j.conf").read_text().splitlines()
+    assert f"server.directories.plugins={dist.procedures}" in conf
+    linked = sorted(dist.procedures.iterdir())
+    assert 0 < len(linked) < len(list(dist.plugins.glob("*.jar"))) / 5
+    assert all(jar.is_symlink() and jar.resolve().parent == dist.plugins.resolve() for jar in linked)
+    assert {"apoc-core-5.26.19.jar", "proc-community-2.13.9.jar", "proc-sysinfo-2.13.9.jar"} <= {j.name for j in linked}
+    for (kind, prefix), expected in REGISTERED.items():
+        names = run_query(f"SHOW {kind} YIELD name WHERE name STARTS WITH $prefix RETURN name", {"prefix": prefix})
+        assert len(names) == expected, (kind, prefix)
+
+
+def _jar(path: Path, classes: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in classes.items():
+            archive.writestr(name, content)
+    return path
+
+
+def test_the_procedures_folder_links_the_jars_with_procedure_annotations_only(tmp_path: Path) -> None:
+    dist = Distribution(tmp_path / "dist")
+    dist.plugins.mkdir(parents=True)
+    _jar(dist.plugins / "procs.jar", {"a/Library.class": b"\xca\xfe plain",
+                                      "a/Procs.class": b"\xca\xfe Lorg/neo4j/procedure/Procedure; more"})
+    _jar(dist.plugins / "functions.jar", {"b/F.class": b"\xca\xfe Lorg/neo4j/procedure/UserFunction;"})
+    _jar(dist.plugins / "library.jar", {"c/L.class": b"\xca\xfe Lorg/neo4j/procedure/Context;",
+                                        "c/readme.txt": b"Lorg/neo4j/procedure/Procedure;"})
+    folder = procedure_folder(dist)
+    assert folder == dist.procedures
+    assert sorted(p.name for p in folder.iterdir()) == ["functions.jar", "procs.jar"]
+    assert (folder / "procs.jar").resolve() == (dist.plugins / "procs.jar").resolve()
+    _jar(dist.plugins / "later.jar", {"d/P.class": b"Lorg/neo4j/procedure/UserAggregationFunction;"})
+    assert sorted(p.name for p in procedure_folder(dist).iterdir()) == ["functions.jar", "procs.jar"]  # made once
+    assert not [p for p in dist.root.iterdir() if p.name.startswith(".procedures-")]  # no staging folder left
 
 
 def test_status_command_reports_pid_ports_versions_and_folders(server: LocalServer) -> None:

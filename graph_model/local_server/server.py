@@ -129,7 +129,7 @@ class LocalServer:
             f"server.http.listen_address=127.0.0.1:{self.http_port}",
             f"server.http.advertised_address=127.0.0.1:{self.http_port}",
             "server.https.enabled=false",
-            f"server.directories.plugins={dist.plugins}",
+            f"server.directories.plugins={dist.procedures}",
             f"server.directories.data={self.data_dir}",
             f"server.directories.logs={self.home / 'logs'}",
             f"server.directories.run={self.home / 'run'}",
