@@ -66,3 +66,26 @@ def test_up_purges_old_rejects_before_loading(tmp_path: Path, monkeypatch: pytes
     assert "[up] reject retention: customer-graph privacy purge-rejects --older-than 30d" in result.output
     assert result.output.index("reject retention") < result.output.index("sample data")
     assert steps == ["orders checked"]
+
+
+def test_a_reject_file_another_process_deletes_meanwhile_is_skipped(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``up`` and the retention service may purge the same runs folder at once: a file listed by one and
+    deleted by the other before its ``stat`` or ``unlink`` must not end the run (``--every`` would stop)."""
+    from graph_model.privacy import redaction
+
+    old, new = _runs(tmp_path / "runs")
+    vanished = tmp_path / "runs" / "20260102T000000Z-gone" / "rejects.jsonl"
+    listed = redaction.reject_files([tmp_path / "runs"])
+    assert listed == [old, new]
+    monkeypatch.setattr(redaction, "reject_files", lambda roots: [vanished, *listed])
+    assert redaction.reject_files_older_than(30 * 86_400, [tmp_path / "runs"]) == [old]
+    real_unlink = Path.unlink
+
+    def deleted_by_another_process_first(path: Path, missing_ok: bool = False) -> None:
+        real_unlink(path)
+        real_unlink(path, missing_ok=missing_ok)  # raises FileNotFoundError, as a concurrent delete would
+
+    monkeypatch.setattr(Path, "unlink", deleted_by_another_process_first)
+    assert redaction.purge_older_than(30 * 86_400, [tmp_path / "runs"]) == []
+    assert not old.exists() and new.exists()

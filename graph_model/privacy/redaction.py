@@ -124,8 +124,9 @@ def reject_files(roots: Iterable[Path]) -> list[Path]:
     for root in roots:
         if root.is_file() and root.name == REJECTS_FILE:
             files.append(root)
-        elif root.is_dir():
-            files.extend(sorted(root.rglob(REJECTS_FILE)))
+        elif root.is_dir():  # os.walk skips a folder deleted while it walks (pathlib's rglob raises)
+            files.extend(sorted(Path(folder) / REJECTS_FILE for folder, _, names in os.walk(root)
+                                if REJECTS_FILE in names))
     return files
 
 
@@ -159,14 +160,26 @@ REJECTS_KEPT = "30d"
 def reject_files_older_than(seconds: float, roots: Iterable[Path], *, now: float | None = None) -> list[Path]:
     """The reject files under ``roots`` last written more than ``seconds`` ago."""
     limit = (now if now is not None else time.time()) - seconds
-    return [path for path in reject_files(roots) if path.stat().st_mtime < limit]
+    old = []
+    for path in reject_files(roots):
+        try:
+            if path.stat().st_mtime < limit:
+                old.append(path)
+        except FileNotFoundError:  # deleted since it was listed: another purge (`up`, the retention service)
+            continue
+    return old
 
 
 def purge_older_than(seconds: float, roots: Iterable[Path], *, now: float | None = None) -> list[Path]:
-    """Delete the reject files last written more than ``seconds`` ago; returns the deleted paths."""
-    deleted = reject_files_older_than(seconds, roots, now=now)
-    for path in deleted:
-        path.unlink()
+    """Delete the reject files last written more than ``seconds`` ago; returns the paths this call deleted
+    (one another process deleted meanwhile is not an error, nor counted)."""
+    deleted = []
+    for path in reject_files_older_than(seconds, roots, now=now):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        deleted.append(path)
     return deleted
 
 
