@@ -697,7 +697,7 @@ class BulkLoader(Loader):
             connection.close_driver()
             server.stop()
             t = self._timed("stop", t)
-        command = import_command(files, settings.database, java=java, classpath=dist.classpath,
+        command = import_command(files, settings.database, java=java, classpath=dist.admin_classpath,
                                  heap=os.environ.get("CUSTOMER_GRAPH_IMPORT_HEAP", "1g"))
         env = {**os.environ, "NEO4J_HOME": str(server.home), "NEO4J_CONF": str(server.conf_dir)}
         completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False,

@@ -42,6 +42,12 @@ class Distribution:
         return f"{self.lib}/*:{self.plugins}/*"
 
     @property
+    def admin_classpath(self) -> str:
+        """The server's jars only, for ``neo4j-admin`` (``AdminTool``): it needs no plugin, and with the ~150 plugin
+        jars on its classpath the history's import took 3.5 s longer (19.2 vs 15.7 s, three pairs)."""
+        return f"{self.lib}/*"
+
+    @property
     def procedures(self) -> Path:
         """The server's plugins folder: links to the plugin jars that declare procedures or functions.
 

@@ -159,7 +159,8 @@ class LocalServer:
         if (self.data_dir / "dbms").exists():
             return
         completed = subprocess.run(
-            [java, "-cp", dist.classpath, "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", self.password],
+            [java, "-cp", dist.admin_classpath, "org.neo4j.cli.AdminTool", "dbms", "set-initial-password",
+             self.password],
             capture_output=True, text=True, env=self._environment(), check=False,
         )
         if completed.returncode != 0:
