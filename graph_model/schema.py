@@ -93,10 +93,16 @@ MIRROR_KEYS: dict[str, str] = {
 
 def apply_schema(wait_seconds: int = 300) -> list[str]:
     """Create every missing constraint and index, wait until they are online, and set the mirrored keys of the
-    indexes it created (:data:`MIRROR_KEYS`); return the schema's names."""
-    new = set(MIRROR_KEYS) - existing_schema_names()
+    indexes it created (:data:`MIRROR_KEYS`); return the schema's names.
+
+    Only the items whose names the database lacks are sent (every start and every load's first batch calls
+    this: on a just-started server the 47 ``IF NOT EXISTS`` statements took 2 s, all of them no-ops). A name
+    that exists is left as it is, as ``IF NOT EXISTS`` would."""
+    existing = existing_schema_names()
+    new = set(MIRROR_KEYS) - existing
     for item in schema_items():
-        run_query(item.statement)
+        if item.name not in existing:
+            run_query(item.statement)
     # a transaction of its own that may outlast the server's db.transaction.timeout (a new index on a big graph)
     run_query(neo4j.Query("CALL db.awaitIndexes($seconds)", timeout=wait_seconds + 60), {"seconds": wait_seconds})
     with session() as s:

@@ -39,6 +39,29 @@ def test_apply_schema_twice_changes_nothing(graph: Settings) -> None:
     assert {item.name for item in schema_items()} <= before
 
 
+def test_apply_schema_sends_only_what_is_missing(graph: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every start and every load applies the schema: when it is complete, no CREATE statement is sent; a dropped
+    index is created again, and only it."""
+    from graph_model import schema as schema_module
+
+    sent: list[str] = []
+    real_run_query = schema_module.run_query
+
+    def recording(query: object, *args: object, **kwargs: object) -> object:
+        sent.append(str(getattr(query, "text", query)))
+        return real_run_query(query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(schema_module, "run_query", recording)
+    apply_schema()
+    assert not [q for q in sent if q.startswith("CREATE")]
+    run_query("DROP INDEX affinity_kind_index")
+    sent.clear()
+    apply_schema()
+    assert [q for q in sent if q.startswith("CREATE")] == [
+        item.statement for item in schema_items() if item.name == "affinity_kind_index"]
+    assert "affinity_kind_index" in existing_schema_names()
+
+
 def test_db_init_command_succeeds_twice_in_a_row(graph: Settings) -> None:
     env = {**os.environ, "NEO4J_URI": graph.bolt_uri, "NEO4J_USER": graph.user, "NEO4J_PASSWORD": graph.password}
     for _ in range(2):
