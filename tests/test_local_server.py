@@ -136,6 +136,30 @@ def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServ
     assert run_query("MATCH (c:Customer) WHERE c.customerId STARTS WITH 'killed-' RETURN count(c) AS n")[0]["n"] == 500
 
 
+@pytest.mark.restarts_server
+def test_a_restart_maps_the_class_archive_of_the_server_s_own_jars(server: LocalServer) -> None:
+    """The first JVM writes the archive at its exit; the next start promotes it and the JVM maps it (a JVM that
+    cannot map an archive exits under -Xshare:on); an archive is bound to its jars."""
+    from graph_model.local_server import class_archive
+    from graph_model.local_server.processes import pid_alive
+
+    dist, java = Distribution(server.dist_dir), server_module.java_executable()
+    archive = class_archive.archive_path(java, dist.root)
+    for _ in range(2):  # a first stop may only write the candidate; the start after it promotes it
+        assert server.stop()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+                pid_alive(int(p.read_text() or 0)) for p in dist.root.glob(".server-classes-*.pid")):
+            time.sleep(0.5)  # the JVM writes the archive after the server has stopped
+        server.start()
+        connection.close_driver()
+    cmdline = Path(f"/proc/{server.running_pid()}/cmdline").read_bytes().decode().split("\0")
+    assert f"-XX:SharedArchiveFile={archive}" in cmdline
+    assert class_archive.maps(java, dist.classpath, archive)
+    assert not class_archive.maps(java, dist.admin_classpath, archive)  # other jars: the JVM would not map it
+    assert run_query("RETURN gds.version() AS v")[0]["v"].startswith("2.13")
+
+
 def _seconds(duration: str) -> float:
     """``1m``, ``60s``, ``1m30s``, ``500ms`` in seconds."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}

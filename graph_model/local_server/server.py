@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph_model.errors import LocalServerError
+from graph_model.local_server import class_archive
 from graph_model.local_server.distribution import Distribution, ensure_distribution, java_executable
+from graph_model.local_server.processes import pid_alive
 
 JVM_OPTIONS = (
     "-XX:+UseG1GC", "-XX:-OmitStackTraceInFastThrow", "-XX:+DisableExplicitGC",
@@ -208,13 +210,16 @@ class LocalServer:
         self.write_config(dist)
         self._set_initial_password(java, dist)
         log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        sharing, candidate = class_archive.archive_options(java, dist.root, dist.classpath)
         with open(self.console_log_path, "ab") as console:
             process = subprocess.Popen(
-                [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *JVM_OPTIONS, "-cp", dist.classpath, ENTRY_POINT,
-                 f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"],
+                [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", *JVM_OPTIONS, *sharing, "-cp", dist.classpath,
+                 ENTRY_POINT, f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"],
                 stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=self._environment(), start_new_session=True,
             )
+        if candidate is not None:
+            class_archive.record_writer(candidate, process.pid)
         self.pid_file.write_text(str(process.pid))
         self._wait_until_started(process, log_offset, timeout)
         return process.pid
@@ -249,7 +254,7 @@ class LocalServer:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.running_pid() is None or not _pid_alive(pid):
+            if self.running_pid() is None or not pid_alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 return True
             time.sleep(0.2)
@@ -268,17 +273,3 @@ def condense_java_output(text: str, lines: int = 15) -> str:
     """The last ``lines`` lines of Java output without ``at ...`` stack frames (messages and causes stay)."""
     kept = [line for line in text.splitlines() if not line.lstrip().startswith(("at ", "... "))]
     return "\n".join(kept[-lines:])
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
