@@ -4,8 +4,8 @@ instead of loading some 16,000 classes out of ~300 jars (Java's AppCDS, JDK 13+)
 The lifecycle, one archive per Java runtime and distribution (both in its name's digest):
 
 1. A start that finds no archive runs the JVM with ``-XX:ArchiveClassesAtExit=<candidate>``: when that server
-   stops cleanly, the JVM writes the classes it loaded into the candidate (~100 MB, ten seconds or so after
-   the server itself has stopped), and a ``.pid`` file beside it names the JVM that writes it.
+   stops cleanly, the JVM writes the classes it loaded into the candidate (100-150 MB, ten seconds or so
+   after the server itself has stopped), and a ``.pid`` file beside it names the JVM that writes it.
 2. A later start finds the candidate and its JVM gone: it checks that the JVM can map it
    (``java -Xshare:on -XX:SharedArchiveFile=<candidate> -version`` fails on an archive cut short by a kill)
    and renames it into place, or deletes it. While the writer is alive, starts go on without an archive.
