@@ -6,11 +6,12 @@ The lifecycle, one archive per Java runtime and distribution (both in its name's
 1. A start that finds no archive runs the JVM with ``-XX:ArchiveClassesAtExit=<candidate>``: when that server
    stops cleanly, the JVM writes the classes it loaded into the candidate (100-150 MB, ten seconds or so
    after the server itself has stopped), and a ``.pid`` file beside it names the JVM that writes it.
-2. A later start finds the candidate and its JVM gone: it checks that the JVM can map it
-   (``java -Xshare:on -XX:SharedArchiveFile=<candidate> -version`` fails on an archive cut short by a kill)
-   and renames it into place, or deletes it. While the writer is alive, starts go on without an archive.
+2. A later start finds the candidate and its JVM gone: it checks that a JVM can map it (:func:`maps`: a JVM
+   given an archive cut short by a kill or a full disk dies of SIGBUS) and renames it into place, or deletes
+   it. While the writer is alive, starts go on without an archive.
 3. Every start with an archive in place runs with ``-XX:SharedArchiveFile=<archive>``. The JVM's default
-   ``-Xshare:auto`` ignores an archive it cannot use, so an archive never stops a server from starting.
+   ``-Xshare:auto`` ignores an archive of other jars or another Java; a whole archive never stops a server from
+   starting.
 
 Measured on this project's 2-core VM (2026-12-04, same home, alternately): a start 15.1 and 15.9 s without,
 10.6-11.9 s with an archive.
@@ -44,8 +45,13 @@ def archive_path(java: str, root: Path) -> Path:
 
 
 def maps(java: str, classpath: str, archive: Path) -> bool:
-    """Whether the JVM maps ``archive`` (``-Xshare:on`` makes a JVM that cannot exit with an error)."""
-    completed = subprocess.run([java, "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"],
+    """Whether the JVM maps ``archive`` (``-Xshare:on`` makes a JVM that cannot exit with an error).
+
+    A JVM given an archive cut short dies of SIGBUS while mapping it, even under the default ``-Xshare:auto``:
+    this check, in a JVM of its own, is why a candidate is never used before it has passed. Its crash report
+    goes nowhere (``hs_err_pid*.log`` files would land in the working folder)."""
+    completed = subprocess.run([java, "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-XX:ErrorFile=/dev/null",
+                                "-XX:-CreateCoredumpOnCrash", "-cp", classpath, "-version"],
                                capture_output=True, check=False, timeout=120)
     return completed.returncode == 0
 
