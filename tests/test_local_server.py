@@ -146,11 +146,9 @@ def test_a_restart_maps_the_class_archive_of_the_server_s_own_jars(server: Local
     dist, java = Distribution(server.dist_dir), server_module.java_executable()
     archive = class_archive.archive_path(java, dist.root)
     for _ in range(2):  # a first stop may only write the candidate; the start after it promotes it
-        assert server.stop()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and any(
-                pid_alive(int(p.read_text() or 0)) for p in dist.root.glob(".server-classes-*.pid")):
-            time.sleep(0.5)  # the JVM writes the archive after the server has stopped
+        pid = server.running_pid()
+        assert pid is not None and server.stop()
+        assert not pid_alive(pid)  # stop waits for the JVM, which writes the archive after Neo4j has stopped
         server.start()
         connection.close_driver()
     cmdline = Path(f"/proc/{server.running_pid()}/cmdline").read_bytes().decode().split("\0")

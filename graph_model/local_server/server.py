@@ -246,7 +246,11 @@ class LocalServer:
             return False
 
     def stop(self, timeout: float = 120.0) -> bool:
-        """Shut the server down cleanly (SIGTERM, then wait); return False when it was not running."""
+        """Shut the server down cleanly (SIGTERM, then wait until its process has ended); return False when it was
+        not running.
+
+        Neo4j deletes its pid file as its databases stop, before the JVM ends (which then may write the class
+        archive for some seconds, :mod:`graph_model.local_server.class_archive`): the process, not the file, says when it has stopped."""
         pid = self.running_pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
@@ -254,7 +258,7 @@ class LocalServer:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.running_pid() is None or not pid_alive(pid):
+            if not pid_alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 return True
             time.sleep(0.2)
