@@ -252,6 +252,19 @@ def recent_popularity(known: pd.DataFrame, n_products: int, as_of_day: float, pa
     return recent * np.power(recent / (1.0 + expected), params.popularity_trend)
 
 
+def _purchases(frame: pd.DataFrame) -> buy_again.Purchases:
+    return frame.customer.to_numpy(), frame["product"].to_numpy(), frame.day.to_numpy()
+
+
+def buy_again_pairs(data: Interactions) -> pd.DataFrame:
+    """What buy again scores: every product each customer who permits personalisation bought, with
+    :data:`algorithms.buy_again.FEATURES` as of ``data.as_of_day`` (product columns from ``for_aggregates``)."""
+    own = data.for_personalisation.known_purchases()
+    return buy_again.repurchase_features(*_purchases(own), data.as_of_day, quantity=own.quantity.to_numpy(),
+                                         value=own["value"].to_numpy(),
+                                         aggregates=_purchases(data.for_aggregates.known_purchases()))
+
+
 def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd.DataFrame, buy_again.BuyAgainModel]:
     """Due re-orders: ``customerId, sku, probability, rank, reason, cycleDays, lastDate`` (+ codes), and the model.
 
@@ -262,15 +275,11 @@ def compute_buy_again(data: Interactions, params: Params = Params()) -> tuple[pd
     ``buy_again_n`` most probable at ``buy_again_min_probability`` or more. The product-level features
     (how often a product is bought again, by how many lately) come from ``for_aggregates`` in both.
     """
-    def purchases(frame: pd.DataFrame) -> buy_again.Purchases:
-        return frame.customer.to_numpy(), frame["product"].to_numpy(), frame.day.to_numpy()
-
-    aggregates = purchases(data.for_aggregates.known_purchases())
-    learn, own = data.for_customer_models.known_purchases(), data.for_personalisation.known_purchases()
-    model = buy_again.fit(*purchases(learn), data.as_of_day, horizon=params.horizon_days, seed=params.seed,
-                          quantity=learn.quantity.to_numpy(), value=learn["value"].to_numpy(), aggregates=aggregates)
-    pairs = buy_again.repurchase_features(*purchases(own), data.as_of_day, quantity=own.quantity.to_numpy(),
-                                          value=own["value"].to_numpy(), aggregates=aggregates)
+    learn = data.for_customer_models.known_purchases()
+    model = buy_again.fit(*_purchases(learn), data.as_of_day, horizon=params.horizon_days, seed=params.seed,
+                          quantity=learn.quantity.to_numpy(), value=learn["value"].to_numpy(),
+                          aggregates=_purchases(data.for_aggregates.known_purchases()))
+    pairs = buy_again_pairs(data)
     columns = ["customer", "product", "customerId", "sku", "probability", "rank", "reason", "cycleDays", "lastDate"]
     if pairs.empty:
         return pd.DataFrame(columns=columns), model

@@ -128,8 +128,9 @@ CEILING = "ceiling: BUY_AGAIN on hold-out"
 def buy_again_ceiling(data: Interactions, pairs: pd.DataFrame, seed: int, folds: int = 5) -> pd.DataFrame:
     """``customer, product, probability``: buy again's classifier and features trained on the hold-out itself.
 
-    The features are those of every past (customer, product) pair as of the cut-off, exactly as
-    ``compute_buy_again`` scores them; the label is whether the pair is bought in the hold-out (``pairs``).
+    The features are those of every past (customer, product) pair as of the cut-off, as ``compute_buy_again``
+    scores them (``pipeline.buy_again_pairs``); the label is whether the pair is bought in the hold-out
+    (``pairs``).
     Out of fold, customers split into ``folds`` groups: each customer is scored by a model that learnt from
     the other customers' futures in the very period it predicts, which no real model can. What this
     ranks is an upper bound for any model of these features (a better model can only learn the same).
@@ -138,12 +139,9 @@ def buy_again_ceiling(data: Interactions, pairs: pd.DataFrame, seed: int, folds:
 
     from algorithms import buy_again
     from algorithms._learning import shallow_classifier
+    from algorithms.pipeline import buy_again_pairs
 
-    own, aggregates = data.for_personalisation.known_purchases(), data.for_aggregates.known_purchases()
-    features = buy_again.repurchase_features(
-        own.customer.to_numpy(), own["product"].to_numpy(), own.day.to_numpy(), data.as_of_day,
-        quantity=own.quantity.to_numpy(), value=own["value"].to_numpy(),
-        aggregates=(aggregates.customer.to_numpy(), aggregates["product"].to_numpy(), aggregates.day.to_numpy()))
+    features = buy_again_pairs(data)
     keys = pd.MultiIndex.from_arrays([features.customer.to_numpy(np.int64), features["product"].to_numpy(np.int64)])
     label = keys.isin(pd.MultiIndex.from_arrays([pairs.c.to_numpy(np.int64), pairs.p.to_numpy(np.int64)]))
     X = features[buy_again.FEATURES].to_numpy(np.float64)

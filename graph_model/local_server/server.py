@@ -250,7 +250,8 @@ class LocalServer:
         not running.
 
         Neo4j deletes its pid file as its databases stop, before the JVM ends (which then may write the class
-        archive for some seconds, :mod:`graph_model.local_server.class_archive`): the process, not the file, says when it has stopped."""
+        archive for some seconds, :mod:`graph_model.local_server.class_archive`): the process, not the file,
+        says when it has stopped."""
         pid = self.running_pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
