@@ -181,7 +181,13 @@ def test_a_taken_port_stops_a_first_bulk_load_before_any_work(graph: Settings, t
 def test_csv_only_writes_the_files_and_the_command(graph: Settings, tmp_path: Path) -> None:
     out = tmp_path / "csv"
     load_drop(DROP, LoadOptions(report_dir=tmp_path / "run", progress=False, bulk_csv_only=out, bulk=True))
-    assert (out / "nodes" / "Event.csv").read_text().startswith("eventId:ID(Event),")
+    events = (out / "nodes" / "Event.csv").read_text().splitlines()
+    assert events[0].startswith(":ID,eventId:string,")
+    (contains,) = [path for path in (out / "relationships").iterdir() if path.name.startswith("CONTAINS__Session__")]
+    header, rel = contains.read_text().splitlines()[:2]
+    assert header.startswith(":START_ID,:END_ID,")
+    assert all(cell.isdigit() for cell in rel.split(",")[:2])  # store ids, not keys: the import maps nothing
+    assert "--id-type=actual" in (out / "import.sh").read_text()
     assert "neo4j-admin database import full neo4j" in (out / "import.sh").read_text()
     assert {p.name for p in (out / "after").iterdir()} == {"consents.jsonl", "loyalty_scans.jsonl",
                                                             "pings.jsonl", "responses.jsonl"}
