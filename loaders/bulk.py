@@ -18,10 +18,14 @@ microseconds, order totals, ``Identity.firstSeen/lastSeen``, ``HAD_SESSION.at`` 
    run), the import goes first and the start is the server's first: nothing is read from a database that
    cannot hold anything yet (no tombstones, no keys), nothing is stopped;
 3. rebuilds what needs the whole graph: identity stitching over all sessions
-   (:func:`loaders.identity.stitch_sessions`), then writes, with the transactional writers, the entities
-   whose writers read what is already stored: ``consents`` (the one consent writer and its audit trail),
-   ``loyalty_scans`` (a card is resolved through ``IDENTIFIES``), ``pings`` (geofenced into visits under
-   the location consent just loaded) and ``responses`` (an ``unsubscribed`` withdraws a consent).
+   (:func:`loaders.identity.stitch_sessions`), then writes ``loyalty_scans`` with the transactional writer
+   (a card is resolved through ``IDENTIFIES``, which the stitching completes).
+
+Consents are applied in memory by the consent writer's own rule
+(:func:`graph_model.privacy.consent.apply_consents_in_memory`, audited as a load audits them), so are the
+``unsubscribed`` responses' withdrawals (:func:`loaders.writers.conversation.unsubscribe_withdrawals`), and
+pings are geofenced into visits under the policy's decision on the consents in memory (the same
+:meth:`loaders.pipeline.Loader.permitted_by` and :func:`loaders.geofence.visits_from_pings`).
 
 With ``bulk_csv_only`` nothing is imported: the CSVs, ``import.sh`` and the accepted rows of the entities
 of step 3 (``after/``) are written into that folder, for a server whose files are elsewhere (Aura, a
@@ -38,9 +42,11 @@ import shutil
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +55,23 @@ from graph_model.connection import execute_write, run_query, session
 from graph_model.database import database_not_created, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server.distribution import ensure_distribution, java_executable
+from graph_model.privacy.consent import apply_consents_in_memory, load_audit_entries
 from graph_model.privacy.tombstone import check_key
 from graph_model.schema import apply_schema
 from loaders.batching import Item, Progress
 from loaders.entities import EntitySpec
+from loaders.geofence import visits_from_pings
 from loaders.identity import stitch_sessions
 from loaders.pipeline import Loader, LoadError, LoadOptions, SourceRows
 from loaders.report import RunReport
+from loaders.writers.conversation import unsubscribe_withdrawals
 from loaders.writers.events import gap_seconds
 
 log = logging.getLogger("loaders")
 
-# Written by the transactional writers after the import: their writers read what is stored (consent
-# records and their audit, cards resolved through IDENTIFIES, consent before geofencing, unsubscribes).
-AFTER_IMPORT = ("consents", "loyalty_scans", "pings", "responses")
+# Written by the transactional writer after the import and the stitching: a card is resolved through
+# IDENTIFIES, which the stitching completes.
+AFTER_IMPORT = ("loyalty_scans",)
 # Nodes a database may hold and still count as empty for a bulk first load: carried over by the import.
 BOOKKEEPING_LABELS = ("PrivacyKey", "Tombstone", "AuditEntry")
 NODE_KEYS = {
@@ -70,6 +79,7 @@ NODE_KEYS = {
     "Campaign": "campaignId", "Offer": "offerId", "Customer": "customerId", "Identity": "identityKey",
     "Session": "sessionId", "Order": "orderId", "Event": "eventId", "SearchQuery": "text", "Visit": "visitId",
     "Message": "messageId", "PrivacyKey": "name", "Tombstone": "hash", "AuditEntry": "entryId",
+    "Consent": "consentId",
 }
 ARRAY_DELIMITER = "\x1f"  # never in a loaded value (list items come from `a|b` cells or JSON lists of keys)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -315,6 +325,36 @@ class BulkWriters:
         _set(self.g.rel("MADE_VISIT", ("Customer", r["customerId"]), me), {"at": r["arrivedAt"]})
         self.g.rel("TO_STORE", me, ("Store", r["storeId"]))
 
+    def consents(self, r: dict[str, Any]) -> None:
+        self._consents([r])
+
+    def _consents(self, rows: list[dict[str, Any]]) -> None:
+        """The consent writer's rule on the records in memory, each change audited as a load audits it."""
+        results = apply_consents_in_memory(self.g.nodes["Consent"], rows)
+        for row in rows:
+            self.g.rel("HAS_CONSENT", ("Customer", row["customerId"]), ("Consent", row["consentId"]))
+        for entry in load_audit_entries(rows, results, actor="loader"):
+            self.g.nodes["AuditEntry"][entry["entryId"]] = {k: v for k, v in entry.items() if v is not None}
+
+    def consent_records(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's consent records (channel, purpose, granted), as the policy reads them."""
+        consents = self.g.nodes["Consent"]
+        return [consents[key] for key, _ in self.g.targets("HAS_CONSENT", ("Customer", customer_id), "Consent")]
+
+    def store_locations(self) -> list[tuple[str, float, float]]:
+        """``(storeId, latitude, longitude)`` of every store, for geofencing."""
+        return [(key, s["location"].latitude, s["location"].longitude) for key, s in self.g.nodes["Store"].items()]
+
+    def responses(self, r: dict[str, Any]) -> None:
+        """``RESPONDED`` keyed by type and time, its text the latest given; an ``unsubscribed`` withdraws."""
+        x = self.g.rel("RESPONDED", ("Customer", r["customerId"]), ("Message", r["messageId"]), (r["type"], r["at"]))
+        _set(x, {"type": r["type"], "at": r["at"], "text": r["text"]})
+        if r.get("idempotencyKey") is not None:
+            x.setdefault("idempotencyKey", r["idempotencyKey"])
+        if r["type"] == "unsubscribed":
+            channel = self.g.nodes["Message"][r["messageId"]]["channel"]
+            self._consents(unsubscribe_withdrawals([r], {r["messageId"]: channel}))
+
     def messages(self, r: dict[str, Any]) -> None:
         m = self.g.node("Message", r["messageId"])
         _set(m, {"channel": r["channel"], "sentAt": r["sentAt"]})
@@ -482,15 +522,16 @@ class CsvFiles:
         return args
 
 
-def _write_lines(path: Path, header: list[str], lines: Any) -> bool:
+def _write_lines(path: Path, header: list[str], lines: Iterable[str], block: int = 20_000) -> bool:
+    """Write the header and ``lines`` (CSV lines without their end) in blocks; whether a value spans lines."""
     multiline = False
     with open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(",".join(header) + "\n")
-        for cells in lines:
-            line = ",".join(cells)
-            if "\n" in line or "\r" in line:
-                multiline = True
-            handle.write(line + "\n")
+        lines = iter(lines)
+        while chunk := list(islice(lines, block)):
+            text = "\n".join(chunk) + "\n"
+            multiline = multiline or text.count("\n") != len(chunk) or "\r" in text
+            handle.write(text)
     return multiline
 
 
@@ -520,7 +561,7 @@ def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
         path = folder / "nodes" / f"{label}.csv"
         formatters = _formatters(columns)
         multiline |= _write_lines(path, header, (
-            [str(first + offset), _quote(props[key_name]), *_row_cells(props, formatters)]
+            ",".join([str(first + offset), _quote(props[key_name]), *_row_cells(props, formatters)])
             for offset, props in enumerate(rows)))
         nodes.append((label, path))
         n_nodes += len(rows)
@@ -533,8 +574,12 @@ def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
         path = folder / "relationships" / f"{rtype}__{start}__{end}.csv"
         formatters = _formatters(columns)
         starts, ends = node_ids[start], node_ids[end]
-        multiline |= _write_lines(path, header, (
-            [str(starts[a]), str(ends[b]), *_row_cells(props, formatters)] for (a, b, _), props in rels_of.items()))
+        if formatters:
+            lines: Iterable[str] = (",".join([str(starts[a]), str(ends[b]), *_row_cells(props, formatters)])
+                                    for (a, b, _), props in rels_of.items())
+        else:  # most types carry no property
+            lines = (f"{starts[a]},{ends[b]}" for a, b, _ in rels_of)
+        multiline |= _write_lines(path, header, lines)
         rels.append((rtype, path))
         n_rels += len(rels_of)
     return CsvFiles(folder, nodes, rels, multiline, n_nodes, n_rels)
@@ -627,7 +672,17 @@ class BulkLoader(Loader):
             stats.extra.setdefault("sessionsStitched", 0)
 
     def _load_pings(self, spec: EntitySpec, rows: SourceRows, source: str, progress: Progress) -> None:
-        self._load_streamed(spec, rows, source, progress)
+        """Geofence the permitted pings (the policy on the consents in memory) into visits of the graph."""
+        items = list(self._validated(spec, rows, source))
+        customers = {item.params["customerId"] for item in items}
+        records = {customer: self.writers.consent_records(customer) for customer in customers}
+        pings = [item.params for item in self.permitted_by(items, records)]
+        visits = visits_from_pings(pings, self.writers.store_locations(), self.options.geofence,
+                                   key=self.tombstones.key)
+        for visit in visits:
+            self.writers.visits(visit)
+        self.count_pings(pings, visits)
+        progress.update(len(items))
 
     def _timed(self, name: str, t0: float) -> float:
         now = time.perf_counter()
@@ -664,15 +719,12 @@ class BulkLoader(Loader):
             if self.session_ids:
                 self.report.stats("sessions").extra["sessionsStitched"] = changes["sessionsStitched"]
         t = self._timed("stitch", t)
-        for spec, items, source in self.after:
+        for spec, items, _source in self.after:
             stats = self.report.stats(spec.name)
             started = time.perf_counter()
             progress = Progress(spec.name, len(items), self.options.progress)
             try:
-                if spec.name == "pings":
-                    self._write_pings(items, source, progress)
-                else:
-                    self._write_streamed(spec, items, progress)
+                self._write_streamed(spec, items, progress)
             finally:
                 progress.close()
                 stats.seconds += time.perf_counter() - started

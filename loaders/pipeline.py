@@ -294,8 +294,14 @@ class Loader:
             return items
         records = {r["customerId"]: r["consents"] for r in execute_read(
             lambda tx: tx.run(LOCATION_CONSENTS, customerIds=customers).data())}
+        return self.permitted_by(items, records)
+
+    def permitted_by(self, items: list[Item], records: dict[str, list[dict[str, Any]]]) -> list[Item]:
+        """The pings whose customer's consent records (``records``: customer id -> its records) allow
+        ``location`` under the consent policy; the others are rejected as ``no_consent`` without their row."""
         policy = current_policy()
-        allowed = {c for c in customers if policy.permits(records.get(c, []), "location")}
+        allowed = {c for c in {item.params["customerId"] for item in items}
+                   if policy.permits(records.get(c, []), "location")}
         permitted = []
         for item in items:
             if item.params["customerId"] in allowed:
@@ -332,6 +338,10 @@ class Loader:
                 writer.add(Item(source, 0, visit, visit), visit["customerId"])
         finally:
             writer.close()
+        self.count_pings(pings, visits)
+
+    def count_pings(self, pings: list[dict[str, Any]], visits: list[dict[str, Any]]) -> None:
+        """The pings' figures in the report: every permitted ping is loaded, and the visits they made."""
         stats = self.report.stats("pings")
         stats.loaded = len(pings)
         stats.extra["visitsFromPings"] = len(visits)

@@ -9,9 +9,12 @@ Retail slice with the example drop (``then``) is made once (:func:`transactional
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from graph_model.settings import Settings, project_root
 from loaders import bulk as bulk_module
 from loaders.bulk import cypher_round
 from loaders.fingerprint import graph_lines
+from loaders.generator import GeneratorConfig, generate
 from loaders.online_retail import load_online_retail
 from loaders.pipeline import LoadError, LoadOptions, load_drop
 
@@ -81,6 +85,33 @@ def _assert_same(bulk: Loaded, transactional: Loaded) -> None:
     assert (bulk.folder / "bulk.json").exists()
 
 
+def _example_and_generated_drop(folder: Path) -> Path:
+    """A small generated drop (pings with and without location consent, unsubscribes, broken rows) with the
+    example drop's files beside it (``<entity>-example.csv``: the same ids in places, so rows upsert, older
+    rows after newer ones among them)."""
+    generate(GeneratorConfig(customers=150, days=3, message_rate=0.3, dirty_share=0.01, seed=7), folder)
+    for entity in ("categories", "brands", "products", "stores", "stock", "campaigns", "offers", "customers",
+                   "consents"):  # upserted master data (a session or event id in two files is not a shared case)
+        shutil.copy(DROP / f"{entity}.csv", folder / f"{entity}-example.csv")
+    # marketing consents on the channels of 12 messages, then their customers unsubscribe: granted before the
+    # unsubscribe (withdrawn by it), granted after it (the unsubscribe is superseded), and an old grant
+    # repeated after a newer withdrawal in the same file (superseded)
+    with open(folder / "messages.csv", newline="") as handle:
+        messages = [m for m in csv.DictReader(handle) if m["channel"] in ("email", "sms", "push")][:12]
+    consents, responses = ["customerId,channel,purpose,granted,updatedAt"], ["messageId,customerId,type,at,text"]
+    for n, m in enumerate(messages):
+        sent = datetime.fromisoformat(m["sentAt"].replace("Z", "+00:00"))
+        granted_at = sent + timedelta(days=2) if n % 3 == 1 else sent - timedelta(days=2)
+        consents.append(f"{m['customerId']},{m['channel']},marketing,true,{granted_at.isoformat()}")
+        if n % 3 == 2:
+            consents.append(f"{m['customerId']},{m['channel']},marketing,false,{(sent - timedelta(days=1)).isoformat()}")
+            consents.append(f"{m['customerId']},{m['channel']},marketing,true,{(sent - timedelta(days=3)).isoformat()}")
+        responses.append(f"{m['messageId']},{m['customerId']},unsubscribed,{(sent + timedelta(hours=1)).isoformat()},")
+    (folder / "consents-marketing.csv").write_text("\n".join(consents) + "\n")
+    (folder / "responses-unsubscribes.csv").write_text("\n".join(responses) + "\n")
+    return folder
+
+
 def _retail_slice_then_drop(options: LoadOptions) -> dict[str, Any]:
     """12 days of Online Retail (4 of its orders have lines in two 5,000-row batches of the transactional
     writers), then the example drop in the same run (``then``: how ``up`` bulk-loads the demo's layer with it)."""
@@ -125,11 +156,18 @@ def test_example_drop_same_graph_both_ways_into_a_database_not_created_yet(graph
 
     monkeypatch.setattr(bulk_module, "import_command", recorded)
 
+    drop = _example_and_generated_drop(tmp_path / "drop")
+
     def load(options: LoadOptions) -> dict[str, Any]:
-        return load_drop(DROP, options)
+        return load_drop(drop, options)
 
     report = load(LoadOptions(report_dir=tmp_path / "tx", progress=False))
     transactional = Loaded(graph_lines(), report, tmp_path / "tx")
+    entities = report["entities"]  # what the in-memory consent, response and ping rules must meet
+    assert entities["responses"]["loaded"] > 0 and entities["pings"]["rejectReasons"].get("no_consent", 0) > 0
+    assert run_query("MATCH (:Customer)-[r:RESPONDED {type: 'unsubscribed'}]->() RETURN count(r) AS n")[0]["n"] > 0
+    assert run_query("MATCH (k:Consent) WHERE k.purpose = 'marketing' AND NOT k.granted "
+                     "RETURN count(k) AS n")[0]["n"] > 0
     _assert_same(_bulk_into_a_new_database(graph, tmp_path, load), transactional)
     # neo4j-admin runs on the server's jars alone: the plugins' ~150 jars made the import 3.5 s slower
     assert classpaths == [Distribution(graph.dist_dir).admin_classpath]
@@ -189,8 +227,8 @@ def test_csv_only_writes_the_files_and_the_command(graph: Settings, tmp_path: Pa
     assert all(cell.isdigit() for cell in rel.split(",")[:2])  # store ids, not keys: the import maps nothing
     assert "--id-type=actual" in (out / "import.sh").read_text()
     assert "neo4j-admin database import full neo4j" in (out / "import.sh").read_text()
-    assert {p.name for p in (out / "after").iterdir()} == {"consents.jsonl", "loyalty_scans.jsonl",
-                                                            "pings.jsonl", "responses.jsonl"}
+    assert {p.name for p in (out / "after").iterdir()} == {"loyalty_scans.jsonl"}
+    assert (out / "nodes" / "Consent.csv").exists() and (out / "relationships" / "RESPONDED__Customer__Message.csv").exists()
     assert run_query("MATCH (n) WHERE NOT n:PrivacyKey RETURN count(n) AS n")[0]["n"] == 0
 
 

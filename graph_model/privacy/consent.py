@@ -11,6 +11,7 @@ request (a superseded one says so), a load records each row that created a recor
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from neo4j import ManagedTransaction
 from graph_model.connection import Rows
 from graph_model.model.customers import consent_key
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
+from graph_model.rounds import rounds
 
 WRITE_CONSENTS = """
 UNWIND range(0, size($rows) - 1) AS index
@@ -91,10 +93,44 @@ def load_audit_entries(rows: list[dict[str, Any]], results: list[dict[str, Any]]
             for result in results if result["wasGranted"] is None or result["wasGranted"] != result["granted"]]
 
 
+def apply_consents_in_memory(records: MutableMapping[str, dict[str, Any]],
+                             rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:data:`WRITE_CONSENTS` on records held in memory (``consentId`` -> the Consent node's properties), row by
+    row, with the same results: for the bulk import, which builds the graph before a database holds it. Every
+    row's customer must exist (the loaders check references first).
+
+    >>> from datetime import UTC
+    >>> records: dict[str, dict[str, Any]] = {}
+    >>> grant = consent_row("C1", "email", "marketing", True, datetime(2026, 1, 2, tzinfo=UTC))
+    >>> late = consent_row("C1", "email", "marketing", False, datetime(2026, 1, 1, tzinfo=UTC))
+    >>> [(r["wasGranted"], r["granted"], r["applied"]) for r in apply_consents_in_memory(records, [grant, late])]
+    [(None, True, True), (True, True, False)]
+    >>> records["C1|email|marketing"]["granted"]
+    True
+    """
+    results = []
+    for index, r in enumerate(rows):
+        k = records.get(r["consentId"])
+        was_granted = None if k is None else k["granted"]
+        if k is None:
+            k = records[r["consentId"]] = {"consentId": r["consentId"], "channel": r["channel"],
+                                           "purpose": r["purpose"], "granted": r["granted"],
+                                           "updatedAt": r["updatedAt"]}
+        if r["updatedAt"] >= k["updatedAt"]:
+            k["granted"], k["updatedAt"] = r["granted"], r["updatedAt"]
+        applied = k["granted"] == r["granted"] and k["updatedAt"] == r["updatedAt"]
+        results.append({"index": index, "granted": k["granted"], "wasGranted": was_granted, "applied": applied,
+                        "newerAt": None if applied else k["updatedAt"]})
+    return results
+
+
 def write_consents(tx: ManagedTransaction, rows: list[dict[str, Any]], actor: str = "loader") -> list[dict[str, Any]]:
     """Apply consent changes (rows from :func:`consent_row`) and audit those that changed a record; returns
     the :data:`WRITE_CONSENTS` results (rows of known customers)."""
-    results = tx.run(WRITE_CONSENTS, rows=Rows(rows)).data()
+    results = []
+    for positions in rounds([row["consentId"] for row in rows]):  # row by row per record, as in memory
+        for result in tx.run(WRITE_CONSENTS, rows=Rows([rows[p] for p in positions])).data():
+            results.append({**result, "index": positions[result["index"]]})
     entries = load_audit_entries(rows, results, actor)
     if entries:
         tx.run(RECORD_ENTRIES, entries=Rows(entries)).consume()

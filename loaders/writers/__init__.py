@@ -13,18 +13,31 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.connection import Rows
+from graph_model.rounds import rounds
 
 TxWrite = Callable[[ManagedTransaction, list[dict[str, Any]]], Any]
 
 
-def statement_writer(query: str, name: str, lock_order: Callable[[dict[str, Any]], Any] | None = None) -> TxWrite:
+def statement_writer(query: str, name: str, lock_order: Callable[[dict[str, Any]], Any] | None = None,
+                     one_row_per: Callable[[dict[str, Any]], Any] | None = None,
+                     batch_rounds: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> TxWrite:
     """A transaction function running ``query`` with ``$rows`` = the batch.
 
     ``lock_order``: the key of the one node a row locks that other writers' rows may lock too; the rows are
-    written in that order, so two writers take those locks in the same order and cannot deadlock on them."""
+    written in that order, so two writers take those locks in the same order and cannot deadlock on them.
+    ``one_row_per``: the key of the node whose stored state a row is judged against (``updatedAt``, a single
+    relationship), ``None`` for a row that judges nothing; rows of one key go to the statement in
+    :func:`rounds`, in batch order. ``batch_rounds``: the same keys computed from the whole batch."""
 
     def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-        tx.run(query, rows=Rows(sorted(rows, key=lock_order) if lock_order else rows)).consume()
+        ordered = sorted(rows, key=lock_order) if lock_order else rows
+        if one_row_per is None and batch_rounds is None:
+            tx.run(query, rows=Rows(ordered)).consume()
+            return
+        keys = batch_rounds(ordered) if batch_rounds else [one_row_per(row) for row in ordered]  # type: ignore[misc]
+        for positions in rounds(keys):
+            tx.run(query, rows=Rows([ordered[p] for p in positions] if len(positions) < len(ordered) else ordered))\
+                .consume()
 
     write.__name__ = write.__qualname__ = name
     return write

@@ -104,8 +104,22 @@ def write_responses(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
         return
     channels = {r["messageId"]: r["channel"] for r in tx.run(
         MESSAGE_CHANNELS, messageIds=sorted({r["messageId"] for r in unsubscribed})).data()}
-    withdrawals = [consent_row(r["customerId"], channels[r["messageId"]], "marketing", False, r["at"])
-                   for r in sorted(unsubscribed, key=lambda r: r["at"])
-                   if channels.get(r["messageId"]) in CONSENT_CHANNELS]
+    withdrawals = unsubscribe_withdrawals(unsubscribed, channels)
     if withdrawals:
         write_consents(tx, withdrawals, actor="loader")
+
+
+def unsubscribe_withdrawals(responses: list[dict[str, Any]], channels: dict[str, str]) -> list[dict[str, Any]]:
+    """The consent changes (:func:`graph_model.privacy.consent.consent_row`) of ``unsubscribed`` responses, in
+    time order: marketing withdrawn on the channel of the message (``channels``: message id -> channel) at
+    the response's time; a message on a channel without consent records withdraws nothing.
+
+    >>> from datetime import UTC, datetime
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rows = [{"customerId": "C1", "messageId": "M1", "type": "unsubscribed", "at": at}]
+    >>> [(r["consentId"], r["granted"]) for r in unsubscribe_withdrawals(rows, {"M1": "email"})]
+    [('C1|email|marketing', False)]
+    """
+    return [consent_row(r["customerId"], channels[r["messageId"]], "marketing", False, r["at"])
+            for r in sorted(responses, key=lambda r: r["at"])
+            if r["type"] == "unsubscribed" and channels.get(r["messageId"]) in CONSENT_CHANNELS]

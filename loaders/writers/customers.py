@@ -73,8 +73,27 @@ ON CREATE SET x.at = r.seenAt
 SET x.at = CASE WHEN r.seenAt < x.at THEN r.seenAt ELSE x.at END
 """
 
-write_customers = statement_writer(CUSTOMERS, "write_customers")
-write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers")
+
+
+def _judging_customer(row: dict[str, Any]) -> str | None:
+    """The customer a row is judged against (its ``updatedAt``, a re-pointed country, home store or e-mail
+    identity), or ``None``: a row naming only the customer (the collection API's, one per message) judges
+    nothing and needs no round of its own."""
+    judged = row.get("updatedAt") or row.get("country") or row.get("homeStoreId") or row.get("emailHash")
+    return row["customerId"] if judged else None
+
+
+def _identifier_keys(rows: list[dict[str, Any]]) -> list[str | None]:
+    """An identifier given to two customers in one batch is re-pointed row by row; one seen again with the
+    same customer (the collection API: one row per message) needs no round of its own."""
+    owners: dict[str, set[str]] = {}
+    for row in rows:
+        owners.setdefault(row["identityKey"], set()).add(row["customerId"])
+    return [row["identityKey"] if len(owners[row["identityKey"]]) > 1 else None for row in rows]
+
+
+write_customers = statement_writer(CUSTOMERS, "write_customers", one_row_per=_judging_customer)
+write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers", batch_rounds=_identifier_keys)
 
 
 def write_consent_rows(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
