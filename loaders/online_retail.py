@@ -39,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from graph_model.settings import project_root
+from loaders.garbage_collection import few_collections
 from loaders.pipeline import (
     ERASED_CUSTOMER,
     Loader,
@@ -163,22 +164,24 @@ def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, li
     same run (one bulk import for all of them); return the run report."""
     path = csv_path or default_csv()
     options = options or LoadOptions()
-    frame = read_source(path)
-    days = sorted(frame["day"].unique())
-    if limit_days is not None:
-        days = days[:limit_days]
-        frame = frame[frame["day"].isin(set(days))]
-    report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path), options.max_reject_share)
-    loader = make_loader(report, options)
-    if by_day:
-        for day, lines in frame.groupby("day", sort=True):
-            log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
-            _load_unit(loader, lines, f"{path.name}@{day}")
-    else:
-        _load_unit(loader, frame, path.name)
-    report.stats("orders").extra["days"] = len(days)
-    for directory in then:
-        for export in drop_exports(directory)[0]:
-            loader.load_export(export)
-    loader.complete()
+    with few_collections():
+        frame = read_source(path)
+        days = sorted(frame["day"].unique())
+        if limit_days is not None:
+            days = days[:limit_days]
+            frame = frame[frame["day"].isin(set(days))]
+        report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path),
+                           options.max_reject_share)
+        loader = make_loader(report, options)
+        if by_day:
+            for day, lines in frame.groupby("day", sort=True):
+                log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
+                _load_unit(loader, lines, f"{path.name}@{day}")
+        else:
+            _load_unit(loader, frame, path.name)
+        report.stats("orders").extra["days"] = len(days)
+        for directory in then:
+            for export in drop_exports(directory)[0]:
+                loader.load_export(export)
+        loader.complete()
     return report.finish()

@@ -35,6 +35,7 @@ from graph_model.settings import Settings
 from loaders.batching import Item, PartitionedWriter, Progress, chunks
 from loaders.entities import SPECS, EntitySpec
 from loaders.exports import ExportFile, recognise
+from loaders.garbage_collection import few_collections
 from loaders.geofence import GeofenceConfig, visits_from_pings
 from loaders.identity import stitch_sessions
 from loaders.readers import RawRow, UnreadableRow, count_rows, read_rows
@@ -387,10 +388,11 @@ def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, 
     exports, unknown = drop_exports(directory)
     loader, report = _run(directory.name, options)
     report.unrecognised_files.extend(unknown)
-    for export in exports:
-        log.info("loading %s as %s", export.path.name, export.entity)
-        loader.load_export(export)
-    loader.complete()
+    with few_collections():
+        for export in exports:
+            log.info("loading %s as %s", export.path.name, export.entity)
+            loader.load_export(export)
+        loader.complete()
     return report.finish()
 
 
@@ -406,6 +408,7 @@ def load_file(path: Path, entity: str | None = None, options: LoadOptions | None
         raise LoadError(f"cannot tell the entity or format of {path.name}: name it <entity>.<csv|jsonl|parquet>[.gz] "
                         f"or pass --entity")
     loader, report = _run(path.name, options)
-    loader.load_export(export)
-    loader.complete()
+    with few_collections():
+        loader.load_export(export)
+        loader.complete()
     return report.finish()

@@ -31,13 +31,14 @@ def statement_writer(query: str, name: str, lock_order: Callable[[dict[str, Any]
 
     def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
         ordered = sorted(rows, key=lock_order) if lock_order else rows
-        if one_row_per is None and batch_rounds is None:
-            tx.run(query, rows=Rows(ordered)).consume()
-            return
-        keys = batch_rounds(ordered) if batch_rounds else [one_row_per(row) for row in ordered]  # type: ignore[misc]
-        for positions in rounds(keys):
-            tx.run(query, rows=Rows([ordered[p] for p in positions] if len(positions) < len(ordered) else ordered))\
-                .consume()
+        if batch_rounds is not None:
+            keys = batch_rounds(ordered)
+        elif one_row_per is not None:
+            keys = [one_row_per(row) for row in ordered]
+        else:
+            keys = [None] * len(ordered)
+        for positions in rounds(keys):  # one round when no key repeats
+            tx.run(query, rows=Rows([ordered[p] for p in positions])).consume()
 
     write.__name__ = write.__qualname__ = name
     return write

@@ -74,7 +74,6 @@ SET x.at = CASE WHEN r.seenAt < x.at THEN r.seenAt ELSE x.at END
 """
 
 
-
 def _judging_customer(row: dict[str, Any]) -> str | None:
     """The customer a row is judged against (its ``updatedAt``, a re-pointed country, home store or e-mail
     identity), or ``None``: a row naming only the customer (the collection API's, one per message) judges
