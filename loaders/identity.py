@@ -56,6 +56,9 @@ UNWIND $sessionIds AS sessionId
 MATCH (s:Session {sessionId: sessionId})
 """ + LINK_IDENTIFIERS
 
+# The claim runs in a subquery per (customer, session, identifier): each sees the claims of the rows before it.
+# As one statement over the chunk it judged every row against the graph before the chunk (an Eager between
+# the NOT EXISTS and the MERGE), so a cookie two customers logged in on in one chunk identified both.
 RESOLVE_SESSION_IDENTITIES = """
 UNWIND $sessionIds AS sessionId
 MATCH (s:Session {sessionId: sessionId})
@@ -63,8 +66,11 @@ CALL (s) {
   MATCH (c:Customer)-[:HAD_SESSION]->(s)-[:IDENTIFIED_BY]->(i:Identity)
   RETURN c, i
 }
+CALL (c, s, i) {
 """ + CLAIM_IDENTIFIER + """
-RETURN collect(DISTINCT i.identityKey) AS keys
+  RETURN i.identityKey AS key
+}
+RETURN collect(DISTINCT key) AS keys
 """
 
 BACKFILL_SESSIONS = """

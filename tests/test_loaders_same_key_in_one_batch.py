@@ -4,7 +4,8 @@ One Cypher statement judges all its rows against the graph as it was before the 
 between its reads and writes), so before :func:`graph_model.rounds.rounds` an older row after a newer one in
 the same 5,000-row batch won: a customer's older name came back, and an old consent grant replayed after
 the customer's withdrawal granted it again, with no audit entry for the withdrawal. Each file below holds
-its rows in one batch.
+its rows in one batch. The stitching's claim step had the same shape: a cookie two customers logged in on in
+one chunk of sessions identified both.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from graph_model.connection import run_query
 from graph_model.rounds import rounds
 from graph_model.settings import Settings
+from loaders.identity import stitch_sessions
 from loaders.pipeline import LoadOptions, load_drop
 
 FILES = {
@@ -70,3 +72,20 @@ def test_a_cookie_two_customers_logged_in_on_identifies_the_first(graph: Setting
     owners = run_query("MATCH (:Identity {identityKey: 'cookie:K'})-[:IDENTIFIES]->(c) RETURN collect(c.customerId) AS c")
     sessions = run_query("MATCH (c:Customer)-[:HAD_SESSION]->(s) RETURN c.customerId AS c, s.sessionId AS s ORDER BY s")
     assert (owners, sessions) == ([{"c": ["C1"]}], [{"c": "C1", "s": "S1"}, {"c": "C2", "s": "S2"}, {"c": "C1", "s": "S3"}])
+
+
+def test_stitching_gives_a_cookie_two_customers_logged_in_on_to_the_first(graph: Settings) -> None:
+    """The stitching of the bulk import and of identifiers files: one chunk, two customers' sessions on one
+    cookie; the first session's customer claims it, the anonymous session joins that customer."""
+    run_query("""CREATE (c1:Customer {customerId: 'C1'}), (c2:Customer {customerId: 'C2'}),
+                        (k:Identity {identityKey: 'cookie:K', type: 'cookie', value: 'K'}),
+                        (s1:Session {sessionId: 'S1', startedAt: datetime('2026-11-01T10:00:00Z')}),
+                        (s2:Session {sessionId: 'S2', startedAt: datetime('2026-11-01T11:00:00Z')}),
+                        (s3:Session {sessionId: 'S3', startedAt: datetime('2026-11-01T12:00:00Z')}),
+                        (c1)-[:HAD_SESSION]->(s1), (c2)-[:HAD_SESSION]->(s2),
+                        (s1)-[:IDENTIFIED_BY]->(k), (s2)-[:IDENTIFIED_BY]->(k), (s3)-[:IDENTIFIED_BY]->(k)""")
+    assert stitch_sessions(["S1", "S2", "S3"]) == {"sessionsStitched": 1}
+    owners = run_query("MATCH (:Identity {identityKey: 'cookie:K'})-[:IDENTIFIES]->(c) RETURN collect(c.customerId) AS c")
+    assert owners == [{"c": ["C1"]}]
+    assert run_query("MATCH (c:Customer)-[:HAD_SESSION]->(:Session {sessionId: 'S3'}) RETURN c.customerId AS c") == [
+        {"c": "C1"}]
