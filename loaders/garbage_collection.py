@@ -17,8 +17,9 @@ from contextlib import contextmanager
 
 @contextmanager
 def few_collections(young: int = 100_000) -> Iterator[None]:
-    """Within the block, the objects that exist before it are left out of collections (``gc.freeze``) and
-    the youngest generation is collected every ``young`` allocations; both undone afterwards.
+    """Within the block (or the call of a function decorated with ``@few_collections()``), the objects that
+    exist before it are left out of collections (``gc.freeze``) and the youngest generation is collected every
+    ``young`` allocations; both undone afterwards.
 
     >>> before = gc.get_threshold()
     >>> with few_collections():

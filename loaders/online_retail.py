@@ -158,30 +158,29 @@ def _load_unit(loader: Loader, frame: pd.DataFrame, source: str) -> None:
     loader.load_rows("orders", _orders(kept), source, prefilter_rejects=rejects)
 
 
+@few_collections()
 def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, limit_days: int | None = None,
                        options: LoadOptions | None = None, then: Sequence[Path] = ()) -> dict[str, Any]:
     """Load the Online Retail history (whole, or replayed day by day), then the drop folders ``then`` in the
     same run (one bulk import for all of them); return the run report."""
     path = csv_path or default_csv()
     options = options or LoadOptions()
-    with few_collections():
-        frame = read_source(path)
-        days = sorted(frame["day"].unique())
-        if limit_days is not None:
-            days = days[:limit_days]
-            frame = frame[frame["day"].isin(set(days))]
-        report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path),
-                           options.max_reject_share)
-        loader = make_loader(report, options)
-        if by_day:
-            for day, lines in frame.groupby("day", sort=True):
-                log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
-                _load_unit(loader, lines, f"{path.name}@{day}")
-        else:
-            _load_unit(loader, frame, path.name)
-        report.stats("orders").extra["days"] = len(days)
-        for directory in then:
-            for export in drop_exports(directory)[0]:
-                loader.load_export(export)
-        loader.complete()
+    frame = read_source(path)
+    days = sorted(frame["day"].unique())
+    if limit_days is not None:
+        days = days[:limit_days]
+        frame = frame[frame["day"].isin(set(days))]
+    report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path), options.max_reject_share)
+    loader = make_loader(report, options)
+    if by_day:
+        for day, lines in frame.groupby("day", sort=True):
+            log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
+            _load_unit(loader, lines, f"{path.name}@{day}")
+    else:
+        _load_unit(loader, frame, path.name)
+    report.stats("orders").extra["days"] = len(days)
+    for directory in then:
+        for export in drop_exports(directory)[0]:
+            loader.load_export(export)
+    loader.complete()
     return report.finish()

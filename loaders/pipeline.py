@@ -380,6 +380,7 @@ def drop_exports(directory: Path) -> tuple[list[ExportFile], list[str]]:
     return exports, unknown
 
 
+@few_collections()
 def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, Any]:
     """Load a whole nightly drop (every recognised file of ``directory``, reference data first)."""
     options = options or LoadOptions()
@@ -388,14 +389,14 @@ def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, 
     exports, unknown = drop_exports(directory)
     loader, report = _run(directory.name, options)
     report.unrecognised_files.extend(unknown)
-    with few_collections():
-        for export in exports:
-            log.info("loading %s as %s", export.path.name, export.entity)
-            loader.load_export(export)
-        loader.complete()
+    for export in exports:
+        log.info("loading %s as %s", export.path.name, export.entity)
+        loader.load_export(export)
+    loader.complete()
     return report.finish()
 
 
+@few_collections()
 def load_file(path: Path, entity: str | None = None, options: LoadOptions | None = None) -> dict[str, Any]:
     """Load one export file (its entity from ``entity`` or from its name)."""
     options = options or LoadOptions()
@@ -408,7 +409,6 @@ def load_file(path: Path, entity: str | None = None, options: LoadOptions | None
         raise LoadError(f"cannot tell the entity or format of {path.name}: name it <entity>.<csv|jsonl|parquet>[.gz] "
                         f"or pass --entity")
     loader, report = _run(path.name, options)
-    with few_collections():
-        loader.load_export(export)
-        loader.complete()
+    loader.load_export(export)
+    loader.complete()
     return report.finish()

@@ -19,25 +19,21 @@ TxWrite = Callable[[ManagedTransaction, list[dict[str, Any]]], Any]
 
 
 def statement_writer(query: str, name: str, lock_order: Callable[[dict[str, Any]], Any] | None = None,
-                     one_row_per: Callable[[dict[str, Any]], Any] | None = None,
-                     batch_rounds: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> TxWrite:
+                     round_keys: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> TxWrite:
     """A transaction function running ``query`` with ``$rows`` = the batch.
 
     ``lock_order``: the key of the one node a row locks that other writers' rows may lock too; the rows are
     written in that order, so two writers take those locks in the same order and cannot deadlock on them.
-    ``one_row_per``: the key of the node whose stored state a row is judged against (``updatedAt``, a single
-    relationship), ``None`` for a row that judges nothing; rows of one key go to the statement in
-    :func:`rounds`, in batch order. ``batch_rounds``: the same keys computed from the whole batch."""
+    ``round_keys``: for the batch's rows, the key of the node whose stored state each row is judged against
+    (``updatedAt``, a single relationship), ``None`` for a row that judges nothing; rows of one key go to
+    the statement in :func:`rounds`, in batch order."""
 
     def write(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
         ordered = sorted(rows, key=lock_order) if lock_order else rows
-        if batch_rounds is not None:
-            keys = batch_rounds(ordered)
-        elif one_row_per is not None:
-            keys = [one_row_per(row) for row in ordered]
-        else:
-            keys = [None] * len(ordered)
-        for positions in rounds(keys):  # one round when no key repeats
+        if round_keys is None:
+            tx.run(query, rows=Rows(ordered)).consume()
+            return
+        for positions in rounds(round_keys(ordered)):  # one round when no key repeats
             tx.run(query, rows=Rows([ordered[p] for p in positions])).consume()
 
     write.__name__ = write.__qualname__ = name

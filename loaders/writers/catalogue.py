@@ -81,10 +81,10 @@ SET k.quantity = CASE WHEN newer THEN r.quantity ELSE k.quantity END,
 """
 
 
-write_categories = statement_writer(CATEGORIES, "write_categories", one_row_per=lambda row: row["categoryId"])
+write_categories = statement_writer(CATEGORIES, "write_categories", round_keys=lambda rows: [r["categoryId"] for r in rows])
 write_brands = statement_writer(BRANDS, "write_brands")
-write_products = statement_writer(PRODUCTS, "write_products", one_row_per=lambda row: row["sku"])
-write_stores = statement_writer(STORES, "write_stores", one_row_per=lambda row: row["storeId"])
+write_products = statement_writer(PRODUCTS, "write_products", round_keys=lambda rows: [r["sku"] for r in rows])
+write_stores = statement_writer(STORES, "write_stores", round_keys=lambda rows: [r["storeId"] for r in rows])
 # stock is partitioned by store; the products are what two writers share
 write_stock = statement_writer(STOCK, "write_stock", lock_order=lambda row: row["sku"],
-                              one_row_per=lambda row: (row["storeId"], row["sku"]))
+                              round_keys=lambda rows: [(r["storeId"], r["sku"]) for r in rows])

@@ -74,12 +74,12 @@ SET x.at = CASE WHEN r.seenAt < x.at THEN r.seenAt ELSE x.at END
 """
 
 
-def _judging_customer(row: dict[str, Any]) -> str | None:
-    """The customer a row is judged against (its ``updatedAt``, a re-pointed country, home store or e-mail
+def _judging_customers(rows: list[dict[str, Any]]) -> list[str | None]:
+    """The customer each row is judged against (its ``updatedAt``, a re-pointed country, home store or e-mail
     identity), or ``None``: a row naming only the customer (the collection API's, one per message) judges
     nothing and needs no round of its own."""
-    judged = row.get("updatedAt") or row.get("country") or row.get("homeStoreId") or row.get("emailHash")
-    return row["customerId"] if judged else None
+    return [row["customerId"] if row.get("updatedAt") or row.get("country") or row.get("homeStoreId")
+            or row.get("emailHash") else None for row in rows]
 
 
 def _identifier_keys(rows: list[dict[str, Any]]) -> list[str | None]:
@@ -91,8 +91,8 @@ def _identifier_keys(rows: list[dict[str, Any]]) -> list[str | None]:
     return [row["identityKey"] if len(owners[row["identityKey"]]) > 1 else None for row in rows]
 
 
-write_customers = statement_writer(CUSTOMERS, "write_customers", one_row_per=_judging_customer)
-write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers", batch_rounds=_identifier_keys)
+write_customers = statement_writer(CUSTOMERS, "write_customers", round_keys=_judging_customers)
+write_identifiers = statement_writer(IDENTIFIERS, "write_identifiers", round_keys=_identifier_keys)
 
 
 def write_consent_rows(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
