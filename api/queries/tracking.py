@@ -28,7 +28,7 @@ import neo4j
 from api.db import Database, Row
 from api.db import rows as tx_rows
 from api.errors import Conflict
-from loaders.writers.events import EXISTING_EVENTS, plan_events
+from loaders.writers.events import EXISTING_EVENTS, existing_events, plan_events
 from loaders.writers.sessions import SESSIONS
 from loaders.writers.visits import VISITS
 
@@ -146,8 +146,7 @@ async def _write_event(tx: neo4j.AsyncManagedTransaction, event: Row, session: S
         raise Conflict(f"Session {session_id!r} belongs to another customer.", argument="sessionId",
                        fields=["sessionId"])
     await _run(tx, SESSIONS, {"rows": [session_row(state, session_id, event["at"], session)]})
-    held = await tx_rows(tx, EXISTING_EVENTS, {"sessionIds": [session_id]})
-    existing: dict[str, dict[str, int | None]] = {row["sessionId"]: dict(row["events"]) for row in held}
+    existing = existing_events((await tx_rows(tx, EXISTING_EVENTS, {"sessionIds": [session_id]}))[0]["held"])
     existing.setdefault(session_id, {})[event["eventId"]] = None  # the node claimed above, content to come
     for query, parameters in plan_events([event], existing):
         await _run(tx, query, parameters)

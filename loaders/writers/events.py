@@ -29,10 +29,14 @@ from graph_model.connection import Rows
 EXISTING_EVENTS = """
 UNWIND $sessionIds AS sessionId
 MATCH (s:Session {sessionId: sessionId})
-RETURN sessionId, [(s)-[:CONTAINS]->(e:Event) | [e.eventId, e.at.epochSeconds * 1000000 + e.at.microsecond]] AS events
+WITH sessionId, [(s)-[:CONTAINS]->(e:Event) | [e.eventId, e.at.epochSeconds * 1000000 + e.at.microsecond]] AS events
+WHERE events <> []
+RETURN collect([sessionId, events]) AS held
 """
-"""The events the sessions hold, with their times as whole microseconds since the epoch (:func:`epoch_micros`):
-integers cost nothing to read, where the driver takes ~40 µs to turn a stored time into a ``DateTime``."""
+"""The events the sessions hold (:func:`existing_events` reads the one record), with their times as whole
+microseconds since the epoch (:func:`epoch_micros`): integers cost nothing to read, where the driver takes
+~40 µs to turn a stored time into a ``DateTime``; and one record, where the driver takes ~30 µs per record
+(a batch's 5,000 sessions, most of them without events on a first load)."""
 
 def _related(verb: str) -> str:
     """Cypher linking ``ev`` to the product, category and order of event ``e`` (``verb``: CREATE or MERGE)."""
@@ -116,6 +120,15 @@ def epoch_micros(at: datetime) -> int:
     return (at - _EPOCH) // _MICRO
 
 
+def existing_events(held: list[list[Any]]) -> dict[str, dict[str, int | None]]:
+    """:data:`EXISTING_EVENTS`' record as :func:`plan_events` takes it: session id → event id → time.
+
+    >>> existing_events([["S1", [["E1", 1000005], ["E2", None]]]])
+    {'S1': {'E1': 1000005, 'E2': None}}
+    """
+    return {session_id: dict(events) for session_id, events in held}
+
+
 def gap_seconds(earlier: datetime, later: datetime) -> float:
     """Seconds between two times, from whole microseconds (the same float Cypher computes)."""
     return ((later - earlier) // _MICRO) / 1_000_000
@@ -176,6 +189,6 @@ def plan_events(rows: list[dict[str, Any]], existing: dict[str, dict[str, int | 
 def write_events(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Write one batch of events (see the module docstring)."""
     session_ids = list(dict.fromkeys(row["sessionId"] for row in rows))
-    existing = {record["sessionId"]: dict(record["events"]) for record in tx.run(EXISTING_EVENTS, sessionIds=Rows(session_ids))}
+    existing = existing_events(tx.run(EXISTING_EVENTS, sessionIds=Rows(session_ids)).single(strict=True)["held"])
     for query, parameters in plan_events(rows, existing):
         tx.run(query, parameters).consume()
