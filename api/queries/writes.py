@@ -81,7 +81,7 @@ async def response_target(db: Database, message_id: str) -> Row | None:
 
 async def _write_consent(tx: neo4j.AsyncManagedTransaction, row: dict[str, Any], actor: str) -> Row | None:
     """The one consent writer, then the audit entry, in the caller's transaction; the stored record."""
-    results = await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]})
+    results = (await tx_rows(tx, WRITE_CONSENTS, {"rows": [row]}))[0]["results"]
     if not results:
         return None
     entry = audit_entry(actor, "consent", row["customerId"], consent_detail(row, results[0]["applied"]))

@@ -16,8 +16,9 @@ from graph_model.connection import Rows
 EXISTING_ORDERS = """
 UNWIND $orderIds AS orderId
 MATCH (o:Order {orderId: orderId})
-RETURN orderId
+RETURN collect(orderId) AS orderIds
 """
+"""Which of the batch's orders exist, as one list (one record: the driver takes ~30 µs per record)."""
 
 _HEADER = """
 UNWIND $orders AS r
@@ -90,7 +91,7 @@ def group_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_orders(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     """Write one batch of order lines (see the module docstring)."""
     orders = group_lines(rows)
-    existing = {record["orderId"] for record in tx.run(EXISTING_ORDERS, orderIds=Rows(o["orderId"] for o in orders))}
+    existing = set(tx.run(EXISTING_ORDERS, orderIds=Rows(o["orderId"] for o in orders)).single(strict=True)["orderIds"])
     fresh = [o for o in orders if o["orderId"] not in existing]
     known = [o for o in orders if o["orderId"] in existing]
     if fresh:
