@@ -293,8 +293,8 @@ class Loader:
         customers = sorted({item.params["customerId"] for item in items})
         if not customers:
             return items
-        records = {r["customerId"]: r["consents"] for r in execute_read(
-            lambda tx: tx.run(LOCATION_CONSENTS, customerIds=customers).data())}
+        records = dict(execute_read(
+            lambda tx: tx.run(LOCATION_CONSENTS, customerIds=customers).single(strict=True)["consents"]))
         return self.permitted_by(items, records)
 
     def permitted_by(self, items: list[Item], records: dict[str, list[dict[str, Any]]]) -> list[Item]:

@@ -22,7 +22,7 @@ from neo4j import ManagedTransaction
 from graph_model.errors import ConfigurationError
 from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key, session_hash
 
-ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN t.hash AS hash"
+ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN collect(t.hash) AS hashes"  # one record, not one per erasure
 
 ERASED_KEYS = """
 UNWIND $hashes AS h
@@ -84,7 +84,7 @@ class Tombstones:
         """All tombstones (after checking the key against the graph's fingerprint)."""
         key = load_key()
         check_key(tx, key=key)
-        return Tombstones(frozenset(r["hash"] for r in tx.run(ALL_TOMBSTONES)), key)
+        return Tombstones(frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"]), key)
 
     def customer_erased(self, customer_id: str | None) -> bool:
         """True when ``customer_id`` was erased."""

@@ -21,11 +21,12 @@ SET m.at = r.arrivedAt
 MERGE (v)-[:TO_STORE]->(s)
 """
 
-# The consent records of the customers of a pings file (one read per file), for the policy's decision.
+# The consent records of the customers of a pings file (one read per file), for the policy's decision; one
+# record (customer id, records) pairs, not a record per customer (the driver takes ~30 µs a record).
 LOCATION_CONSENTS = """
 UNWIND $customerIds AS customerId
 MATCH (c:Customer {customerId: customerId})
-RETURN customerId, [(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .granted}] AS consents
+RETURN collect([customerId, [(c)-[:HAS_CONSENT]->(k:Consent) | k {.channel, .purpose, .granted}]]) AS consents
 """
 
 # Both lookups are pinned to seeks of their unique indexes (`USING INDEX SEEK`: a plain `USING INDEX` hint is
@@ -39,7 +40,7 @@ OPTIONAL MATCH (card:Identity {identityKey: r.cardKey})-[:IDENTIFIES]->(known)
 USING INDEX SEEK card:Identity(identityKey)
 OPTIONAL MATCH (given:Customer {customerId: r.customerId})
 USING INDEX SEEK given:Customer(customerId)
-RETURN index, coalesce(given.customerId, known.customerId) AS customerId
+RETURN collect([index, coalesce(given.customerId, known.customerId)]) AS customers
 """
 
 LOYALTY_SCANS = """
@@ -82,13 +83,14 @@ def write_loyalty_scans(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> l
     rejected: list[tuple[int, RejectReason, str]] = []
     resolved: list[dict[str, Any]] = []
     cards: dict[str, str] = {}  # cards linked by an earlier row of this batch
-    for record in sorted(tx.run(SCAN_CUSTOMERS, rows=Rows(rows)).data(), key=lambda r: r["index"]):
-        row = rows[record["index"]]
-        customer_id = record["customerId"] or cards.get(row["cardKey"])
+    for index, found in sorted(tx.run(SCAN_CUSTOMERS, rows=Rows(rows)).single(strict=True)["customers"],
+                               key=lambda pair: pair[0]):
+        row = rows[index]
+        customer_id = found or cards.get(row["cardKey"])
         if row.get("customerId"):
             cards.setdefault(row["cardKey"], row["customerId"])
         if customer_id is None:
-            rejected.append((record["index"], RejectReason.UNKNOWN_IDENTIFIER,
+            rejected.append((index, RejectReason.UNKNOWN_IDENTIFIER,
                              f"loyalty card {row['loyaltyCard']!r} identifies no customer and no customerId is given"))
         else:
             resolved.append({**row, "resolvedCustomerId": customer_id})
