@@ -96,8 +96,11 @@ class PartitionedWriter:
     """Buffers items per partition and writes full batches with one thread per partition."""
 
     def __init__(self, entity: str, write: WriteFn, report: RunReport, *, writers: int, batch_size: int,
-                 progress: Progress, on_failed: Callable[[list[Item]], None] | None = None) -> None:
-        self.entity, self.write, self.report = entity, write, report
+                 progress: Progress, on_failed: Callable[[list[Item]], None] | None = None,
+                 ready: Callable[[], None] | None = None) -> None:
+        """``ready``: called by a writer before each batch, returns once the writer may start (its statements
+        planned: :class:`loaders.warmup.Planning`)."""
+        self.entity, self.write, self.report, self.ready = entity, write, report, ready
         self.batch_size, self.progress, self.on_failed = batch_size, progress, on_failed
         self.partitions = max(1, writers)
         self.buffers: list[list[Item]] = [[] for _ in range(self.partitions)]
@@ -135,6 +138,8 @@ class PartitionedWriter:
                 pool.shutdown(wait=True)
 
     def _write_batch(self, batch: list[Item]) -> None:
+        if self.ready is not None:
+            self.ready()
         try:
             rejected = execute_write(self.write, [item.params for item in batch]) or []
         except DatabaseUnavailable:

@@ -41,6 +41,7 @@ from loaders.identity import stitch_sessions
 from loaders.readers import RawRow, UnreadableRow, count_rows, read_rows
 from loaders.references import KeyCache
 from loaders.report import Reject, RejectReason, RunReport
+from loaders.warmup import Planning
 from loaders.writers.visits import LOCATION_CONSENTS, write_visits
 
 log = logging.getLogger("loaders")
@@ -264,9 +265,10 @@ class Loader:
         """Write validated ``items`` of ``spec`` with its writer (then stitch around the sessions/identifiers)."""
         assert spec.write is not None
         writers = self.options.writers if spec.partition else 1
+        planning = Planning(spec.plans, self.options.batch_size).start()
         writer = PartitionedWriter(spec.name, spec.write, self.report, writers=writers,
                                    batch_size=self.options.batch_size, progress=progress,
-                                   on_failed=self._forget(spec))
+                                   on_failed=self._forget(spec), ready=planning.wait)
         touched_sessions: list[str] = []
         identity_keys: list[str] = []
         keyed = spec.partition_all(items) if spec.partition_all else (
@@ -281,6 +283,7 @@ class Loader:
                 writer.add(item, key)
         finally:
             writer.close()
+            planning.join()
         if touched_sessions or identity_keys:
             changes = stitch_sessions(touched_sessions, identity_keys, linked=spec.name == "sessions",
                                       batch_size=self.options.batch_size)
@@ -331,14 +334,16 @@ class Loader:
             "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
             write=False)]
         visits = visits_from_pings(pings, stores, self.options.geofence, key=self.tombstones.key)
+        planning = Planning(SPECS["pings"].plans, self.options.batch_size).start()
         writer = PartitionedWriter("pings", write_visits, self.report, writers=self.options.writers,
-                                   batch_size=self.options.batch_size, progress=progress)
+                                   batch_size=self.options.batch_size, progress=progress, ready=planning.wait)
         # the pings are loaded once their visits are written; the writer counts visits, so count pings here
         try:
             for visit in visits:
                 writer.add(Item(source, 0, visit, visit), visit["customerId"])
         finally:
             writer.close()
+            planning.join()
         self.count_pings(pings, visits)
 
     def count_pings(self, pings: list[dict[str, Any]], visits: list[dict[str, Any]]) -> None:

@@ -22,6 +22,7 @@ import itertools
 import logging
 import pkgutil
 import re
+import threading
 import time
 from collections.abc import Iterable
 from types import ModuleType
@@ -104,3 +105,46 @@ def warm(modules: Iterable[str] | None = None, labels: Iterable[str] = (),
                     log.debug("warm-up of a statement ended with %s (planned all the same)", error.code)
                 tx.rollback()
     return time.perf_counter() - started
+
+
+class Planning:
+    """Plans groups of writer modules in a thread of its own, one group after the other, each for lists of
+    ``size`` rows; :meth:`wait` returns once the first group is planned (or planning failed).
+
+    A file load starts it with the entity's writer first and what runs after the file (the stitching) next,
+    so Neo4j plans the writer while the first chunk is read and validated, instead of when the first batch
+    arrives: on a first load after a start, ~0.3 s of planning for the sessions writer alone. Planning ahead
+    is an optimisation: a failure is logged and the writers plan for themselves.
+    """
+
+    def __init__(self, groups: Iterable[Iterable[str]], size: int) -> None:
+        self.groups = [tuple(group) for group in groups]
+        self.size = size
+        self.first_planned = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="planning", daemon=True)
+
+    def start(self) -> Planning:
+        if self.groups:
+            self.thread.start()
+        else:
+            self.first_planned.set()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for group in self.groups:
+                warm(group, sizes=(self.size,))
+                self.first_planned.set()
+        except Exception as error:  # noqa: BLE001 - planning ahead never stops a load
+            log.info("could not plan the writers ahead (%s)", error)
+        finally:
+            self.first_planned.set()
+
+    def wait(self) -> None:
+        """Return once the first group is planned (or planning failed)."""
+        self.first_planned.wait()
+
+    def join(self) -> None:
+        """Return once every group is planned (or planning failed)."""
+        if self.thread.is_alive():
+            self.thread.join()

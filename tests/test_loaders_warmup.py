@@ -4,6 +4,7 @@ collector's first batch after its warm-up plans nothing new (the real rows reuse
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,3 +92,56 @@ def test_a_failed_warm_up_never_stops_collection(tmp_path: Path, monkeypatch) ->
     collector.warm()
     assert collector.warmed.is_set()
     collector.spool.close()
+
+
+def test_a_file_load_plans_its_writer_then_its_stitching_before_the_first_batch(graph: Settings, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """A sessions file: the sessions writer is planned (in its own thread) before any batch is written, then
+    the stitching; the batches wait for the first group only."""
+    import threading
+    import time
+
+    import loaders.pipeline as pipeline
+    from loaders.entities import SPECS
+    from loaders.pipeline import LoadOptions, load_file
+
+    order: list[str] = []
+    planned = threading.Event()
+
+    def warm(modules: tuple[str, ...], labels: tuple[str, ...] = (), sizes: tuple[int, ...] = ()) -> float:
+        if modules == ("identity",):
+            planned.wait(5)  # the stitching's plans may still be on their way while the batches are written
+        else:
+            time.sleep(0.5)  # a slow plan: the first batch waits for it
+        order.append(f"plan {'+'.join(modules)} for {sizes}")
+        return 0.0
+
+    sessions = SPECS["sessions"]
+    writes: list[int] = []
+
+    def write(tx, rows):  # noqa: ANN001 - the writer's signature
+        order.append("write")
+        writes.append(len(rows))
+        planned.set()
+        return sessions.write(tx, rows)
+
+    monkeypatch.setattr(warmup, "warm", warm)
+    monkeypatch.setitem(pipeline.SPECS, "sessions", replace(sessions, write=write))
+    run_query("CREATE (:Customer {customerId: 'C1'})")
+    (tmp_path / "sessions.csv").write_text("sessionId,channel,startedAt,customerId,cookie\n"
+                                           "S1,web,2026-12-01T10:00:00Z,C1,K1\nS2,web,2026-12-01T11:00:00Z,,K1\n")
+    report = load_file(tmp_path / "sessions.csv", options=LoadOptions(batch_size=100, report_dir=tmp_path / "run"))
+    assert report["entities"]["sessions"]["loaded"] == 2
+    assert order == ["plan sessions for (100,)", "write", "plan identity for (100,)"]  # then the stitching ran
+    assert report["entities"]["sessions"]["sessionsStitched"] == 1  # S2 joined C1 through the cookie
+
+
+def test_a_failed_planning_never_holds_a_load_back(monkeypatch) -> None:
+    def broken(*args: object, **kwargs: object) -> float:
+        raise RuntimeError("no plans today")
+
+    monkeypatch.setattr(warmup, "warm", broken)
+    planning = warmup.Planning([("sessions",), ("identity",)], 5_000).start()
+    planning.join()
+    assert planning.first_planned.is_set()
+    planning.wait()  # returns at once
