@@ -64,6 +64,7 @@ class LoadOptions:
     progress: bool | None = None  # None: a bar on a terminal, log lines otherwise
     geofence: GeofenceConfig = field(default_factory=GeofenceConfig)
     apply_schema: bool = True
+    plan_ahead: bool = True  # plan each entity's statements while its first rows are validated (a file load)
     bulk: bool = False  # a first load into an empty database through neo4j-admin import (loaders.bulk)
     bulk_csv_only: Path | None = None  # bulk: only write the import CSVs (and the command) into this folder
 
@@ -265,7 +266,7 @@ class Loader:
         """Write validated ``items`` of ``spec`` with its writer (then stitch around the sessions/identifiers)."""
         assert spec.write is not None
         writers = self.options.writers if spec.partition else 1
-        planning = Planning(spec.plans, self.options.batch_size).start()
+        planning = Planning(spec.plans if self.options.plan_ahead else (), self.options.batch_size).start()
         writer = PartitionedWriter(spec.name, spec.write, self.report, writers=writers,
                                    batch_size=self.options.batch_size, progress=progress,
                                    on_failed=self._forget(spec), ready=planning.wait)
@@ -334,7 +335,7 @@ class Loader:
             "MATCH (s:Store) RETURN s.storeId AS storeId, s.location.latitude AS lat, s.location.longitude AS lon",
             write=False)]
         visits = visits_from_pings(pings, stores, self.options.geofence, key=self.tombstones.key)
-        planning = Planning(SPECS["pings"].plans, self.options.batch_size).start()
+        planning = Planning(SPECS["pings"].plans if self.options.plan_ahead else (), self.options.batch_size).start()
         writer = PartitionedWriter("pings", write_visits, self.report, writers=self.options.writers,
                                    batch_size=self.options.batch_size, progress=progress, ready=planning.wait)
         # the pings are loaded once their visits are written; the writer counts visits, so count pings here

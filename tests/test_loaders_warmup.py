@@ -39,7 +39,8 @@ def test_warming_every_writer_writes_nothing(graph: Settings) -> None:
     assert graph_fingerprint(ignore=None) == before
 
 
-def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: Settings, tmp_path: Path) -> None:
+def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: Settings, tmp_path: Path,
+                                                                         monkeypatch) -> None:
     from api.collection.config import CollectionConfig
     from api.collection.messages import accept
     from api.collection.spool import Spool
@@ -67,7 +68,10 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
     collector.warm()
     warmed = _cached_plans()
     collector.warm()  # the same plans again, then the batch
+    planned_again: list[object] = []
+    monkeypatch.setattr(warmup, "warm", lambda *args, **kwargs: planned_again.append(args) or 0.0)
     assert collector.flush() == len(messages)
+    assert planned_again == []  # a micro-batch does not plan ahead again (LoadOptions.plan_ahead)
     # Every statement of the batch reuses a warmed plan: without the warm-up it adds 16 plans. One entry is
     # allowed: measured, the batch adds one that none of its statements replayed alone does (a statement
     # replanned once the batch has moved the graph's statistics).

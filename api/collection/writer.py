@@ -134,7 +134,8 @@ class Collector:
             self._rotate_report()
             return 0
         report = self._current_report()
-        loader = Loader(report, LoadOptions(progress=False, writers=1))
+        # plan_ahead=False: the collector planned its writers for every batch size at its start (warm)
+        loader = Loader(report, LoadOptions(progress=False, writers=1, plan_ahead=False))
         kept = [(seq, m) for seq, m in pending
                 if not self._withheld(loader, report, seq, m) and not self._off_plan(report, seq, m)]
         mapped = map_messages(kept, self.clock)
