@@ -236,6 +236,34 @@ def test_cypher_round_is_half_up_on_the_decimal_form() -> None:
     assert [cypher_round(2.675), cypher_round(1.005), cypher_round(0.125)] == [2.68, 1.01, 0.13]
 
 
+def test_stitching_in_memory_links_claims_first_customer_and_backfills() -> None:
+    """Exact results of the in-memory stitching on three sessions: C1 logs in on cookie K at 10:00, an
+    anonymous session shows K at 09:00, C2 logs in on K at 11:00: K stays C1's (first customer wins), the
+    anonymous session joins C1, then K's IDENTIFIES.at is that session's 09:00 (the earliest of C1's)."""
+    from loaders.bulk import BulkWriters
+    from loaders.entities import SPECS
+
+    def at(hour: int) -> datetime:
+        return datetime.fromisoformat(f"2026-12-01T{hour:02d}:00:00+00:00")
+
+    writers = BulkWriters()
+    spec = SPECS["sessions"]
+    rows = [("S2", 10, "C1"), ("S1", 9, None), ("S3", 11, "C2")]
+    for session_id, hour, customer in rows:
+        row = spec.schema.model_validate({"sessionId": session_id, "channel": "web", "startedAt": at(hour).isoformat(),
+                                          "customerId": customer, "cookie": "K"})
+        writers.sessions(spec.params(row))
+    keys = ["cookie:K", "customer_ref:C1", "customer_ref:C2"]
+    assert writers.stitch(["S2", "S1", "S3"], keys, batch_size=2) == 1
+    g = writers.g
+    assert {(a, b): (p["at"], p["origin"]) for (a, b, _), p in g.rels[("LINKED_TO", "Identity", "Identity")].items()} \
+        == {("cookie:K", "customer_ref:C1"): (at(10), "login"), ("cookie:K", "customer_ref:C2"): (at(11), "login")}
+    assert {(i, c): p["at"] for (i, c, _), p in g.rels[("IDENTIFIES", "Identity", "Customer")].items()} \
+        == {("cookie:K", "C1"): at(9), ("customer_ref:C1", "C1"): at(10), ("customer_ref:C2", "C2"): at(11)}
+    assert {(c, s): p["at"] for (c, s, _), p in g.rels[("HAD_SESSION", "Customer", "Session")].items()} \
+        == {("C1", "S2"): at(10), ("C1", "S1"): at(9), ("C2", "S3"): at(11)}
+
+
 @pytest.mark.parametrize(("new_database", "bulk_fails", "expected"), [
     (True, False, [["load-online-retail", "--bulk", "--with-demo-channels"]]),
     (True, True, [["load-online-retail", "--bulk", "--with-demo-channels"], ["load-online-retail"]]),
