@@ -15,8 +15,9 @@ After the sessions (or loyalty scans, or identifiers) of a file are written:
 
 The sessions writer (:data:`loaders.writers.sessions.SESSIONS`) does steps 1-2 for each row it writes, with
 the fragments :data:`LINK_IDENTIFIERS` and :data:`CLAIM_IDENTIFIER`; after a sessions file only the
-backfill runs (``stitch_sessions(..., linked=True)``), from the identifiers of its rows. The bulk import
-and the identifiers files run all three steps here. On a first load of 15,478 logged-in sessions this
+backfill runs (``stitch_sessions(..., linked=True)``), from the identifiers of its rows. The identifiers
+files run all three steps here; the bulk import runs the same steps, in the same order, on its graph in
+memory before the import (:meth:`loaders.bulk.BulkWriters.stitch`). On a first load of 15,478 logged-in sessions this
 took stitching from 1.7 s to 0.3 s (``benchmarks/bench_first_load_sessions.py``).
 """
 
