@@ -368,7 +368,7 @@ class BulkWriters:
         if r["offerId"] is not None and self.g.has("Offer", r["offerId"]):
             self.g.rel("CARRIES", me, ("Offer", r["offerId"]))
 
-    # -- derived at the end: orders with their lines and totals, events with their chains
+    # -- identity stitching over all sessions, before the CSVs
     def stitch(self, session_ids: Iterable[str], identity_keys: Iterable[str], batch_size: int,
                max_rounds: int = 4) -> int:
         """:func:`loaders.identity.stitch_sessions` on the graph in memory, step for step and in its order
@@ -416,9 +416,10 @@ class BulkWriters:
                     customers = [customer for customer, _ in identifies.get(key, ())]
                     if not customers:
                         continue
+                    first = min(customers)
                     for session_id in sessions_of.get(key, ()):
                         if not customers_of.get(session_id):
-                            owner[session_id] = min(owner.get(session_id, min(customers)), min(customers))
+                            owner[session_id] = min(owner.get(session_id, first), first)
                 for session_id, customer in owner.items():
                     g.rel("HAD_SESSION", ("Customer", customer), ("Session", session_id))["at"] = started[session_id]
                     customers_of[session_id].add(customer)
@@ -435,6 +436,7 @@ class BulkWriters:
             todo, keys = sorted(new), set()
         return len(backfilled)
 
+    # -- derived at the end: orders with their lines and totals, events with their chains
     def finish(self) -> None:
         g = self.g
         for order_id, order in self._orders.items():
