@@ -229,6 +229,9 @@ def test_csv_only_writes_the_files_and_the_command(graph: Settings, tmp_path: Pa
     assert "neo4j-admin database import full neo4j" in (out / "import.sh").read_text()
     assert {p.name for p in (out / "after").iterdir()} == {"loyalty_scans.jsonl"}
     assert (out / "nodes" / "Consent.csv").exists() and (out / "relationships" / "RESPONDED__Customer__Message.csv").exists()
+    # the stitching is in the CSVs (an import elsewhere runs none after it)
+    assert {"LINKED_TO__Identity__Identity.csv", "IDENTIFIES__Identity__Customer.csv"} <= {
+        p.name for p in (out / "relationships").iterdir()}
     assert run_query("MATCH (n) WHERE NOT n:PrivacyKey RETURN count(n) AS n")[0]["n"] == 0
 
 
