@@ -7,6 +7,7 @@ as a plain list again, or when the driver stops packing ``Rows`` as a list.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,8 @@ AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 class RecordingTx:
-    """A transaction that records the parameters of each statement and returns no rows."""
+    """A transaction that records the parameters of each statement and returns no rows (a statement that
+    collects its results into one record gets empty lists)."""
 
     def __init__(self) -> None:
         self.parameters: list[dict[str, Any]] = []
@@ -36,6 +38,9 @@ class RecordingTx:
 
     def __iter__(self) -> Any:
         return iter(())
+
+    def single(self, strict: bool = False) -> dict[str, Any]:
+        return defaultdict(list)
 
 
 def _lists(parameters: list[dict[str, Any]]) -> list[Any]:
