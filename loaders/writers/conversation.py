@@ -83,8 +83,9 @@ first write that gave one."""
 MESSAGE_CHANNELS = """
 UNWIND $messageIds AS messageId
 MATCH (m:Message {messageId: messageId})
-RETURN messageId, m.channel AS channel
+RETURN collect([messageId, m.channel]) AS channels
 """
+"""The channel of each unsubscribed message, as one record of (message id, channel) pairs."""
 
 write_campaigns = statement_writer(CAMPAIGNS, "write_campaigns")
 write_offers = statement_writer(OFFERS, "write_offers")
@@ -102,8 +103,8 @@ def write_responses(tx: ManagedTransaction, rows: list[dict[str, Any]]) -> None:
     unsubscribed = [r for r in unique.values() if r["type"] == "unsubscribed"]
     if not unsubscribed:
         return
-    channels = {r["messageId"]: r["channel"] for r in tx.run(
-        MESSAGE_CHANNELS, messageIds=sorted({r["messageId"] for r in unsubscribed})).data()}
+    channels = dict(tx.run(MESSAGE_CHANNELS, messageIds=sorted({r["messageId"] for r in unsubscribed}))
+                    .single(strict=True)["channels"])
     withdrawals = unsubscribe_withdrawals(unsubscribed, channels)
     if withdrawals:
         write_consents(tx, withdrawals, actor="loader")
