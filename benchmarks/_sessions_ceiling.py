@@ -151,3 +151,16 @@ def ceiling(path: Path, writers: int, batch_size: int) -> tuple[int, float]:
         for thread in threads:
             thread.join()
     return len(rows), time.perf_counter() - t0
+
+
+def session_graph_counts() -> dict[str, int]:
+    """Counts of what a sessions file writes (nodes, relationships)."""
+    query = """CALL { MATCH (s:Session) RETURN count(s) AS n UNION ALL MATCH (i:Identity) RETURN count(i) AS n
+                      UNION ALL MATCH ()-[r:IDENTIFIED_BY]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:HAD_SESSION]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:AT_STORE]->(:Store) RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:LINKED_TO]->() RETURN count(r) AS n
+                      UNION ALL MATCH ()-[r:IDENTIFIES]->() RETURN count(r) AS n }
+               RETURN collect(n) AS counts"""
+    names = ("Session", "Identity", "IDENTIFIED_BY", "HAD_SESSION", "AT_STORE", "LINKED_TO", "IDENTIFIES")
+    return dict(zip(names, run_query(query, write=False)[0]["counts"], strict=True))

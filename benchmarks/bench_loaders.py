@@ -49,6 +49,7 @@ from loaders.writers.events import CREATE_CHAIN, CREATE_EVENTS, SEARCHES, gap_se
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sessions_ceiling import ceiling as sessions_ceiling  # noqa: E402
+from _sessions_ceiling import session_graph_counts  # noqa: E402
 
 NAIVE_EVENT = """
 MATCH (s:Session {sessionId: $e.sessionId})
@@ -195,19 +196,6 @@ def sessions_against_their_ceiling(drop: Path, options: LoadOptions) -> tuple[fl
     if written != session_graph_counts():  # the ceiling must write what the loader writes
         print(f"the ceiling's graph differs from the loader's: {written} vs {session_graph_counts()}")
     return loaded["loaded"] / loaded["durationSeconds"], sessions / seconds
-
-
-def session_graph_counts() -> dict[str, int]:
-    """Counts of what a sessions file writes (nodes, relationships)."""
-    query = """CALL { MATCH (s:Session) RETURN count(s) AS n UNION ALL MATCH (i:Identity) RETURN count(i) AS n
-                      UNION ALL MATCH ()-[r:IDENTIFIED_BY]->() RETURN count(r) AS n
-                      UNION ALL MATCH ()-[r:HAD_SESSION]->() RETURN count(r) AS n
-                      UNION ALL MATCH ()-[r:AT_STORE]->(:Store) RETURN count(r) AS n
-                      UNION ALL MATCH ()-[r:LINKED_TO]->() RETURN count(r) AS n
-                      UNION ALL MATCH ()-[r:IDENTIFIES]->() RETURN count(r) AS n }
-               RETURN collect(n) AS counts"""
-    names = ("Session", "Identity", "IDENTIFIED_BY", "HAD_SESSION", "AT_STORE", "LINKED_TO", "IDENTIFIES")
-    return dict(zip(names, run_query(query, write=False)[0]["counts"], strict=True))
 
 
 class RetryCounter(logging.Handler):
