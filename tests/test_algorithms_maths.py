@@ -465,7 +465,11 @@ def test_recent_popularity_weighs_recent_buyers_by_their_trend() -> None:
     # before (expected 1 in 28 days); product 2: only long ago
     known = pd.DataFrame({"customer": [0, 1, 2, 2, 3, 4, 5, 6, 7], "product": [0, 0, 0, 0, 1, 1, 1, 1, 2],
                           "day": [80.0, 90.0, 99.0, 99.5, 95.0, 30.0, 40.0, 60.0, 1.0]})
-    trend = recent_popularity(known, 3, 100.0, Params(popularity_days=28.0, popularity_baseline_days=84.0))
+    square_root = Params(popularity_days=28.0, popularity_baseline_days=84.0, popularity_trend=0.5)
+    trend = recent_popularity(known, 3, 100.0, square_root)
     assert trend.tolist() == pytest.approx([3.0 * np.sqrt(3.0), 1.0 * np.sqrt(1.0 / 2.0), 0.0])
-    buyers_only = recent_popularity(known, 3, 100.0, Params(popularity_trend=0.0))
+    linear = recent_popularity(known, 3, 100.0, Params(popularity_days=28.0, popularity_baseline_days=84.0,
+                                                       popularity_trend=1.0))
+    assert linear.tolist() == pytest.approx([3.0 * 3.0, 1.0 * 1.0 / 2.0, 0.0])
+    buyers_only = recent_popularity(known, 3, 100.0, Params(popularity_days=28.0, popularity_trend=0.0))
     assert buyers_only.tolist() == [3.0, 1.0, 0.0]
