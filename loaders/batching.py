@@ -18,7 +18,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from graph_model.connection import execute_write
@@ -27,7 +27,20 @@ from loaders.report import Reject, RejectReason, RunReport
 
 log = logging.getLogger("loaders")
 
-WriteFn = Callable[..., list[tuple[int, RejectReason, str]] | None]
+Refused = list[tuple[int, RejectReason, str]]  # (index in the batch, reason, message) of each row a writer refused
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a writer may return instead of its refused rows alone: those, and keys the load follows up once the
+    file is written (the sessions writer: the identifiers its logged-in rows share with other sessions, which
+    identity stitching then backfills)."""
+
+    refused: Refused = field(default_factory=list)
+    follow_up: list[str] = field(default_factory=list)
+
+
+WriteFn = Callable[..., Refused | Written | None]
 
 
 @dataclass(slots=True)
@@ -106,6 +119,8 @@ class PartitionedWriter:
         self.buffers: list[list[Item]] = [[] for _ in range(self.partitions)]
         self.pools = [ThreadPoolExecutor(1, thread_name_prefix=f"{entity}-{i}") for i in range(self.partitions)]
         self.pending: list[deque[Future[None]]] = [deque() for _ in range(self.partitions)]
+        self.follow_up: list[str] = []  # what the committed batches' writers asked to follow up (:class:`Written`)
+        self._follow_up_lock = threading.Lock()
 
     def add(self, item: Item, key: str | None) -> None:
         p = partition_of(key, self.partitions) if key is not None else 0
@@ -141,7 +156,7 @@ class PartitionedWriter:
         if self.ready is not None:
             self.ready()
         try:
-            rejected = execute_write(self.write, [item.params for item in batch]) or []
+            written = execute_write(self.write, [item.params for item in batch])
         except DatabaseUnavailable:
             raise
         except QueryError as error:
@@ -154,6 +169,10 @@ class PartitionedWriter:
             self._write_batch(batch[:half])
             self._write_batch(batch[half:])
             return
+        rejected = written.refused if isinstance(written, Written) else written or []
+        if isinstance(written, Written) and written.follow_up:
+            with self._follow_up_lock:
+                self.follow_up.extend(written.follow_up)
         for index, reason, message in rejected:
             self._reject(batch[index], reason, message)
         self.report.add_loaded(self.entity, len(batch) - len(rejected))

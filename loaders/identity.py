@@ -15,7 +15,8 @@ After the sessions (or loyalty scans, or identifiers) of a file are written:
 
 The sessions writer (:data:`loaders.writers.sessions.SESSIONS`) does steps 1-2 for each row it writes, with
 the fragments :data:`LINK_IDENTIFIERS` and :data:`CLAIM_IDENTIFIER`; after a sessions file only the
-backfill runs (``stitch_sessions(..., linked=True)``), from the identifiers of its rows. The identifiers
+backfill runs (``stitch_sessions(..., linked=True)``), from the identifiers of its anonymous rows and those of
+its logged-in rows that other sessions share (the writer reports them). The identifiers
 files run all three steps here; the bulk import runs the same steps, in the same order, on its graph in
 memory before the import (:meth:`loaders.bulk.BulkWriters.stitch`). On a first load of 15,478 logged-in sessions this
 took stitching from 1.7 s to 0.3 s (``benchmarks/bench_first_load_sessions.py``).
@@ -105,7 +106,7 @@ def stitch_sessions(session_ids: Iterable[str], identity_keys: Iterable[str] = (
 
     ``linked``: the sessions were written by :data:`loaders.writers.sessions.SESSIONS`, which links and
     resolves each row's identifiers itself; then only the backfill is left, from ``identity_keys`` (the
-    identifiers of those rows)."""
+    identifiers of those rows that can reach an anonymous session: see :mod:`loaders.writers.sessions`)."""
     sessions = sorted(set(session_ids))
     if not linked:
         for chunk in chunks(sessions, batch_size):

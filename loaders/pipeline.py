@@ -286,13 +286,15 @@ class Loader:
             for item, key in keyed:
                 if spec.name == "sessions":
                     touched_sessions.append(item.params["sessionId"])
-                    identity_keys.extend(identity["key"] for identity in item.params["identities"])
+                    if item.params["customerId"] is None:  # a logged-in row's come back from the writer if shared
+                        identity_keys.extend(identity["key"] for identity in item.params["identities"])
                 elif spec.name == "identifiers":
                     identity_keys.append(item.params["identityKey"])
                 writer.add(item, key)
         finally:
             writer.close()
             planning.join()
+        identity_keys.extend(writer.follow_up)
         if touched_sessions or identity_keys:
             changes = stitch_sessions(touched_sessions, identity_keys, linked=spec.name == "sessions",
                                       batch_size=self.options.batch_size)

@@ -102,3 +102,26 @@ def test_an_anonymous_session_joins_the_customer_who_later_logs_in(graph, tmp_pa
     assert cookie == [{"c": "C1"}]
     history = run_query("MATCH (:Customer {customerId: 'C1'})-[:HAD_SESSION]->(s) RETURN s.sessionId AS s ORDER BY s")
     assert [r["s"] for r in history] == ["ANON", "LOGIN"]
+
+
+def test_the_sessions_writer_follows_up_only_identifiers_that_other_sessions_share(graph) -> None:
+    """The backfill after a sessions file looks at the anonymous rows' identifiers and at those of the logged-in
+    rows that another session shows (the writer reports them): here the cookie of an earlier anonymous
+    session, not the new cookie nor the customers' own references."""
+    from graph_model.connection import execute_write
+    from loaders.entities import SPECS
+    from loaders.writers.sessions import write_sessions
+
+    spec = SPECS["sessions"]
+
+    def rows(*raws: dict[str, str]) -> list[dict]:
+        return [spec.params(spec.schema.model_validate({"channel": "web", **raw})) for raw in raws]
+
+    run_query("CREATE (:Customer {customerId: 'C1'}), (:Customer {customerId: 'C2'})")
+    earlier = execute_write(write_sessions, rows({"sessionId": "A0", "startedAt": "2026-11-01T09:00:00Z",
+                                                  "cookie": "K0"}))
+    assert earlier.follow_up == []  # an anonymous row: the pipeline itself follows up its identifiers
+    later = execute_write(write_sessions, rows(
+        {"sessionId": "L1", "startedAt": "2026-11-02T09:00:00Z", "cookie": "K0", "customerId": "C1"},
+        {"sessionId": "L2", "startedAt": "2026-11-02T10:00:00Z", "cookie": "K2", "customerId": "C2"}))
+    assert later.follow_up == ["cookie:K0"]

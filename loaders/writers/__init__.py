@@ -1,8 +1,10 @@
 """Writers: the Cypher of each entity as named constants, and the transaction functions that run them.
 
 A transaction function takes ``(tx, rows)`` (rows are the prepared parameters of one batch) and returns
-nothing, or the rows it refused as ``(index in batch, reason, message)``. It may be run again by the
-driver's retry, so it has no effect outside the transaction.
+nothing, or the rows it refused as ``(index in batch, reason, message)``, or a
+:class:`loaders.batching.Written` (those rows, and keys the load follows up after the file). It may be run
+again by the driver's retry, so it has no effect outside the transaction: what it returns counts once, from
+the run that committed.
 """
 
 from __future__ import annotations
