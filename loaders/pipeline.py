@@ -286,7 +286,7 @@ class Loader:
             for item, key in keyed:
                 if spec.name == "sessions":
                     touched_sessions.append(item.params["sessionId"])
-                    if item.params["customerId"] is None:  # a logged-in row's come back from the writer if shared
+                    if item.params["customerId"] is None:  # a logged-in row's: from the writer, if shared
                         identity_keys.extend(identity["key"] for identity in item.params["identities"])
                 elif spec.name == "identifiers":
                     identity_keys.append(item.params["identityKey"])
