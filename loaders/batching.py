@@ -169,10 +169,12 @@ class PartitionedWriter:
             self._write_batch(batch[:half])
             self._write_batch(batch[half:])
             return
-        rejected = written.refused if isinstance(written, Written) else written or []
-        if isinstance(written, Written) and written.follow_up:
+        if isinstance(written, Written):
+            rejected = written.refused
             with self._follow_up_lock:
                 self.follow_up.extend(written.follow_up)
+        else:
+            rejected = written or []
         for index, reason, message in rejected:
             self._reject(batch[index], reason, message)
         self.report.add_loaded(self.entity, len(batch) - len(rejected))
