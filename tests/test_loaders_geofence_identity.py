@@ -125,3 +125,34 @@ def test_the_sessions_writer_follows_up_only_identifiers_that_other_sessions_sha
         {"sessionId": "L1", "startedAt": "2026-11-02T09:00:00Z", "cookie": "K0", "customerId": "C1"},
         {"sessionId": "L2", "startedAt": "2026-11-02T10:00:00Z", "cookie": "K2", "customerId": "C2"}))
     assert later.follow_up == ["cookie:K0"]
+
+
+def test_a_claim_holds_the_identifier_until_its_transaction_ends(graph) -> None:
+    """``CLAIM_IDENTIFIER`` looks at the identifier's claims, then creates one: it takes the identifier's write
+    lock first, so another writer cannot claim the same identifier for someone else in between."""
+    import neo4j
+
+    from graph_model.connection import get_driver
+    from loaders.identity import CLAIM_IDENTIFIER
+
+    run_query("""CREATE (:Customer {customerId: 'C1'})-[:HAD_SESSION]->(s:Session {sessionId: 'S1',
+                 startedAt: datetime('2026-11-01T09:00:00Z')})-[:IDENTIFIED_BY]->(:Identity {identityKey: 'cookie:K1'})""")
+    claim = ("MATCH (c:Customer {customerId: 'C1'})-[:HAD_SESSION]->(s:Session)-[:IDENTIFIED_BY]->(i:Identity) "
+             "CALL (c, s, i) {" + CLAIM_IDENTIFIER + "}")
+    driver = get_driver()
+    with driver.session() as first, driver.session() as second:
+        claiming = first.begin_transaction()
+        claiming.run(claim).consume()
+        other = second.begin_transaction(timeout=1.0)
+        try:
+            try:
+                other.run("MATCH (i:Identity {identityKey: 'cookie:K1'}) SET i.probe = 1").consume()
+                blocked = False
+            except neo4j.exceptions.Neo4jError:
+                blocked = True
+            assert blocked, "a claim left its identifier unlocked"
+        finally:
+            other.close()
+            claiming.commit()
+    assert run_query("MATCH (:Identity)-[x:IDENTIFIES]->(c:Customer) RETURN c.customerId AS c, x.at AS at") \
+        == [{"c": "C1", "at": run_query("MATCH (s:Session) RETURN s.startedAt AS at")[0]["at"]}]

@@ -14,6 +14,14 @@ row, so that a file's stitching does not read every session again afterwards:
   the comprehension) a plan made during a first load, on an index sampled while empty, scanned the whole
   Identity index per row.
 
+A session that holds no ``IDENTIFIED_BY`` (or no ``HAD_SESSION``) yet, every session of a first load, gets
+them with ``CREATE``: nothing can be there to merge with, and ``MERGE`` expanded the identifier's (the
+customer's) relationships and locked both nodes per row. A session that already has them (a reload, the API
+writing the same session again) takes the ``MERGE`` branch. Each row's check runs after the rows before it,
+so a session twice in one batch is written once. With the claim looking from the identifier
+(:data:`loaders.identity.CLAIM_IDENTIFIER`), the bench drop's 211,686 sessions went from 5,711 to 6,208
+rows/s (two alternating pairs, server CPU 283 -> 257 µs a row; the same graph, checked by counts and sums).
+
 What is left for after the file, backfilling the anonymous sessions of an identifier that now identifies
 a customer, is :func:`loaders.identity.stitch_sessions` with ``linked=True``. It looks only where such a
 session can be: at the identifiers of the file's anonymous rows, and at those of its logged-in rows that
@@ -46,19 +54,21 @@ CALL (s, r) {
   MERGE (s)-[:AT_STORE]->(store)
 }
 CALL (s, r) {
+  WITH s, r, EXISTS { (s)-[:IDENTIFIED_BY]->() } AS known
   UNWIND r.identities AS id
   MERGE (i:Identity {identityKey: id.key})
   ON CREATE SET i.type = id.type, i.value = id.value
   SET i.firstSeen = CASE WHEN i.firstSeen IS NULL OR r.startedAt < i.firstSeen THEN r.startedAt ELSE i.firstSeen END,
       i.lastSeen = CASE WHEN i.lastSeen IS NULL OR r.startedAt > i.lastSeen THEN r.startedAt ELSE i.lastSeen END
-  MERGE (s)-[b:IDENTIFIED_BY]->(i)
-  SET b.at = r.startedAt
+  FOREACH (_ IN CASE WHEN known THEN [] ELSE [1] END | CREATE (s)-[:IDENTIFIED_BY {at: r.startedAt}]->(i))
+  FOREACH (_ IN CASE WHEN known THEN [1] ELSE [] END | MERGE (s)-[b:IDENTIFIED_BY]->(i) SET b.at = r.startedAt)
 }
 CALL (s, r) {
   WITH s, r WHERE r.customerId IS NOT NULL
   MATCH (c:Customer {customerId: r.customerId})
-  MERGE (c)-[h:HAD_SESSION]->(s)
-  SET h.at = r.startedAt
+  WITH c, s, r, EXISTS { (s)<-[:HAD_SESSION]-() } AS known
+  FOREACH (_ IN CASE WHEN known THEN [] ELSE [1] END | CREATE (c)-[:HAD_SESSION {at: r.startedAt}]->(s))
+  FOREACH (_ IN CASE WHEN known THEN [1] ELSE [] END | MERGE (c)-[h:HAD_SESSION]->(s) SET h.at = r.startedAt)
 }
 CALL (s) {""" + LINK_IDENTIFIERS + """}
 CALL (s, r) {
