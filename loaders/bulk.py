@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import shlex
 import shutil
@@ -46,6 +47,7 @@ import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -533,13 +535,22 @@ def _datetime_cell(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+class _DatetimeCells(dict[datetime, str]):
+    """:func:`_datetime_cell` of each distinct time once: an event's time is also on its ``CONTAINS``,
+    ``ABOUT_PRODUCT`` ... (the bench drop's 4.9 M datetime cells hold 0.97 M distinct times)."""
+
+    def __missing__(self, value: datetime) -> str:
+        text = self[value] = _datetime_cell(value)
+        return text
+
+
 #: The formatter of each column type (a column holds one type, :func:`_columns` checks it); ``None`` is "".
 _FORMAT: dict[str, Any] = {"string": _text_cell, "long": str, "double": repr, "datetime": _datetime_cell,
                            "boolean": _cell, "point": _cell, "string[]": _cell}
 
 
-def _formatters(columns: list[tuple[str, str]]) -> list[tuple[str, Any]]:
-    return [(name, _FORMAT[kind]) for name, kind in columns]
+def _formatters(columns: list[tuple[str, str]], times: _DatetimeCells) -> list[tuple[str, Any]]:
+    return [(name, times.__getitem__ if kind == "datetime" else _FORMAT[kind]) for name, kind in columns]
 
 
 def _row_cells(props: dict[str, Any], formatters: list[tuple[str, Any]]) -> list[str]:
@@ -605,54 +616,132 @@ def _write_lines(path: Path, header: list[str], lines: Iterable[str], block: int
     return multiline
 
 
-def write_csv(graph: BulkGraph, folder: Path) -> CsvFiles:
+@dataclass(frozen=True)
+class _CsvFile:
+    """One file of the import: a label's nodes, or a (type, start label, end label)'s relationships."""
+
+    group: str | tuple[str, str, str]
+    path: Path
+    rows: int
+    cost: int  # rows times cells, to share the files between two writers
+
+
+def _write_nodes(graph: BulkGraph, label: str, path: Path, ids: dict[str, str], times: _DatetimeCells) -> bool:
+    keys = graph.nodes[label]
+    key_name = NODE_KEYS[label]
+    columns = _columns(list(keys.values()), key_name, label)
+    header = [":ID", f"{key_name}:string"] + [f"{name}:{kind}" for name, kind in columns]
+    formatters = _formatters(columns, times)
+    return _write_lines(path, header, (
+        ",".join([ids[key], _quote(key), *_row_cells(props, formatters)]) for key, props in keys.items()))
+
+
+def _write_relationships(graph: BulkGraph, group: tuple[str, str, str], path: Path,
+                         node_ids: dict[str, dict[str, str]], times: _DatetimeCells) -> bool:
+    rtype, start, end = group
+    rels_of = graph.rels[group]
+    columns = _columns(list(rels_of.values()), None, rtype)
+    header = [":START_ID", ":END_ID"] + [f"{name}:{kind}" for name, kind in columns]
+    formatters = _formatters(columns, times)
+    starts, ends = node_ids[start], node_ids[end]
+    if formatters:
+        lines: Iterable[str] = (",".join([starts[a], ends[b], *_row_cells(props, formatters)])
+                                for (a, b, _), props in rels_of.items())
+    else:  # most types carry no property
+        lines = (starts[a] + "," + ends[b] for a, b, _ in rels_of)
+    return _write_lines(path, header, lines)
+
+
+def _write_files(graph: BulkGraph, node_ids: dict[str, dict[str, str]], files: list[_CsvFile]) -> bool:
+    """Write ``files``; whether a value spans lines in any of them."""
+    times = _DatetimeCells()
+    multiline = False
+    for file in files:
+        if isinstance(file.group, str):
+            multiline |= _write_nodes(graph, file.group, file.path, node_ids[file.group], times)
+        else:
+            multiline |= _write_relationships(graph, file.group, file.path, node_ids, times)
+    return multiline
+
+
+#: What a forked writer inherits (set just before the fork, cleared after): the graph and the node ids.
+_INHERITED: tuple[BulkGraph, dict[str, dict[str, str]]] | None = None
+
+
+def _write_inherited(files: list[_CsvFile]) -> bool:
+    """:func:`_write_files` in a forked process, on the graph it inherited (nothing is pickled but ``files``)."""
+    assert _INHERITED is not None
+    return _write_files(*_INHERITED, files)
+
+
+def _share(files: list[_CsvFile]) -> tuple[list[_CsvFile], list[_CsvFile]]:
+    """Two lists of about the same cost, the largest files first (each goes to the lighter list)."""
+    shares: tuple[list[_CsvFile], list[_CsvFile]] = ([], [])
+    costs = [0, 0]
+    for file in sorted(files, key=lambda f: -f.cost):
+        lighter = 0 if costs[0] <= costs[1] else 1
+        shares[lighter].append(file)
+        costs[lighter] += file.cost
+    return shares
+
+
+def _fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def write_csv(graph: BulkGraph, folder: Path, *, fork_from_rows: int = 200_000) -> CsvFiles:
     """One header+data CSV per label and per (type, start label, end label) into ``folder``.
 
     Nodes carry the ids they get in the store (``--id-type=actual``: 0, 1, 2 ... across the node files in
     the order of the command's ``--nodes``) and relationships refer to them, so the import maps no keys:
     on ``bench_loaders.py``'s drop (1.5 M nodes, 3.8 M relationships) the import took 28.9 s against
-    47.5 s with the keys as string ids (relationships 6.8 s against 22.0 s)."""
+    47.5 s with the keys as string ids (relationships 6.8 s against 22.0 s).
+
+    From ``fork_from_rows`` rows on (and where processes can fork), a forked process writes about half of
+    the files while this one writes the rest: formatting is Python work on one core, and the server is
+    stopped (or not started yet) meanwhile. The child inherits the graph instead of receiving it; only the
+    list of its files and its answer cross. The files are the same either way (a test compares them)."""
+    global _INHERITED
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "nodes").mkdir(parents=True)
     (folder / "relationships").mkdir()
-    nodes, rels, multiline, n_nodes, n_rels = [], [], False, 0, 0
-    node_ids: dict[str, dict[str, int]] = {}  # label -> key -> the node's id in the store
+    node_ids: dict[str, dict[str, str]] = {}  # label -> key -> the node's id in the store, as its cell
+    node_files: list[_CsvFile] = []
+    n_nodes = 0
     for label in sorted(graph.nodes):
         keys = graph.nodes[label]
         if not keys:
             continue
-        first = n_nodes
-        node_ids[label] = {key: first + offset for offset, key in enumerate(keys)}
-        key_name = NODE_KEYS[label]
-        rows = list(keys.values())
-        columns = _columns(rows, key_name, label)
-        header = [":ID", f"{key_name}:string"] + [f"{name}:{kind}" for name, kind in columns]
-        path = folder / "nodes" / f"{label}.csv"
-        formatters = _formatters(columns)
-        multiline |= _write_lines(path, header, (
-            ",".join([str(first + offset), _quote(props[key_name]), *_row_cells(props, formatters)])
-            for offset, props in enumerate(rows)))
-        nodes.append((label, path))
-        n_nodes += len(rows)
-    for (rtype, start, end) in sorted(graph.rels):
-        rels_of = graph.rels[(rtype, start, end)]
-        if not rels_of:
-            continue
-        columns = _columns(list(rels_of.values()), None, rtype)
-        header = [":START_ID", ":END_ID"] + [f"{name}:{kind}" for name, kind in columns]
-        path = folder / "relationships" / f"{rtype}__{start}__{end}.csv"
-        formatters = _formatters(columns)
-        starts, ends = node_ids[start], node_ids[end]
-        if formatters:
-            lines: Iterable[str] = (",".join([str(starts[a]), str(ends[b]), *_row_cells(props, formatters)])
-                                    for (a, b, _), props in rels_of.items())
-        else:  # most types carry no property
-            lines = (f"{starts[a]},{ends[b]}" for a, b, _ in rels_of)
-        multiline |= _write_lines(path, header, lines)
-        rels.append((rtype, path))
-        n_rels += len(rels_of)
-    return CsvFiles(folder, nodes, rels, multiline, n_nodes, n_rels)
+        node_ids[label] = {key: str(n_nodes + offset) for offset, key in enumerate(keys)}
+        width = 2 + len(next(iter(keys.values())))
+        node_files.append(_CsvFile(label, folder / "nodes" / f"{label}.csv", len(keys), len(keys) * width))
+        n_nodes += len(keys)
+    rel_files = []
+    for group in sorted(graph.rels):
+        rels_of = graph.rels[group]
+        if rels_of:
+            rtype, start, end = group
+            width = 2 + len(next(iter(rels_of.values())))
+            rel_files.append(_CsvFile(group, folder / "relationships" / f"{rtype}__{start}__{end}.csv",
+                                      len(rels_of), len(rels_of) * width))
+    files = node_files + rel_files
+    total = sum(file.rows for file in files)
+    if total < fork_from_rows or not _fork_available():
+        multiline = _write_files(graph, node_ids, files)
+    else:
+        mine, theirs = _share(files)
+        _INHERITED = (graph, node_ids)
+        try:
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+                forked = pool.submit(_write_inherited, theirs)
+                multiline = _write_files(graph, node_ids, mine)
+                multiline |= forked.result()
+        finally:
+            _INHERITED = None
+    return CsvFiles(folder, [(f.group, f.path) for f in node_files],  # type: ignore[misc]
+                    [(f.group[0], f.path) for f in rel_files], multiline, n_nodes,
+                    sum(f.rows for f in rel_files))
 
 
 def import_command(files: CsvFiles, database: str, *, java: str = "java", classpath: str = "lib/*",

@@ -235,6 +235,45 @@ def test_csv_only_writes_the_files_and_the_command(graph: Settings, tmp_path: Pa
     assert run_query("MATCH (n) WHERE NOT n:PrivacyKey RETURN count(n) AS n")[0]["n"] == 0
 
 
+def _small_graph() -> bulk_module.BulkGraph:
+    """Two sessions' events with shared times (an event's time is also on its CONTAINS), a product, a gap."""
+    g = bulk_module.BulkGraph()
+    at = datetime.fromisoformat("2026-12-01T09:00:00+00:00")
+    for n in range(6):
+        session, event, when = f"S{n % 2}", f"E{n}", at + timedelta(minutes=n, microseconds=n)
+        g.node("Session", session)["channel"] = "web"
+        g.node("Event", event).update({"type": "page_view", "at": when})
+        g.rel("CONTAINS", ("Session", session), ("Event", event))["at"] = when
+        if n % 3 == 0:
+            g.node("Product", "P1")["name"] = 'Mug "big", blue'
+            g.rel("ABOUT_PRODUCT", ("Event", event), ("Product", "P1"))
+    g.rel("NEXT", ("Event", "E0"), ("Event", "E2"))["gapSeconds"] = 120.000002
+    return g
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): path.read_text() for path in sorted(folder.rglob("*.csv"))}
+
+
+def test_csv_files_are_the_same_written_by_one_process_or_two(tmp_path: Path) -> None:
+    assert bulk_module._fork_available()  # Linux: the two-process path is the one taken on large graphs
+    one = bulk_module.write_csv(_small_graph(), tmp_path / "one", fork_from_rows=10**9)
+    two = bulk_module.write_csv(_small_graph(), tmp_path / "two", fork_from_rows=0)
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert one.arguments(tmp_path) == two.arguments(tmp_path)
+    assert (one.node_count, one.relationship_count, one.multiline) == (two.node_count, two.relationship_count,
+                                                                       two.multiline) == (9, 9, False)
+    files = _files(tmp_path / "two")
+    assert files["nodes/Event.csv"].splitlines()[:3] == [
+        ":ID,eventId:string,at:datetime,type:string",
+        '0,"E0",2026-12-01T09:00:00Z,"page_view"',
+        '1,"E1",2026-12-01T09:01:00.000001Z,"page_view"']
+    assert files["nodes/Product.csv"] == ':ID,sku:string,name:string\n6,"P1","Mug ""big"", blue"\n'
+    assert files["relationships/ABOUT_PRODUCT__Event__Product.csv"] == ":START_ID,:END_ID\n0,6\n3,6\n"
+    assert files["relationships/CONTAINS__Session__Event.csv"].splitlines()[1] == "7,0,2026-12-01T09:00:00Z"
+    assert files["relationships/NEXT__Event__Event.csv"] == ":START_ID,:END_ID,gapSeconds:double\n0,2,120.000002\n"
+
+
 def test_cypher_round_is_half_up_on_the_decimal_form() -> None:
     assert [cypher_round(2.675), cypher_round(1.005), cypher_round(0.125)] == [2.68, 1.01, 0.13]
 
