@@ -274,6 +274,15 @@ def test_csv_files_are_the_same_written_by_one_process_or_two(tmp_path: Path) ->
     assert files["relationships/NEXT__Event__Event.csv"] == ":START_ID,:END_ID,gapSeconds:double\n0,2,120.000002\n"
 
 
+def test_only_indexed_types_answer_a_nodes_targets() -> None:
+    g = _small_graph()
+    g.rel("HAS_CONSENT", ("Customer", "C1"), ("Consent", "K1"))
+    assert g.targets("HAS_CONSENT", ("Customer", "C1"), "Consent") == {("K1", None)}
+    assert g.out.keys() == {("HAS_CONSENT", "Customer", "Consent")}  # events' relationships are not indexed
+    with pytest.raises(ValueError, match="CONTAINS relationships are not indexed"):
+        g.targets("CONTAINS", ("Session", "S0"), "Event")
+
+
 def test_cypher_round_is_half_up_on_the_decimal_form() -> None:
     assert [cypher_round(2.675), cypher_round(1.005), cypher_round(0.125)] == [2.68, 1.01, 0.13]
 
