@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -272,6 +273,19 @@ def test_csv_files_are_the_same_written_by_one_process_or_two(tmp_path: Path) ->
     assert files["relationships/ABOUT_PRODUCT__Event__Product.csv"] == ":START_ID,:END_ID\n0,6\n3,6\n"
     assert files["relationships/CONTAINS__Session__Event.csv"].splitlines()[1] == "7,0,2026-12-01T09:00:00Z"
     assert files["relationships/NEXT__Event__Event.csv"] == ":START_ID,:END_ID,gapSeconds:double\n0,2,120.000002\n"
+
+
+def test_a_csv_writer_that_dies_is_a_clear_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parent, write_files = os.getpid(), bulk_module._write_files
+
+    def dies_in_the_child(*args: Any) -> bool:
+        if os.getpid() != parent:
+            os._exit(9)  # as the kernel's out-of-memory killer would end it
+        return write_files(*args)
+
+    monkeypatch.setattr(bulk_module, "_write_files", dies_in_the_child)
+    with pytest.raises(LoadError, match="ended before it was done"):
+        bulk_module.write_csv(_small_graph(), tmp_path / "csv", fork_from_rows=0)
 
 
 def test_only_indexed_types_answer_a_nodes_targets() -> None:
