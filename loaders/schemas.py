@@ -8,7 +8,7 @@ given" and lists are written ``a|b|c``. ``docs/loaders.md`` is generated from th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -18,10 +18,7 @@ from graph_model.model.commerce import ORDER_CHANNELS
 from graph_model.model.conversation import MESSAGE_CHANNELS
 from graph_model.model.customers import CONSENT_CHANNELS, CONSENT_PURPOSES, LOYALTY_TIERS
 from graph_model.model.stores import VISIT_SOURCES
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from graph_model.timestamps import to_utc
 
 
 def _split_list(value: object) -> object:
@@ -30,7 +27,7 @@ def _split_list(value: object) -> object:
     return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(_utc)]
+Timestamp = Annotated[datetime, AfterValidator(to_utc)]
 TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]

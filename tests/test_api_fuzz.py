@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -45,8 +45,11 @@ CURSORS = tuple(_cursor(value) for value in (
 
 ids = st.sampled_from(KNOWN_IDS) | st.text(max_size=12)
 strings = ids | st.sampled_from(CURSORS) | st.text(max_size=40)
-datetimes = st.datetimes(min_value=datetime(1, 1, 2), timezones=st.just(UTC)).map(datetime.isoformat) | st.sampled_from(
-    ("2025-03-01", "2025-13-45T00:00:00Z", "yesterday", "", "9999-12-31T23:59:59.999999Z"))
+offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59)).map(
+    lambda delta: timezone(timedelta(minutes=delta // timedelta(minutes=1))))
+datetimes = st.datetimes(timezones=st.just(UTC) | offsets).map(datetime.isoformat) | st.sampled_from(
+    ("2025-03-01", "2025-13-45T00:00:00Z", "yesterday", "", "9999-12-31T23:59:59.999999Z",
+     "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"))
 SCALARS = {"ID": ids.map(nodes.String), "String": strings.map(nodes.String), "DateTime": datetimes.map(nodes.String)}
 
 
@@ -98,6 +101,8 @@ cursors = st.sampled_from(CURSORS) | st.lists(json_values, min_size=2, max_size=
 
 @settings(FUZZ, max_examples=60)
 @example(first=1, after=_cursor([[], None]), id_="C1", channels=None, types=None, start=None, end=None)  # found
+@example(first=1, after=None, id_="C1", channels=None, types=None, start="0001-01-01T00:00:00+01:00",
+         end="9999-12-31T23:59:59-01:00")  # found by hand: year 0 and 10000 once in UTC
 @given(first=st.integers(-5, 120), after=st.none() | cursors | st.text(),
        id_=st.sampled_from(("C1", "C2", "C4", "nobody")),
        channels=st.none() | st.lists(st.sampled_from(("WEB", "APP", "STORE", "EMAIL", "SMS", "PUSH", "PHONE"))),

@@ -56,6 +56,18 @@ def test_track_event_writes_session_event_chain_and_product(api: TestClient) -> 
     assert timeline["customer"]["engagementHistory"]["edges"][0]["node"]["id"] == "WEB-9"
 
 
+def test_a_time_utc_cannot_hold_is_bad_input_not_an_internal_error(api: TestClient) -> None:
+    """Found by hand (stop 37): year 0 once in UTC made trackEvent answer INTERNAL_SERVER_ERROR."""
+    event = {"type": "PAGE_VIEW", "sessionId": "WEB-Y0", "eventId": "EV-Y0", "page": "/"}
+    for at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        response = post(api, TRACK, {"input": {**event, "at": at}}, key=WRITER)
+        body = response.json()
+        assert codes(body) == ["BAD_USER_INPUT"] and "out of range once in UTC" in body["errors"][0]["message"], body
+    assert one("MATCH (e:Event {eventId: 'EV-Y0'}) RETURN count(e)") == 0
+    edge = {"input": {**event, "at": "0001-01-01T00:00:00Z"}}  # the earliest time UTC holds is a time like any other
+    assert data(api, TRACK, edge, key=WRITER)["trackEvent"]["at"] == "0001-01-01T00:00:00+00:00"
+
+
 def test_search_purchase_and_store_check_in(api: TestClient) -> None:
     search = {"type": "SEARCH", "sessionId": "APP-1", "channel": "APP", "query": "  Two   PERSON Tent ",
               "resultsCount": 7, "identity": {"type": "cookie", "value": "ck-ada"}}

@@ -165,7 +165,12 @@ def test_refusals_answer_with_a_code_and_a_reason(collecting: tuple[Any, str]) -
     zipped = httpx.post(f"{base}/v1/page", content=gzip.compress(json.dumps(page).encode()), auth=(WRITE_KEY, ""),
                         headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
     assert zipped.json() == {"success": True}
-    for response in (missing, big, wrong, not_json):
+    year_zero = post("/v1/track", {**page, "event": "x", "timestamp": "0001-01-01T00:00:00+01:00"})
+    assert year_zero.status_code == 400 and "years 1 to 9999" in year_zero.json()["message"]
+    apart = post("/v1/track", {**page, "event": "x", "originalTimestamp": "0001-01-01T00:00:00Z",
+                               "sentAt": "9999-12-31T00:00:00Z"})
+    assert apart.status_code == 400 and "too far apart" in apart.json()["message"]
+    for response in (missing, big, wrong, not_json, year_zero, apart):
         assert "Traceback" not in response.text
 
 

@@ -33,6 +33,8 @@ def _drop(folder: Path) -> None:
         json.dumps({"eventId": "E4", "sessionId": "S-OK", "type": "product_view", "at": T0, "sku": "NOPE"}),
         json.dumps({"eventId": "E5", "sessionId": "S-OK", "type": "product_view", "at": T0}),   # line 5: no sku
         json.dumps({"eventId": "E1", "sessionId": "S-OK2", "type": "page_view", "at": T0}),     # line 6: E1 again
+        json.dumps({"eventId": "E7", "sessionId": "S-OK", "type": "page_view",                 # line 7: year 0 in UTC
+                    "at": "0001-01-01T00:00:00+01:00"}),
     ]) + "\n", encoding="utf-8")
     write_table(pd.DataFrame([
         {"orderId": "O1", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1, "unitPrice": 4.5,
@@ -64,6 +66,7 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
         ("events.jsonl", 4, "unknown_reference"),
         ("events.jsonl", 5, "invalid_value"),
         ("events.jsonl", 6, "write_failed"),
+        ("events.jsonl", 7, "invalid_value"),
         ("orders.parquet", 2, "invalid_value"),
         ("loyalty_scans.csv.gz", 2, "unknown_identifier"),
         ("pings.csv", 2, "unknown_customer"),
@@ -73,11 +76,13 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
     assert "NOPE" in by_line[("events.jsonl", 4)]["message"]
     assert "channel" in by_line[("sessions.csv", 4)]["message"]
     assert "already exists" in by_line[("events.jsonl", 6)]["message"]
+    assert by_line[("events.jsonl", 7)]["message"] == (
+        "at: Value error, 0001-01-01T00:00:00+01:00 is out of range once in UTC (years 1 to 9999)")
     assert by_line[("orders.parquet", 2)]["row"]["unitPrice"] == -1
 
     assert report["unrecognisedFiles"] == ["readme.txt"]
     events = report["entities"]["events"]
-    assert (events["read"], events["loaded"], events["rejected"]) == (6, 1, 5)
+    assert (events["read"], events["loaded"], events["rejected"]) == (7, 1, 6)
     assert sum(s["read"] for s in report["entities"].values()) == report["totals"]["read"]
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["totals"] == report["totals"]
@@ -86,8 +91,8 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
     assert run_query("MATCH (:Customer {customerId: 'C1'})-[:MADE_VISIT]->(v:Visit {source: 'loyalty_scan'}) "
                      "RETURN count(v) AS n")[0]["n"] == 1
     assert run_query("MATCH (o:Order {orderId: 'O1'}) RETURN o.total AS t")[0]["t"] == 4.5
-    # 9 of 17 rows rejected is more than the default 5 %: the command exits with code 3
-    assert report["rejectShare"] == pytest.approx(9 / 17, abs=1e-6) and report["ok"] is False
+    # 10 of 18 rows rejected is more than the default 5 %: the command exits with code 3
+    assert report["rejectShare"] == pytest.approx(10 / 18, abs=1e-6) and report["ok"] is False
     with pytest.raises(SystemExit) as stop:
         _finish(report)
     assert stop.value.code == 3

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from api.collection.config import MAX_MESSAGE_BYTES
+from graph_model.timestamps import to_utc
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
@@ -54,10 +55,9 @@ def _time(value: Any, name: str) -> datetime | None:
     if not isinstance(value, str):
         raise MessageRefused(f"`{name}` must be an ISO 8601 time, got {type(value).__name__}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise MessageRefused(f"`{name}` is not an ISO 8601 time: {value[:40]!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise MessageRefused(f"`{name}` is not an ISO 8601 time in years 1 to 9999: {value[:40]!r}") from None
 
 
 def event_time(message: dict[str, Any], received_at: datetime, batch_sent_at: Any = None) -> datetime:
@@ -68,7 +68,11 @@ def event_time(message: dict[str, Any], received_at: datetime, batch_sent_at: An
     original = _time(message.get("originalTimestamp"), "originalTimestamp")
     sent = _time(message.get("sentAt") or batch_sent_at, "sentAt")
     if original is not None and sent is not None:
-        return received_at - (sent - original)
+        try:
+            return received_at - (sent - original)
+        except OverflowError:
+            raise MessageRefused("`sentAt` and `originalTimestamp` are too far apart to place the event in time"
+                                 ) from None
     return original or received_at
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from graphql import GraphQLError
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
@@ -18,8 +23,24 @@ from api.schema.privacy import PrivacyQuery
 from api.schema.product import ProductQuery
 from api.schema.segment import SegmentQuery
 from api.schema.store import StoreQuery
+from graph_model.timestamps import to_utc
 
 CACHE_SIZE = 1024
+
+
+def _utc_datetime(value: object) -> datetime:
+    """A ``DateTime`` argument as strawberry parses it, then in UTC (:func:`graph_model.timestamps.to_utc`): a
+    time UTC cannot hold is a coercion error (an answer with a code) rather than an error inside a resolver."""
+    parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc]
+    try:
+        return to_utc(parsed)
+    except ValueError as error:
+        raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}". {error}') from None
+
+
+#: strawberry's ``DateTime`` (same name, description and output), its arguments in UTC
+UTC_DATETIME = strawberry.scalar(name="DateTime", description=DateTimeDefinition.description,
+                                 serialize=datetime.isoformat, parse_value=_utc_datetime)
 
 
 @strawberry.type(description="The customer graph: customers, products, stores and segments.")
@@ -47,6 +68,7 @@ def build_schema(config: ApiConfig | None = None) -> strawberry.Schema:
         query=Query,
         mutation=AllMutations,
         types=[SessionEntry, OrderEntry, VisitEntry, MessageEntry, ResponseEntry],
+        config=StrawberryConfig(scalar_map={datetime: UTC_DATETIME}),
         extensions=[
             *limit_extensions(config.max_depth, config.max_cost, config.max_page_size, config.max_tokens),
             lambda: ParserCache(maxsize=CACHE_SIZE),
