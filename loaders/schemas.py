@@ -32,6 +32,8 @@ TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Key = Annotated[str, Field(min_length=1, max_length=200)]
+#: an integer Neo4j can store (a 64-bit ``INTEGER``); a larger one is a reject, not a failed write
+Long = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 OrderChannel = Literal[ORDER_CHANNELS]  # type: ignore[valid-type]
@@ -46,9 +48,9 @@ ResponseType = Literal["delivered", "opened", "clicked", "redeemed", "replied", 
 
 
 class ExportRow(BaseModel):
-    """Base of every export row: unknown columns are ignored, text is stripped."""
+    """Base of every export row: unknown columns are ignored, text is stripped, a number is finite."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, allow_inf_nan=False)
 
 
 class CategoryRow(ExportRow):
@@ -96,7 +98,7 @@ class StockRow(ExportRow):
 
     storeId: Key = Field(description="store, must exist")
     sku: Key = Field(description="product, must exist")
-    quantity: int = Field(ge=0, description="units on hand")
+    quantity: Long = Field(ge=0, description="units on hand")
     updatedAt: Timestamp = Field(description="time of the count")
 
 
@@ -177,11 +179,11 @@ class OrderRow(ExportRow):
     """``orders``: one row per order line; the order fields repeat on every line of the order."""
 
     orderId: Key = Field(description="natural key of the order")
-    line: int = Field(ge=1, description="line number within the order (natural key of the line)")
+    line: Long = Field(ge=1, description="line number within the order (natural key of the line)")
     placedAt: Timestamp = Field(description="when the order was placed")
     channel: OrderChannel = Field(description="web, app, store, phone")
     sku: Key = Field(description="product, must exist")
-    quantity: int = Field(description="units (negative on cancellations)")
+    quantity: Long = Field(description="units (negative on cancellations)")
     unitPrice: float = Field(ge=0, description="price per unit")
     customerId: Key | None = Field(None, description="buyer, must exist; empty = guest order")
     storeId: Key | None = Field(None, description="store of an in-store order, must exist")
@@ -199,10 +201,10 @@ class EventRow(ExportRow):
     at: Timestamp = Field(description="time of the event")
     page: str | None = Field(None, description="URL path or screen")
     query: str | None = Field(None, description="search text as typed (required for search)")
-    resultsCount: int | None = Field(None, ge=0, description="number of search results")
+    resultsCount: Long | None = Field(None, ge=0, description="number of search results")
     sku: Key | None = Field(None, description="product (required for product_view and cart events), must exist")
     categoryId: Key | None = Field(None, description="category of a category page, must exist")
-    quantity: int | None = Field(None, description="units added or removed")
+    quantity: Long | None = Field(None, description="units added or removed")
     orderId: Key | None = Field(None, description="order of a purchase event, must exist")
     name: str | None = Field(default=None, max_length=200, description="name of a custom event (required for custom)")
     properties: str | None = Field(default=None, max_length=16_000, description="a custom event's properties, JSON text")

@@ -148,3 +148,21 @@ def test_reference_checks_read_only_the_keys_the_file_refers_to(graph, tmp_path:
     assert loader.keys.keys("Session") == {"G7"}
     assert run_query("MATCH (:Session {sessionId: 'G7'})-[:CONTAINS]->(e:Event) RETURN e.eventId AS id") == [{"id": "E1"}]
     assert report.stats("events").rejected == 1
+
+
+def test_numbers_neo4j_cannot_store_are_rejects_not_a_stopped_load(graph, tmp_path: Path) -> None:
+    """Found by hand (stop 37): an integer over 64 bits stopped the whole load with an OverflowError at the
+    write, and `1e400` or `nan` went in as a price."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "stores.csv").write_text("storeId,name,latitude,longitude\nS1,Leeds,53.8,-1.55\n")
+    (drop / "products.csv").write_text("sku,name,price\nP1,Mug,4.5\nP2,Cup,1e400\nP3,Jar,nan\n")
+    (drop / "stock.csv").write_text(f"storeId,sku,quantity,updatedAt\nS1,P1,{2**63},{T0}\nS1,P1,{2**63 - 1},{T0}\n")
+    load_drop(drop, LoadOptions(report_dir=tmp_path / "run", batch_size=50, writers=1))
+    rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
+    assert {(r["file"], r["line"], r["message"]) for r in rejects} == {
+        ("products.csv", 3, "price: Input should be a finite number"),
+        ("products.csv", 4, "price: Input should be a finite number"),
+        ("stock.csv", 2, f"quantity: Input should be less than or equal to {2**63 - 1}")}
+    assert run_query("MATCH (:Store)-[s:STOCKS]->(p:Product) RETURN p.sku AS sku, s.quantity AS n") == [
+        {"sku": "P1", "n": 2**63 - 1}]
