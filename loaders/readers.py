@@ -5,7 +5,8 @@ row number in Parquet files. Empty CSV cells and JSON nulls are left out of the 
 
 One bad line never stops a file: a line that is not UTF-8, longer than :data:`MAX_LINE_CHARS`, or that the
 CSV/JSON parser cannot take in any way (broken quoting, a field over the csv module's size limit, JSON
-nested too deeply, ...) is one :class:`UnreadableRow` and reading goes on with the next line. A file that
+nested too deeply, ...) is one :class:`UnreadableRow` and reading goes on with the next line; so is a Parquet
+row holding a value Python cannot (a timestamp past year 9999). A file that
 cannot be read on (a truncated or corrupt gzip stream, say) ends with one :class:`UnreadableRow` saying so,
 after the rows read before it (of a truncated gzip stream, its last decoded block is lost too):
 
@@ -41,6 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.exports import ExportFile
@@ -53,6 +55,8 @@ _KEPT_CHARS = 1_000  # of an overlong line, for the rejects file
 
 #: what reading a file may raise part-way (I/O, a corrupt or truncated gzip stream)
 _READ_ERRORS = (OSError, EOFError, zlib.error)
+#: what converting a Parquet value to Python may raise (a timestamp outside years 1-9999, say)
+_VALUE_ERRORS = (ValueError, OverflowError, pa.ArrowException)
 
 
 @dataclass(frozen=True)
@@ -217,12 +221,33 @@ def _read_jsonl(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRo
             yield lines.number + 1, UnreadableRow("", lines.failure)
 
 
+def _parquet_row(batch: pa.RecordBatch, index: int) -> RawRow | UnreadableRow:
+    """Row ``index`` of ``batch``, or why Python cannot hold one of its values (a timestamp in year 31,690)."""
+    row: RawRow = {}
+    problems = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            row[name] = column[index].as_py()
+        except _VALUE_ERRORS as error:
+            problems.append(f"{name}: {error}")
+    if problems:
+        return UnreadableRow("", "a value Python cannot hold: " + "; ".join(problems))
+    return row
+
+
 def _read_parquet(export: ExportFile, batch_rows: int = 50_000) -> Iterator[tuple[int, RawRow | UnreadableRow]]:
     number = 0
     for batch in pq.ParquetFile(export.path).iter_batches(batch_size=batch_rows):
-        for row in batch.to_pylist():
+        try:
+            rows: list[RawRow | UnreadableRow] = batch.to_pylist()
+        except _VALUE_ERRORS:  # one value out of Python's range: the batch row by row, that row unreadable
+            rows = [_parquet_row(batch, index) for index in range(batch.num_rows)]
+        for row in rows:
             number += 1
-            yield number, {k: v for k, v in row.items() if v is not None and v != ""}
+            if isinstance(row, UnreadableRow):
+                yield number, row
+            else:
+                yield number, {k: v for k, v in row.items() if v is not None and v != ""}
 
 
 def read_rows(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRow]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,17 @@ def test_a_gzip_file_that_breaks_off_keeps_the_rows_before(tmp_path: Path) -> No
     not_gzip.write_text('{"eventId": "E1"}\n', encoding="utf-8")
     assert [(line, row[0]) for line, row in _rows(not_gzip)] == [(1, "unreadable")]
     assert "Not a gzipped file" in _rows(not_gzip)[0][1][1]
+
+
+def test_a_parquet_value_python_cannot_hold_is_one_unreadable_row(tmp_path: Path) -> None:
+    """Found by hand (stop 37): a timestamp in year 31,690 stopped the whole load with an OverflowError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    opened = pa.array([10**9, 10**12, None], type=pa.timestamp("s", tz="UTC"))
+    pq.write_table(pa.table({"storeId": ["S1", "S2", "S3"], "openedAt": opened}), tmp_path / "stores.parquet")
+    rows = list(read_rows(recognise(tmp_path / "stores.parquet")))
+    assert [line for line, _ in rows] == [1, 2, 3]
+    assert rows[0][1] == {"storeId": "S1", "openedAt": datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)}
+    assert rows[1][1] == UnreadableRow("", "a value Python cannot hold: openedAt: date value out of range")
+    assert rows[2][1] == {"storeId": "S3"}
