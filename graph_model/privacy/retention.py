@@ -137,13 +137,25 @@ class RetentionPolicy:
     free_text: int | None = 1095
 
     def cutoffs(self, now: datetime) -> dict[str, datetime | None]:
-        """The cut-off of each kind at ``now``: data from before it is past its period."""
-        return {f.name: None if (days := getattr(self, f.name)) is None else now - timedelta(days=days)
+        """The cut-off of each kind at ``now``: data from before it is past its period (a period that reaches
+        back before year 1 has its cut-off there: nothing is past it).
+
+        >>> RetentionPolicy(free_text=10**12).cutoffs(datetime(2026, 12, 5, tzinfo=UTC))["free_text"]
+        datetime.datetime(1, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+        """
+        return {f.name: None if (days := getattr(self, f.name)) is None else _days_before(now, days)
                 for f in fields(self)}
 
     def describe(self) -> str:
         """``kind=days`` for each kind (``keep`` for no limit), as in the setting."""
         return ",".join(f"{f.name}={'keep' if (v := getattr(self, f.name)) is None else v}" for f in fields(self))
+
+
+def _days_before(now: datetime, days: int) -> datetime:
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:  # before year 1 (or more days than a timedelta holds)
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def retention_policy(env: Mapping[str, str] | None = None) -> RetentionPolicy:
