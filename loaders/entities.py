@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from graph_model.model.customers import identity_key
@@ -121,6 +122,19 @@ def _check_home(row: s.CustomerRow) -> str | None:
     return None
 
 
+#: how far past this machine's clock a consent decision may be dated (the exporting system's clock may be ahead)
+CONSENT_CLOCK_TOLERANCE = timedelta(days=1)
+
+
+def _check_consent(row: s.ConsentRow) -> str | None:
+    """The latest ``updatedAt`` wins, so a decision dated in the future would outrank every later change the
+    customer makes (``setConsent`` dates it now): such a row is a reject, not a record nobody can turn over."""
+    if row.updatedAt > datetime.now(UTC) + CONSENT_CLOCK_TOLERANCE:
+        return (f"updatedAt: {row.updatedAt.isoformat()} is in the future; a consent dated later than now would "
+                f"outrank the customer's later decisions")
+    return None
+
+
 def _search_text(query: str | None) -> str | None:
     return " ".join(query.lower().split()) or None if query else None
 
@@ -176,7 +190,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
     EntitySpec("consents", s.ConsentRow, write_consent_rows,
                lambda r: consent_row(r.customerId, r.channel, r.purpose, r.granted, r.updatedAt),
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"],
-               plans=(("customers", "consent"),)),
+               check=_check_consent, plans=(("customers", "consent"),)),
     EntitySpec("sessions", s.SessionRow, write_sessions,
                lambda r: {"sessionId": r.sessionId, "channel": r.channel, "startedAt": r.startedAt,
                           "customerId": r.customerId, "storeId": r.storeId, "identities": _session_identities(r),

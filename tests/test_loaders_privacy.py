@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -277,6 +277,25 @@ def test_an_unsubscribed_response_withdraws_marketing_on_its_channel(graph, tmp_
     assert {a["subject"] for a in audit} == {customer_hash("C1")}  # the keyed hash, never the id
     load_drop(day1, LoadOptions(report_dir=tmp_path / "run3"))  # a reload of the same file: nothing new
     assert run_query("MATCH (a:AuditEntry {action: 'consent'}) RETURN count(a) AS n")[0]["n"] == 4
+
+
+def test_a_consent_dated_in_the_future_is_a_reject_so_later_decisions_still_count(graph, tmp_path: Path) -> None:
+    """Found by hand (stop 37): a grant dated 2062 (a typo for 2026) outranked every later withdrawal, the API's
+    ``setConsent`` (dated now) included, since the latest ``updatedAt`` wins."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"}]), drop / "customers.csv")
+    soon = (datetime.now(UTC) + timedelta(hours=12)).isoformat()  # within the clock tolerance
+    write_table(pd.DataFrame([
+        {"customerId": "C1", "channel": "email", "purpose": "marketing", "granted": True, "updatedAt": "2062-03-01T00:00:00Z"},
+        {"customerId": "C1", "channel": "sms", "purpose": "marketing", "granted": True, "updatedAt": soon},
+    ]), drop / "consents.csv")
+    load_drop(drop, LoadOptions(report_dir=tmp_path / "run"))
+    (reject,) = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["line"], reject["reason"]) == (2, "invalid_value")
+    assert reject["message"].startswith("updatedAt: 2062-03-01T00:00:00+00:00 is in the future")
+    assert run_query("MATCH (:Customer {customerId: 'C1'})-[:HAS_CONSENT]->(k:Consent) RETURN k.channel AS channel"
+                     ) == [{"channel": "sms"}]
 
 
 def test_rejected_rows_keep_no_personal_value_and_are_private(graph, tmp_path: Path,
