@@ -116,23 +116,26 @@ def _check_event(row: s.EventRow) -> str | None:
     return None
 
 
-def _check_home(row: s.CustomerRow) -> str | None:
+def _check_customer(row: s.CustomerRow) -> str | None:
     if (row.homeLatitude is None) != (row.homeLongitude is None):
         return "homeLatitude/homeLongitude: give both or neither"
+    return _in_the_future(row.updatedAt, "a customer row dated later than now would keep every later correction out")
+
+
+#: how far past this machine's clock an ``updatedAt`` may be (the exporting system's clock may be ahead)
+CLOCK_TOLERANCE = timedelta(days=1)
+
+
+def _in_the_future(updated_at: datetime | None, why: str) -> str | None:
+    """Where the latest ``updatedAt`` wins, a row dated in the future would outrank every later change (the
+    API's are dated now): such a row is a reject, not a record nobody can turn over."""
+    if updated_at is not None and updated_at > datetime.now(UTC) + CLOCK_TOLERANCE:
+        return f"updatedAt: {updated_at.isoformat()} is in the future; {why}"
     return None
-
-
-#: how far past this machine's clock a consent decision may be dated (the exporting system's clock may be ahead)
-CONSENT_CLOCK_TOLERANCE = timedelta(days=1)
 
 
 def _check_consent(row: s.ConsentRow) -> str | None:
-    """The latest ``updatedAt`` wins, so a decision dated in the future would outrank every later change the
-    customer makes (``setConsent`` dates it now): such a row is a reject, not a record nobody can turn over."""
-    if row.updatedAt > datetime.now(UTC) + CONSENT_CLOCK_TOLERANCE:
-        return (f"updatedAt: {row.updatedAt.isoformat()} is in the future; a consent dated later than now would "
-                f"outrank the customer's later decisions")
-    return None
+    return _in_the_future(row.updatedAt, "a consent dated later than now would outrank the customer's later decisions")
 
 
 def _search_text(query: str | None) -> str | None:
@@ -181,7 +184,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "homeLatitude": r.homeLatitude, "homeLongitude": r.homeLongitude,
                           "props": _props(r, "name", "emailHash", "city", "loyaltyTier", "updatedAt")},
                references=(Reference("homeStoreId", "Store"),), provides=("Customer", "customerId"),
-               partition=lambda p: p["customerId"], check=_check_home, plans=(("customers",),)),
+               partition=lambda p: p["customerId"], check=_check_customer, plans=(("customers",),)),
     EntitySpec("identifiers", s.IdentifierRow, write_identifiers,
                lambda r: {"customerId": r.customerId, "identityKey": identity_key(r.type, r.value), "type": r.type,
                           "value": r.value, "seenAt": r.seenAt},

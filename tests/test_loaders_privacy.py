@@ -279,21 +279,25 @@ def test_an_unsubscribed_response_withdraws_marketing_on_its_channel(graph, tmp_
     assert run_query("MATCH (a:AuditEntry {action: 'consent'}) RETURN count(a) AS n")[0]["n"] == 4
 
 
-def test_a_consent_dated_in_the_future_is_a_reject_so_later_decisions_still_count(graph, tmp_path: Path) -> None:
+def test_a_consent_or_customer_dated_in_the_future_is_a_reject_so_later_changes_count(graph, tmp_path: Path) -> None:
     """Found by hand (stop 37): a grant dated 2062 (a typo for 2026) outranked every later withdrawal, the API's
-    ``setConsent`` (dated now) included, since the latest ``updatedAt`` wins."""
+    ``setConsent`` (dated now) included, since the latest ``updatedAt`` wins; so would a customer row every
+    later correction of the profile."""
     drop = tmp_path / "drop"
     drop.mkdir()
-    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"}]), drop / "customers.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"},
+                              {"customerId": "C2", "name": "Bo", "updatedAt": "2062-03-01T00:00:00Z"}]),
+                drop / "customers.csv")
     soon = (datetime.now(UTC) + timedelta(hours=12)).isoformat()  # within the clock tolerance
     write_table(pd.DataFrame([
         {"customerId": "C1", "channel": "email", "purpose": "marketing", "granted": True, "updatedAt": "2062-03-01T00:00:00Z"},
         {"customerId": "C1", "channel": "sms", "purpose": "marketing", "granted": True, "updatedAt": soon},
     ]), drop / "consents.csv")
     load_drop(drop, LoadOptions(report_dir=tmp_path / "run"))
-    (reject,) = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
-    assert (reject["line"], reject["reason"]) == (2, "invalid_value")
-    assert reject["message"].startswith("updatedAt: 2062-03-01T00:00:00+00:00 is in the future")
+    rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["line"], r["reason"], r["message"][:54]) for r in rejects] == [
+        ("customers.csv", 3, "invalid_value", "updatedAt: 2062-03-01T00:00:00+00:00 is in the future;"),
+        ("consents.csv", 2, "invalid_value", "updatedAt: 2062-03-01T00:00:00+00:00 is in the future;")]
     assert run_query("MATCH (:Customer {customerId: 'C1'})-[:HAS_CONSENT]->(k:Consent) RETURN k.channel AS channel"
                      ) == [{"channel": "sms"}]
 
