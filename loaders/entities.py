@@ -138,6 +138,10 @@ def _check_consent(row: s.ConsentRow) -> str | None:
     return _in_the_future(row.updatedAt, "a consent dated later than now would outrank the customer's later decisions")
 
 
+def _check_dated(row: s.ProductRow | s.StockRow) -> str | None:
+    return _in_the_future(row.updatedAt, "a row dated later than now would keep every later change out")
+
+
 def _search_text(query: str | None) -> str | None:
     return " ".join(query.lower().split()) or None if query else None
 
@@ -159,7 +163,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "createdAt": r.createdAt, "updatedAt": r.updatedAt, "categoryIds": r.categoryIds,
                           "brandId": r.brandId},
                references=(Reference("categoryIds", "Category"), Reference("brandId", "Brand")),
-               provides=("Product", "sku"), partition=lambda p: p["sku"], plans=(("catalogue",),)),
+               provides=("Product", "sku"), partition=lambda p: p["sku"], check=_check_dated, plans=(("catalogue",),)),
     EntitySpec("stores", s.StoreRow, write_stores,
                lambda r: {"storeId": r.storeId, "name": r.name, "latitude": r.latitude, "longitude": r.longitude,
                           "country": r.country, "props": _props(r, "city", "openedAt")},
@@ -167,7 +171,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
     EntitySpec("stock", s.StockRow, write_stock,
                lambda r: {"storeId": r.storeId, "sku": r.sku, "quantity": r.quantity, "updatedAt": r.updatedAt},
                references=(Reference("storeId", "Store"), Reference("sku", "Product")), partition=lambda p: p["storeId"],
-               plans=(("catalogue",),)),
+               check=_check_dated, plans=(("catalogue",),)),
     EntitySpec("campaigns", s.CampaignRow, write_campaigns,
                lambda r: {"campaignId": r.campaignId, "name": r.name, "props": _props(r, "purpose", "startsAt", "endsAt")},
                provides=("Campaign", "campaignId"), plans=(("conversation",),)),
