@@ -9,6 +9,8 @@ import neo4j.time
 from neo4j.spatial import WGS84Point
 from neomodel.properties import Property, validator
 
+from graph_model.timestamps import to_utc
+
 
 class UtcDateTimeProperty(Property[datetime]):
     """A timestamp stored as a native Neo4j ``DateTime`` in UTC (naive values are taken as UTC)."""
@@ -22,8 +24,7 @@ class UtcDateTimeProperty(Property[datetime]):
     def deflate(self, value: datetime) -> neo4j.time.DateTime:
         if not isinstance(value, datetime):
             raise ValueError(f"datetime expected, got {type(value).__name__}")
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return neo4j.time.DateTime.from_native(aware.astimezone(UTC))
+        return neo4j.time.DateTime.from_native(to_utc(value))
 
 
 class GeoPointProperty(Property[WGS84Point]):
