@@ -95,7 +95,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
             connection.configure(settings)  # the collector writes through the loaders (the sync driver)
         spool = Spool(collection.spool_path)
         collector = Collector(collection, spool)
-        routes.extend(CollectionEndpoints(collection, spool, collector).routes())
+        routes.extend(CollectionEndpoints(collection, spool, collector, endpoint.tokens).routes())
     else:
         routes.extend(off_routes())
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -8,7 +8,7 @@ A run writes into its own folder (``<runs dir>/<UTC time>-<name>/`` by default, 
 
 Rejected rows and their messages are redacted before they are written (personal fields replaced, see
 :mod:`graph_model.privacy.redaction`) unless ``CUSTOMER_GRAPH_REJECTS_REDACT=0``. Rows withheld by the
-privacy rules (``erased``, ``no_consent``) are written without the row at all, and do not count towards
+privacy rules (``erased``, ``no_consent``, ``unverified``) are written without the row at all, and do not count towards
 the reject share that fails a run: they are expected, not data errors.
 """
 
@@ -43,9 +43,10 @@ class RejectReason(StrEnum):
     STOCK_ADJUSTMENT = "stock_adjustment"  # online retail: a negative line that is no sale (damaged, lost...)
     ERASED = "erased"  # the row's customer or one of its identifiers was erased (right to erasure)
     NO_CONSENT = "no_consent"  # the customer did not consent to this use (location pings without location consent)
+    UNVERIFIED = "unverified"  # a consent grant sent with a public write key, without the customer's token
 
 
-WITHHELD_REASONS = frozenset({RejectReason.ERASED, RejectReason.NO_CONSENT})
+WITHHELD_REASONS = frozenset({RejectReason.ERASED, RejectReason.NO_CONSENT, RejectReason.UNVERIFIED})
 """Reasons of rows the privacy rules hold back: expected, so they never make a run fail."""
 
 
@@ -98,7 +99,7 @@ class EntityStats:
 
     @property
     def withheld(self) -> int:
-        """Rejected rows the privacy rules held back (``erased``, ``no_consent``)."""
+        """Rejected rows the privacy rules held back (``erased``, ``no_consent``, ``unverified``)."""
         return sum(self.reasons[str(reason)] for reason in WITHHELD_REASONS)
 
 

@@ -7,24 +7,28 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import jwt
 import pytest
 from segment.analytics import Client
 from starlette.testclient import TestClient
 from test_api_support import READER, make_app, served
 
 from api.collection.config import CollectionConfig
+from api.tokens import TokenSettings
 from graph_model import run_query
 from graph_model.errors import ConfigurationError
 from graph_model.privacy.erasure import erase_customer
 from graph_model.settings import Settings
 
 WRITE_KEY = "test-write-key-0001"
+TOKEN_SECRET = "the-retailer-backend-signs-customer-tokens-0123"
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 CATALOGUE = """
@@ -215,20 +219,89 @@ def test_an_erased_person_is_not_collected_again(collecting: tuple[Any, str]) ->
     assert run_query("MATCH (s:Session) RETURN count(*) AS n") == [{"n": 0}]
 
 
-def test_consent_preferences_and_location_follow_the_consent_policy(collecting: tuple[Any, str]) -> None:
-    app, base = collecting
+def _served_with_tokens(graph: Settings, tmp_path: Path) -> Any:
+    """The collecting app that also accepts customer tokens (HS256 with :data:`TOKEN_SECRET`)."""
+    run_query(CATALOGUE)
+    return make_app(graph, collection=_config(tmp_path), tokens=TokenSettings(secret=TOKEN_SECRET))
+
+
+def _token(sub: str, seconds: int = 600) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": sub, "iat": now, "exp": now + seconds}, TOKEN_SECRET, algorithm="HS256")
+
+
+def _consents(customer_id: str) -> list[dict[str, Any]]:
+    return run_query("""MATCH (:Customer {customerId: $id})-[:HAS_CONSENT]->(k:Consent)
+                        RETURN k.purpose AS purpose, k.granted AS granted, k.updatedAt AS at ORDER BY purpose""",
+                     {"id": customer_id})
+
+
+def test_consent_preferences_and_location_follow_the_consent_policy(
+        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    app = _served_with_tokens(graph, tmp_path)
     run_query("CREATE (:Store {storeId: 'S1', name: 'Oxford Street', location: point({latitude: 51.515, longitude: -0.142})})")
-    client = _client(base)
-    context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True, "Location": True}},
-               "location": {"latitude": 51.515, "longitude": -0.142}}
-    for minutes in (0, 10, 20):
-        client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
-    client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
-    assert app.state.collector.wait_idle()
-    consents = run_query("""MATCH (:Customer {customerId: 'U9'})-[:HAS_CONSENT]->(k:Consent)
-                            RETURN k.purpose AS purpose, k.granted AS granted ORDER BY purpose""")
-    assert consents == [{"purpose": "analytics", "granted": True}, {"purpose": "location", "granted": True},
-                        {"purpose": "marketing", "granted": False}]
+    before = datetime.now(UTC)
+    with served(app) as port:
+        client = _client(f"http://127.0.0.1:{port}")
+        context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True, "Location": True},
+                               "token": _token("U9")},
+                   "location": {"latitude": 51.515, "longitude": -0.142}}
+        for minutes in (0, 10, 20):
+            client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
+        client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
+        assert app.state.collector.wait_idle()
+    consents = _consents("U9")
+    assert [(k["purpose"], k["granted"]) for k in consents] == [("analytics", True), ("location", True),
+                                                                 ("marketing", False)]
+    # dated when the server received them, not by the client's `timestamp` (T0, days ago)
+    assert all(before <= k["at"].to_native() <= datetime.now(UTC) for k in consents), consents
     visits = run_query("""MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(:Store {storeId: 'S1'})
                           RETURN c.customerId AS customer, v.source AS source""")
     assert visits == [{"customer": "U9", "source": "location_ping"}]  # U10 never allowed location
+
+
+def test_a_public_write_key_cannot_grant_consent_for_a_customer(
+        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write key is in the shop's JavaScript: anyone may send a message naming any user id. A grant needs
+    that customer's token; a withdrawal does not; the client's clock dates nothing."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    app = _served_with_tokens(graph, tmp_path)
+    grants = {"Advertising": True, "Location": True}
+    attempts = [
+        {"consent": {"categoryPreferences": grants}},  # no token
+        {"consent": {"categoryPreferences": grants, "token": _token("MALLORY")}},  # another customer's token
+        {"consent": {"categoryPreferences": grants, "token": _token("VICTIM", seconds=-3600)}},  # expired
+        {"consent": {"categoryPreferences": grants, "token": "not.a.jwt"}},
+    ]
+    with served(app) as port:
+        client = _client(f"http://127.0.0.1:{port}")
+        for number, context in enumerate(attempts):
+            client.track(user_id="VICTIM", event="Product Viewed", properties={"sku": "85123A"}, context=context,
+                         message_id=f"forged-{number}", timestamp=T0)
+        # the server's own proof cannot be sent by the client
+        client.track(user_id="VICTIM", event="Product Viewed", context={"consent": {"categoryPreferences": grants}},
+                     properties={"sku": "85123A", "consentProof": "customer token"}, message_id="forged-4")
+        httpx.post(f"http://127.0.0.1:{port}/v1/track", auth=(WRITE_KEY, ""), json={
+            "userId": "VICTIM", "event": "Product Viewed", "messageId": "forged-5", "consentProof": "customer token",
+            "properties": {"sku": "85123A"},
+            "context": {"consent": {"categoryPreferences": grants}}}).raise_for_status()
+        # a withdrawal needs no token (it only makes the service do less), and is dated by the server's clock
+        client.track(user_id="VICTIM", event="Product Viewed", context={"consent": {"categoryPreferences": {
+            "Analytics": False}}}, message_id="withdrawal", timestamp=datetime(2099, 1, 1, tzinfo=UTC))
+        assert app.state.collector.wait_idle()
+        spooled = (tmp_path / "spool.sqlite").read_bytes()
+    consents = _consents("VICTIM")
+    assert [(k["purpose"], k["granted"]) for k in consents] == [("analytics", False)]
+    assert consents[0]["at"].to_native() <= datetime.now(UTC)  # not 2099
+    # the interactions are kept all the same
+    assert run_query("MATCH (e:Event) WHERE e.eventId STARTS WITH 'forged-' RETURN count(*) AS n") == [{"n": 6}]
+    assert b"eyJ" not in spooled  # no token spooled
+    [folder] = sorted(runs.glob("*-collect"))
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["entities"]["consents"]["rejectReasons"] == {"unverified": 12}  # 2 purposes x 6 messages
+    reasons = {json.loads(line)["message"] for line in (folder / "rejects.jsonl").read_text().splitlines()}
+    assert any("another customer's" in reason for reason in reasons), reasons
+    assert any("expired" in reason for reason in reasons), reasons
+    assert any("needs the customer's token" in reason for reason in reasons), reasons

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from api.collection.consent import NO_TOKEN, PROOF, VERIFIED
 from api.collection.sessions import SessionClock
+from loaders.report import RejectReason
 
 # e-commerce spec v2 event names -> the graph's event types (any other name: a custom event)
 ECOMMERCE_EVENTS = {
@@ -59,6 +61,7 @@ class Unmapped:
     line: int
     entity: str
     reason: str
+    code: RejectReason = RejectReason.INVALID_VALUE
 
 
 @dataclass
@@ -127,7 +130,7 @@ class _Mapper:
             if anonymous_id and kind in ("identify", "alias", "track", "page", "screen"):
                 rows["identifiers"].append((line, {"customerId": user_id, "type": _identity_type(message),
                                                    "value": anonymous_id, "seenAt": at}))
-            self._consents(line, message, at)
+            self._consents(line, message)
             self._location(line, message, at)
         elif kind == "identify":
             self.batch.unmapped.append(Unmapped(line, "customers", "identify without a userId: an anonymous "
@@ -190,7 +193,9 @@ class _Mapper:
                 "customerId": message.get("userId"), "currency": properties.get("currency")}))
         return order_id
 
-    def _consents(self, line: int, message: dict[str, Any], at: datetime) -> None:
+    def _consents(self, line: int, message: dict[str, Any]) -> None:
+        """The consent manager's decisions (:mod:`api.collection.consent`): withdrawals always, grants only
+        proven by the customer's token; dated by the server's clock."""
         consent = (message.get("context") or {}).get("consent") or {}
         preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
         if not isinstance(preferences, dict):
@@ -200,9 +205,16 @@ class _Mapper:
             purpose = CONSENT_CATEGORIES.get(str(category).lower().replace(" ", ""))
             if purpose is not None and isinstance(granted, bool):
                 purposes[purpose] = purposes.get(purpose, True) and granted  # any category withheld: withheld
+        proof = message.get(PROOF, NO_TOKEN)
+        received = datetime.fromisoformat(message["receivedAt"])
         for purpose, granted in sorted(purposes.items()):
+            if granted and proof != VERIFIED:
+                self.batch.unmapped.append(Unmapped(line, "consents", f"{purpose} granted, not recorded: {proof}",
+                                                    RejectReason.UNVERIFIED))
+                continue
             self.batch.rows["consents"].append((line, {"customerId": message["userId"], "channel": channel_of(message),
-                                                       "purpose": purpose, "granted": granted, "updatedAt": at}))
+                                                       "purpose": purpose, "granted": granted,
+                                                       "updatedAt": received}))
 
     def _location(self, line: int, message: dict[str, Any], at: datetime) -> None:
         location = (message.get("context") or {}).get("location")

@@ -32,9 +32,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.collection.config import MAX_BATCH_BYTES, CollectionConfig
+from api.collection.consent import prove_consents
 from api.collection.messages import TYPES, MessageRefused, accept
 from api.collection.spool import Spool
 from api.collection.writer import Collector
+from api.tokens import CustomerTokens
 
 MAX_IN_FLIGHT = 64  # requests storing at once before 429
 MAX_BATCH_MESSAGES = 10_000
@@ -122,10 +124,12 @@ def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> lis
 
 
 class CollectionEndpoints:
-    """The endpoints over one spool and its collector."""
+    """The endpoints over one spool and its collector; ``tokens`` verifies the customer tokens that prove a
+    consent grant (:mod:`api.collection.consent`), ``None`` when the service accepts none."""
 
-    def __init__(self, config: CollectionConfig, spool: Spool, collector: Collector) -> None:
-        self.config, self.spool, self.collector = config, spool, collector
+    def __init__(self, config: CollectionConfig, spool: Spool, collector: Collector,
+                 tokens: CustomerTokens | None = None) -> None:
+        self.config, self.spool, self.collector, self.tokens = config, spool, collector, tokens
         self._in_flight = 0
 
     def routes(self) -> list[Route]:
@@ -164,6 +168,7 @@ class CollectionEndpoints:
             messages = _messages(kind, body, received)
         except MessageRefused as error:
             raise Refused(400, "BAD_REQUEST", str(error)) from None
+        await prove_consents(messages, self.tokens)
         await asyncio.wrap_future(self.spool.submit(messages))  # group-committed: on disk when it returns
         self.collector.wake.set()
 

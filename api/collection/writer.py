@@ -140,7 +140,7 @@ class Collector:
                 if not self._withheld(loader, report, seq, m) and not self._off_plan(report, seq, m)]
         mapped = map_messages(kept, self.clock)
         for unmapped in mapped.unmapped:
-            report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, RejectReason.INVALID_VALUE,
+            report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, unmapped.code,
                                  unmapped.reason, None))
         for entity in SPECS:
             rows = mapped.rows.get(entity)
