@@ -28,6 +28,7 @@ from graphql import (
     ValidationRule,
     get_named_type,
     get_nullable_type,
+    is_abstract_type,
 )
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 
@@ -103,7 +104,8 @@ class _Walk:
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> Shape:
         if selection_set is None:
             return Shape(0, 0)
-        depth, cost, alternatives = 0, 0, 0
+        depth, cost = 0, 0
+        typed: list[tuple[Any, int]] = []  # typed inline fragments: (their type, their cost)
         fields = getattr(get_named_type(parent), "fields", None) if parent is not None else None
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
@@ -122,13 +124,29 @@ class _Walk:
                 child = self.selections(selection.selection_set, inner)
                 if condition is None:
                     cost += child.cost
-                else:  # one object takes one of the typed branches: the dearest counts
-                    alternatives = max(alternatives, child.cost)
+                else:
+                    typed.append((inner, child.cost))
                 depth = max(depth, child.depth)
             elif isinstance(selection, FragmentSpreadNode):
                 child = self.fragment(selection.name.value)
                 depth, cost = max(depth, child.depth), cost + child.cost
-        return Shape(depth, cost + alternatives)
+        return Shape(depth, cost + self._dearest_object(typed, parent))
+
+    def _dearest_object(self, typed: list[tuple[Any, int]], parent: Any) -> int:
+        """What the typed inline fragments cost for the dearest object the parent can be: every fragment
+        whose type the object has runs (``... on Product`` under a ``Product`` always does, however often it is
+        repeated); fragments on other members of an interface or union are alternatives."""
+        if not typed:
+            return 0
+        named = get_named_type(parent) if parent is not None else None
+        if not is_abstract_type(named):
+            return sum(cost for _, cost in typed)  # an object (or unknown) parent: every applicable branch runs
+        objects = self.schema.get_possible_types(named)
+        if not objects or any(kind is None for kind, _ in typed):  # unknown types: other rules report them
+            return sum(cost for _, cost in typed)
+        return max(sum(cost for kind, cost in typed if kind is obj or (is_abstract_type(kind) and
+                                                                       self.schema.is_sub_type(kind, obj)))
+                   for obj in objects)
 
 
 def limits_rule(max_depth: int, max_cost: int, max_page_size: int) -> type[ValidationRule]:

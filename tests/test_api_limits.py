@@ -64,3 +64,34 @@ def test_exact_cost_of_a_small_query() -> None:
     assert _validate(query) == []
     errors = validate(build_schema(ApiConfig(development=True))._schema, parse(query), [limits_rule(10, 16, 100)])
     assert [e.extensions["cost"] for e in errors] == [17]
+
+
+def _cost(query: str) -> int:
+    """The estimated cost of ``query`` (validated against a limit of 0, so every query reports its cost)."""
+    errors = validate(build_schema(ApiConfig(development=True))._schema, parse(query), [limits_rule(99, 0, 100)])
+    [cost] = [e.extensions["cost"] for e in errors]
+    return cost
+
+
+def test_inline_fragments_on_the_parent_s_own_type_all_run_so_they_add_up() -> None:
+    """``... on Product`` under a Product always runs: thirty such branches are thirty affinity lists, not
+    one (until stop 38 they were priced as alternatives, so 30 x ``affinities(first: 20)`` got through)."""
+    branch = "... on Product {{ a{n}: affinities(first: 20) {{ score }} }}"
+    one = _cost('{ product(sku: "x") { ' + branch.format(n=0) + " } }")
+    assert one == 1 + 1 + 20  # product + affinities + 20 x score
+    thirty = _cost('{ product(sku: "x") { ' + " ".join(branch.format(n=n) for n in range(30)) + " } }")
+    assert thirty == 1 + 30 * 21
+    assert thirty == _cost('{ product(sku: "x") { ' + " ".join(f"a{n}: affinities(first: 20) {{ score }}"
+                                                              for n in range(30)) + " } }")  # as aliases
+
+
+def test_inline_fragments_on_an_interface_cost_what_the_dearest_object_runs() -> None:
+    """A timeline entry is one object: its own type's branch and the interface's branch run, other types'
+    branches are alternatives."""
+    query = ('{ customer(id: "C1") { engagementHistory(first: 5) { edges { node { at '
+             "... on OrderEntry { total currency } ... on VisitEntry { source } ... on OrderEntry { channel } "
+             "... on EngagementEntry { id } } } } } }")
+    order_entry = 1 + (2 + 1) + 1  # at, both OrderEntry branches, the interface's branch
+    node = 1 + order_entry
+    edges = 1 + node  # a connection's edges count at the connection's page
+    assert _cost(query) == 1 + 1 + 5 * edges
