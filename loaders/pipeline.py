@@ -41,6 +41,7 @@ from loaders.identity import stitch_sessions
 from loaders.readers import RawRow, UnreadableRow, count_rows, read_rows
 from loaders.references import KeyCache
 from loaders.report import Reject, RejectReason, RunReport
+from loaders.schemas import known_columns
 from loaders.warmup import Planning
 from loaders.writers.visits import LOCATION_CONSENTS, write_visits
 
@@ -216,11 +217,14 @@ class Loader:
     def _checked(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[tuple[int, RawRow, Any]]:
         """``(line, raw, row)`` of the rows that are readable, valid, not erased and pass the entity's check."""
         stats = self.report.stats(spec.name)
+        columns = known_columns(spec.schema)
         for line, raw in rows:
             stats.read += 1
             if isinstance(raw, UnreadableRow):
                 self.report.reject(Reject(source, line, spec.name, RejectReason.UNREADABLE, raw.message, raw.text))
                 continue
+            if not columns.issuperset(raw):  # a column the format does not know: named in the report
+                self.report.ignore_columns(source, (name for name in raw if name not in columns), columns)
             try:
                 row = spec.schema.model_validate(raw)
             except ValidationError as error:

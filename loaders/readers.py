@@ -236,18 +236,29 @@ def _parquet_row(batch: pa.RecordBatch, index: int) -> RawRow | UnreadableRow:
 
 
 def _read_parquet(export: ExportFile, batch_rows: int = 50_000) -> Iterator[tuple[int, RawRow | UnreadableRow]]:
+    """The rows of a Parquet file; a file that is not Parquet, or a corrupt part of one, ends the rows with
+    one unreadable row saying where (the rows read before it are kept), as a broken gzip stream does."""
     number = 0
-    for batch in pq.ParquetFile(export.path).iter_batches(batch_size=batch_rows):
-        try:
-            rows: list[RawRow | UnreadableRow] = batch.to_pylist()
-        except _VALUE_ERRORS:  # one value out of Python's range: the batch row by row, that row unreadable
-            rows = [_parquet_row(batch, index) for index in range(batch.num_rows)]
-        for row in rows:
-            number += 1
-            if isinstance(row, UnreadableRow):
-                yield number, row
-            else:
-                yield number, {k: v for k, v in row.items() if v is not None and v != ""}
+    try:
+        parquet = pq.ParquetFile(export.path)
+        # group by group: a corrupt row group ends the rows after the groups before it
+        batches = (batch for group in range(parquet.num_row_groups)
+                   for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group]))
+        for batch in batches:
+            try:
+                rows: list[RawRow | UnreadableRow] = batch.to_pylist()
+            except _VALUE_ERRORS:  # one value out of Python's range: the batch row by row, that row unreadable
+                rows = [_parquet_row(batch, index) for index in range(batch.num_rows)]
+            for row in rows:
+                number += 1
+                if isinstance(row, UnreadableRow):
+                    yield number, row
+                else:
+                    yield number, {k: v for k, v in row.items() if v is not None and v != ""}
+    except (*_READ_ERRORS, pa.ArrowException) as error:
+        where = f"past row {number}" if number else "as Parquet"
+        detail = " ".join(str(error).split())  # Arrow's messages span lines
+        yield number + 1, UnreadableRow("", f"the file cannot be read {where}: {type(error).__name__}: {detail}")
 
 
 def read_rows(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRow]]:
@@ -265,7 +276,10 @@ def count_rows(export: ExportFile) -> int | None:
     ``None`` when the file cannot be read to its end.
     """
     if export.fmt == "parquet":
-        return pq.ParquetFile(export.path).metadata.num_rows
+        try:
+            return pq.ParquetFile(export.path).metadata.num_rows
+        except (*_READ_ERRORS, pa.ArrowException):
+            return None  # not Parquet: read_rows says so in the rejects
     opener = gzip.open if export.compressed else open
     try:
         with opener(export.path, "rb") as handle:  # type: ignore[operator]

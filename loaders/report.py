@@ -14,11 +14,13 @@ the reject share that fails a run: they are expected, not data errors.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,6 +47,9 @@ class RejectReason(StrEnum):
     NO_CONSENT = "no_consent"  # the customer did not consent to this use (location pings without location consent)
     UNVERIFIED = "unverified"  # a consent grant sent with a public write key, without the customer's token
 
+
+MAX_IGNORED_COLUMNS = 50  # named per file in the report (a JSONL file may hold any keys)
+MAX_COLUMN_NAME = 100
 
 WITHHELD_REASONS = frozenset({RejectReason.ERASED, RejectReason.NO_CONSENT, RejectReason.UNVERIFIED})
 """Reasons of rows the privacy rules hold back: expected, so they never make a run fail."""
@@ -114,6 +119,7 @@ class RunReport:
         self._t0 = time.perf_counter()
         self.entities: dict[str, EntityStats] = {}
         self.unrecognised_files: list[str] = []
+        self.ignored_columns: dict[str, dict[str, str | None]] = {}  # file -> column -> the known one it may mean
         self._lock = threading.Lock()
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.rejects_path = folder / "rejects.jsonl"
@@ -139,6 +145,17 @@ class RunReport:
             stats.rejected += 1
             stats.reasons[str(reject.reason)] += 1
             self._rejects.write(reject.to_json(redact=self.redact, key=self._key) + "\n")
+
+    def ignore_columns(self, source: str, columns: Iterable[str], known: frozenset[str]) -> None:
+        """Record ``columns`` of ``source`` that the format does not know (so they were not loaded), each with
+        the known column it most resembles (a misspelling: ``cty`` for ``city``), if any."""
+        with self._lock:
+            ignored = self.ignored_columns.setdefault(source, {})
+            for column in columns:
+                column = str(column)[:MAX_COLUMN_NAME]
+                if column not in ignored and len(ignored) < MAX_IGNORED_COLUMNS:
+                    close = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+                    ignored[column] = close[0] if close else None
 
     @property
     def read(self) -> int:
@@ -172,6 +189,7 @@ class RunReport:
                        "rowsPerSecond": round(self.read / self.seconds, 1) if self.seconds else None},
             "rejectShare": round(self.reject_share, 6), "maxRejectShare": self.max_reject_share, "ok": self.ok,
             "unrecognisedFiles": self.unrecognised_files,
+            "ignoredColumns": {file: dict(sorted(columns.items())) for file, columns in self.ignored_columns.items()},
             "reportFile": str(self.report_path), "rejectsFile": str(self.rejects_path),
         }
 
@@ -205,6 +223,9 @@ def summary_text(data: dict[str, Any]) -> str:
                  f"{'ok' if data['ok'] else 'TOO MANY REJECTS'}")
     if data["unrecognisedFiles"]:
         lines.append("files not loaded (name matches no export): " + ", ".join(data["unrecognisedFiles"]))
+    for file, columns in data.get("ignoredColumns", {}).items():
+        named = ", ".join(f"{column} ({known}?)" if known else column for column, known in columns.items())
+        lines.append(f"columns not loaded (not in the format) of {file}: {named}")
     lines.append(f"report:  {data['reportFile']}")
     lines.append(f"rejects: {data['rejectsFile']}")
     return "\n".join(lines)

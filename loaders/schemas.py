@@ -9,6 +9,7 @@ given" and lists are written ``a|b|c``. ``docs/loaders.md`` is generated from th
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -48,9 +49,21 @@ ResponseType = Literal["delivered", "opened", "clicked", "redeemed", "replied", 
 
 
 class ExportRow(BaseModel):
-    """Base of every export row: unknown columns are ignored, text is stripped, a number is finite."""
+    """Base of every export row: unknown columns are ignored (and named in the run report, see
+    :func:`known_columns`), text is stripped, a number is finite."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True, allow_inf_nan=False)
+
+
+@cache
+def known_columns(schema: type[ExportRow]) -> frozenset[str]:
+    """The columns the format knows for an entity: every other column of a file is ignored.
+
+    >>> sorted(known_columns(BrandRow))
+    ['brandId', 'name']
+    """
+    return frozenset(name for field_name, info in schema.model_fields.items()
+                     for name in (field_name, info.validation_alias) if isinstance(name, str))
 
 
 class CategoryRow(ExportRow):

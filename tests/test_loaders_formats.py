@@ -162,3 +162,28 @@ def test_a_parquet_value_python_cannot_hold_is_one_unreadable_row(tmp_path: Path
     assert rows[0][1] == {"storeId": "S1", "openedAt": datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)}
     assert rows[1][1] == UnreadableRow("", "a value Python cannot hold: openedAt: date value out of range")
     assert rows[2][1] == {"storeId": "S3"}
+
+
+def test_a_corrupt_parquet_file_keeps_the_rows_before_and_says_where(tmp_path: Path) -> None:
+    """Found by the stop-37 audit: a corrupt ``.parquet`` stopped the whole drop (``ArrowInvalid``, no report),
+    where a broken gzip stream is one unreadable row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "stores.parquet"
+    pq.write_table(pa.table({"storeId": [f"S{n}" for n in range(6)]}), path, row_group_size=3, compression="none")
+    second = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[second:second + 16] = b"\xff" * 16  # the second row group's page header
+    path.write_bytes(bytes(data))
+    rows = list(read_rows(recognise(path)))
+    assert rows[:3] == [(1, {"storeId": "S0"}), (2, {"storeId": "S1"}), (3, {"storeId": "S2"})]
+    [(line, last)] = rows[3:]
+    assert line == 4 and isinstance(last, UnreadableRow)
+    assert last.message.startswith("the file cannot be read past row 3: "), last.message
+
+    not_parquet = tmp_path / "events.parquet"
+    not_parquet.write_text("eventId\nE1\n", encoding="utf-8")
+    [(line, unreadable)] = list(read_rows(recognise(not_parquet)))
+    assert line == 1 and unreadable.message.startswith("the file cannot be read as Parquet: ArrowInvalid")
+    assert count_rows(recognise(not_parquet)) is None

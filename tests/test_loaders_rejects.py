@@ -12,6 +12,7 @@ from graph_model.connection import run_query
 from loaders.cli import _finish
 from loaders.exports import write_table
 from loaders.pipeline import LoadOptions, load_drop
+from loaders.report import summary_text
 
 T0 = "2026-11-01T10:00:00Z"
 
@@ -20,7 +21,8 @@ def _drop(folder: Path) -> None:
     write_table(pd.DataFrame([{"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}]),
                 folder / "stores.csv")
     write_table(pd.DataFrame([{"sku": "P1", "name": "Mug", "price": 4.5}]), folder / "products.csv")
-    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"}]), folder / "customers.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann", "cty": "Leeds", "shoeSize": 38}]),
+                folder / "customers.csv")  # columns the format does not know: named in the report
     write_table(pd.DataFrame([
         {"sessionId": "S-OK", "channel": "web", "startedAt": T0, "customerId": "C1"},
         {"sessionId": "S-OK2", "channel": "web", "startedAt": T0, "customerId": "C1"},
@@ -49,6 +51,7 @@ def _drop(folder: Path) -> None:
     write_table(pd.DataFrame([
         {"customerId": "C-GHOST", "latitude": 53.8, "longitude": -1.55, "at": T0},
     ]), folder / "pings.csv")
+    (folder / "visits.parquet").write_text("visitId\nV1\n")  # not Parquet: one unreadable row, the rest loads
     (folder / "readme.txt").write_text("not an export")
 
 
@@ -70,6 +73,7 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
         ("orders.parquet", 2, "invalid_value"),
         ("loyalty_scans.csv.gz", 2, "unknown_identifier"),
         ("pings.csv", 2, "unknown_customer"),
+        ("visits.parquet", 1, "unreadable"),
     }
     by_line = {(r["file"], r["line"]): r for r in rejects}
     assert by_line[("events.jsonl", 4)]["row"]["sku"] == "NOPE"
@@ -80,7 +84,10 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
         "at: Value error, 0001-01-01T00:00:00+01:00 is out of range once in UTC (years 1 to 9999)")
     assert by_line[("orders.parquet", 2)]["row"]["unitPrice"] == -1
 
+    assert by_line[("visits.parquet", 1)]["message"].startswith("the file cannot be read as Parquet: ArrowInvalid")
     assert report["unrecognisedFiles"] == ["readme.txt"]
+    assert report["ignoredColumns"] == {"customers.csv": {"cty": "city", "shoeSize": None}}
+    assert "columns not loaded (not in the format) of customers.csv: cty (city?), shoeSize" in summary_text(report)
     events = report["entities"]["events"]
     assert (events["read"], events["loaded"], events["rejected"]) == (7, 1, 6)
     assert sum(s["read"] for s in report["entities"].values()) == report["totals"]["read"]
@@ -91,8 +98,8 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(graph, tmp_path: Path)
     assert run_query("MATCH (:Customer {customerId: 'C1'})-[:MADE_VISIT]->(v:Visit {source: 'loyalty_scan'}) "
                      "RETURN count(v) AS n")[0]["n"] == 1
     assert run_query("MATCH (o:Order {orderId: 'O1'}) RETURN o.total AS t")[0]["t"] == 4.5
-    # 10 of 18 rows rejected is more than the default 5 %: the command exits with code 3
-    assert report["rejectShare"] == pytest.approx(10 / 18, abs=1e-6) and report["ok"] is False
+    # 11 of 19 rows rejected is more than the default 5 %: the command exits with code 3
+    assert report["rejectShare"] == pytest.approx(11 / 19, abs=1e-6) and report["ok"] is False
     with pytest.raises(SystemExit) as stop:
         _finish(report)
     assert stop.value.code == 3
