@@ -79,6 +79,24 @@ def test_withdrawn_analytics_skips_the_segment_fallback(api: TestClient) -> None
     assert recommendations(api, "C1", first=1)[0]["sources"] == ["STORE_POPULAR"]  # home store, not segment
 
 
+MODELS = """query($id: ID) { customer(id: $id) { churnRisk pAlive expectedPurchases90d rfmSegment rfmScore
+  segments { id } } }"""
+
+
+def test_withdrawn_analytics_hides_the_customer_level_models_at_the_next_read(api: TestClient) -> None:
+    """Retention, RFM and segments are customer-level models (docs/privacy.md): written by the last algorithms
+    run, but not served from the moment the customer withdraws analytics (found by the stop-37 audit)."""
+    before = data(api, MODELS, {"id": "C1"})["customer"]
+    assert before["churnRisk"] == 0.25 and before["rfmSegment"] == "Champions" and len(before["segments"]) == 2
+    consent(api, "C1", "analytics", False, channel="app")  # a withdrawal on any channel withdraws
+    assert data(api, MODELS, {"id": "C1"})["customer"] == {
+        "churnRisk": None, "pAlive": None, "expectedPurchases90d": None, "rfmSegment": None, "rfmScore": None,
+        "segments": []}
+    assert data(api, MODELS, {"id": "C2"})["customer"]["churnRisk"] == 0.6  # the others' are still served
+    run_query("MATCH (k:Consent {consentId: 'C1|app|analytics'}) DETACH DELETE k")
+    assert data(api, MODELS, {"id": "C1"})["customer"] == before
+
+
 def test_evidence_naming_another_customer_is_never_returned(api: TestClient) -> None:
     run_query("MATCH (:Customer {customerId: 'C1'})-[r:RECOMMENDED {rank: 1, version: 'rec-2'}]->() "
               "SET r.evidence = ['similar:C2', 'affinity:P11', 'similar_shoppers']")

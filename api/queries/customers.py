@@ -66,11 +66,12 @@ RETURN id AS customerId, k {.channel, .purpose, .granted, .updatedAt} AS consent
 ORDER BY k.channel, k.purpose
 """
 
+# segments are a customer-level model: none for a customer who withdrew analytics, from the next request on
 SEGMENTS_BY_CUSTOMER = f"""
 {current_version('segments')}
 UNWIND $ids AS id
-MATCH (:Customer {{customerId: id}})-[m:IN_SEGMENT]->(g:Segment)
-WHERE version IS NULL OR m.version = version
+MATCH (c:Customer {{customerId: id}})-[m:IN_SEGMENT]->(g:Segment)
+WHERE (version IS NULL OR m.version = version) AND {permits_cypher('c', 'analytics')}
 RETURN id AS customerId, {SEGMENT} AS segment
 ORDER BY g.kind, g.segmentId
 """
@@ -158,8 +159,8 @@ async def consents_by_customer(db: Database, ids: list[str]) -> dict[str, list[R
 
 
 async def segments_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:
-    """Each customer's segments of the current segmentation run."""
-    return await _grouped(db, SEGMENTS_BY_CUSTOMER, ids, "segment")
+    """Each customer's segments of the current segmentation run (none without analytics consent)."""
+    return await _grouped(db, SEGMENTS_BY_CUSTOMER, ids, "segment", **current_policy().parameters())
 
 
 async def home_stores(db: Database, ids: list[str]) -> dict[str, Row]:

@@ -12,7 +12,10 @@ def micros(expression: str) -> str:
 CUSTOMER = f"""c {{.customerId, .name, .emailHash, .city, .loyaltyTier, createdAt: {micros('c.createdAt')},
   erasedAt: {micros('c.erasedAt')}, .churnRisk,
   .pAlive, .expectedPurchases90d, .rfmSegment, .rfmScore, .rfmRecencyDays, .rfmFrequency, .rfmMonetary,
-  latitude: c.homeLocation.latitude, longitude: c.homeLocation.longitude}}"""
+  latitude: c.homeLocation.latitude, longitude: c.homeLocation.longitude,
+  analyticsConsents: [(c)-[:HAS_CONSENT]->(k:Consent) WHERE k.purpose = 'analytics' | k {{.channel, .purpose, .granted}}]}}"""
+"""A customer row; ``analyticsConsents`` are the records the consent policy decides the customer-level models'
+figures by (:meth:`api.schema.customer.Customer.from_row`)."""
 
 PRODUCT = "p {.sku, .name, .description, .price, .popularity, .popularityRank, .trendScore, .trendRank}"
 

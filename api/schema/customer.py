@@ -146,7 +146,9 @@ class Customer:
     created_at: datetime | None
     erased_at: datetime | None
     churn_risk: float | None = strawberry.field(description="0..1: the probability of no purchase in the next 90 days (retention "
-                                                          "algorithm; 1 - pAlive when it had too little to learn from).")
+                                                          "algorithm; 1 - pAlive when it had too little to learn from). "
+                                                          "Null while the customer withdraws analytics, as are pAlive, "
+                                                          "expectedPurchases90d, the RFM fields and segments.")
     p_alive: float | None
     expected_purchases_90d: float | None = strawberry.field(name="expectedPurchases90d")
     rfm_segment: str | None
@@ -155,11 +157,18 @@ class Customer:
 
     @staticmethod
     def from_row(row: dict[str, Any]) -> Customer:
+        """A customer of the ``CUSTOMER`` projection. The customer-level models' figures (retention, RFM) only
+        while the consent policy permits ``analytics`` (decided on the row's records at this read, whatever the
+        last algorithms run wrote; a row without the records counts as not permitting)."""
+        records = row.get("analyticsConsents")
+        models = records is not None and current_policy().permits(records, "analytics")
         return Customer(id=row["customerId"], city=row.get("city"), loyalty_tier=row.get("loyaltyTier"),
                         created_at=from_micros(row.get("createdAt")), erased_at=from_micros(row.get("erasedAt")),
-                        churn_risk=row.get("churnRisk"), p_alive=row.get("pAlive"),
-                        expected_purchases_90d=row.get("expectedPurchases90d"), rfm_segment=row.get("rfmSegment"),
-                        rfm_score=row.get("rfmScore"), row=row)
+                        churn_risk=row.get("churnRisk") if models else None,
+                        p_alive=row.get("pAlive") if models else None,
+                        expected_purchases_90d=row.get("expectedPurchases90d") if models else None,
+                        rfm_segment=row.get("rfmSegment") if models else None,
+                        rfm_score=row.get("rfmScore") if models else None, row=row)
 
     @strawberry.field(description="Full name (personal data; the read is audited).",
                       permission_classes=[CanSeePersonalData])
@@ -198,7 +207,8 @@ class Customer:
     async def notes(self, info: Info, first: int = 20) -> list[Note]:
         return await customer_notes(info, str(self.id), page_size(info, first))
 
-    @strawberry.field(description="Segments of the current segmentation run.")
+    @strawberry.field(description="Segments of the current segmentation run (none while the customer withdraws "
+                                  "analytics).")
     async def segments(self, info: Info) -> list[Segment]:
         return [Segment.from_row(row) for row in await context(info).loaders.customer_segments.load(str(self.id))]
 
