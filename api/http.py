@@ -32,6 +32,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from api.auth import DEV_KEYS, Role, authenticate, key_from_headers
+from api.bodies import BodyTooLarge, ClientGone, read_body
 from api.config import ApiConfig
 from api.context import RequestContext
 from api.db import Database
@@ -124,16 +125,12 @@ def _loads(raw: bytes | str, what: str) -> Any:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise RequestRefused(413, "PAYLOAD_TOO_LARGE", f"The request body is limited to {limit} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestRefused(413, "PAYLOAD_TOO_LARGE", f"The request body is limited to {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge:
+        raise RequestRefused(413, "PAYLOAD_TOO_LARGE", f"The request body is limited to {limit} bytes.") from None
+    except ClientGone:  # nobody to answer; not an error of the service (no traceback in the log)
+        raise RequestRefused(400, BAD_REQUEST, "The client closed the connection before the whole body.") from None
 
 
 async def _request_params(request: Request, limit: int) -> tuple[str, dict[str, Any] | None, str | None]:

@@ -449,3 +449,35 @@ def test_parser_and_validation_caches_are_installed_and_stay_valid() -> None:
     rules = next(f for f in factories if type(f()).__name__ == "AddValidationRules")  # type: ignore[operator]
     # the same rule classes for every request, so cached validations are keyed alike
     assert rules().validation_rules == rules().validation_rules  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/v1/batch"])
+def test_a_client_that_leaves_mid_body_is_no_error_of_the_service(
+        graph: Settings, tmp_path, caplog: pytest.LogCaptureFixture, path: str) -> None:
+    """Found by the stop-37 audit: a client closing the connection while sending its body left a
+    ``ClientDisconnect`` traceback in the log (an unhandled exception of the endpoint)."""
+    import asyncio
+
+    from api.collection.config import CollectionConfig
+
+    app = make_app(graph, collection=CollectionConfig(write_keys=frozenset({"test-write-key-0001"}),
+                                                      spool_path=tmp_path / "spool.sqlite"))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100"), (b"x-api-key", READER.encode()),
+               (b"authorization", b"Basic dGVzdC13cml0ZS1rZXktMDAwMTo=")]  # the write key, for /v1/batch
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    incoming = iter([{"type": "http.request", "body": b'{"query": "{ __ty', "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(incoming)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    with caplog.at_level("ERROR"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []

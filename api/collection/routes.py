@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.bodies import BodyTooLarge, ClientGone, read_body
 from api.collection.config import MAX_BATCH_BYTES, CollectionConfig
 from api.collection.consent import prove_consents
 from api.collection.messages import TYPES, MessageRefused, accept
@@ -60,24 +61,22 @@ def _answer(error: Refused) -> JSONResponse:
 
 async def _body(request: Request) -> dict[str, Any]:
     """The request's JSON object (gzip-decoded when sent so), within :data:`MAX_BATCH_BYTES`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
-        raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_BATCH_BYTES:
-            raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
+    try:
+        raw = await read_body(request, MAX_BATCH_BYTES)
+    except BodyTooLarge:
+        raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB") from None
+    except ClientGone:  # nobody to answer, nothing kept; not an error of the service
+        raise Refused(400, "BAD_REQUEST", "the client closed the connection before the whole body") from None
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding == "gzip":
         inflate = zlib.decompressobj(wbits=31)
         try:
-            data = inflate.decompress(bytes(raw), MAX_BATCH_BYTES + 1)
+            data = inflate.decompress(raw, MAX_BATCH_BYTES + 1)
         except zlib.error:
             raise Refused(400, "BAD_REQUEST", "the body is not valid gzip") from None
         if len(data) > MAX_BATCH_BYTES or inflate.unconsumed_tail:
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
-        raw = bytearray(data)
+        raw = data
     elif encoding not in ("identity", ""):
         raise Refused(415, "UNSUPPORTED_MEDIA", "send the body as JSON, plain or gzip")
     try:  # orjson, as the GraphQL endpoint: no lone surrogates, NaN or nesting past 1,024 levels get through

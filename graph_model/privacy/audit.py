@@ -42,4 +42,4 @@ def audit_entry(actor: str, action: str, customer_id: str | None = None, detail:
 def read_parameters(customer_id: str | None = None, action: str | None = None, limit: int = 100) -> dict[str, Any]:
     """The parameters of :data:`READ_ENTRIES`: entries about one customer and/or of one action, newest first."""
     return {"subject": customer_hash(customer_id) if customer_id else None, "action": action,
-            "limit": max(1, min(limit, 1000))}
+            "limit": max(0, min(limit, 1000))}
