@@ -17,9 +17,12 @@ ValueError: 0001-01-01T00:00:00+01:00 is out of range once in UTC (years 1 to 99
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["to_utc"]
+__all__ = ["CLOCK_TOLERANCE", "latest_acceptable", "to_utc"]
+
+#: how far past this machine's clock a recorded time may be (the sending system's clock may be ahead)
+CLOCK_TOLERANCE = timedelta(days=1)
 
 
 def to_utc(value: datetime) -> datetime:
@@ -30,3 +33,15 @@ def to_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{value.isoformat()} is out of range once in UTC (years 1 to 9999)") from None
+
+
+def latest_acceptable(now: datetime | None = None) -> datetime:
+    """The latest time any way in accepts for something that happened or was decided: ``now`` (this machine's
+    clock by default) plus :data:`CLOCK_TOLERANCE`. A later one would outrank every later change where the
+    latest wins (consents, profiles), stay the newest entry of every timeline and recency figure, and never
+    age out under retention; so each way in refuses it as bad input.
+
+    >>> latest_acceptable(datetime(2026, 12, 5, tzinfo=UTC))
+    datetime.datetime(2026, 12, 6, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    return (now or datetime.now(UTC)) + CLOCK_TOLERANCE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from graph_model.model.customers import identity_key
@@ -62,6 +62,8 @@ class EntitySpec:
     # the statement modules its load runs (loaders.warmup.writer_statements), planned while its first rows
     # are validated: its writer's first, then what runs after the file
     plans: tuple[tuple[str, ...], ...] = ()
+    # the times a row records, each with why one after the clock's tolerance is refused (future_dated)
+    dated: tuple[tuple[str, str], ...] = ()
 
 
 Row = TypeVar("Row")
@@ -119,27 +121,24 @@ def _check_event(row: s.EventRow) -> str | None:
 def _check_customer(row: s.CustomerRow) -> str | None:
     if (row.homeLatitude is None) != (row.homeLongitude is None):
         return "homeLatitude/homeLongitude: give both or neither"
-    return _in_the_future(row.updatedAt, "a customer row dated later than now would keep every later correction out")
-
-
-#: how far past this machine's clock an ``updatedAt`` may be (the exporting system's clock may be ahead)
-CLOCK_TOLERANCE = timedelta(days=1)
-
-
-def _in_the_future(updated_at: datetime | None, why: str) -> str | None:
-    """Where the latest ``updatedAt`` wins, a row dated in the future would outrank every later change (the
-    API's are dated now): such a row is a reject, not a record nobody can turn over."""
-    if updated_at is not None and updated_at > datetime.now(UTC) + CLOCK_TOLERANCE:
-        return f"updatedAt: {updated_at.isoformat()} is in the future; {why}"
     return None
 
 
-def _check_consent(row: s.ConsentRow) -> str | None:
-    return _in_the_future(row.updatedAt, "a consent dated later than now would outrank the customer's later decisions")
+LATEST_WINS = "a row dated later than now would keep every later change out (the latest updatedAt wins)"
+PROFILE = "a customer row dated later than now would keep every later correction out"
+DECISION = "a consent dated later than now would outrank the customer's later decisions"
+HAPPENED = ("an interaction dated later than now would stay the newest of every timeline and recency figure, and "
+            "never age out under retention")
 
 
-def _check_dated(row: s.ProductRow | s.StockRow) -> str | None:
-    return _in_the_future(row.updatedAt, "a row dated later than now would keep every later change out")
+def future_dated(spec: EntitySpec, row: Any, latest: datetime) -> str | None:
+    """Why ``row`` of ``spec`` is dated after ``latest`` (:func:`graph_model.timestamps.latest_acceptable`), or
+    ``None``: every time an entity records (:attr:`EntitySpec.dated`) is held to this machine's clock."""
+    for name, why in spec.dated:
+        value = getattr(row, name)
+        if value is not None and value > latest:
+            return f"{name}: {value.isoformat()} is in the future; {why}"
+    return None
 
 
 def _search_text(query: str | None) -> str | None:
@@ -163,7 +162,8 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "createdAt": r.createdAt, "updatedAt": r.updatedAt, "categoryIds": r.categoryIds,
                           "brandId": r.brandId},
                references=(Reference("categoryIds", "Category"), Reference("brandId", "Brand")),
-               provides=("Product", "sku"), partition=lambda p: p["sku"], check=_check_dated, plans=(("catalogue",),)),
+               provides=("Product", "sku"), partition=lambda p: p["sku"], dated=(("updatedAt", LATEST_WINS),),
+               plans=(("catalogue",),)),
     EntitySpec("stores", s.StoreRow, write_stores,
                lambda r: {"storeId": r.storeId, "name": r.name, "latitude": r.latitude, "longitude": r.longitude,
                           "country": r.country, "props": _props(r, "city", "openedAt")},
@@ -171,7 +171,8 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
     EntitySpec("stock", s.StockRow, write_stock,
                lambda r: {"storeId": r.storeId, "sku": r.sku, "quantity": r.quantity, "updatedAt": r.updatedAt},
                references=(Reference("storeId", "Store"), Reference("sku", "Product")), partition=lambda p: p["storeId"],
-               check=_check_dated, plans=(("catalogue",),)),
+               dated=(("updatedAt", LATEST_WINS),),
+               plans=(("catalogue",),)),
     EntitySpec("campaigns", s.CampaignRow, write_campaigns,
                lambda r: {"campaignId": r.campaignId, "name": r.name, "props": _props(r, "purpose", "startsAt", "endsAt")},
                provides=("Campaign", "campaignId"), plans=(("conversation",),)),
@@ -188,16 +189,19 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "homeLatitude": r.homeLatitude, "homeLongitude": r.homeLongitude,
                           "props": _props(r, "name", "emailHash", "city", "loyaltyTier", "updatedAt")},
                references=(Reference("homeStoreId", "Store"),), provides=("Customer", "customerId"),
-               partition=lambda p: p["customerId"], check=_check_customer, plans=(("customers",),)),
+               partition=lambda p: p["customerId"], check=_check_customer, dated=(("updatedAt", PROFILE),),
+               plans=(("customers",),)),
     EntitySpec("identifiers", s.IdentifierRow, write_identifiers,
                lambda r: {"customerId": r.customerId, "identityKey": identity_key(r.type, r.value), "type": r.type,
                           "value": r.value, "seenAt": r.seenAt},
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"],
+               dated=(("seenAt", HAPPENED),),
                plans=(("customers",), ("identity",))),
     EntitySpec("consents", s.ConsentRow, write_consent_rows,
                lambda r: consent_row(r.customerId, r.channel, r.purpose, r.granted, r.updatedAt),
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"],
-               check=_check_consent, plans=(("customers", "consent"),)),
+               dated=(("updatedAt", DECISION),),
+               plans=(("customers", "consent"),)),
     EntitySpec("sessions", s.SessionRow, write_sessions,
                lambda r: {"sessionId": r.sessionId, "channel": r.channel, "startedAt": r.startedAt,
                           "customerId": r.customerId, "storeId": r.storeId, "identities": _session_identities(r),
@@ -205,6 +209,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                references=(Reference("customerId", "Customer"), Reference("storeId", "Store")),
                provides=("Session", "sessionId"), partition=lambda p: p["customerId"] or p["sessionId"],
                partition_all=lambda items: sessions_by_owner(items, params=lambda item: item.params),
+               dated=(("startedAt", HAPPENED), ("endedAt", HAPPENED)),
                plans=(("sessions",), ("identity",))),
     EntitySpec("orders", s.OrderRow, write_orders,
                lambda r: {"orderId": r.orderId, "line": r.line, "placedAt": r.placedAt, "channel": r.channel,
@@ -213,6 +218,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                references=(Reference("sku", "Product"), Reference("customerId", "Customer"),
                            Reference("storeId", "Store")),
                provides=("Order", "orderId"), partition=lambda p: p["customerId"] or p["orderId"],
+               dated=(("placedAt", HAPPENED),),
                plans=(("orders",),)),
     EntitySpec("events", s.EventRow, write_events,
                lambda r: {"eventId": r.eventId, "sessionId": r.sessionId, "type": r.type, "at": r.at,
@@ -222,34 +228,40 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                           "properties": r.properties},
                references=(Reference("sessionId", "Session"), Reference("sku", "Product"),
                            Reference("categoryId", "Category"), Reference("orderId", "Order")),
-               partition=lambda p: p["sessionId"], check=_check_event, plans=(("events",),)),
+               partition=lambda p: p["sessionId"], check=_check_event, dated=(("at", HAPPENED),),
+               plans=(("events",),)),
     EntitySpec("visits", s.VisitRow, write_visits,
                lambda r: {"visitId": r.visitId, "customerId": r.customerId, "storeId": r.storeId,
                           "arrivedAt": r.arrivedAt, "dwellMinutes": r.dwellMinutes, "source": r.source,
                           "zones": r.zones or None},
                references=(Reference("customerId", "Customer"), Reference("storeId", "Store")),
-               partition=lambda p: p["customerId"], plans=(("visits",),)),
+               partition=lambda p: p["customerId"], dated=(("arrivedAt", HAPPENED),),
+               plans=(("visits",),)),
     EntitySpec("loyalty_scans", s.LoyaltyScanRow, write_loyalty_scans,
                lambda r: {"scanId": r.scanId, "loyaltyCard": r.loyaltyCard,
                           "cardKey": identity_key("loyalty_card", r.loyaltyCard), "storeId": r.storeId, "at": r.at,
                           "customerId": r.customerId},
                references=(Reference("storeId", "Store"), Reference("customerId", "Customer")),
-               partition=lambda p: p["cardKey"], plans=(("visits",),)),
+               partition=lambda p: p["cardKey"], dated=(("at", HAPPENED),),
+               plans=(("visits",),)),
     EntitySpec("pings", s.PingRow, None,
                lambda r: {"customerId": r.customerId, "latitude": r.latitude, "longitude": r.longitude, "at": r.at},
-               references=(Reference("customerId", "Customer"),), plans=(("visits",),)),
+               references=(Reference("customerId", "Customer"),), dated=(("at", HAPPENED),),
+               plans=(("visits",),)),
     EntitySpec("messages", s.MessageRow, write_messages,
                lambda r: {"messageId": r.messageId, "customerId": r.customerId, "channel": r.channel,
                           "sentAt": r.sentAt, "campaignId": r.campaignId, "offerId": r.offerId,
                           "props": _props(r, "subject")},
                references=(Reference("customerId", "Customer"), Reference("campaignId", "Campaign"),
                            Reference("offerId", "Offer")),
-               provides=("Message", "messageId"), partition=lambda p: p["customerId"], plans=(("conversation",),)),
+               provides=("Message", "messageId"), partition=lambda p: p["customerId"], dated=(("sentAt", HAPPENED),),
+               plans=(("conversation",),)),
     EntitySpec("responses", s.ResponseRow, write_responses,
                lambda r: {"messageId": r.messageId, "customerId": r.customerId, "type": r.type, "at": r.at,
                           "text": r.text},
                references=(Reference("messageId", "Message"), Reference("customerId", "Customer")),
-               partition=lambda p: p["customerId"], plans=(("conversation", "consent"),)),
+               partition=lambda p: p["customerId"], dated=(("at", HAPPENED),),
+               plans=(("conversation", "consent"),)),
 )}
 
 assert tuple(SPECS) == s.ENTITY_ORDER, "SPECS must follow the schema's dependency order"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
@@ -66,6 +66,21 @@ def test_a_time_utc_cannot_hold_is_bad_input_not_an_internal_error(api: TestClie
     assert one("MATCH (e:Event {eventId: 'EV-Y0'}) RETURN count(e)") == 0
     edge = {"input": {**event, "at": "0001-01-01T00:00:00Z"}}  # the earliest time UTC holds is a time like any other
     assert data(api, TRACK, edge, key=WRITER)["trackEvent"]["at"] == "0001-01-01T00:00:00+00:00"
+
+
+def test_an_interaction_dated_in_the_future_is_bad_input(api: TestClient) -> None:
+    """Found by the stop-37 audit: trackEvent took `at: 2999-…`, an entry that would top every timeline and
+    never age out under retention; the loaders now refuse the same (tests/test_loaders_rejects.py)."""
+    event = {"type": "PAGE_VIEW", "sessionId": "WEB-F", "eventId": "EV-F", "page": "/"}
+    soon = datetime.now(UTC) + timedelta(hours=23)  # within the clock tolerance: accepted
+    for at in ("2999-01-01T00:00:00Z", (datetime.now(UTC) + timedelta(days=2)).isoformat()):
+        body = post(api, TRACK, {"input": {**event, "at": at}}, key=WRITER).json()
+        assert codes(body) == ["BAD_USER_INPUT"] and "is in the future" in body["errors"][0]["message"], body
+    assert one("MATCH (e:Event {eventId: 'EV-F'}) RETURN count(e)") == 0
+    assert data(api, TRACK, {"input": {**event, "at": soon.isoformat()}}, key=WRITER)["trackEvent"]["at"]
+    respond = "mutation($input: RecordResponseInput!) { recordResponse(input: $input) { type } }"
+    response = {"input": {"messageId": "M1", "type": "OPENED", "at": "2999-01-01T00:00:00Z"}}
+    assert codes(post(api, respond, response, key=WRITER).json()) == ["BAD_USER_INPUT"]
 
 
 def test_search_purchase_and_store_check_in(api: TestClient) -> None:

@@ -175,7 +175,7 @@ def test_numbers_neo4j_cannot_store_are_rejects_not_a_stopped_load(graph, tmp_pa
         {"sku": "P1", "n": 2**63 - 1}]
 
 
-def test_rows_dated_in_the_future_where_the_latest_wins_are_rejects(graph, tmp_path: Path) -> None:
+def test_rows_dated_in_the_future_are_rejects(graph, tmp_path: Path) -> None:
     """Products and stock counts keep the row with the latest ``updatedAt``, as customers and consents do: one
     dated 2062 would keep every later change out (customers and consents: tests/test_loaders_privacy.py)."""
     drop = tmp_path / "drop"
@@ -183,10 +183,16 @@ def test_rows_dated_in_the_future_where_the_latest_wins_are_rejects(graph, tmp_p
     (drop / "stores.csv").write_text("storeId,name,latitude,longitude\nS1,Leeds,53.8,-1.55\n")
     (drop / "products.csv").write_text(f"sku,name,updatedAt\nP1,Mug,{T0}\nP2,Cup,2062-01-01T00:00:00Z\n")
     (drop / "stock.csv").write_text(f"storeId,sku,quantity,updatedAt\nS1,P1,4,2062-01-01T00:00:00Z\nS1,P1,5,{T0}\n")
+    # interactions: one dated 2062 would top every timeline and never age out under retention
+    (drop / "sessions.csv").write_text(f"sessionId,channel,startedAt,endedAt\nW1,web,{T0},\nW2,web,{T0},2062-01-01T00:00:00Z\n")
+    (drop / "events.csv").write_text(f"eventId,sessionId,type,at,page\nE1,W1,page_view,{T0},/\nE2,W1,page_view,"
+                                     "2062-01-01T00:00:00Z,/\n")
     load_drop(drop, LoadOptions(report_dir=tmp_path / "run", batch_size=50, writers=1))
     rejects = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
-    assert {(r["file"], r["line"], r["message"][:53]) for r in rejects} == {
+    assert {(r["file"], r["line"], r["message"].split(";")[0]) for r in rejects} == {
         ("products.csv", 3, "updatedAt: 2062-01-01T00:00:00+00:00 is in the future"),
-        ("stock.csv", 2, "updatedAt: 2062-01-01T00:00:00+00:00 is in the future")}
+        ("stock.csv", 2, "updatedAt: 2062-01-01T00:00:00+00:00 is in the future"),
+        ("sessions.csv", 3, "endedAt: 2062-01-01T00:00:00+00:00 is in the future"),
+        ("events.csv", 3, "at: 2062-01-01T00:00:00+00:00 is in the future")}
     assert run_query("MATCH (:Store)-[s:STOCKS]->(p:Product) RETURN p.sku AS sku, s.quantity AS n") == [
         {"sku": "P1", "n": 5}]

@@ -27,7 +27,8 @@ from api.schema.customer import Consent, IdentityInput
 from api.schema.permissions import CanErase, CanWriteOwn
 from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
 from graph_model.privacy.erasure import erase_customer
-from loaders.entities import SPECS
+from graph_model.timestamps import latest_acceptable, to_utc
+from loaders.entities import HAPPENED, SPECS
 from loaders.schemas import EventRow
 
 MAX_TEXT = 2_000
@@ -134,9 +135,14 @@ class EraseCustomerPayload:
 
 
 def _now(at: datetime | None) -> datetime:
+    """When an interaction happened: ``at`` as given (the ``DateTime`` scalar makes it UTC), else now; a time
+    past :func:`graph_model.timestamps.latest_acceptable` is bad input, as it is for the loaders."""
     if at is None:
         return datetime.now(UTC)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    at = to_utc(at)
+    if at > latest_acceptable():
+        raise BadUserInput(f"`at` ({at.isoformat()}) is in the future; {HAPPENED}.", argument="at")
+    return at
 
 
 def _missing(found: dict[str, object], wanted: dict[str, object]) -> None:
