@@ -22,6 +22,8 @@ CUSTOMER_GRAPH_TOKEN_JWKS      RS256 keys of customer tokens: a JWKS file or   u
                                an https URL (http on loopback only)
 CUSTOMER_GRAPH_TOKEN_ISSUER    required ``iss`` of customer tokens             unset: not checked
 CUSTOMER_GRAPH_TOKEN_AUDIENCE  required ``aud`` of customer tokens             unset: no ``aud``
+CUSTOMER_GRAPH_TOKEN_MAX_      the longest a customer token may still be valid  ``86400`` (a day)
+LIFETIME_SECONDS               for (``exp`` - now): a longer one is refused
 =============================  =============================================  ======================
 """
 
@@ -33,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from api.auth import DEV_KEYS, Role, parse_api_keys
-from api.tokens import TokenSettings, check_jwks, check_secret
+from api.tokens import MAX_LIFETIME_SECONDS, TokenSettings, check_jwks, check_secret
 from graph_model.errors import ConfigurationError
 
 
@@ -145,6 +147,7 @@ def load_api_config(env: Mapping[str, str] | None = None) -> ApiConfig:
         tokens=TokenSettings(
             secret=_text(env, "CUSTOMER_GRAPH_TOKEN_SECRET"), jwks=_text(env, "CUSTOMER_GRAPH_TOKEN_JWKS"),
             issuer=_text(env, "CUSTOMER_GRAPH_TOKEN_ISSUER"), audience=_text(env, "CUSTOMER_GRAPH_TOKEN_AUDIENCE"),
+            max_lifetime=_int(env, "CUSTOMER_GRAPH_TOKEN_MAX_LIFETIME_SECONDS", MAX_LIFETIME_SECONDS),
         ),
     )
     config.check()

@@ -11,7 +11,9 @@ Any other ``alg`` (``none``, ``HS256`` without a configured secret, ``ES256``...
 verification, so an HS256 token "signed" with the RSA public key is never checked against it.
 Claims: ``sub`` (the customer id) and ``exp`` are required; ``iss`` and ``aud`` are checked when
 ``CUSTOMER_GRAPH_TOKEN_ISSUER`` / ``_AUDIENCE`` are set (a token with an ``aud`` needs the audience
-configured). Clocks may differ by :data:`LEEWAY_SECONDS`.
+configured). Clocks may differ by :data:`LEEWAY_SECONDS`. A token still valid for longer than
+``max_lifetime`` (:data:`MAX_LIFETIME_SECONDS` by default) is refused: one that leaks would otherwise read its
+customer for as long as its ``exp`` says (``10**30`` was accepted until stop 38).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +33,7 @@ from api.auth import Principal, Role
 from graph_model.errors import ConfigurationError
 
 LEEWAY_SECONDS = 30
+MAX_LIFETIME_SECONDS = 86_400  # the longest a customer token may still be valid for (``exp`` - now)
 MIN_SECRET_LENGTH = 32
 JWKS_FETCH_TIMEOUT = 5.0
 JWKS_CACHE_SECONDS = 300
@@ -146,6 +150,7 @@ class TokenSettings:
     issuer: str | None = None
     audience: str | None = None
     leeway: int = LEEWAY_SECONDS
+    max_lifetime: int = MAX_LIFETIME_SECONDS
 
     @property
     def enabled(self) -> bool:
@@ -211,6 +216,10 @@ class CustomerTokens:
             message = next((text for kind, text in _CLAIM_ERRORS if isinstance(error, kind)),
                            "The customer token is not valid.")
             raise InvalidToken(message) from None
+        expires = claims["exp"]  # required, and checked as a number by PyJWT
+        if expires - time.time() > self.settings.max_lifetime + self.settings.leeway:
+            raise InvalidToken(f"The customer token is valid for longer than this API accepts "
+                               f"({self.settings.max_lifetime} seconds): issue shorter-lived tokens.")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken("The customer token's `sub` must be the customer id.")

@@ -224,6 +224,8 @@ def test_invalid_customer_tokens_are_401(shop: TestClient, client: TestClient) -
         "no sub": jwt.encode(claims(sub=None), SECRET, algorithm="HS256"),
         "not yet valid": hs256(nbf=now + 3600),
         "malformed": "not.a.token",
+        "valid for ever": hs256(exp=10**30),  # accepted until stop 38
+        "valid for two days": hs256(exp=now + 2 * 86_400),
     }
     messages = {name: _refused(shop, token) for name, token in refused.items()}
     assert messages["expired"] == "The customer token has expired."
@@ -233,6 +235,9 @@ def test_invalid_customer_tokens_are_401(shop: TestClient, client: TestClient) -
         "The customer token's signature is not valid.")
     assert messages["wrong audience"] == "The customer token is not meant for this API (audience)."
     assert messages["no exp"] == "The customer token lacks the `exp` claim."
+    assert messages["valid for ever"] == messages["valid for two days"] == (
+        "The customer token is valid for longer than this API accepts (86400 seconds): issue shorter-lived tokens.")
+    assert ok(shop, '{ customer(id: "C1") { id } }', hs256(exp=now + 86_400))["customer"] == {"id": "C1"}
     # a small leeway for clocks, no more
     assert ok(shop, '{ customer(id: "C1") { id } }', hs256(exp=now - 5))["customer"] == {"id": "C1"}
     # a token only counts as Bearer, and only where tokens are configured
@@ -296,6 +301,8 @@ def test_token_settings_come_from_the_environment_with_clear_errors(jwks_file: P
                               "CUSTOMER_GRAPH_TOKEN_AUDIENCE": AUDIENCE})
     assert config.tokens == TokenSettings(secret=SECRET, jwks=str(jwks_file), issuer=ISSUER, audience=AUDIENCE)
     assert not load_api_config({"CUSTOMER_GRAPH_ENV": "development"}).tokens.enabled
+    assert load_api_config({"CUSTOMER_GRAPH_ENV": "development", "CUSTOMER_GRAPH_TOKEN_SECRET": SECRET,
+                            "CUSTOMER_GRAPH_TOKEN_MAX_LIFETIME_SECONDS": "604800"}).tokens.max_lifetime == 604_800
     bad = {
         "CUSTOMER_GRAPH_TOKEN_SECRET": ("short-secret", "CUSTOMER_GRAPH_TOKEN_SECRET needs at least 32 characters"),
         "CUSTOMER_GRAPH_TOKEN_JWKS": ("/nonexistent/jwks.json", "CUSTOMER_GRAPH_TOKEN_JWKS: cannot read"),
