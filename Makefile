@@ -1,5 +1,7 @@
 # The two commands of the README are `make demo` and `make test`; both set up .venv on first use.
 VENV ?= .venv
+# make demo DEMO_ARGS="--port 8001": arguments of `customer-graph up`
+DEMO_ARGS ?=
 PYTHON ?= python3
 
 $(VENV)/.installed: pyproject.toml
@@ -12,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/customer-graph up
+	$(VENV)/bin/customer-graph up $(DEMO_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

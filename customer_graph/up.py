@@ -15,6 +15,7 @@ loads (the same graph: checked by fingerprint, keyed hashes aside).
 
 from __future__ import annotations
 
+import socket
 import time
 
 import click
@@ -39,6 +40,17 @@ def _run_step(ctx: click.Context, title: str, args: list[str]) -> None:
     click.echo(f"[up] {title}: done in {time.monotonic() - started:.1f} s")
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail at once, not after minutes of loading, when the API's port is taken (another ``make demo``?)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve the API on {host}:{port} ({error.strerror}): stop what uses it, or choose another "
+                f"port: `make demo DEMO_ARGS=\"--port {port + 1}\"` (customer-graph up --port {port + 1})") from None
+
+
 def _orders_loaded() -> int:
     return int(run_query("MATCH (o:Order) RETURN count(o) AS n", write=False)[0]["n"])
 
@@ -56,6 +68,8 @@ def _sessions_loaded() -> int:
 @click.pass_context
 def up(ctx: click.Context, reload: bool, skip_algorithms: bool, no_serve: bool, host: str, port: int) -> None:
     """Start Neo4j, load the real sample data, compute the algorithms and serve GraphQL."""
+    if not no_serve:
+        _check_port_free(host, port)
     settings = connection.current_settings()
     bulk_first = database_not_created(settings)
     if bulk_first:

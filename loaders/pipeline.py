@@ -404,11 +404,16 @@ def drop_exports(directory: Path) -> tuple[list[ExportFile], list[str]]:
 
 @few_collections()
 def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, Any]:
-    """Load a whole nightly drop (every recognised file of ``directory``, reference data first)."""
+    """Load a whole nightly drop (every recognised file of ``directory``, reference data first); a folder
+    without any export file is a :class:`LoadError` (a run that loads nothing must not look like a success)."""
     options = options or LoadOptions()
     if not directory.is_dir():
         raise LoadError(f"not a folder: {directory}")
     exports, unknown = drop_exports(directory)
+    if not exports:  # a wrong path, or an export that failed upstream: not a night with nothing to load
+        named = f" (not recognised: {', '.join(unknown[:10])}{', ...' if len(unknown) > 10 else ''})" if unknown else ""
+        raise LoadError(f"no export file in {directory}{named}: name files <entity>.<csv|jsonl|parquet>[.gz], "
+                        f"<entity> one of {', '.join(SPECS)}")
     loader, report = _run(directory.name, options)
     report.unrecognised_files.extend(unknown)
     for export in exports:

@@ -5,6 +5,7 @@ health endpoints and the exported SDL."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from starlette.testclient import TestClient
@@ -146,14 +147,24 @@ def test_up_serves_in_development_on_loopback(seeded: Settings, monkeypatch: pyt
     monkeypatch.setattr(up_module, "_orders_loaded", lambda: 1)
     monkeypatch.setattr(up_module, "_sessions_loaded", lambda: 1)
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
-    result = CliRunner().invoke(cli, ["up", "--skip-algorithms"], catch_exceptions=False)
+    from graph_model.local_server.server import free_port
+
+    port = str(free_port())  # not 8000: a demo may be serving there
+    result = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--port", port], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "serve --dev --host 127.0.0.1" in result.output and "development: GraphiQL" in result.output
     assert "dev-reader-key" in result.output and "dev-admin-key" in result.output
     assert served and served[0]["host"] == "127.0.0.1"
     assert load_api_config().development  # what the app factory reads in the served process
-    refused = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--host", "0.0.0.0"])
+    refused = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--host", "0.0.0.0", "--port", port])
     assert isinstance(refused.exception, ConfigurationError) and len(served) == 1
+    with socket.socket() as taken:  # a port in use is said before any step runs, with the way out
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        refused = CliRunner().invoke(cli, ["up", "--skip-algorithms", "--port", str(busy)])
+    assert refused.exit_code == 1 and f'make demo DEMO_ARGS="--port {busy + 1}"' in refused.output
+    assert "[up]" not in refused.output and len(served) == 1
 
 
 def test_introspection_is_refused_in_production(seeded: Settings) -> None:

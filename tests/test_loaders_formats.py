@@ -187,3 +187,14 @@ def test_a_corrupt_parquet_file_keeps_the_rows_before_and_says_where(tmp_path: P
     [(line, unreadable)] = list(read_rows(recognise(not_parquet)))
     assert line == 1 and unreadable.message.startswith("the file cannot be read as Parquet: ArrowInvalid")
     assert count_rows(recognise(not_parquet)) is None
+
+
+def test_a_drop_without_any_export_file_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+    """Found by the stop-37 audit: a wrong folder, or an export that failed upstream, loaded nothing and exited 0."""
+    from loaders.pipeline import LoadError, load_drop
+
+    with pytest.raises(LoadError, match="no export file in"):
+        load_drop(tmp_path)
+    (tmp_path / "Customers-export.xlsx").write_text("not an export")
+    with pytest.raises(LoadError, match=r"\(not recognised: Customers-export.xlsx\): name files <entity>"):
+        load_drop(tmp_path)
