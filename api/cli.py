@@ -22,6 +22,8 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the GraphQL API (/graphql, /healthz, /readyz; GraphiQL in development)."""
     import uvicorn
 
+    from api.serving import uvicorn_options
+
     if dev:
         os.environ["CUSTOMER_GRAPH_ENV"] = "development"  # the app factory (and every worker) reads it
     config = load_api_config()  # fail early, with one clear message, on bad settings
@@ -50,4 +52,4 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
         kinds = [name for name, on in (("HS256", config.tokens.secret), ("RS256 (JWKS)", config.tokens.jwks)) if on]
         click.echo(f"customer tokens (Authorization: Bearer <jwt>): {', '.join(kinds)}")
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, **uvicorn_options())

@@ -1,0 +1,67 @@
+"""How uvicorn serves the API: a deadline for receiving each request, and a cap on connections.
+
+uvicorn has no timeout for *receiving* a request: its keep-alive timeout is reset by every byte, so a client
+that trickles a header line a byte at a time (slowloris), or never finishes a body, holds a connection for
+as long as it likes, and enough of them hold every connection. :class:`DeadlineHTTPProtocol` (uvicorn's own
+HTTP protocol, httptools or h11, with one timer added) closes a connection that has not delivered a whole
+request, headers and body, within :data:`REQUEST_SECONDS` of its opening or of its previous response. A
+request being answered is never cut: the deadline only looks at requests still arriving. Above
+:data:`MAX_CONNECTIONS` connections and tasks at once uvicorn answers ``503`` at once instead of queueing.
+
+In production a reverse proxy or load balancer in front (with its own header and body timeouts) is still
+the first line; these bound what reaches the process when there is none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+REQUEST_SECONDS = 20.0  # to send one whole request (at most 500 KB: 25 KB/s is the slowest client served)
+MAX_CONNECTIONS = 1_000  # connections and tasks at once; beyond, 503
+
+
+class _RequestDeadline:
+    """Mixed into a uvicorn HTTP protocol: close the connection when no whole request has arrived in time."""
+
+    _deadline: asyncio.TimerHandle | None = None
+    # provided by the uvicorn protocol this is mixed into
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._arm()  # the next request on this connection has its own deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        if not self.transport.is_closing():
+            self._deadline = self.loop.call_later(REQUEST_SECONDS, self._expire)
+
+    def _expire(self) -> None:
+        cycle = self.cycle
+        arriving = cycle is None or cycle.response_complete or cycle.more_body  # headers or body still to come
+        if arriving and not self.transport.is_closing():
+            self.transport.close()
+
+
+class DeadlineHTTPProtocol(_RequestDeadline, AutoHTTPProtocol):  # type: ignore[valid-type,misc]
+    """uvicorn's HTTP protocol with the request deadline (see the module docstring)."""
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """The options every way of serving the API passes to uvicorn (``serve``, the tests' server)."""
+    return {"http": DeadlineHTTPProtocol, "limit_concurrency": MAX_CONNECTIONS}

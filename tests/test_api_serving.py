@@ -1,0 +1,88 @@
+"""The API's uvicorn protocol (api/serving.py): a client that never finishes sending a request loses its
+connection at the deadline; a request being answered is never cut. Real sockets, a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import uvicorn
+
+import api.serving as serving
+from graph_model.local_server.server import free_port
+
+DEADLINE = 0.5
+
+
+async def slow_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    """Answers every request after one second (longer than the deadline)."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await asyncio.sleep(2 * DEADLINE)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@contextmanager
+def serving_slow_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setattr(serving, "REQUEST_SECONDS", DEADLINE)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(slow_app, host="127.0.0.1", port=port, log_level="warning",
+                                           **serving.uvicorn_options()))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _closed_after(connection: socket.socket, trickle: bytes, pause: float) -> float | None:
+    """Send ``trickle`` a byte every ``pause`` seconds; the seconds until the server closed, or None."""
+    started = time.monotonic()
+    connection.settimeout(pause)
+    for byte in trickle:
+        try:
+            connection.sendall(bytes([byte]))
+            if connection.recv(1024) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - started
+    return None
+
+
+@pytest.mark.parametrize("unfinished", [
+    b"GET /graphql HTTP/1.1\r\nHost: shop\r\nX-Slow: " + b"a" * 200,  # headers that never end (slowloris)
+    b"POST /graphql HTTP/1.1\r\nHost: shop\r\nContent-Length: 300\r\n\r\n" + b"{" * 300,  # a body trickled
+])
+def test_a_request_that_never_arrives_loses_its_connection_at_the_deadline(
+        monkeypatch: pytest.MonkeyPatch, unfinished: bytes) -> None:
+    """Before stop 38 uvicorn's keep-alive timer, reset by every byte, let such a client hold the connection for
+    as long as it liked (a byte every 0.1 s here would have held it for the whole 30 s of the trickle)."""
+    with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port)) as connection:
+        closed = _closed_after(connection, unfinished, pause=0.1)
+    assert closed is not None and DEADLINE <= closed < DEADLINE + 1.0
+
+
+def test_a_request_being_answered_is_not_cut_and_the_next_has_its_own_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: shop\r\n\r\n"
+    with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.settimeout(5)
+        for _ in range(2):  # two requests on one kept-alive connection, each answered after twice the deadline
+            connection.sendall(request)
+            answer = connection.recv(1024)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok"), answer
