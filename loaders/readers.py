@@ -124,6 +124,9 @@ class _Lines:
                     yield "\n"
                     continue
                 problem = None if text.isascii() else _not_utf8(text, self.number)
+                if problem is None and "\x00" in text:  # no one types a NUL: a corrupt or binary export
+                    problem = f"a NUL character in line {self.number}"
+                    text = text.replace("\x00", "\ufffd")
                 if problem:
                     text = _printable(text)
                     self.bad[self.number] = (problem, text.rstrip("\r\n"))
@@ -204,6 +207,9 @@ def _read_jsonl(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRo
                 yield number, UnreadableRow(bad[1], bad[0])
                 continue
             if not text.strip():
+                continue
+            if "\\u0000" in text:  # JSON's escape of a NUL character (see _Lines for the character itself)
+                yield number, UnreadableRow(text.rstrip("\r\n"), f"a NUL character (\\u0000) in line {number}")
                 continue
             try:
                 value = json.loads(text)

@@ -198,3 +198,17 @@ def test_a_drop_without_any_export_file_is_an_error_not_an_empty_success(tmp_pat
     (tmp_path / "Customers-export.xlsx").write_text("not an export")
     with pytest.raises(LoadError, match=r"\(not recognised: Customers-export.xlsx\): name files <entity>"):
         load_drop(tmp_path)
+
+
+def test_a_nul_character_makes_its_line_unreadable(tmp_path: Path) -> None:
+    """Found by the stop-37 audit: a NUL byte in a CSV value was stored as text (and went into the bulk
+    import's files); no one types one, a corrupt or binary export does."""
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_bytes(b"customerId,name\nC1,Ann\nC2,Bo\x00b\nC3,Cy\n")
+    assert _rows(csv_file) == [(2, {"customerId": "C1", "name": "Ann"}),
+                               (3, ("unreadable", "a NUL character in line 3", "C2,Bo\ufffdb")),
+                               (4, {"customerId": "C3", "name": "Cy"})]
+    jsonl = tmp_path / "customers.jsonl"
+    jsonl.write_text('{"customerId": "C1"}\n{"customerId": "C2", "name": "Bo\\u0000b"}\n', encoding="utf-8")
+    assert [(line, row[0] if isinstance(row, tuple) else row) for line, row in _rows(jsonl)] == [
+        (1, {"customerId": "C1"}), (2, "unreadable")]
