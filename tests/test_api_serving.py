@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import uvicorn
+from test_api_support import served
 
 import api.serving as serving
-from graph_model.local_server.server import free_port
 
 DEADLINE = 0.5
 
@@ -33,19 +31,8 @@ async def slow_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def
 @contextmanager
 def serving_slow_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     monkeypatch.setattr(serving, "REQUEST_SECONDS", DEADLINE)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(slow_app, host="127.0.0.1", port=port, log_level="warning",
-                                           **serving.uvicorn_options()))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with served(slow_app) as port:  # the tests' uvicorn, with api.serving's options
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _closed_after(connection: socket.socket, trickle: bytes, pause: float) -> float | None:
