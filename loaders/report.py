@@ -45,7 +45,7 @@ class RejectReason(StrEnum):
     STOCK_ADJUSTMENT = "stock_adjustment"  # online retail: a negative line that is no sale (damaged, lost...)
     ERASED = "erased"  # the row's customer or one of its identifiers was erased (right to erasure)
     NO_CONSENT = "no_consent"  # the customer did not consent to this use (location pings without location consent)
-    UNVERIFIED = "unverified"  # a consent grant sent with a public write key, without the customer's token
+    UNVERIFIED = "unverified"  # a consent grant or profile traits sent with a public write key, without proof
 
 
 MAX_IGNORED_COLUMNS = 50  # named per file in the report (a JSONL file may hold any keys)

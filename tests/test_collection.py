@@ -29,6 +29,7 @@ from graph_model.settings import Settings
 
 WRITE_KEY = "test-write-key-0001"
 TOKEN_SECRET = "the-retailer-backend-signs-customer-tokens-0123"
+SERVER_KEY = "test-server-write-key-0001"  # the retailer's back end: trusted for traits and consent grants
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 CATALOGUE = """
@@ -42,14 +43,20 @@ CREATE (:Product {sku: '85123A', name: 'White hanging heart t-light holder'}),
 def collecting(graph: Settings, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """The app with collection on (spool in ``tmp_path``), served on a free port; yields (app, base url)."""
     run_query(CATALOGUE)
-    app = make_app(graph, collection=_config(tmp_path))
+    app = make_app(graph, collection=_config(tmp_path), tokens=TokenSettings(secret=TOKEN_SECRET))
     with served(app) as port:
         yield app, f"http://127.0.0.1:{port}"
 
 
 def _config(tmp_path: Path, **overrides: Any) -> CollectionConfig:
-    return CollectionConfig(write_keys=frozenset({WRITE_KEY}), spool_path=tmp_path / "spool.sqlite",
-                            flush_seconds=0.05, **overrides)
+    return CollectionConfig(write_keys=frozenset({WRITE_KEY}), server_write_keys=frozenset({SERVER_KEY}),
+                            spool_path=tmp_path / "spool.sqlite", flush_seconds=0.05, **overrides)
+
+
+def _token(sub: str, seconds: int = 600) -> str:
+    """A customer token for ``sub`` (HS256 with :data:`TOKEN_SECRET`), as the shop's back end signs them."""
+    now = int(time.time())
+    return jwt.encode({"sub": sub, "iat": now, "exp": now + seconds}, TOKEN_SECRET, algorithm="HS256")
 
 
 def _client(base: str) -> Client:
@@ -75,7 +82,7 @@ def test_an_anonymous_visitor_becomes_a_customer_with_the_whole_history(collecti
     client.track(anonymous_id="anon-1", event="Product Viewed", properties={"sku": "85123A"},
                  timestamp=T0 + timedelta(minutes=2))
     client.identify(user_id="U1", anonymous_id="anon-1", traits={"email": "Ada@Example.com", "name": "Ada"},
-                    timestamp=T0 + timedelta(minutes=3))
+                    context={"customerToken": _token("U1")}, timestamp=T0 + timedelta(minutes=3))
     client.track(user_id="U1", anonymous_id="anon-1", event="Order Completed",
                  properties={"order_id": "W1", "currency": "GBP",
                              "products": [{"sku": "85123A", "quantity": 2, "price": 2.55}]},
@@ -219,74 +226,68 @@ def test_an_erased_person_is_not_collected_again(collecting: tuple[Any, str]) ->
     assert run_query("MATCH (s:Session) RETURN count(*) AS n") == [{"n": 0}]
 
 
-def _served_with_tokens(graph: Settings, tmp_path: Path) -> Any:
-    """The collecting app that also accepts customer tokens (HS256 with :data:`TOKEN_SECRET`)."""
-    run_query(CATALOGUE)
-    return make_app(graph, collection=_config(tmp_path), tokens=TokenSettings(secret=TOKEN_SECRET))
-
-
-def _token(sub: str, seconds: int = 600) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": sub, "iat": now, "exp": now + seconds}, TOKEN_SECRET, algorithm="HS256")
-
-
 def _consents(customer_id: str) -> list[dict[str, Any]]:
     return run_query("""MATCH (:Customer {customerId: $id})-[:HAS_CONSENT]->(k:Consent)
                         RETURN k.purpose AS purpose, k.granted AS granted, k.updatedAt AS at ORDER BY purpose""",
                      {"id": customer_id})
 
 
-def test_consent_preferences_and_location_follow_the_consent_policy(
-        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
-    app = _served_with_tokens(graph, tmp_path)
+def test_consent_preferences_and_location_follow_the_consent_policy(collecting: tuple[Any, str]) -> None:
+    app, base = collecting
     run_query("CREATE (:Store {storeId: 'S1', name: 'Oxford Street', location: point({latitude: 51.515, longitude: -0.142})})")
     before = datetime.now(UTC)
-    with served(app) as port:
-        client = _client(f"http://127.0.0.1:{port}")
-        context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True, "Location": True},
-                               "token": _token("U9")},
-                   "location": {"latitude": 51.515, "longitude": -0.142}}
-        for minutes in (0, 10, 20):
-            client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
-        client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
-        assert app.state.collector.wait_idle()
+    client = _client(base)
+    context = {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True, "Location": True}},
+               "customerToken": _token("U9"), "location": {"latitude": 51.515, "longitude": -0.142}}
+    for minutes in (0, 10, 20):
+        client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
+    client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
+    # the retailer's back end (a server write key) speaks for its customers without their token
+    Client(SERVER_KEY, host=base, sync_mode=True, max_retries=1).track(
+        user_id="U11", event="Newsletter Form Sent", context={"consent": {"categoryPreferences": {"Marketing": True}}})
+    assert app.state.collector.wait_idle()
     consents = _consents("U9")
     assert [(k["purpose"], k["granted"]) for k in consents] == [("analytics", True), ("location", True),
                                                                  ("marketing", False)]
     # dated when the server received them, not by the client's `timestamp` (T0, days ago)
     assert all(before <= k["at"].to_native() <= datetime.now(UTC) for k in consents), consents
+    assert [(k["purpose"], k["granted"]) for k in _consents("U11")] == [("marketing", True)]
     visits = run_query("""MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(:Store {storeId: 'S1'})
                           RETURN c.customerId AS customer, v.source AS source""")
     assert visits == [{"customer": "U9", "source": "location_ping"}]  # U10 never allowed location
 
 
-def test_a_public_write_key_cannot_grant_consent_for_a_customer(
+def test_a_public_write_key_cannot_grant_consent_or_rewrite_a_profile(
         graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The write key is in the shop's JavaScript: anyone may send a message naming any user id. A grant needs
-    that customer's token; a withdrawal does not; the client's clock dates nothing."""
+    """The write key is in the shop's JavaScript: anyone may send a message naming any user id. A consent grant
+    or profile traits need that customer's token (or a server write key); a withdrawal does not; the client's
+    clock dates nothing (found by the stop-37 audit: any customer's marketing and location could be granted,
+    and an identify could put anyone's e-mail on one's own account, its identity first)."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
-    app = _served_with_tokens(graph, tmp_path)
-    grants = {"Advertising": True, "Location": True}
+    run_query(CATALOGUE + ", (:Customer {customerId: 'VICTIM', name: 'Vic Tim'})")
+    app = make_app(graph, collection=_config(tmp_path), tokens=TokenSettings(secret=TOKEN_SECRET))
+    grants = {"consent": {"categoryPreferences": {"Advertising": True, "Location": True}}}
     attempts = [
-        {"consent": {"categoryPreferences": grants}},  # no token
-        {"consent": {"categoryPreferences": grants, "token": _token("MALLORY")}},  # another customer's token
-        {"consent": {"categoryPreferences": grants, "token": _token("VICTIM", seconds=-3600)}},  # expired
-        {"consent": {"categoryPreferences": grants, "token": "not.a.jwt"}},
+        grants,  # no token
+        {**grants, "customerToken": _token("MALLORY")},  # another customer's token
+        {**grants, "customerToken": _token("VICTIM", seconds=-3600)},  # expired
+        {**grants, "customerToken": "not.a.jwt"},
     ]
     with served(app) as port:
         client = _client(f"http://127.0.0.1:{port}")
         for number, context in enumerate(attempts):
             client.track(user_id="VICTIM", event="Product Viewed", properties={"sku": "85123A"}, context=context,
                          message_id=f"forged-{number}", timestamp=T0)
-        # the server's own proof cannot be sent by the client
-        client.track(user_id="VICTIM", event="Product Viewed", context={"consent": {"categoryPreferences": grants}},
-                     properties={"sku": "85123A", "consentProof": "customer token"}, message_id="forged-4")
+        # the server's own proof cannot be sent by the client, at the top or in the properties
+        client.track(user_id="VICTIM", event="Product Viewed", context=grants,
+                     properties={"sku": "85123A", "senderProof": "server write key"}, message_id="forged-4")
         httpx.post(f"http://127.0.0.1:{port}/v1/track", auth=(WRITE_KEY, ""), json={
-            "userId": "VICTIM", "event": "Product Viewed", "messageId": "forged-5", "consentProof": "customer token",
-            "properties": {"sku": "85123A"},
-            "context": {"consent": {"categoryPreferences": grants}}}).raise_for_status()
+            "userId": "VICTIM", "event": "Product Viewed", "messageId": "forged-5", "senderProof": "customer token",
+            "properties": {"sku": "85123A"}, "context": grants}).raise_for_status()
+        # traits: the victim's name, and an e-mail claimed for one's own account
+        client.identify(user_id="VICTIM", traits={"name": "Mallory", "address": {"city": "Nowhere"}})
+        client.identify(user_id="MALLORY", traits={"email": "vic@example.com"}, context={"customerToken": "x.y.z"})
         # a withdrawal needs no token (it only makes the service do less), and is dated by the server's clock
         client.track(user_id="VICTIM", event="Product Viewed", context={"consent": {"categoryPreferences": {
             "Analytics": False}}}, message_id="withdrawal", timestamp=datetime(2099, 1, 1, tzinfo=UTC))
@@ -295,13 +296,21 @@ def test_a_public_write_key_cannot_grant_consent_for_a_customer(
     consents = _consents("VICTIM")
     assert [(k["purpose"], k["granted"]) for k in consents] == [("analytics", False)]
     assert consents[0]["at"].to_native() <= datetime.now(UTC)  # not 2099
+    assert run_query("MATCH (c:Customer {customerId: 'VICTIM'}) RETURN c.name AS name, c.city AS city") == [
+        {"name": "Vic Tim", "city": None}]
+    assert run_query("MATCH (i:Identity {type: 'email_hash'}) RETURN count(i) AS n") == [{"n": 0}]
     # the interactions are kept all the same
     assert run_query("MATCH (e:Event) WHERE e.eventId STARTS WITH 'forged-' RETURN count(*) AS n") == [{"n": 6}]
     assert b"eyJ" not in spooled  # no token spooled
     [folder] = sorted(runs.glob("*-collect"))
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert report["entities"]["consents"]["rejectReasons"] == {"unverified": 12}  # 2 purposes x 6 messages
+    assert report["entities"]["customers"]["rejectReasons"] == {"unverified": 2}
     reasons = {json.loads(line)["message"] for line in (folder / "rejects.jsonl").read_text().splitlines()}
     assert any("another customer's" in reason for reason in reasons), reasons
     assert any("expired" in reason for reason in reasons), reasons
-    assert any("needs the customer's token" in reason for reason in reasons), reasons
+    assert "advertising granted, not recorded" not in reasons  # purposes are the graph's: marketing, location
+    assert "marketing granted, not recorded: no proof of the sender: the customer's token in " \
+           "`context.customerToken`, or a server write key, is needed (a browser's write key is public)" in reasons
+    assert "profile traits (name, city) not recorded: no proof of the sender: the customer's token in " \
+           "`context.customerToken`, or a server write key, is needed (a browser's write key is public)" in reasons

@@ -133,3 +133,14 @@ def test_no_plan_is_the_default(tmp_path: Path) -> None:
     del env["CUSTOMER_GRAPH_TRACKING_PLAN"]
     assert load_collection_config(env).tracking_plan is None
     assert load_collection_config(_env(tmp_path, _plan_file(tmp_path, PLAN))).tracking_plan is not None
+
+
+def test_server_write_keys_come_from_the_environment_and_never_double_as_public_ones() -> None:
+    env = {"CUSTOMER_GRAPH_WRITE_KEYS": "browser-key-001", "CUSTOMER_GRAPH_SERVER_WRITE_KEYS": "backend-key-001"}
+    config = load_collection_config(env)
+    assert config.write_keys == {"browser-key-001"} and config.server_write_keys == {"backend-key-001"}
+    assert load_collection_config({"CUSTOMER_GRAPH_SERVER_WRITE_KEYS": "backend-key-001"}).enabled
+    with pytest.raises(ConfigurationError, match="a browser's key is public, a server's must not be"):
+        load_collection_config({**env, "CUSTOMER_GRAPH_SERVER_WRITE_KEYS": "browser-key-001"})
+    with pytest.raises(ConfigurationError, match="CUSTOMER_GRAPH_SERVER_WRITE_KEYS: every write key needs at least 8"):
+        load_collection_config({"CUSTOMER_GRAPH_SERVER_WRITE_KEYS": "short"})

@@ -6,6 +6,10 @@ variable                                 meaning                                
 CUSTOMER_GRAPH_WRITE_KEYS                the SDKs' write keys, ``key,key`` (sent as   unset: no collection
                                          the HTTP Basic user name or ``writeKey``)    (development:
                                                                                       ``dev-write-key``)
+CUSTOMER_GRAPH_SERVER_WRITE_KEYS         write keys of the retailer's back end only   unset: none
+                                         (never in a browser or app): their messages
+                                         may also record consent grants and profile
+                                         traits (:mod:`api.collection.proof`)
 CUSTOMER_GRAPH_SPOOL                     the spool file (SQLite)                      ``spool.sqlite`` in the
                                                                                       runs folder
 CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES        messages waiting to be written before the    ``1000000``
@@ -35,9 +39,10 @@ MAX_BATCH_BYTES = 500 * 1024
 
 @dataclass(frozen=True)
 class CollectionConfig:
-    """Where and how the collection API accepts messages (``write_keys`` empty: it is off)."""
+    """Where and how the collection API accepts messages (no write key of either kind: it is off)."""
 
-    write_keys: frozenset[str] = field(default_factory=frozenset)
+    write_keys: frozenset[str] = field(default_factory=frozenset)  # public: browsers' and apps' SDKs
+    server_write_keys: frozenset[str] = field(default_factory=frozenset)  # the retailer's back end only
     spool_path: Path = field(default_factory=lambda: runs_dir() / "spool.sqlite")
     max_pending: int = 1_000_000
     session_timeout_minutes: float = 30.0
@@ -49,7 +54,7 @@ class CollectionConfig:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.write_keys)
+        return bool(self.write_keys or self.server_write_keys)
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -76,21 +81,32 @@ def _tracking_plan(env: Mapping[str, str]) -> TrackingPlan | None:
         raise ConfigurationError(f"CUSTOMER_GRAPH_TRACKING_PLAN {raw}: {error}") from None
 
 
+def _keys(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """The comma-separated keys of ``name``, each at least 8 characters."""
+    keys = frozenset(k.strip() for k in env.get(name, "").split(",") if k.strip())
+    if any(len(k) < 8 for k in keys):
+        raise ConfigurationError(f"{name}: every write key needs at least 8 characters")
+    return keys
+
+
 def load_collection_config(env: Mapping[str, str] | None = None, *, development: bool = False) -> CollectionConfig:
     """Read :class:`CollectionConfig` from the environment (``development``: the dev write key when none is set;
     in production the dev key is refused)."""
     env = os.environ if env is None else env
-    keys = frozenset(k.strip() for k in env.get("CUSTOMER_GRAPH_WRITE_KEYS", "").split(",") if k.strip())
-    if not keys and development:
+    keys = _keys(env, "CUSTOMER_GRAPH_WRITE_KEYS")
+    server_keys = _keys(env, "CUSTOMER_GRAPH_SERVER_WRITE_KEYS")
+    if not keys and not server_keys and development:
         keys = frozenset({DEV_WRITE_KEY})
-    if DEV_WRITE_KEY in keys and not development:
+    if DEV_WRITE_KEY in keys | server_keys and not development:
         raise ConfigurationError(f"the development write key {DEV_WRITE_KEY!r} is refused in production: set your "
                                  "own in CUSTOMER_GRAPH_WRITE_KEYS")
-    if any(len(k) < 8 for k in keys):
-        raise ConfigurationError("CUSTOMER_GRAPH_WRITE_KEYS: every write key needs at least 8 characters")
+    if keys & server_keys:
+        raise ConfigurationError("a key is in both CUSTOMER_GRAPH_WRITE_KEYS and CUSTOMER_GRAPH_SERVER_WRITE_KEYS: "
+                                 "a browser's key is public, a server's must not be")
     spool = env.get("CUSTOMER_GRAPH_SPOOL", "").strip()
     return CollectionConfig(
         write_keys=keys,
+        server_write_keys=server_keys,
         spool_path=Path(spool) if spool else runs_dir() / "spool.sqlite",
         max_pending=int(_positive(env, "CUSTOMER_GRAPH_SPOOL_MAX_MESSAGES", 1_000_000)),
         session_timeout_minutes=_positive(env, "CUSTOMER_GRAPH_SESSION_TIMEOUT_MINUTES", 30.0),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from api.collection.consent import NO_TOKEN, PROOF, VERIFIED
+from api.collection.proof import NO_TOKEN, PROOF, trusted
 from api.collection.sessions import SessionClock
 from loaders.report import RejectReason
 
@@ -126,7 +126,7 @@ class _Mapper:
         kind, user_id, anonymous_id = message["type"], message.get("userId"), message.get("anonymousId")
         rows = self.batch.rows
         if user_id:
-            rows["customers"].append((line, _customer_row(message)))
+            rows["customers"].append((line, self._profile(line, message)))
             if anonymous_id and kind in ("identify", "alias", "track", "page", "screen"):
                 rows["identifiers"].append((line, {"customerId": user_id, "type": _identity_type(message),
                                                    "value": anonymous_id, "seenAt": at}))
@@ -140,6 +140,17 @@ class _Mapper:
                                                "value": str(message["previousId"]), "seenAt": at}))
         elif kind in ("page", "screen", "track", "group"):
             self._event(line, message, at)
+
+    def _profile(self, line: int, message: dict[str, Any]) -> dict[str, Any]:
+        """The message's customer row: with its ``identify`` traits only from a proven sender
+        (:mod:`api.collection.proof`); otherwise the traits are a reject ``unverified``."""
+        row = _customer_row(message)
+        if len(row) > 1 and not trusted(message):
+            traits = ", ".join(name for name in row if name != "customerId")
+            self.batch.unmapped.append(Unmapped(line, "customers", f"profile traits ({traits}) not recorded: "
+                                                f"{message.get(PROOF, NO_TOKEN)}", RejectReason.UNVERIFIED))
+            return {"customerId": row["customerId"]}
+        return row
 
     def _session(self, message: dict[str, Any], at: datetime) -> str:
         context = message.get("context") or {}
@@ -194,8 +205,8 @@ class _Mapper:
         return order_id
 
     def _consents(self, line: int, message: dict[str, Any]) -> None:
-        """The consent manager's decisions (:mod:`api.collection.consent`): withdrawals always, grants only
-        proven by the customer's token; dated by the server's clock."""
+        """The consent manager's decisions (:mod:`api.collection.proof`): withdrawals always, grants only from a
+        proven sender; dated by the server's clock."""
         consent = (message.get("context") or {}).get("consent") or {}
         preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
         if not isinstance(preferences, dict):
@@ -205,12 +216,11 @@ class _Mapper:
             purpose = CONSENT_CATEGORIES.get(str(category).lower().replace(" ", ""))
             if purpose is not None and isinstance(granted, bool):
                 purposes[purpose] = purposes.get(purpose, True) and granted  # any category withheld: withheld
-        proof = message.get(PROOF, NO_TOKEN)
         received = datetime.fromisoformat(message["receivedAt"])
         for purpose, granted in sorted(purposes.items()):
-            if granted and proof != VERIFIED:
-                self.batch.unmapped.append(Unmapped(line, "consents", f"{purpose} granted, not recorded: {proof}",
-                                                    RejectReason.UNVERIFIED))
+            if granted and not trusted(message):
+                self.batch.unmapped.append(Unmapped(line, "consents", f"{purpose} granted, not recorded: "
+                                                    f"{message.get(PROOF, NO_TOKEN)}", RejectReason.UNVERIFIED))
                 continue
             self.batch.rows["consents"].append((line, {"customerId": message["userId"], "channel": channel_of(message),
                                                        "purpose": purpose, "granted": granted,

@@ -33,8 +33,8 @@ from starlette.routing import Route
 
 from api.bodies import BodyTooLarge, ClientGone, read_body
 from api.collection.config import MAX_BATCH_BYTES, CollectionConfig
-from api.collection.consent import prove_consents
 from api.collection.messages import TYPES, MessageRefused, accept
+from api.collection.proof import prove_senders
 from api.collection.spool import Spool
 from api.collection.writer import Collector
 from api.tokens import CustomerTokens
@@ -124,7 +124,7 @@ def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> lis
 
 class CollectionEndpoints:
     """The endpoints over one spool and its collector; ``tokens`` verifies the customer tokens that prove a
-    consent grant (:mod:`api.collection.consent`), ``None`` when the service accepts none."""
+    message's sender (:mod:`api.collection.proof`), ``None`` when the service accepts none."""
 
     def __init__(self, config: CollectionConfig, spool: Spool, collector: Collector,
                  tokens: CustomerTokens | None = None) -> None:
@@ -159,7 +159,9 @@ class CollectionEndpoints:
     async def _store(self, request: Request, kind: str | None) -> None:
         received = datetime.now(UTC)
         body = await _body(request)
-        if not _known(_write_key(request, body), self.config.write_keys):
+        key = _write_key(request, body)
+        server_key = _known(key, self.config.server_write_keys)
+        if not server_key and not _known(key, self.config.write_keys):
             raise Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
         if self.spool.pending_count >= self.config.max_pending:
             raise Refused(503, "SPOOL_FULL", "the collector is behind: retry later", RETRY_AFTER_FULL)
@@ -167,7 +169,7 @@ class CollectionEndpoints:
             messages = _messages(kind, body, received)
         except MessageRefused as error:
             raise Refused(400, "BAD_REQUEST", str(error)) from None
-        await prove_consents(messages, self.tokens)
+        await prove_senders(messages, self.tokens, server_key=server_key)
         await asyncio.wrap_future(self.spool.submit(messages))  # group-committed: on disk when it returns
         self.collector.wake.set()
 
