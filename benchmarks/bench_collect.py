@@ -54,6 +54,7 @@ import httpx2 as httpx
 from api import server_process
 from api.collection.mapping import map_messages
 from api.collection.messages import accept
+from api.collection.proof import PROOF, SERVER_KEY
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
 from graph_model.connection import current_settings, run_query
@@ -185,7 +186,7 @@ def baseline(messages: list[dict[str, Any]], folder: Path) -> float:
     """Messages/s of the same messages mapped and written by the loaders' pipeline directly."""
     seed_catalogue()
     now = datetime.now(UTC)
-    accepted = [(i + 1, accept(m, None, now)) for i, m in enumerate(messages)]
+    accepted = [(i + 1, {**accept(m, None, now), PROOF: SERVER_KEY}) for i, m in enumerate(messages)]
     started = time.perf_counter()
     mapped = map_messages(accepted, SessionClock(Spool(folder / "baseline.sqlite"), timedelta(minutes=30)))
     loader = Loader(RunReport(folder / "baseline-run", "baseline", 1.0), LoadOptions(progress=False, writers=1))
@@ -200,7 +201,10 @@ def serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen[bytes], st
     interpreter), collection on with a fresh spool in ``folder``; the process and its base URL once ``/readyz``
     answers (as a load balancer would wait: after the collector has planned its writers)."""
     return server_process.start({"NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.user,
-                                 "NEO4J_PASSWORD": settings.password, "CUSTOMER_GRAPH_WRITE_KEYS": WRITE_KEY,
+                                 "NEO4J_PASSWORD": settings.password,
+                                 # a server write key: the shoppers' identifies join and describe them (a public
+                                 # key's would need each customer's token, api/collection/proof.py)
+                                 "CUSTOMER_GRAPH_SERVER_WRITE_KEYS": WRITE_KEY,
                                  "CUSTOMER_GRAPH_SPOOL": str(folder / "spool.sqlite"),
                                  "CUSTOMER_GRAPH_RUNS_DIR": str(folder / "runs")}, "--dev", ready_path="/readyz")
 

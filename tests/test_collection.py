@@ -83,13 +83,15 @@ def test_an_anonymous_visitor_becomes_a_customer_with_the_whole_history(collecti
                  timestamp=T0 + timedelta(minutes=2))
     client.identify(user_id="U1", anonymous_id="anon-1", traits={"email": "Ada@Example.com", "name": "Ada"},
                     context={"customerToken": _token("U1")}, timestamp=T0 + timedelta(minutes=3))
+    signed_in = {"customerToken": _token("U1")}  # the shop's middleware adds it to every message once logged in
     client.track(user_id="U1", anonymous_id="anon-1", event="Order Completed",
                  properties={"order_id": "W1", "currency": "GBP",
                              "products": [{"sku": "85123A", "quantity": 2, "price": 2.55}]},
-                 timestamp=T0 + timedelta(minutes=4))
+                 context=signed_in, timestamp=T0 + timedelta(minutes=4))
     client.track(user_id="U1", anonymous_id="anon-1", event="Wishlist Product Added",
-                 properties={"sku": "22423", "list": "xmas"}, timestamp=T0 + timedelta(minutes=5))
-    client.alias(previous_id="old-cookie-9", user_id="U1", timestamp=T0 + timedelta(minutes=6))
+                 properties={"sku": "22423", "list": "xmas"}, context=signed_in, timestamp=T0 + timedelta(minutes=5))
+    client.alias(previous_id="old-cookie-9", user_id="U1", context=signed_in,
+                 timestamp=T0 + timedelta(minutes=6))
     client.page(anonymous_id="anon-1", name="Late", properties={"path": "/late"},  # sent last, happened second
                 timestamp=T0 + timedelta(seconds=30))
     client.page(anonymous_id="anon-1", name="Tomorrow", properties={"path": "/next-day"}, timestamp=T0 + timedelta(days=1))
@@ -288,6 +290,10 @@ def test_a_public_write_key_cannot_grant_consent_or_rewrite_a_profile(
         # traits: the victim's name, and an e-mail claimed for one's own account
         client.identify(user_id="VICTIM", traits={"name": "Mallory", "address": {"city": "Nowhere"}})
         client.identify(user_id="MALLORY", traits={"email": "vic@example.com"}, context={"customerToken": "x.y.z"})
+        # one's own cookie joined to the victim (a shop that personalises by cookie would then show their data)
+        client.track(user_id="VICTIM", anonymous_id="mallory-cookie", event="Product Viewed",
+                     properties={"sku": "85123A"}, message_id="forged-6")
+        client.alias(previous_id="mallory-cookie-2", user_id="VICTIM")
         # a withdrawal needs no token (it only makes the service do less), and is dated by the server's clock
         client.track(user_id="VICTIM", event="Product Viewed", context={"consent": {"categoryPreferences": {
             "Analytics": False}}}, message_id="withdrawal", timestamp=datetime(2099, 1, 1, tzinfo=UTC))
@@ -299,13 +305,18 @@ def test_a_public_write_key_cannot_grant_consent_or_rewrite_a_profile(
     assert run_query("MATCH (c:Customer {customerId: 'VICTIM'}) RETURN c.name AS name, c.city AS city") == [
         {"name": "Vic Tim", "city": None}]
     assert run_query("MATCH (i:Identity {type: 'email_hash'}) RETURN count(i) AS n") == [{"n": 0}]
-    # the interactions are kept all the same
-    assert run_query("MATCH (e:Event) WHERE e.eventId STARTS WITH 'forged-' RETURN count(*) AS n") == [{"n": 6}]
+    assert run_query("MATCH (i:Identity)-[:IDENTIFIES]->(:Customer {customerId: 'VICTIM'}) RETURN i.identityKey AS k"
+                     ) == [{"k": "customer_ref:VICTIM"}]  # its own sessions' id only: no cookie joined
+    assert run_query("""MATCH (s:Session)-[:IDENTIFIED_BY]->(:Identity {identityKey: 'cookie:mallory-cookie'})
+                        RETURN exists { (:Customer)-[:HAD_SESSION]->(s) } AS owned""") == [{"owned": False}]
+    # the interactions are kept all the same (the cookie's visit as an anonymous session)
+    assert run_query("MATCH (e:Event) WHERE e.eventId STARTS WITH 'forged-' RETURN count(*) AS n") == [{"n": 7}]
     assert b"eyJ" not in spooled  # no token spooled
     [folder] = sorted(runs.glob("*-collect"))
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert report["entities"]["consents"]["rejectReasons"] == {"unverified": 12}  # 2 purposes x 6 messages
     assert report["entities"]["customers"]["rejectReasons"] == {"unverified": 2}
+    assert report["entities"]["identifiers"]["rejectReasons"] == {"unverified": 2}  # the cookie and the alias
     reasons = {json.loads(line)["message"] for line in (folder / "rejects.jsonl").read_text().splitlines()}
     assert any("another customer's" in reason for reason in reasons), reasons
     assert any("expired" in reason for reason in reasons), reasons

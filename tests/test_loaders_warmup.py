@@ -43,6 +43,7 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
                                                                          monkeypatch) -> None:
     from api.collection.config import CollectionConfig
     from api.collection.messages import accept
+    from api.collection.proof import PROOF, SERVER_KEY
     from api.collection.spool import Spool
     from api.collection.writer import Collector
     from loaders.pipeline import ensure_schema
@@ -59,7 +60,7 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
                  for v in range(12)]
     config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
     spool = Spool(config.spool_path)
-    spool.append([accept(m, None, now) for m in messages])
+    spool.append([{**accept(m, None, now), PROOF: SERVER_KEY} for m in messages])  # as a server write key's
     collector = Collector(config, spool)
     # the schema is applied once per process (the collector's warm-up starts with it): applied here, so the
     # plans counted below are the writers' (a first warm-up would plan them too, and be emptied out next)

@@ -120,6 +120,7 @@ class _Mapper:
         self.clock = clock
         self.batch = MappedBatch()
         self.sessions: dict[str, tuple[int, dict[str, Any]]] = {}  # session id -> (first line, its row)
+        self.unlinked: set[tuple[str, str]] = set()  # (visitor id, customer id) refused a link in this batch
 
     def add(self, line: int, message: dict[str, Any]) -> None:
         at = datetime.fromisoformat(message["at"])
@@ -128,16 +129,16 @@ class _Mapper:
         if user_id:
             rows["customers"].append((line, self._profile(line, message)))
             if anonymous_id and kind in ("identify", "alias", "track", "page", "screen"):
-                rows["identifiers"].append((line, {"customerId": user_id, "type": _identity_type(message),
-                                                   "value": anonymous_id, "seenAt": at}))
+                self._link(line, message, {"customerId": user_id, "type": _identity_type(message),
+                                           "value": anonymous_id, "seenAt": at})
             self._consents(line, message)
             self._location(line, message, at)
         elif kind == "identify":
             self.batch.unmapped.append(Unmapped(line, "customers", "identify without a userId: an anonymous "
                                                 "visitor's traits are not kept (its events are)"))
         if kind == "alias":
-            rows["identifiers"].append((line, {"customerId": user_id, "type": _identity_type(message),
-                                               "value": str(message["previousId"]), "seenAt": at}))
+            self._link(line, message, {"customerId": user_id, "type": _identity_type(message),
+                                       "value": str(message["previousId"]), "seenAt": at})
         elif kind in ("page", "screen", "track", "group"):
             self._event(line, message, at)
 
@@ -151,6 +152,18 @@ class _Mapper:
                                                 f"{message.get(PROOF, NO_TOKEN)}", RejectReason.UNVERIFIED))
             return {"customerId": row["customerId"]}
         return row
+
+    def _link(self, line: int, message: dict[str, Any], row: dict[str, Any]) -> None:
+        """An identifier (the visitor's cookie or device) joined to the message's customer: only from a proven
+        sender (:mod:`api.collection.proof`); otherwise one reject ``unverified`` per visitor and customer in
+        the batch, and the visitor's sessions stay anonymous (they join the customer once a proven message
+        links them)."""
+        if trusted(message):
+            self.batch.rows["identifiers"].append((line, row))
+        elif (row["value"], row["customerId"]) not in self.unlinked:
+            self.unlinked.add((row["value"], row["customerId"]))
+            self.batch.unmapped.append(Unmapped(line, "identifiers", f"{row['type']} not joined to the customer: "
+                                                f"{message.get(PROOF, NO_TOKEN)}", RejectReason.UNVERIFIED))
 
     def _session(self, message: dict[str, Any], at: datetime) -> str:
         context = message.get("context") or {}
@@ -166,7 +179,9 @@ class _Mapper:
                    "cookie": message.get("anonymousId") if channel == "web" else None,
                    "deviceId": (device.get("id") or message.get("anonymousId")) if channel == "app" else None}
             self.sessions[session_id] = (int(message.get("_line", 0)), row)
-        if message.get("userId") and not row.get("customerId"):
+        # a visitor's session joins the customer only by a proven message (else the public key could join
+        # anyone's cookie to any customer); a session of the customer's own id alone is theirs anyway
+        if message.get("userId") and not row.get("customerId") and (trusted(message) or not message.get("anonymousId")):
             row["customerId"] = message["userId"]
         return session_id
 
