@@ -193,6 +193,27 @@ def test_refusals_answer_with_a_code_and_a_reason(collecting: tuple[Any, str]) -
         assert "Traceback" not in response.text
 
 
+def test_a_message_of_an_unforeseen_shape_is_a_reject_not_a_stopped_collector(collecting: tuple[Any, str]) -> None:
+    """Found by the stop-37 audit: `context.library` as text, or `products` as a number, was accepted (200),
+    then failed every micro-batch for good: nobody's messages were written again; a batch `context` that is
+    not an object answered 500."""
+    app, base = collecting
+    post = lambda path, body: httpx.post(f"{base}{path}", auth=(WRITE_KEY, ""), json=body)  # noqa: E731
+    assert post("/v1/page", {"anonymousId": "odd-1", "messageId": "odd-1", "context": {"library": "analytics-ios"},
+                             "properties": {"path": "/p1"}}).status_code == 200
+    assert post("/v1/track", {"userId": "U5", "messageId": "odd-2", "event": "Order Completed",
+                              "properties": {"products": 5}}).status_code == 200
+    assert post("/v1/identify", {"userId": "U5", "messageId": "odd-3", "context": {"traits": "text"}}).status_code == 200
+    refused = post("/v1/batch", {"batch": [{"type": "page", "anonymousId": "odd-4"}], "context": "text"})
+    assert refused.status_code == 400 and refused.json()["message"] == "batch[0]: the batch's `context` must be a " \
+                                                                       "JSON object"
+    assert post("/v1/page", {"anonymousId": "after", "messageId": "after-1", "properties": {"path": "/"}}
+                ).status_code == 200
+    assert app.state.collector.wait_idle()
+    assert run_query("MATCH (e:Event) RETURN e.eventId AS id ORDER BY id") == [
+        {"id": "after-1"}, {"id": "odd-1"}, {"id": "odd-2"}]  # mapped as well as their shapes allow
+
+
 def test_collection_is_off_without_write_keys(graph: Settings) -> None:
     with TestClient(make_app(graph, collection=CollectionConfig())) as client:
         answer = client.post("/v1/batch", json={"batch": []})

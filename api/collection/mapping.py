@@ -75,7 +75,8 @@ class MappedBatch:
 def channel_of(message: dict[str, Any]) -> str:
     """``app`` for mobile SDKs and screens, ``web`` otherwise."""
     context = message.get("context") or {}
-    library = str((context.get("library") or {}).get("name", "")).lower()
+    library = context.get("library")
+    library = str(library.get("name", "") if isinstance(library, dict) else "").lower()
     if message.get("type") == "screen" or context.get("app") or any(name in library for name in APP_LIBRARIES):
         return "app"
     return "web"
@@ -102,6 +103,8 @@ def _customer_row(message: dict[str, Any]) -> dict[str, Any]:
     if message["type"] != "identify":
         return row
     traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+    if not isinstance(traits, dict):
+        return row
     name = traits.get("name") or " ".join(str(traits[k]) for k in ("firstName", "lastName") if traits.get(k)) or None
     address: dict[str, Any] = traits["address"] if isinstance(traits.get("address"), dict) else {}
     email = traits.get("email")
@@ -208,7 +211,8 @@ class _Mapper:
         self.batch.rows["events"].append((line, event))
 
     def _order(self, line: int, message: dict[str, Any], at: datetime, properties: dict[str, Any]) -> str | None:
-        products = [p for p in properties.get("products") or [] if isinstance(p, dict)]
+        listed = properties.get("products")
+        products = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
         if not products:
             return None
         order_id = str(properties.get("order_id") or properties.get("checkout_id") or message["messageId"])
@@ -263,10 +267,35 @@ def _json(value: Any) -> str:
 
 
 def map_messages(messages: list[tuple[int, dict[str, Any]]], clock: SessionClock) -> MappedBatch:
-    """The export rows of ``messages`` (``(spool sequence, message)``), sessions assigned by ``clock``."""
+    """The export rows of ``messages`` (``(spool sequence, message)``), sessions assigned by ``clock``.
+
+    A message whose shape the mapping did not foresee becomes an :class:`Unmapped` (its rows taken back), never
+    an error of the batch: one such message, accepted and spooled, would otherwise stop the collector for
+    every sender until the spool filled (found by the stop-37 audit: ``context.library`` as text).
+
+    >>> import tempfile, pathlib
+    >>> from datetime import timedelta
+    >>> from api.collection.spool import Spool
+    >>> from api.collection.sessions import SessionClock
+    >>> clock = SessionClock(Spool(pathlib.Path(tempfile.mkdtemp()) / "s.sqlite"), timedelta(minutes=30))
+    >>> odd = {"type": "page", "messageId": "m1", "anonymousId": "a1"}  # no time: not what accept() spools
+    >>> batch = map_messages([(3, odd)], clock)
+    >>> [(u.line, u.reason) for u in batch.unmapped], dict(batch.rows)
+    ([(3, "the message could not be mapped (KeyError: 'at')")], {})
+    """
     mapper = _Mapper(clock)
     for line, message in messages:
-        mapper.add(line, message)
+        rows = {entity: len(entity_rows) for entity, entity_rows in mapper.batch.rows.items()}
+        unmapped, sessions = len(mapper.batch.unmapped), dict(mapper.sessions)
+        try:
+            mapper.add(line, message)
+        except Exception as error:  # noqa: BLE001 - any unforeseen shape is this message's reject, not the batch's
+            for entity, entity_rows in mapper.batch.rows.items():
+                del entity_rows[rows.get(entity, 0):]
+            del mapper.batch.unmapped[unmapped:]
+            mapper.sessions = sessions
+            mapper.batch.unmapped.append(Unmapped(line, "events", f"the message could not be mapped "
+                                                  f"({type(error).__name__}: {str(error)[:200]})"))
     batch = mapper.finish()
     clock.save()
     return batch

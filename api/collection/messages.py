@@ -116,6 +116,8 @@ def accept(message: Any, kind: str | None, received_at: datetime, batch: dict[st
         if message.get(name) is not None and not isinstance(message[name], dict):
             raise MessageRefused(f"`{name}` must be a JSON object")
     batch = batch or {}
+    if batch.get("context") is not None and not isinstance(batch["context"], dict):
+        raise MessageRefused("the batch's `context` must be a JSON object")
     context = {**(batch.get("context") or {}), **(message.get("context") or {})}
     message_id = _text_id(message, "messageId") or f"collector-{uuid.uuid4()}"
     at = event_time(message, received_at, batch.get("sentAt"))
