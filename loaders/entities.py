@@ -5,6 +5,7 @@ The pipeline is the same for every entity; this table is where they differ.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +119,12 @@ def _check_event(row: s.EventRow) -> str | None:
     return None
 
 
+def _check_identifier(row: s.IdentifierRow) -> str | None:
+    if row.type == "email_hash" and not re.fullmatch(s.EMAIL_HASH, row.value):
+        return "value: an email_hash is the SHA-256 of the address as 64 lower-case hex digits, not the address"
+    return None
+
+
 def _check_customer(row: s.CustomerRow) -> str | None:
     if (row.homeLatitude is None) != (row.homeLongitude is None):
         return "homeLatitude/homeLongitude: give both or neither"
@@ -195,7 +202,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                lambda r: {"customerId": r.customerId, "identityKey": identity_key(r.type, r.value), "type": r.type,
                           "value": r.value, "seenAt": r.seenAt},
                references=(Reference("customerId", "Customer"),), partition=lambda p: p["customerId"],
-               dated=(("seenAt", HAPPENED),),
+               check=_check_identifier, dated=(("seenAt", HAPPENED),),
                plans=(("customers",), ("identity",))),
     EntitySpec("consents", s.ConsentRow, write_consent_rows,
                lambda r: consent_row(r.customerId, r.channel, r.purpose, r.granted, r.updatedAt),

@@ -33,6 +33,10 @@ TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Key = Annotated[str, Field(min_length=1, max_length=200)]
+EMAIL_HASH = r"^[0-9a-f]{64}$"
+#: SHA-256 of the trimmed, lower-cased address, as 64 lower-case hex digits: an address itself is refused, never
+#: stored (until stop 38 ``alice@example.com`` went in as a "hash")
+EmailHash = Annotated[str, Field(pattern=EMAIL_HASH)]
 #: an integer Neo4j can store (a 64-bit ``INTEGER``); a larger one is a reject, not a failed write
 Long = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
@@ -144,7 +148,8 @@ class CustomerRow(ExportRow):
 
     customerId: Key = Field(description="natural key (also the `customer_ref` identifier)")
     name: str | None = Field(None, description="full name (personal)")
-    emailHash: str | None = Field(None, description="SHA-256 of the lower-cased e-mail (also an identifier)")
+    emailHash: EmailHash | None = Field(None, description="SHA-256 of the lower-cased e-mail, 64 hex digits (also an "
+                                                          "identifier)")
     city: str | None = Field(None, description="home city")
     country: str | None = Field(None, description="country name (a Country node)")
     homeLatitude: Latitude | None = Field(None, description="home location latitude (personal)")

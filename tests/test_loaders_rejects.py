@@ -175,7 +175,7 @@ def test_numbers_neo4j_cannot_store_are_rejects_not_a_stopped_load(graph, tmp_pa
         {"sku": "P1", "n": 2**63 - 1}]
 
 
-def test_rows_dated_in_the_future_are_rejects(graph, tmp_path: Path) -> None:
+def test_rows_dated_in_the_future_and_addresses_for_hashes_are_rejects(graph, tmp_path: Path) -> None:
     """Products and stock counts keep the row with the latest ``updatedAt``, as customers and consents do: one
     dated 2062 would keep every later change out (customers and consents: tests/test_loaders_privacy.py)."""
     drop = tmp_path / "drop"
@@ -183,6 +183,10 @@ def test_rows_dated_in_the_future_are_rejects(graph, tmp_path: Path) -> None:
     (drop / "stores.csv").write_text("storeId,name,latitude,longitude\nS1,Leeds,53.8,-1.55\n")
     (drop / "products.csv").write_text(f"sku,name,updatedAt\nP1,Mug,{T0}\nP2,Cup,2062-01-01T00:00:00Z\n")
     (drop / "stock.csv").write_text(f"storeId,sku,quantity,updatedAt\nS1,P1,4,2062-01-01T00:00:00Z\nS1,P1,5,{T0}\n")
+    # an e-mail address where its hash belongs (found by the stop-37 audit): refused, never stored
+    (drop / "customers.csv").write_text("customerId,name,emailHash\nC1,Alice,alice@example.com\nC2,Bo,\n")
+    (drop / "identifiers.csv").write_text(f"customerId,type,value,seenAt\nC2,email_hash,bob@example.com,{T0}\n"
+                                          f"C2,email_hash,{'a' * 64},{T0}\n")
     # interactions: one dated 2062 would top every timeline and never age out under retention
     (drop / "sessions.csv").write_text(f"sessionId,channel,startedAt,endedAt\nW1,web,{T0},\nW2,web,{T0},2062-01-01T00:00:00Z\n")
     (drop / "events.csv").write_text(f"eventId,sessionId,type,at,page\nE1,W1,page_view,{T0},/\nE2,W1,page_view,"
@@ -192,7 +196,11 @@ def test_rows_dated_in_the_future_are_rejects(graph, tmp_path: Path) -> None:
     assert {(r["file"], r["line"], r["message"].split(";")[0]) for r in rejects} == {
         ("products.csv", 3, "updatedAt: 2062-01-01T00:00:00+00:00 is in the future"),
         ("stock.csv", 2, "updatedAt: 2062-01-01T00:00:00+00:00 is in the future"),
+        ("customers.csv", 2, "emailHash: String should match pattern '^[0-9a-f]{64}$'"),
+        ("identifiers.csv", 2, "value: an email_hash is the SHA-256 of the address as 64 lower-case hex digits, "
+                               "not the address"),
         ("sessions.csv", 3, "endedAt: 2062-01-01T00:00:00+00:00 is in the future"),
         ("events.csv", 3, "at: 2062-01-01T00:00:00+00:00 is in the future")}
     assert run_query("MATCH (:Store)-[s:STOCKS]->(p:Product) RETURN p.sku AS sku, s.quantity AS n") == [
         {"sku": "P1", "n": 5}]
+    assert run_query("MATCH (i:Identity {type: 'email_hash'}) RETURN i.value AS v") == [{"v": "a" * 64}]
