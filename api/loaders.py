@@ -77,8 +77,8 @@ class Loaders:
         return by_id(self.db, customers.customers_by_ids)
 
     @cached_property
-    def identities(self) -> DataLoader[str, Any]:
-        return by_id(self.db, customers.identities_by_customer, list)
+    def identities(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, customers.identities_by_customer)
 
     @cached_property
     def consents(self) -> DataLoader[str, Any]:
@@ -157,8 +157,8 @@ class Loaders:
         return by_id_and_args(self.db, engagement.timelines)
 
     @cached_property
-    def order_lines(self) -> DataLoader[str, Any]:
-        return by_id(self.db, engagement.lines_by_order, list)
+    def order_lines(self) -> DataLoader[tuple[Hashable, ...], Any]:
+        return by_id_and_args(self.db, engagement.lines_by_order)
 
     @cached_property
     def customer_with_timeline(self) -> DataLoader[tuple[Hashable, ...], Any]:

@@ -95,3 +95,35 @@ def test_inline_fragments_on_an_interface_cost_what_the_dearest_object_runs() ->
     node = 1 + order_entry
     edges = 1 + node  # a connection's edges count at the connection's page
     assert _cost(query) == 1 + 1 + 5 * edges
+
+
+def test_lists_without_a_page_of_their_own_are_paged_and_priced_by_it(graph) -> None:
+    """Found by the stop-37 audit: `identities` and an order's `lines` had no limit and were priced as 10 items,
+    so 100 customers x 3,000 planted identities ran 71 s and answered 108 MB; a real order has 1,112 lines."""
+    from starlette.testclient import TestClient
+    from test_api_support import ADMIN, codes, data, make_app, post, seed
+
+    from graph_model import run_query
+
+    seed(graph)
+    run_query("""MATCH (c:Customer {customerId: 'C1'})
+                 UNWIND range(1, 150) AS n
+                 CREATE (:Identity {identityKey: 'cookie:k' + n, type: 'cookie', value: 'k' + n})-[:IDENTIFIES]->(c)""")
+    run_query("""MATCH (p:Product {sku: 'P1'}), (c:Customer {customerId: 'C1'})
+                 CREATE (c)-[:PLACED {at: datetime()}]->(o:Order {orderId: 'BIG', placedAt: datetime(), channel: 'web'})
+                 WITH o, p UNWIND range(1, 150) AS n CREATE (o)-[:INCLUDES {line: n, quantity: 1, unitPrice: 1.0}]->(p)""")
+    with TestClient(make_app(graph)) as api:
+        query = '{ customer(id: "C1") { identities { value } more: identities(first: 100) { value } } }'
+        customer = data(api, query, key=ADMIN)["customer"]
+        assert len(customer["identities"]) == 20 and len(customer["more"]) == 100
+        assert codes(post(api, '{ customer(id: "C1") { identities(first: 101) { value } } }', key=ADMIN).json()) == [
+            "BAD_USER_INPUT"]
+        lines = ('{ customer(id: "C1") { engagementHistory(first: 1, types: [ORDER]) { edges { node { '
+                 '... on OrderEntry { id lines { line } } } } } } }')
+        [order] = [edge["node"] for edge in data(api, lines)["customer"]["engagementHistory"]["edges"]]
+        assert order["id"] == "BIG" and [line["line"] for line in order["lines"]] == list(range(1, 101))
+    # priced by the page each returns: 100 customers' 20 identities of 4 fields
+    ids = ", ".join(f'"C{n}"' for n in range(100))
+    assert _cost(f"{{ customers(ids: [{ids}]) {{ identities {{ type firstSeen lastSeen value }} }} }}") == (
+        1 + 100 * (1 + 20 * 4))
+    assert _cost('{ product(sku: "x") { categories { id } } }') == 1 + 1 + 10  # unpaged and small: as before

@@ -52,11 +52,15 @@ MATCH (c:Customer {{customerId: id}})
 RETURN id AS customerId, {permits_cypher('c', 'marketing', '$channel')} AS contactable
 """
 
+# at most $cap per customer (the largest page): a customer may hold thousands of cookies
 IDENTITIES_BY_CUSTOMER = """
 UNWIND $ids AS id
-MATCH (i:Identity)-[r:IDENTIFIES]->(:Customer {customerId: id})
+CALL (id) {
+  MATCH (i:Identity)-[r:IDENTIFIES]->(:Customer {customerId: id})
+  RETURN i, r ORDER BY i.type, i.value LIMIT $cap
+}
 RETURN id AS customerId, i {.type, .value, .firstSeen, .lastSeen, linkedAt: r.at} AS identity
-ORDER BY i.type, i.value
+ORDER BY customerId, i.type, i.value
 """
 
 CONSENTS_BY_CUSTOMER = """
@@ -148,9 +152,9 @@ async def _grouped(db: Database, query: str, ids: list[str], column: str, **para
     return grouped
 
 
-async def identities_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:
-    """Each customer's identifiers."""
-    return await _grouped(db, IDENTITIES_BY_CUSTOMER, ids, "identity")
+async def identities_by_customer(db: Database, ids: list[str], cap: int) -> dict[str, list[Row]]:
+    """Each customer's identifiers, at most ``cap`` (by type and value)."""
+    return await _grouped(db, IDENTITIES_BY_CUSTOMER, ids, "identity", cap=cap)
 
 
 async def consents_by_customer(db: Database, ids: list[str]) -> dict[str, list[Row]]:

@@ -92,11 +92,15 @@ WITH id, collect({{event: e {{.eventId, .type, .at, .page, .query, .resultsCount
 RETURN id AS sessionId, events
 """
 
+# at most $cap lines per order (the largest page): a wholesale order may have a thousand
 LINES_BY_ORDER = f"""
 UNWIND $ids AS id
-MATCH (:Order {{orderId: id}})-[l:INCLUDES]->(p:Product)
+CALL (id) {{
+  MATCH (:Order {{orderId: id}})-[l:INCLUDES]->(p:Product)
+  RETURN l, p ORDER BY l.line LIMIT $cap
+}}
 RETURN id AS orderId, l {{.line, .quantity, .unitPrice}} AS line, {PRODUCT} AS product
-ORDER BY l.line
+ORDER BY orderId, l.line
 """
 
 
@@ -130,9 +134,9 @@ async def events_by_session(db: Database, ids: list[str], first: int) -> dict[st
     return {session_id: found.get(session_id, []) for session_id in ids}
 
 
-async def lines_by_order(db: Database, ids: list[str]) -> dict[str, list[Row]]:
-    """Each order's line items with their products."""
+async def lines_by_order(db: Database, ids: list[str], cap: int) -> dict[str, list[Row]]:
+    """Each order's line items with their products, the first ``cap`` by line number."""
     grouped: dict[str, list[Row]] = {order_id: [] for order_id in ids}
-    for row in await db.run(LINES_BY_ORDER, {"ids": ids}):
+    for row in await db.run(LINES_BY_ORDER, {"ids": ids, "cap": cap}):
         grouped[row["orderId"]].append(row)
     return grouped

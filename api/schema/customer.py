@@ -193,9 +193,10 @@ class Customer:
     async def contactable(self, info: Info, channel: Channel) -> bool:
         return bool(await context(info).loaders.contactable.load((str(self.id), channel.value)))
 
-    @strawberry.field(description="The identifiers resolved to this customer.")
-    async def identities(self, info: Info) -> list[Identity]:
-        rows = await context(info).loaders.identities.load(str(self.id))
+    @strawberry.field(description="The identifiers resolved to this customer, by type and value: the first `first` "
+                                  "(at most the largest page).")
+    async def identities(self, info: Info, first: int = 20) -> list[Identity]:
+        rows = await context(info).loaders.identities.load((str(self.id), page_size(info, first)))
         return [Identity(type=row["type"], first_seen=row.get("firstSeen"), last_seen=row.get("lastSeen"),
                          raw_value=row["value"], customer_id=str(self.id)) for row in rows]
 

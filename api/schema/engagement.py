@@ -130,9 +130,9 @@ class OrderEntry(EngagementEntry):
     cancelled: bool | None
     store_id: strawberry.Private[str | None]
 
-    @strawberry.field(description="The line items.")
-    async def lines(self, info: Info) -> list[OrderLine]:
-        rows = await context(info).loaders.order_lines.load(str(self.id))
+    @strawberry.field(description="The line items by line number: the first `first` (at most the largest page).")
+    async def lines(self, info: Info, first: int = 100) -> list[OrderLine]:
+        rows = await context(info).loaders.order_lines.load((str(self.id), page_size(info, first)))
         return [OrderLine(line=row["line"]["line"], quantity=row["line"]["quantity"],
                           unit_price=row["line"]["unitPrice"], product=Product.from_row(row["product"]))
                 for row in rows]
