@@ -204,3 +204,24 @@ def test_rows_dated_in_the_future_and_addresses_for_hashes_are_rejects(graph, tm
     assert run_query("MATCH (:Store)-[s:STOCKS]->(p:Product) RETURN p.sku AS sku, s.quantity AS n") == [
         {"sku": "P1", "n": 5}]
     assert run_query("MATCH (i:Identity {type: 'email_hash'}) RETURN i.value AS v") == [{"v": "a" * 64}]
+
+
+def test_an_event_id_another_session_holds_is_refused_not_taken_over(graph, tmp_path: Path) -> None:
+    """Found by the stop-37 audit: a collected message reusing another customer's event id rewrote that event
+    (type, page, time) and joined it to its own session, when its session already held events."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+    (first / "sessions.csv").write_text(f"sessionId,channel,startedAt\nS1,web,{T0}\nS2,web,{T0}\n")
+    (first / "events.csv").write_text(f"eventId,sessionId,type,at,page\nE1,S1,page_view,{T0},/mine\n"
+                                      f"E2,S2,page_view,{T0},/other\n")
+    load_drop(first, LoadOptions(report_dir=tmp_path / "run1", batch_size=50, writers=1))
+    (second / "events.csv").write_text("eventId,sessionId,type,at,page\nE1,S2,page_view,2026-11-02T10:00:00Z,/pwned\n"
+                                       "E3,S2,page_view,2026-11-02T10:01:00Z,/fine\n")
+    report = load_drop(second, LoadOptions(report_dir=tmp_path / "run2", batch_size=50, writers=1))
+    rejects = [json.loads(line) for line in (tmp_path / "run2" / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [(2, "write_failed")] and "already exists" in rejects[0]["message"]
+    assert report["entities"]["events"]["loaded"] == 1
+    assert run_query("""MATCH (s:Session)-[:CONTAINS]->(e:Event) RETURN s.sessionId AS s, e.eventId AS e, e.page AS page
+                        ORDER BY e""") == [{"s": "S1", "e": "E1", "page": "/mine"}, {"s": "S2", "e": "E2", "page": "/other"},
+                                          {"s": "S2", "e": "E3", "page": "/fine"}]

@@ -75,10 +75,16 @@ MERGE (ev)-[x:SEARCHED]->(q)
 SET x.at = e.at
 """
 
+# An event id another session already holds is refused, not taken over: the CREATE of a second node with that id
+# fails on the uniqueness constraint, so the row is a write_failed reject as in CREATE_EVENTS (until stop 38 a
+# collected message reusing any event's id rewrote that event and joined it to its own session).
 MERGE_EVENTS = """
 UNWIND $rows AS e
 MATCH (s:Session {sessionId: e.sessionId})
 MERGE (ev:Event {eventId: e.eventId})
+WITH s, ev, e, EXISTS { MATCH (other:Session)-[:CONTAINS]->(ev) WHERE other <> s } AS taken
+FOREACH (_ IN CASE WHEN taken THEN [1] ELSE [] END | CREATE (:Event {eventId: e.eventId}))
+WITH s, ev, e WHERE NOT taken
 SET ev.type = e.type, ev.at = e.at, ev.page = e.page, ev.query = e.query, ev.resultsCount = e.resultsCount,
     ev.quantity = e.quantity, ev.name = e.name, ev.properties = e.properties
 MERGE (s)-[contains:CONTAINS]->(ev)
