@@ -214,6 +214,26 @@ def test_a_message_of_an_unforeseen_shape_is_a_reject_not_a_stopped_collector(co
         {"id": "after-1"}, {"id": "odd-1"}, {"id": "odd-2"}]  # mapped as well as their shapes allow
 
 
+def test_a_collected_order_never_changes_an_order_the_graph_holds(collecting: tuple[Any, str]) -> None:
+    """Found by the stop-37 audit: an `Order Completed` naming an existing order id moved the order to the
+    sender's customer, repriced its lines, re-dated it and un-cancelled a cancellation."""
+    app, base = collecting
+    run_query("""MATCH (p:Product {sku: '22423'})
+                 CREATE (:Customer {customerId: 'REAL'})-[:PLACED {at: datetime('2011-12-08T10:00:00Z')}]->
+                        (o:Order {orderId: '581334', placedAt: datetime('2011-12-08T10:00:00Z'), channel: 'store',
+                                  cancelled: true, total: 12.75})-[:INCLUDES {line: 1, quantity: 1, unitPrice: 12.75}]->(p)""")
+    client = _client(base)
+    for order_id in ("581334", "W9"):
+        client.track(user_id="U7", event="Order Completed", timestamp=T0, message_id=f"order-{order_id}",
+                     properties={"order_id": order_id, "products": [{"sku": "85123A", "quantity": 100, "price": 0.01}]})
+    assert app.state.collector.wait_idle()
+    assert run_query("""MATCH (c:Customer)-[:PLACED]->(o:Order)-[l:INCLUDES]->(p:Product)
+                        RETURN o.orderId AS id, c.customerId AS customer, o.cancelled AS cancelled, p.sku AS sku,
+                               l.unitPrice AS price ORDER BY id""") == [
+        {"id": "581334", "customer": "REAL", "cancelled": True, "sku": "22423", "price": 12.75},
+        {"id": "W9", "customer": "U7", "cancelled": False, "sku": "85123A", "price": 0.01}]
+
+
 def test_collection_is_off_without_write_keys(graph: Settings) -> None:
     with TestClient(make_app(graph, collection=CollectionConfig())) as client:
         answer = client.post("/v1/batch", json={"batch": []})

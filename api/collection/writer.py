@@ -33,7 +33,7 @@ from api.collection.config import CollectionConfig
 from api.collection.mapping import map_messages
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
-from graph_model.connection import execute_write
+from graph_model.connection import execute_write, run_query
 from graph_model.errors import CustomerGraphError, DatabaseUnavailable
 from graph_model.model.customers import identity_key
 from graph_model.privacy.tombstone import Tombstones
@@ -41,6 +41,7 @@ from loaders import warmup
 from loaders.entities import SPECS
 from loaders.pipeline import Loader, LoadOptions, default_report_dir, ensure_schema
 from loaders.report import Reject, RejectReason, RunReport
+from loaders.writers.orders import EXISTING_ORDERS
 
 log = logging.getLogger("collection")
 
@@ -144,6 +145,8 @@ class Collector:
                                  unmapped.reason, None))
         for entity in SPECS:
             rows = mapped.rows.get(entity)
+            if rows and entity == "orders":
+                rows = self._new_orders(report, rows)
             if rows and entity == "pings":
                 self._write_pings(loader, rows)
             elif rows:
@@ -151,6 +154,22 @@ class Collector:
         self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
         return len(pending)
+
+    def _new_orders(self, report: RunReport, rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+        """The order lines of orders the graph does not hold yet. A collected message adds an order, never
+        changes one (its customer, lines, date or cancellation: until stop 38 any write key could move an
+        order to another customer or reprice it); the nightly export, the retailer's own record, does."""
+        ids = sorted({row["orderId"] for _, row in rows if isinstance(row.get("orderId"), str)})
+        held = set(run_query(EXISTING_ORDERS, {"orderIds": ids}, write=False)[0]["orderIds"]) if ids else set()
+        kept = []
+        for line, row in rows:
+            if row.get("orderId") in held:
+                report.reject(Reject(SOURCE, line, "orders", RejectReason.INVALID_VALUE,
+                                     f"order {str(row['orderId'])[:80]!r} exists already: the collection API adds "
+                                     "orders, it never changes one", None))
+            else:
+                kept.append((line, row))
+        return kept
 
     def _write_pings(self, loader: Loader, rows: list[tuple[int, dict[str, Any]]]) -> None:
         """Pings the consent policy permits join the customer's recent ones (a stay across micro-batches is
