@@ -234,6 +234,28 @@ def test_a_collected_order_never_changes_an_order_the_graph_holds(collecting: tu
         {"id": "W9", "customer": "U7", "cancelled": False, "sku": "85123A", "price": 0.01}]
 
 
+def test_a_customer_s_own_token_cannot_take_another_customer_s_identifiers(collecting: tuple[Any, str]) -> None:
+    """Found by the stop-37 audit: an alias or an identify moved a cookie, or an e-mail hash, that identified
+    another customer to the sender (who then read the victim's browsing through their own token)."""
+    app, base = collecting
+    victim_hash = hashlib.sha256(b"vic@example.com").hexdigest()
+    run_query("""CREATE (v:Customer {customerId: 'VIC'}),
+                        (:Identity {identityKey: 'cookie:vic-cookie', type: 'cookie', value: 'vic-cookie'})-[:IDENTIFIES]->(v),
+                        (:Identity {identityKey: 'email_hash:' + $hash, type: 'email_hash', value: $hash})-[:IDENTIFIES]->(v)""",
+              {"hash": victim_hash})
+    client, own = _client(base), {"customerToken": _token("MALLORY")}
+    client.alias(previous_id="vic-cookie", user_id="MALLORY", context=own)
+    client.identify(user_id="MALLORY", traits={"email": "vic@example.com", "name": "Mal"}, context=own)
+    client.alias(previous_id="mal-cookie", user_id="MALLORY", context=own)  # an unowned one: joined as usual
+    assert app.state.collector.wait_idle()
+    assert run_query("""MATCH (i:Identity)-[:IDENTIFIES]->(c:Customer) WHERE i.type IN ['cookie', 'email_hash']
+                        RETURN i.value AS value, c.customerId AS owner ORDER BY value""") == [
+        {"value": victim_hash, "owner": "VIC"}, {"value": "mal-cookie", "owner": "MALLORY"},
+        {"value": "vic-cookie", "owner": "VIC"}]
+    assert run_query("MATCH (c:Customer {customerId: 'MALLORY'}) RETURN c.name AS name, c.emailHash AS hash") == [
+        {"name": "Mal", "hash": None}]  # the rest of the profile is kept
+
+
 def test_collection_is_off_without_write_keys(graph: Settings) -> None:
     with TestClient(make_app(graph, collection=CollectionConfig())) as client:
         answer = client.post("/v1/batch", json={"batch": []})

@@ -43,6 +43,12 @@ from loaders.pipeline import Loader, LoadOptions, default_report_dir, ensure_sch
 from loaders.report import Reject, RejectReason, RunReport
 from loaders.writers.orders import EXISTING_ORDERS
 
+IDENTITY_OWNERS = """
+UNWIND $keys AS key
+MATCH (:Identity {identityKey: key})-[:IDENTIFIES]->(c:Customer)
+RETURN key, c.customerId AS owner
+"""
+
 log = logging.getLogger("collection")
 
 SOURCE = "collect"
@@ -147,6 +153,8 @@ class Collector:
             rows = mapped.rows.get(entity)
             if rows and entity == "orders":
                 rows = self._new_orders(report, rows)
+            if rows and entity in ("customers", "identifiers"):
+                rows = self._first_owner_wins(report, entity, rows)
             if rows and entity == "pings":
                 self._write_pings(loader, rows)
             elif rows:
@@ -169,6 +177,33 @@ class Collector:
                                      "orders, it never changes one", None))
             else:
                 kept.append((line, row))
+        return kept
+
+    def _first_owner_wins(self, report: RunReport, entity: str,
+                          rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+        """The rows without a link to an identifier (a cookie, a device, an e-mail hash) another customer holds:
+        a collected message never moves one (the loaders' writers re-point it, as the nightly export, the
+        retailer's record, says; until stop 38 a customer token's own messages could take anyone's cookie or
+        e-mail, and with it their browsing). Such a link is a reject; the rest of its row is kept."""
+        def key(row: dict[str, Any]) -> str | None:
+            if entity == "identifiers":
+                return identity_key(row["type"], str(row["value"]))
+            return f"email_hash:{row['emailHash']}" if row.get("emailHash") else None
+
+        keys = sorted({k for _, row in rows if (k := key(row))})
+        if not keys:
+            return rows
+        owners = {r["key"]: r["owner"] for r in run_query(IDENTITY_OWNERS, {"keys": keys}, write=False)}
+        kept = []
+        for line, row in rows:
+            owner = owners.get(key(row) or "")
+            if owner is None or owner == row["customerId"]:
+                kept.append((line, row))
+                continue
+            report.reject(Reject(SOURCE, line, entity, RejectReason.INVALID_VALUE, "the identifier belongs to another "
+                                 "customer: a collected message never moves it", None))
+            if entity == "customers":
+                kept.append((line, {k: v for k, v in row.items() if k != "emailHash"}))
         return kept
 
     def _write_pings(self, loader: Loader, rows: list[tuple[int, dict[str, Any]]]) -> None:
