@@ -96,6 +96,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         spool = Spool(collection.spool_path)
         collector = Collector(collection, spool)
         routes.extend(CollectionEndpoints(collection, spool, collector, endpoint.tokens).routes())
+        endpoint.collector = collector
     else:
         routes.extend(off_routes())
     app = Starlette(routes=routes, lifespan=lifespan)

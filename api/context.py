@@ -4,6 +4,7 @@ and the admin's reads of personal fields, audited once at the end of the request
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.auth import Principal
 from api.config import ApiConfig
@@ -19,6 +20,7 @@ class RequestContext:
     principal: Principal
     db: Database
     config: ApiConfig
+    collector: Any = None  # the collection API's writer (api.collection.writer.Collector), when collection is on
     loaders: Loaders = field(init=False)
     personal_reads: dict[str, set[str]] = field(init=False, default_factory=dict)
 

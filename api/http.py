@@ -152,6 +152,7 @@ class GraphQLEndpoint:
 
     def __init__(self, schema: strawberry.Schema, db: Database, config: ApiConfig) -> None:
         self.schema, self.db, self.config = schema, db, config
+        self.collector: Any = None  # set by the app when collection is on (erasure waits for its batch)
         headers: dict[str, str] = {}
         if config.using_dev_keys:
             headers["X-API-Key"] = next(key for key, role in DEV_KEYS.items() if role is Role.reader)
@@ -203,7 +204,7 @@ class GraphQLEndpoint:
                                  "or X-API-Key).", {"WWW-Authenticate": "Bearer"})
         query, variables, operation_name = await _request_params(request, self.config.max_body_bytes)
         allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
-        context = RequestContext(principal=principal, db=self.db, config=self.config)
+        context = RequestContext(principal=principal, db=self.db, config=self.config, collector=self.collector)
         try:
             result = await self.schema.execute(
                 query, variable_values=variables, operation_name=operation_name, allowed_operation_types=allowed,

@@ -18,13 +18,12 @@ import jwt
 import pytest
 from segment.analytics import Client
 from starlette.testclient import TestClient
-from test_api_support import READER, make_app, served
+from test_api_support import ADMIN, READER, make_app, served
 
 from api.collection.config import CollectionConfig
 from api.tokens import TokenSettings
 from graph_model import run_query
 from graph_model.errors import ConfigurationError
-from graph_model.privacy.erasure import erase_customer
 from graph_model.settings import Settings
 
 WRITE_KEY = "test-write-key-0001"
@@ -282,7 +281,9 @@ def test_what_was_accepted_is_written_after_a_restart(graph: Settings, tmp_path:
 
 def test_an_erased_person_is_not_collected_again(collecting: tuple[Any, str]) -> None:
     app, base = collecting
-    erase_customer("GONE", actor="test")
+    erased = httpx.post(f"{base}/graphql", headers={"X-API-Key": ADMIN}, json={  # waits for the batch in flight
+        "query": 'mutation { eraseCustomer(customerId: "GONE") { erased alreadyErased } }'}).json()
+    assert erased == {"data": {"eraseCustomer": {"erased": True, "alreadyErased": False}}}
     client = _client(base)
     client.identify(user_id="GONE", anonymous_id="anon-gone", traits={"email": "gone@example.com"}, timestamp=T0)
     client.track(user_id="GONE", event="Product Viewed", properties={"sku": "85123A"}, timestamp=T0)

@@ -110,3 +110,57 @@ def test_the_database_stopped_mid_stream_loses_nothing(database_under_test, grap
     counts = _events([f"db-{n}" for n in range(40)])
     assert len(counts) == 40 and set(counts.values()) == {1}, counts
     print(f"caught up {caught_up:.1f} s after the database came back")  # shown with -s
+
+
+def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_come_back(
+        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the stop-37 audit: a customer erased while their collected messages were being written was in
+    the graph again a few seconds later (the batch had read its tombstones before the erasure)."""
+    import api.collection.writer as writer_module
+    from api.collection.messages import accept
+    from api.collection.proof import PROOF, SERVER_KEY
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+    from graph_model.privacy.erasure import erase_customer
+
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Product {sku: '85123A'})")
+    config = _config(tmp_path)
+    spool = Spool(config.spool_path)
+    now = T0 + timedelta(days=1)
+    spool.append([{**accept({"type": "track", "userId": "LEAVING", "event": "Product Viewed", "messageId": f"m{n}",
+                             "properties": {"sku": "85123A"}}, None, now), PROOF: SERVER_KEY} for n in range(5)])
+    with spool._lock, spool._writing:  # a ping the collector kept for geofencing across batches
+        spool._db.execute("INSERT INTO pings VALUES ('LEAVING', ?, 51.5, -0.1)", (now.isoformat(),))
+    collector = Collector(config, spool)
+    mapping_started, release = threading.Event(), threading.Event()
+    real_map = writer_module.map_messages
+
+    def map_slowly(*args, **kwargs):  # the batch has read its tombstones; hold it before it writes
+        mapping_started.set()
+        release.wait(10)
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "map_messages", map_slowly)
+    batch = threading.Thread(target=collector.flush)
+    batch.start()
+    assert mapping_started.wait(10)
+
+    def erase() -> None:
+        with collector.erasing(["LEAVING"]):
+            erase_customer("LEAVING", actor="test")
+
+    erasure = threading.Thread(target=erase)
+    erasure.start()
+    erasure.join(3)
+    assert erasure.is_alive()  # waiting for the batch (without the wait it is done by now, and the batch then
+    # writes the person again)
+    release.set()
+    batch.join(30)
+    erasure.join(30)
+    assert run_query("MATCH (c:Customer {customerId: 'LEAVING'}) RETURN count(c) AS n") == [{"n": 0}]
+    assert run_query("MATCH (s:Session)-[:CONTAINS]->(:Event) WHERE s.sessionId STARTS WITH 'sdk-' "
+                     "RETURN count(DISTINCT s) AS n") == [{"n": 1}]  # the history stays, anonymous
+    with spool._lock:
+        assert spool._db.execute("SELECT count(*) FROM pings").fetchone()[0] == 0
+    spool.close()

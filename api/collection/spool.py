@@ -189,6 +189,16 @@ class Spool:
             self._db.execute("DELETE FROM pings WHERE at < ?", (cut,))
         return cursor.rowcount
 
+    def forget_person(self, actors: Iterable[str]) -> None:
+        """Forget an erased person's location pings and session state (``actors``: the customer id and the
+        anonymous ids that were theirs); the messages themselves are withheld when written (tombstones)."""
+        names = sorted(set(actors))
+        with self._lock, self._writing:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM pings WHERE customer_id = ?", [(name,) for name in names])
+            self._db.executemany("DELETE FROM actor_sessions WHERE actor = ?", [(name,) for name in names])
+            self._db.execute("COMMIT")
+
     # --- recent location pings of customers who allow location (geofencing across micro-batches) -------
     def recent_pings(self, pings: list[dict[str, Any]], window: timedelta) -> list[dict[str, Any]]:
         """Keep ``pings`` (``customerId``, ``latitude``, ``longitude``, ``at``) and return every kept ping of

@@ -26,6 +26,8 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,6 +76,7 @@ class Collector:
         self.config, self.spool = config, spool
         self.clock = SessionClock(spool, timedelta(minutes=config.session_timeout_minutes))
         self.wake = threading.Event()
+        self._writing = threading.Lock()  # held while a batch is written: an erasure waits for it (erasing)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._report: RunReport | None = None
@@ -134,8 +137,23 @@ class Collector:
                 self.wake.clear()
 
     # --- one batch -------------------------------------------------------------------------------------
+    @contextmanager
+    def erasing(self, actors: Iterable[str]) -> Iterator[None]:
+        """Erase a person while no batch is being written: a batch read its tombstones when it started, so one
+        in flight would write the person again after the erasure (found by the stop-37 audit: a customer
+        erased while their messages were written was served again). The next batch reads the new tombstone
+        and withholds what is still pending; the spool forgets the person's pings and sessions (``actors``:
+        the customer id and the anonymous ids that were theirs)."""
+        with self._writing:
+            yield
+            self.spool.forget_person(actors)
+
     def flush(self) -> int:
         """Write the oldest pending messages (at most one batch) and mark them done; returns how many."""
+        with self._writing:
+            return self._flush()
+
+    def _flush(self) -> int:
         pending = self.spool.pending(self.config.batch_messages)
         if not pending:
             self._rotate_report()

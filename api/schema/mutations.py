@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from strawberry.types import Info
 
 from api.errors import BadUserInput, Forbidden, NotFound
+from api.queries import customers as customers_q
 from api.queries import tracking, writes
 from api.queries.ownership import owners
 from api.schema.common import context
@@ -295,7 +296,17 @@ class Mutation:
                                      "`alreadyErased`; an id that never existed is NOT_FOUND.",
                          permission_classes=[CanErase])
     async def erase_customer(self, info: Info, customer_id: strawberry.ID) -> EraseCustomerPayload | None:
-        result = await asyncio.to_thread(erase_customer, str(customer_id), actor=context(info).principal.label)
+        request, actor = context(info), context(info).principal.label
+        if request.collector is None:
+            result = await asyncio.to_thread(erase_customer, str(customer_id), actor=actor)
+        else:  # not while a batch of collected messages is written (it would write the person again)
+            actors = [str(customer_id), *await customers_q.anonymous_ids(request.db, str(customer_id))]
+
+            def erase() -> Any:
+                with request.collector.erasing(actors):
+                    return erase_customer(str(customer_id), actor=actor)
+
+            result = await asyncio.to_thread(erase)
         if not result.erased:
             raise NotFound(f"No customer with id {str(customer_id)!r}.", argument="customerId")
         return EraseCustomerPayload(customer_id=customer_id, erased=result.erased,
