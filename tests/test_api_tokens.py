@@ -394,6 +394,24 @@ def test_a_customer_token_writes_only_for_its_own_customer(fresh_shop: TestClien
                                                           "granted": True}}).json()) == ["FORBIDDEN"]
 
 
+def test_another_customer_s_event_id_tells_a_token_nothing_about_that_event(fresh_shop: TestClient) -> None:
+    """Found by the stop-37 audit: CONFLICT's `fields` told a token which guessed fields of another customer's
+    event matched (without `sku`: that customer viewed the guessed product)."""
+    data(fresh_shop, TRACK, {"input": {"type": "PRODUCT_VIEW", "sessionId": "SS2", "customerId": "C2", "eventId": "EV-C2",
+                                       "productSku": "P1"}}, key=WRITER)
+    answers = []
+    for sku in ("P1", "P2"):  # the right guess and a wrong one answer alike
+        answer = ask(fresh_shop, TRACK, hs256("C1"), {"input": {"type": "PRODUCT_VIEW", "sessionId": "WEB-9",
+                                                                  "eventId": "EV-C2", "productSku": sku}}).json()
+        assert codes(answer) == ["CONFLICT"] and "fields" not in answer["errors"][0]["extensions"], answer
+        answers.append(answer["errors"][0]["message"])
+    assert answers[0] == answers[1] == "eventId 'EV-C2' is taken: send a new one."
+    # the retailer's own key still learns which fields differ (idempotent retries from its back end)
+    writer = post(fresh_shop, TRACK, {"input": {"type": "PRODUCT_VIEW", "sessionId": "SS2", "customerId": "C2",
+                                                "eventId": "EV-C2", "productSku": "P2"}}, key=WRITER).json()
+    assert writer["errors"][0]["extensions"]["fields"] == ["sku"]
+
+
 def test_recommendations_use_only_the_customers_own_sessions(fresh_shop: TestClient) -> None:
     data(fresh_shop, TRACK, {"input": {"type": "PRODUCT_VIEW", "sessionId": "SS2", "customerId": "C2",
                                        "productSku": "P1"}}, key=WRITER)

@@ -110,6 +110,14 @@ def _conflict(event_id: str, fields: list[str]) -> Conflict:
                     argument="eventId", fields=fields)
 
 
+def _not_theirs(event_id: str, stored: Row, caller: str | None) -> None:
+    """A customer token asking about an id another customer's (or an anonymous) event holds learns only that
+    the id is taken, never which fields differ: one guess at a time they would tell what that customer did
+    (found by the stop-37 audit: `fields` without `sku` confirmed a guessed product)."""
+    if caller is not None and caller not in stored["customerIds"]:
+        raise Conflict(f"eventId {event_id!r} is taken: send a new one.", argument="eventId")
+
+
 def _unless_same(event_id: str, stored: Row, wanted: Row, *, at_given: bool) -> None:
     """Raise :class:`Conflict` naming the fields where the stored event and the request differ (a time the
     caller did not give, or a customer or store it did not name, is not compared)."""
@@ -152,13 +160,17 @@ async def _write_event(tx: neo4j.AsyncManagedTransaction, event: Row, session: S
         await _run(tx, query, parameters)
 
 
-async def track_event(db: Database, event: Row, session: SessionInput, *, at_given: bool) -> Recorded:
+async def track_event(db: Database, event: Row, session: SessionInput, *, at_given: bool,
+                      caller: str | None = None) -> Recorded:
     """Create the event (a loaders' events row) and its session, or match an earlier one with the same
-    ``eventId`` and content (:class:`Conflict` when the content differs), in one transaction."""
+    ``eventId`` and content (:class:`Conflict` when the content differs), in one transaction. ``caller``: the
+    customer of a customer token (it learns nothing of an event not its own)."""
     wanted = {**event, "customerId": session.customer_id, "storeId": session.store_id}
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Recorded:
         stored = await _claim(tx, CLAIM_EVENT, event["eventId"])
+        if not stored["created"]:
+            _not_theirs(event["eventId"], stored, caller)
         if stored["otherKind"]:
             raise _conflict(event["eventId"], ["type"])
         if stored["created"]:
@@ -172,11 +184,13 @@ async def track_event(db: Database, event: Row, session: SessionInput, *, at_giv
 
 
 async def check_in(db: Database, *, event_id: str, customer_id: str, store_id: str, at: datetime,
-                   at_given: bool) -> Recorded:
+                   at_given: bool, caller: str | None = None) -> Recorded:
     """Record a store check-in as a loyalty-scan visit with the loaders' visit writer, or match an earlier
     one with the same ``eventId``, customer, store (and time, when given)."""
     async def work(tx: neo4j.AsyncManagedTransaction) -> Recorded:
         stored = await _claim(tx, CLAIM_VISIT, event_id)
+        if not stored["created"]:
+            _not_theirs(event_id, stored, caller)
         if stored["otherKind"]:
             raise _conflict(event_id, ["type"])
         if stored["created"]:

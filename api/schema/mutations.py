@@ -232,7 +232,8 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
         if customer_id is None or data.store_id is None:
             raise BadUserInput("STORE_CHECK_IN needs a known customer (customerId or identity) and a storeId.")
         recorded = await tracking.check_in(db, event_id=event_id, customer_id=customer_id,
-                                           store_id=str(data.store_id), at=at, at_given=data.at is not None)
+                                           store_id=str(data.store_id), at=at, at_given=data.at is not None,
+                                           caller=principal.customer_id)
         return _payload(event_id, recorded)
     event = _event_row(data, event_id, at)
     identity = ({"key": identity_key, "type": data.identity.type, "value": data.identity.value}
@@ -240,7 +241,8 @@ async def _track(info: Info, data: TrackEventInput) -> TrackEventPayload:
     session = tracking.SessionInput(channel=data.channel.value, device=data.device, customer_id=customer_id,
                                     store_id=str(data.store_id) if data.store_id is not None else None,
                                     identity=identity)
-    recorded = await tracking.track_event(db, event, session, at_given=data.at is not None)
+    recorded = await tracking.track_event(db, event, session, at_given=data.at is not None,
+                                          caller=principal.customer_id)
     return _payload(event_id, recorded)
 
 
