@@ -127,6 +127,24 @@ def test_a_customer_who_withdrew_is_nobodys_similar_shopper_and_has_none(api: Te
 NEAR_HOME = '{ customer(id: "C1") { nearbyStores(radiusKm: 5) { store { id } } offers(radiusKm: 5) { id } } }'
 
 
+VISITS = '{ customer(id: "C1") { engagementHistory(types: [VISIT]) { edges { node { id ... on VisitEntry { source } } } } } }'
+
+
+def test_visits_found_from_the_phone_s_location_are_served_only_with_location_consent(api: TestClient) -> None:
+    """docs/privacy.md: without location consent, no geofenced visits; found by the stop-37 audit: those stored
+    were still served after the customer withdrew."""
+    run_query("""MATCH (c:Customer {customerId: 'C1'}), (s:Store {storeId: 'S1'})
+                 CREATE (c)-[:MADE_VISIT {at: datetime('2025-03-04T12:00:00Z')}]->(:Visit {visitId: 'VP',
+                        arrivedAt: datetime('2025-03-04T12:00:00Z'), source: 'location_ping'})-[:TO_STORE]->(s)""")
+    def visits() -> list[tuple[str, str]]:
+        return [(e["node"]["id"], e["node"]["source"]) for e in data(api, VISITS)["customer"]["engagementHistory"]["edges"]]
+    assert visits() == [("V1", "loyalty_scan")]  # location is withdrawn by default
+    consent(api, "C1", "location", True, channel="app")
+    assert visits() == [("VP", "location_ping"), ("V1", "loyalty_scan")]
+    consent(api, "C1", "location", False, channel="app")
+    assert visits() == [("V1", "loyalty_scan")]  # a scan at the till is no location data
+
+
 def test_the_home_location_needs_an_admin_and_location_consent(api: TestClient) -> None:
     without = {"nearbyStores": [], "offers": [{"id": "OF2"}]}  # offers valid at every store only
     assert data(api, NEAR_HOME, key=ADMIN)["customer"] == without  # location is withdrawn by default

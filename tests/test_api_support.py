@@ -101,7 +101,7 @@ CREATE (e1)-[:NEXT {gapSeconds: 60.0}]->(e2)
 CREATE (e1)-[:ABOUT_PRODUCT {at: e1.at}]->(p1), (e2)-[:ABOUT_PRODUCT {at: e2.at}]->(p1)
 CREATE (c1)-[:MADE_VISIT {at: datetime('2025-03-02T12:00:00Z')}]->
        (:Visit {visitId: 'V1', arrivedAt: datetime('2025-03-02T12:00:00Z'), dwellMinutes: 25.0,
-                source: 'location_ping', zones: ['entrance', 'camping']})-[:TO_STORE]->(s1)
+                source: 'loyalty_scan', zones: ['entrance', 'camping']})-[:TO_STORE]->(s1)
 CREATE (m1:Message {messageId: 'M1', channel: 'email', sentAt: datetime('2025-03-03T09:00:00Z'), subject: 'Spring camping'})
        -[:SENT_TO {at: datetime('2025-03-03T09:00:00Z')}]->(c1)
 CREATE (c1)-[:RESPONDED {type: 'opened', at: datetime('2025-03-03T09:30:00Z')}]->(m1)

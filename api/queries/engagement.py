@@ -12,9 +12,12 @@ from datetime import datetime
 
 from api.db import Database, Row
 from api.queries.projections import CUSTOMER, PRODUCT
+from graph_model.privacy.policy import current_policy, permits_cypher
 
 ENTRY_KINDS = ("SESSION", "ORDER", "VISIT", "MESSAGE", "RESPONSE")
 
+# visits found from a phone's location only while the customer permits location (docs/privacy.md): a withdrawal
+# hides those already stored from the next read (until stop 38 they were served on)
 TIMELINE_PAGE = """
 CALL (c) {
   MATCH (c)-[:HAD_SESSION]->(n:Session)
@@ -26,7 +29,7 @@ CALL (c) {
   RETURN 'ORDER' AS kind, n.orderId AS id, n.placedAt AS at, n.channel AS channel, n, null AS r
   UNION ALL
   MATCH (c)-[:MADE_VISIT]->(n:Visit)
-  WHERE 'VISIT' IN $kinds
+  WHERE 'VISIT' IN $kinds AND (n.source IS NULL OR n.source <> 'location_ping' OR """ + permits_cypher("c", "location") + """)
   RETURN 'VISIT' AS kind, n.visitId AS id, n.arrivedAt AS at, 'store' AS channel, n, null AS r
   UNION ALL
   MATCH (n:Message)-[:SENT_TO]->(c)
@@ -111,7 +114,7 @@ async def timelines(db: Database, ids: list[str], limit: int, kinds: tuple[str, 
     newest first; one round trip for the whole batch."""
     grouped: dict[str, list[Row]] = {customer_id: [] for customer_id in ids}
     for row in await db.run(TIMELINE, {
-        "ids": ids, "kinds": list(kinds), "channels": list(channels) if channels else None, "from": start,
+        **current_policy().parameters(), "ids": ids, "kinds": list(kinds), "channels": list(channels) if channels else None, "from": start,
         "to": end, "limit": limit, "afterAt": after[0] if after else None, "afterKey": after[1] if after else None,
     }):
         grouped[row["customerId"]].append(row)
@@ -122,7 +125,7 @@ async def customers_with_timeline(db: Database, ids: list[str], limit: int,
                                   after: tuple[str, str] | None) -> dict[str, tuple[Row, list[Row]]]:
     """Customer rows with the first ``limit`` entries of their unfiltered timeline, in one round trip."""
     rows = await db.run(CUSTOMERS_WITH_TIMELINE, {
-        "ids": ids, "kinds": list(ENTRY_KINDS), "channels": None, "from": None, "to": None, "limit": limit,
+        **current_policy().parameters(), "ids": ids, "kinds": list(ENTRY_KINDS), "channels": None, "from": None, "to": None, "limit": limit,
         "afterAt": after[0] if after else None, "afterKey": after[1] if after else None,
     })
     return {row["customer"]["customerId"]: (row["customer"], row["entries"]) for row in rows}
