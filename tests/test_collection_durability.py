@@ -21,6 +21,7 @@ from test_collection import T0, WRITE_KEY, _config
 from api import server_process
 from graph_model import run_query
 from graph_model.privacy.keys import load_key
+from graph_model.privacy.redaction import value_token
 from graph_model.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,11 +129,21 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     config = _config(tmp_path)
     spool = Spool(config.spool_path)
     now = T0 + timedelta(days=1)
-    spool.append([{**accept({"type": "track", "userId": "LEAVING", "event": "Product Viewed", "messageId": f"m{n}",
-                             "properties": {"sku": "85123A"}}, None, now), PROOF: SERVER_KEY} for n in range(5)])
+    def view(user: str, message_id: str) -> dict:
+        return {**accept({"type": "track", "userId": user, "event": "Product Viewed", "messageId": message_id,
+                          "properties": {"sku": "85123A"}}, None, now), PROOF: SERVER_KEY}
+
+    def order(user: str, message_id: str) -> dict:  # of a product the graph does not hold: a reject naming the user
+        return {**accept({"type": "track", "userId": user, "event": "Order Completed", "messageId": message_id,
+                          "properties": {"order_id": message_id, "products": [{"sku": "NOPE", "price": 1}]}},
+                         None, now), PROOF: SERVER_KEY}
+
+    collector = Collector(config, spool)
+    spool.append([order("LEAVING", "r0")])  # its reject line is in the collector's open report
+    collector.flush()
+    spool.append([view("LEAVING", f"m{n}") for n in range(5)])
     with spool._lock, spool._writing:  # a ping the collector kept for geofencing across batches
         spool._db.execute("INSERT INTO pings VALUES ('LEAVING', ?, 51.5, -0.1)", (now.isoformat(),))
-    collector = Collector(config, spool)
     mapping_started, release = threading.Event(), threading.Event()
     real_map = writer_module.map_messages
 
@@ -163,4 +174,11 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
                      "RETURN count(DISTINCT s) AS n") == [{"n": 1}]  # the history stays, anonymous
     with spool._lock:
         assert spool._db.execute("SELECT count(*) FROM pings").fetchone()[0] == 0
+    # the rejects: the person's line gone from the report the erasure closed, and a later reject on disk
+    spool.append([order("OTHER", "r1")])
+    collector.flush()
+    collector._close_report()
     spool.close()
+    rejects = "".join(path.read_text() for path in (tmp_path / "runs").rglob("rejects.jsonl"))
+    assert value_token("LEAVING") not in rejects
+    assert value_token("OTHER") in rejects
