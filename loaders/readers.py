@@ -38,6 +38,7 @@ import gzip
 import io
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -170,6 +171,11 @@ def _read_csv(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRow]
             yield reader.line_num, UnreadableRow(bad_header[1], f"{bad_header[0]}: the header, the file was not read")
             return
         header = [name.strip().lstrip("\ufeff") for name in header_values]
+        twice = sorted(name for name, seen in Counter(header).items() if name and seen > 1)
+        if twice:  # which of the two is meant? (a row would keep the last one silently)
+            yield reader.line_num, UnreadableRow(",".join(header)[:_KEPT_CHARS], f"the header names {', '.join(twice)} "
+                                                 "more than once: the file was not read")
+            return
         width = len(header)
         last = reader.line_num
         while True:

@@ -212,3 +212,11 @@ def test_a_nul_character_makes_its_line_unreadable(tmp_path: Path) -> None:
     jsonl.write_text('{"customerId": "C1"}\n{"customerId": "C2", "name": "Bo\\u0000b"}\n', encoding="utf-8")
     assert [(line, row[0] if isinstance(row, tuple) else row) for line, row in _rows(jsonl)] == [
         (1, {"customerId": "C1"}), (2, "unreadable")]
+
+
+def test_a_header_naming_a_column_twice_is_not_guessed_at(tmp_path: Path) -> None:
+    """Found by the stop-37 audit: `customerId,name,city,city` loaded the last city silently."""
+    path = tmp_path / "customers.csv"
+    path.write_text("customerId,name,city,city\nC1,Ann,Leeds,Paris\n", encoding="utf-8")
+    assert _rows(path) == [(1, ("unreadable", "the header names city more than once: the file was not read",
+                                "customerId,name,city,city"))]
