@@ -88,10 +88,11 @@ def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | N
 
 
 def warm(modules: Iterable[str] | None = None, labels: Iterable[str] = (),
-         sizes: Iterable[int] = LIST_SIZES) -> float:
-    """Plan the statements of ``modules`` (all writers when ``None``) and the key look-ups of ``labels``
-    for lists of each of ``sizes``, each in a rolled-back transaction; returns the seconds it took."""
-    statements = [*writer_statements(modules).values(), *(prefetch_query(label) for label in labels)]
+         sizes: Iterable[int] = LIST_SIZES, extra: Iterable[str] = ()) -> float:
+    """Plan the statements of ``modules`` (all writers when ``None``), the key look-ups of ``labels`` and the
+    ``extra`` statements for lists of each of ``sizes``, each in a rolled-back transaction; returns the seconds
+    it took."""
+    statements = [*writer_statements(modules).values(), *(prefetch_query(label) for label in labels), *extra]
     started = time.perf_counter()
     with session() as s:
         for statement, size in itertools.product(statements, sizes):

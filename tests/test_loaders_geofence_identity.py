@@ -14,6 +14,7 @@ from loaders.geofence import GeofenceConfig, visit_id, visits_from_pings
 from loaders.pipeline import LoadOptions, load_drop
 
 STORE = ("S1", 53.8000, -1.5500)
+H1 = "0b9f7b6731535f033fb4bea21042d7f999100eaf17d8c19eedeef94d5f8a7cde"  # C1's e-mail hash
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
@@ -70,7 +71,7 @@ def test_an_anonymous_session_joins_the_customer_who_later_logs_in(graph, tmp_pa
     day1, day2 = tmp_path / "day1", tmp_path / "day2"
     write_table(pd.DataFrame([{"storeId": "S1", "name": "Leeds", "latitude": STORE[1], "longitude": STORE[2]}]),
                 day1 / "stores.csv")
-    write_table(pd.DataFrame([{"customerId": "C1", "emailHash": "h1"}, {"customerId": "C2"}]), day1 / "customers.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "emailHash": H1}, {"customerId": "C2"}]), day1 / "customers.csv")
     write_table(pd.DataFrame([
         {"customerId": "C2", "type": "device_id", "value": "DEV-2", "seenAt": "2026-10-01T00:00:00Z"},
         {"customerId": "C2", "type": "loyalty_card", "value": "CARD-2", "seenAt": "2026-10-01T00:00:00Z"},
@@ -85,7 +86,8 @@ def test_an_anonymous_session_joins_the_customer_who_later_logs_in(graph, tmp_pa
     owner = "MATCH (c:Customer)-[h:HAD_SESSION]->(:Session {sessionId: $s}) RETURN c.customerId AS c, h.at AS at"
     assert run_query(owner, {"s": "ANON"}) == []
     assert run_query(owner, {"s": "APP"})[0]["c"] == "C2"  # a known device resolves at once
-    assert run_query("MATCH (:Identity {identityKey: 'email_hash:h1'})-[:IDENTIFIES]->(c) RETURN c.customerId AS c") \
+    assert run_query("MATCH (:Identity {identityKey: 'email_hash:' + $h})-[:IDENTIFIES]->(c) RETURN c.customerId AS c",
+                     {"h": H1}) \
         == [{"c": "C1"}]
     assert run_query("MATCH (c:Customer)-[:MADE_VISIT]->(:Visit {source: 'loyalty_scan'}) RETURN c.customerId AS c") \
         == [{"c": "C2"}]

@@ -24,7 +24,7 @@ T0 = "2026-11-01T10:00:00Z"
 STORE = {"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}
 # the erased person's values: distinctive, so a trace of any of them in a file is found
 ANN = "CUST-ANN"
-ANN_EMAIL = "EMAILHASH-ANN-5f2c"
+ANN_EMAIL = "af3fb924bfccd4c891f360a3c4ab8cbde6e91f11a7a06609b1fa6d184007e960"  # an e-mail hash, as exports carry it
 ANN_COOKIE = "COOKIE-ANN-77"
 ANN_DEVICE = "DEVICE-ANN-12"
 ANN_CARD = "CARD-ANN-9001"

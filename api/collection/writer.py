@@ -106,7 +106,8 @@ class Collector:
         try:
             ensure_schema()
             execute_write(Tombstones.read)  # what each batch's loader reads first
-            seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS)
+            # the writers' statements, and the collector's own checks (_new_orders, _first_owner_wins)
+            seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS, extra=(EXISTING_ORDERS, IDENTITY_OWNERS))
             log.info("collector: writers planned in %.2f s", seconds)
         except Exception as error:  # planning ahead is an optimisation: it never stops collection
             log.warning("collector: could not plan the writers ahead (%s)", error)
