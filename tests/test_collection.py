@@ -308,6 +308,12 @@ def test_consent_preferences_and_location_follow_the_consent_policy(collecting: 
     for minutes in (0, 10, 20):
         client.track(user_id="U9", event="Store Entered", context=context, timestamp=T0 + timedelta(minutes=minutes))
     client.track(user_id="U10", event="Store Entered", context={"location": context["location"]}, timestamp=T0)
+    # a public key cannot place a customer who allows location at a store: the ping needs their token
+    run_query("CREATE (c:Customer {customerId: 'U12'})-[:HAS_CONSENT]->(:Consent {consentId: 'U12|app|location', "
+              "channel: 'app', purpose: 'location', granted: true, updatedAt: datetime()})")
+    for minutes in (0, 10, 20):
+        client.track(user_id="U12", event="Store Entered", context={"location": context["location"]},
+                     timestamp=T0 + timedelta(minutes=minutes))
     # the retailer's back end (a server write key) speaks for its customers without their token
     Client(SERVER_KEY, host=base, sync_mode=True, max_retries=1).track(
         user_id="U11", event="Newsletter Form Sent", context={"consent": {"categoryPreferences": {"Marketing": True}}})
@@ -320,7 +326,7 @@ def test_consent_preferences_and_location_follow_the_consent_policy(collecting: 
     assert [(k["purpose"], k["granted"]) for k in _consents("U11")] == [("marketing", True)]
     visits = run_query("""MATCH (c:Customer)-[:MADE_VISIT]->(v:Visit)-[:TO_STORE]->(:Store {storeId: 'S1'})
                           RETURN c.customerId AS customer, v.source AS source""")
-    assert visits == [{"customer": "U9", "source": "location_ping"}]  # U10 never allowed location
+    assert visits == [{"customer": "U9", "source": "location_ping"}]  # U10 never allowed location, U12 unproven
 
 
 def test_a_public_write_key_cannot_grant_consent_or_rewrite_a_profile(

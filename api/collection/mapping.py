@@ -246,8 +246,15 @@ class _Mapper:
                                                        "updatedAt": received}))
 
     def _location(self, line: int, message: dict[str, Any], at: datetime) -> None:
+        """A location ping of the message's customer, only from a proven sender: a public key could otherwise
+        place any customer at any store (a visit they never made). The coordinates of a refused one are kept
+        nowhere (its reject has no row)."""
         location = (message.get("context") or {}).get("location")
         if isinstance(location, dict) and location.get("latitude") is not None and location.get("longitude") is not None:
+            if not trusted(message):
+                self.batch.unmapped.append(Unmapped(line, "pings", f"location not recorded: "
+                                                    f"{message.get(PROOF, NO_TOKEN)}", RejectReason.UNVERIFIED))
+                return
             self.batch.rows["pings"].append((line, {"customerId": message["userId"], "latitude": location["latitude"],
                                                     "longitude": location["longitude"], "at": at}))
 
