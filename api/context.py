@@ -4,13 +4,16 @@ and the admin's reads of personal fields, audited once at the end of the request
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from api.auth import Principal
 from api.config import ApiConfig
 from api.db import Database
 from api.loaders import Loaders
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
+
+if TYPE_CHECKING:
+    from api.collection.writer import Collector
 
 
 @dataclass
@@ -20,7 +23,7 @@ class RequestContext:
     principal: Principal
     db: Database
     config: ApiConfig
-    collector: Any = None  # the collection API's writer (api.collection.writer.Collector), when collection is on
+    collector: Collector | None = None  # the collection API's writer, when collection is on
     loaders: Loaders = field(init=False)
     personal_reads: dict[str, set[str]] = field(init=False, default_factory=dict)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import strawberry
@@ -47,6 +47,9 @@ from api.errors import (
 from api.graphiql import graphiql_html
 from api.tokens import CustomerTokens, InvalidToken, TokenKeysUnavailable, bearer_token
 from graph_model.errors import CustomerGraphError
+
+if TYPE_CHECKING:
+    from api.collection.writer import Collector
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -152,7 +155,7 @@ class GraphQLEndpoint:
 
     def __init__(self, schema: strawberry.Schema, db: Database, config: ApiConfig) -> None:
         self.schema, self.db, self.config = schema, db, config
-        self.collector: Any = None  # set by the app when collection is on (erasure waits for its batch)
+        self.collector: Collector | None = None  # set by the app when collection is on (erasure waits for its batch)
         headers: dict[str, str] = {}
         if config.using_dev_keys:
             headers["X-API-Key"] = next(key for key, role in DEV_KEYS.items() if role is Role.reader)

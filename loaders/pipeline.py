@@ -218,7 +218,7 @@ class Loader:
     def _checked(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[tuple[int, RawRow, Any]]:
         """``(line, raw, row)`` of the rows that are readable, valid, not erased and pass the entity's check."""
         stats = self.report.stats(spec.name)
-        columns = known_columns(spec.schema)
+        columns = set(known_columns(spec.schema))  # and the unknown ones reported already, each named once
         latest = latest_acceptable()  # once per chunk: the clock moves on during a long load
         for line, raw in rows:
             stats.read += 1
@@ -226,7 +226,9 @@ class Loader:
                 self.report.reject(Reject(source, line, spec.name, RejectReason.UNREADABLE, raw.message, raw.text))
                 continue
             if not columns.issuperset(raw):  # a column the format does not know: named in the report
-                self.report.ignore_columns(source, (name for name in raw if name not in columns), columns)
+                unknown = [name for name in raw if name not in columns]
+                self.report.ignore_columns(source, unknown, known_columns(spec.schema))
+                columns.update(unknown)
             try:
                 row = spec.schema.model_validate(raw)
             except ValidationError as error:

@@ -293,14 +293,15 @@ def map_messages(messages: list[tuple[int, dict[str, Any]]], clock: SessionClock
     mapper = _Mapper(clock)
     for line, message in messages:
         rows = {entity: len(entity_rows) for entity, entity_rows in mapper.batch.rows.items()}
-        unmapped, sessions = len(mapper.batch.unmapped), dict(mapper.sessions)
+        unmapped, sessions = len(mapper.batch.unmapped), len(mapper.sessions)
         try:
             mapper.add(line, message)
         except Exception as error:  # noqa: BLE001 - any unforeseen shape is this message's reject, not the batch's
             for entity, entity_rows in mapper.batch.rows.items():
                 del entity_rows[rows.get(entity, 0):]
             del mapper.batch.unmapped[unmapped:]
-            mapper.sessions = sessions
+            for session_id in list(mapper.sessions)[sessions:]:  # the sessions it opened (dicts keep their order)
+                del mapper.sessions[session_id]
             mapper.batch.unmapped.append(Unmapped(line, "events", f"the message could not be mapped "
                                                   f"({type(error).__name__}: {str(error)[:200]})"))
     batch = mapper.finish()

@@ -212,13 +212,14 @@ class Collector:
                 return identity_key(row["type"], str(row["value"]))
             return f"email_hash:{row['emailHash']}" if row.get("emailHash") else None
 
-        keys = sorted({k for _, row in rows if (k := key(row))})
+        keyed = [(line, row, key(row)) for line, row in rows]
+        keys = sorted({k for _, _, k in keyed if k})
         if not keys:
             return rows
         owners = {r["key"]: r["owner"] for r in run_query(IDENTITY_OWNERS, {"keys": keys}, write=False)}
         kept = []
-        for line, row in rows:
-            owner = owners.get(key(row) or "")
+        for line, row, identifier in keyed:
+            owner = owners.get(identifier) if identifier else None
             if owner is None or owner == row["customerId"]:
                 kept.append((line, row))
                 continue

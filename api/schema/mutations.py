@@ -27,7 +27,7 @@ from api.schema.common import context
 from api.schema.customer import Consent, IdentityInput
 from api.schema.permissions import CanErase, CanWriteOwn
 from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
-from graph_model.privacy.erasure import erase_customer
+from graph_model.privacy.erasure import ErasureResult, erase_customer
 from graph_model.timestamps import latest_acceptable, to_utc
 from loaders.entities import HAPPENED, SPECS
 from loaders.schemas import EventRow
@@ -298,14 +298,15 @@ class Mutation:
                                      "`alreadyErased`; an id that never existed is NOT_FOUND.",
                          permission_classes=[CanErase])
     async def erase_customer(self, info: Info, customer_id: strawberry.ID) -> EraseCustomerPayload | None:
-        request, actor = context(info), context(info).principal.label
-        if request.collector is None:
+        request = context(info)
+        actor, collector = request.principal.label, request.collector
+        if collector is None:
             result = await asyncio.to_thread(erase_customer, str(customer_id), actor=actor)
         else:  # not while a batch of collected messages is written (it would write the person again)
             actors = [str(customer_id), *await customers_q.anonymous_ids(request.db, str(customer_id))]
 
-            def erase() -> Any:
-                with request.collector.erasing(actors):
+            def erase() -> ErasureResult:
+                with collector.erasing(actors):
                     return erase_customer(str(customer_id), actor=actor)
 
             result = await asyncio.to_thread(erase)
