@@ -599,6 +599,10 @@ class CsvFiles:
     node_count: int
     relationship_count: int
 
+    def size_bytes(self) -> int:
+        """The files' total size."""
+        return sum(path.stat().st_size for _, path in (*self.nodes, *self.relationships))
+
     def arguments(self, folder: Path | None = None) -> list[str]:
         """The ``neo4j-admin database import full`` arguments (paths under ``folder``, default where written)."""
         base = folder or self.folder
@@ -761,11 +765,21 @@ def write_csv(graph: BulkGraph, folder: Path, *, fork_from_rows: int = 200_000) 
                     sum(f.rows for f in rel_files))
 
 
+#: Below this many bytes of CSV the import's JVM compiles with C1 only (``-XX:TieredStopAtLevel=1``): on
+#: this project's 2-core VM (2026-12-05, ``neo4j-admin`` 5.26, same files alternately) C2 compiling the
+#: importer costs more than it wins on a small import: the Online Retail history's 14 MB 8.1-9.3 -> 5.8-6.8 s,
+#: ``make demo``'s 25 MB 11.5-12.3 -> 9.0-10.1 s; on larger ones C1 loses (106 MB 16.8 -> 24.6 s, the bench
+#: drop's 273 MB 29.3 -> 49.3 s), the break-even near 40 MB.
+QUICK_JIT_BYTES = 32 * 1024 * 1024
+
+
 def import_command(files: CsvFiles, database: str, *, java: str = "java", classpath: str = "lib/*",
                    heap: str = "1g", folder: Path | None = None) -> list[str]:
-    """The ``neo4j-admin database import full`` command (as ``org.neo4j.cli.AdminTool`` on the server's jars)."""
+    """The ``neo4j-admin database import full`` command (as ``org.neo4j.cli.AdminTool`` on the server's jars);
+    a small import's JVM compiles with C1 only (:data:`QUICK_JIT_BYTES`)."""
+    jit = ["-XX:TieredStopAtLevel=1"] if files.size_bytes() < QUICK_JIT_BYTES else []
     # the database first: --nodes/--relationships take a variable number of files
-    return [java, f"-Xmx{heap}", "-cp", classpath, "org.neo4j.cli.AdminTool", "database", "import", "full",
+    return [java, f"-Xmx{heap}", *jit, "-cp", classpath, "org.neo4j.cli.AdminTool", "database", "import", "full",
             database, *files.arguments(folder)]
 
 
@@ -894,6 +908,7 @@ class BulkLoader(Loader):
         apply_schema()
         if self.new_database:  # what the first tombstone read does on a database that already existed
             execute_write(check_key)
+            self.database_exists = True
         t = self._timed("schema", t)
         for spec, items, _source in self.after:
             stats = self.report.stats(spec.name)
@@ -905,6 +920,7 @@ class BulkLoader(Loader):
                 progress.close()
                 stats.seconds += time.perf_counter() - started
         self._timed("after_import", t)
+        super().complete()  # the database exists now: erase again what was erased while the after-import rows were written
         self.timings["total"] = round(time.perf_counter() - t0, 3)
         self._write_timings(self.report.folder, files)
         shutil.rmtree(folder, ignore_errors=True)

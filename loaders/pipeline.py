@@ -5,7 +5,8 @@ Every row ends either loaded or in the rejects file with a reason; the run repor
 The privacy rules apply to every load (files, drops and the Online Retail adapter alike):
 
 * the erasure tombstones are read once per run; a row of an erased customer, or carrying an erased
-  identifier, is dropped as ``erased`` (its reject holds no row and a message that names no value);
+  identifier, is dropped as ``erased`` (its reject holds no row and a message that names no value); a
+  person erased by another process while the run writes is erased again at its end (:meth:`Loader.complete`);
 * location pings of a customer the consent policy (:func:`graph_model.privacy.policy.current_policy`)
   does not allow ``location`` for are never geofenced: dropped as ``no_consent``, coordinates not written.
 """
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 from graph_model.connection import current_settings, execute_read, execute_write, run_query
 from graph_model.errors import CustomerGraphError
 from graph_model.model.customers import identity_key
+from graph_model.privacy.erasure import erase_again
 from graph_model.privacy.keys import load_key
 from graph_model.privacy.policy import current_policy
 from graph_model.privacy.redaction import runs_dir
@@ -106,6 +109,17 @@ def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value).strip()
 
 
+def row_keys(entity: str, fields: Any) -> tuple[str | None, str | None, list[str]]:
+    """The customer id, session id and identity keys (``"<type>:<value>"``) a row of ``entity`` carries: what
+    the tombstones are asked about. ``fields(name)`` gives the row's value of a field (or ``None``)."""
+    customer = _text(fields("customerId"))
+    session = _text(fields("sessionId")) if entity in ("sessions", "events") else None
+    keys = [identity_key(kind, v) for kind, name in ROW_IDENTIFIERS.get(entity, ()) if (v := _text(fields(name)))]
+    if entity == "identifiers" and (kind := _text(fields("type"))) and (v := _text(fields("value"))):
+        keys.append(identity_key(kind, v))
+    return customer, session, keys
+
+
 def erased_message(tombstones: Tombstones, entity: str, fields: Any) -> str | None:
     """Why a row of ``entity`` must not be loaded under the erasure tombstones, or ``None``.
 
@@ -113,14 +127,46 @@ def erased_message(tombstones: Tombstones, entity: str, fields: Any) -> str | No
     """
     if not tombstones.hashes:
         return None
-    if tombstones.customer_erased(_text(fields("customerId"))):
+    customer, session, keys = row_keys(entity, fields)
+    if tombstones.customer_erased(customer):
         return ERASED_CUSTOMER
-    if entity in ("sessions", "events") and tombstones.session_erased(_text(fields("sessionId"))):
+    if tombstones.session_erased(session):
         return ERASED_SESSION
-    keys = [identity_key(kind, v) for kind, name in ROW_IDENTIFIERS.get(entity, ()) if (v := _text(fields(name)))]
-    if entity == "identifiers" and (kind := _text(fields("type"))) and (v := _text(fields("value"))):
-        keys.append(identity_key(kind, v))
     return ERASED_IDENTIFIER if any(map(tombstones.identity_erased, keys)) else None
+
+
+@dataclass
+class WrittenKeys:
+    """The customer ids, session ids and identity keys of the rows a run wrote: what it erases again when
+    their person is erased while it runs (:meth:`Loader.complete`)."""
+
+    customers: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    identities: set[str] = field(default_factory=set)
+
+    def add(self, entity: str, row: Any) -> None:
+        """Remember what a validated row of ``entity`` carries."""
+        names = _row_fields(type(row))
+        customer, session, keys = row_keys(entity, lambda name: getattr(row, name) if name in names else None)
+        if customer:
+            self.customers.add(customer)
+        if session:
+            self.sessions.add(session)
+        self.identities.update(keys)
+
+    def erased(self, tombstones: Tombstones, hashes: frozenset[str]) -> tuple[list[str], list[str], list[str]]:
+        """The customer ids, identity keys and session ids written whose tombstone is among ``hashes``."""
+        if not hashes:
+            return [], [], []
+        erased = Tombstones(hashes, tombstones.key)
+        return (sorted(filter(erased.customer_erased, self.customers)),
+                sorted(filter(erased.identity_erased, self.identities)),
+                sorted(filter(erased.session_erased, self.sessions)))
+
+
+@cache
+def _row_fields(model: type) -> frozenset[str]:
+    return frozenset(getattr(model, "model_fields", {}))
 
 
 def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
@@ -150,6 +196,8 @@ class Loader:
         """``database_exists=False``: the database has not been created yet (the bulk loader imports before the
         local server's first start), so it holds no keys and no tombstones and nothing is asked of it."""
         self.report, self.options = report, options
+        self.database_exists = database_exists
+        self.written = WrittenKeys()
         self.keys = KeyCache(read_graph=database_exists)
         self.tombstones: Tombstones
         if database_exists:
@@ -200,6 +248,7 @@ class Loader:
         """The rows that pass every check, as items, in file order; the others are rejects with a reason.
         Rows are checked a chunk at a time: the keys a chunk refers to are read from the graph in one
         look-up per label before its references are checked."""
+        written = self.written
         for chunk in chunks(rows, self.options.batch_size):
             checked = list(self._checked(spec, chunk, source))
             self._prefetch_references(spec, [row for _, _, row in checked])
@@ -213,6 +262,7 @@ class Loader:
                 params = spec.params(row)
                 if provided is not None and spec.provides:
                     provided.add(params[spec.provides[1]])
+                written.add(spec.name, row)
                 yield Item(source, line, raw, params)
 
     def _checked(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[tuple[int, RawRow, Any]]:
@@ -373,7 +423,21 @@ class Loader:
         stats.extra["pingsInVisits"] = sum(v["pings"] for v in visits)
 
     def complete(self) -> None:
-        """Called once after the last entity of a run, before its report is written (the bulk loader imports here)."""
+        """Called once after the last entity of a run, before its report is written (the bulk loader imports
+        first): erase again what the run wrote of people erased while it ran, once no erasure is in flight (the
+        tombstones were read when the run started; :mod:`graph_model.privacy.tombstone`)."""
+        if not self.database_exists:
+            return
+        current = execute_write(self.tombstones.current)
+        if current is self.tombstones:
+            return
+        customers, identities, sessions = self.written.erased(current, current.hashes - self.tombstones.hashes)
+        self.tombstones = current
+        if customers or identities or sessions:
+            with self.report.rejects_closed():  # the erasure purges this run's rejects file too
+                again = erase_again(customers, identities, sessions, actor=f"loader:{self.report.source}")
+            self.report.erased_again(again.as_dict())
+            log.warning("erased while this run wrote them, erased again: %s", again.as_dict())
 
 
 def make_loader(report: RunReport, options: LoadOptions) -> Loader:

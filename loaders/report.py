@@ -20,7 +20,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -55,9 +56,9 @@ WITHHELD_REASONS = frozenset({RejectReason.ERASED, RejectReason.NO_CONSENT, Reje
 """Reasons of rows the privacy rules hold back: expected, so they never make a run fail."""
 
 
-def private_file(path: Path) -> IO[str]:
-    """``path`` opened for writing (truncated), readable and writable by its owner only (mode 0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def private_file(path: Path, *, append: bool = False) -> IO[str]:
+    """``path`` opened for writing (truncated, or at its end), readable and writable by its owner only (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode on open: set it
     return os.fdopen(fd, "w", encoding="utf-8")
 
@@ -128,6 +129,7 @@ class RunReport:
         self._key = load_key() if self.redact else None
         self._rejects = private_file(self.rejects_path)  # closed in finish()
         self.seconds = 0.0
+        self.erased_during_run: dict[str, int] = {}  # what was written of people erased meanwhile, erased again
 
     def stats(self, entity: str) -> EntityStats:
         with self._lock:
@@ -145,6 +147,23 @@ class RunReport:
             stats.rejected += 1
             stats.reasons[str(reject.reason)] += 1
             self._rejects.write(reject.to_json(redact=self.redact, key=self._key) + "\n")
+
+    @contextmanager
+    def rejects_closed(self) -> Iterator[None]:
+        """The rejects file closed while the block runs (an erasure rewrites it without the person's lines),
+        then open again at its end."""
+        with self._lock:
+            self._rejects.close()
+            try:
+                yield
+            finally:
+                self._rejects = private_file(self.rejects_path, append=True)
+
+    def erased_again(self, counts: dict[str, int]) -> None:
+        """Count what the run wrote of people erased while it ran, and erased again."""
+        with self._lock:
+            for name, n in counts.items():
+                self.erased_during_run[name] = self.erased_during_run.get(name, 0) + n
 
     def ignore_columns(self, source: str, columns: Iterable[str], known: frozenset[str]) -> None:
         """Record ``columns`` of ``source`` that the format does not know (so they were not loaded), each with
@@ -189,6 +208,7 @@ class RunReport:
                        "rowsPerSecond": round(self.read / self.seconds, 1) if self.seconds else None},
             "rejectShare": round(self.reject_share, 6), "maxRejectShare": self.max_reject_share, "ok": self.ok,
             "unrecognisedFiles": self.unrecognised_files,
+            "erasedDuringRun": dict(self.erased_during_run),
             "ignoredColumns": {file: dict(sorted(columns.items())) for file, columns in self.ignored_columns.items()},
             "reportFile": str(self.report_path), "rejectsFile": str(self.rejects_path),
         }
@@ -221,6 +241,9 @@ def summary_text(data: dict[str, Any]) -> str:
     note = f"; {withheld:,} rows withheld by the privacy rules not counted" if withheld else ""
     lines.append(f"rejected share {share:.4%} (limit {data['maxRejectShare']:.2%}{note}): "
                  f"{'ok' if data['ok'] else 'TOO MANY REJECTS'}")
+    if any(data.get("erasedDuringRun", {}).values()):
+        again = ", ".join(f"{name} {n}" for name, n in data["erasedDuringRun"].items())
+        lines.append(f"erased while this run wrote them, erased again: {again}")
     if data["unrecognisedFiles"]:
         lines.append("files not loaded (name matches no export): " + ", ".join(data["unrecognisedFiles"]))
     for file, columns in data.get("ignoredColumns", {}).items():

@@ -182,3 +182,43 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     rejects = "".join(path.read_text() for path in (tmp_path / "runs").rglob("rejects.jsonl"))
     assert value_token("LEAVING") not in rejects
     assert value_token("OTHER") in rejects
+
+
+def test_an_erasure_from_another_process_while_a_batch_is_written_is_done_again_after_it(
+        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``customer-graph privacy erase`` runs in another process and cannot wait for the API's collector: until
+    stop 39 the batch in flight (its tombstones read before the erasure) wrote the person back."""
+    import api.collection.writer as writer_module
+    from api.collection.messages import accept
+    from api.collection.proof import PROOF, SERVER_KEY
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+    from graph_model.privacy.erasure import erase_customer
+
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Product {sku: '85123A'})")
+    config = _config(tmp_path)
+    spool = Spool(config.spool_path)
+    now = T0 + timedelta(days=1)
+    spool.append([{**accept({"type": "identify", "userId": "LEAVING", "messageId": "i0", "anonymousId": "anon-9",
+                             "traits": {"name": "Leaving Person"}}, None, now), PROOF: SERVER_KEY},
+                  {**accept({"type": "track", "userId": "LEAVING", "event": "Order Completed", "messageId": "o0",
+                             "properties": {"order_id": "o0", "products": [{"sku": "NOPE", "price": 1}]}},
+                            None, now), PROOF: SERVER_KEY}])
+    real_map = writer_module.map_messages
+
+    def erased_elsewhere_meanwhile(*args, **kwargs):  # the batch has read its tombstones
+        assert erase_customer("LEAVING", actor="officer").found
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "map_messages", erased_elsewhere_meanwhile)
+    collector = Collector(config, spool)
+    assert collector.flush() == 2
+    assert run_query("MATCH (c:Customer {customerId: 'LEAVING'}) RETURN count(c) AS n") == [{"n": 0}]
+    assert run_query("MATCH (i:Identity) WHERE i.identityKey ENDS WITH 'anon-9' RETURN count(i) AS n") == [{"n": 0}]
+    assert run_query("MATCH (a:AuditEntry {action: 'erase'}) RETURN a.actor AS actor ORDER BY actor") == [
+        {"actor": "loader:collect"}, {"actor": "officer"}]
+    collector._close_report()
+    spool.close()
+    rejects = "".join(path.read_text() for path in (tmp_path / "runs").rglob("rejects.jsonl"))
+    assert value_token("LEAVING") not in rejects  # the batch's reject of their order went with the erasure

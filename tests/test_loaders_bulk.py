@@ -275,6 +275,16 @@ def test_csv_files_are_the_same_written_by_one_process_or_two(tmp_path: Path) ->
     assert files["relationships/NEXT__Event__Event.csv"] == ":START_ID,:END_ID,gapSeconds:double\n0,2,120.000002\n"
 
 
+def test_a_small_import_compiles_with_c1_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = bulk_module.write_csv(_small_graph(), tmp_path / "csv")
+    assert "-XX:TieredStopAtLevel=1" in bulk_module.import_command(files, "neo4j")
+    monkeypatch.setattr(bulk_module, "QUICK_JIT_BYTES", files.size_bytes())  # as large as the threshold
+    command = bulk_module.import_command(files, "neo4j")
+    assert not any(option.startswith("-XX:TieredStopAtLevel") for option in command)
+    assert command[command.index("org.neo4j.cli.AdminTool"):][:5] == [
+        "org.neo4j.cli.AdminTool", "database", "import", "full", "neo4j"]
+
+
 def test_a_csv_writer_that_dies_is_a_clear_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parent, write_files = os.getpid(), bulk_module._write_files
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from graph_model.connection import run_query
+from graph_model.connection import execute_write, run_query
 from graph_model.privacy.erasure import erase_customer
 from graph_model.privacy.keys import customer_hash
 from graph_model.privacy.policy import GDPR_DEFAULTS, ConsentPolicy, set_policy
 from graph_model.privacy.redaction import purge_person
+from graph_model.privacy.tombstone import Tombstones
 from loaders.exports import write_table
 from loaders.online_retail import load_online_retail
-from loaders.pipeline import LoadOptions, load_drop
+from loaders.pipeline import Loader, LoadOptions, load_drop
 
 T0 = "2026-11-01T10:00:00Z"
 STORE = {"storeId": "S1", "name": "Leeds", "latitude": 53.8, "longitude": -1.55}
@@ -330,3 +332,117 @@ def test_rejected_rows_keep_no_personal_value_and_are_private(graph, tmp_path: P
 
     assert purge_person(["CUST-REJECTED-77"], [runs]) == 1
     assert rejects_file.read_text(encoding="utf-8") == ""
+
+
+def test_a_person_erased_while_a_load_runs_is_erased_again_when_it_ends(graph, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until stop 39 a load read the tombstones when it started: a person erased from another process while a
+    nightly load ran was written back by the load's later rows (their sessions, searches, cookie, orders)."""
+    runs = tmp_path / "runs"
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    _write_day1(day1)
+    load_drop(day1, LoadOptions(report_dir=runs / "day1"))
+    write_table(pd.DataFrame([{"customerId": "C2", "name": "Bob"},
+                              {"customerId": ANN, "name": "Ann Again", "emailHash": ANN_EMAIL}]), day2 / "customers.csv")
+    write_table(pd.DataFrame([
+        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN, "cookie": ANN_COOKIE},
+        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
+        {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2"},
+    ]), day2 / "sessions.csv")
+    write_table(pd.DataFrame([
+        {"eventId": "E1", "sessionId": "WS-ANN", "type": "search", "at": T0, "query": "ann private search"},
+        {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
+        {"eventId": "E3", "sessionId": "WS-BOB", "type": "search", "at": T0, "query": "mugs"},
+    ]), day2 / "events.csv")
+    write_table(pd.DataFrame([
+        {"orderId": "O-ANN", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1,
+         "unitPrice": 4.5, "customerId": ANN},
+        {"orderId": "O-BAD", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": "many",
+         "unitPrice": 4.5, "customerId": ANN},  # a reject line naming the person, written after the erasure
+    ]), day2 / "orders.csv")
+
+    real_load_export = Loader.load_export
+
+    def erase_from_another_process_as_the_load_runs(loader: Loader, export) -> None:
+        if export.entity == "customers":  # the run read the tombstones when it started
+            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+        real_load_export(loader, export)
+
+    monkeypatch.setattr(Loader, "load_export", erase_from_another_process_as_the_load_runs)
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
+
+    assert report["erasedDuringRun"] == {"customers": 1, "identities": 0, "sessions": 0}  # their cookie with them
+    assert run_query("MATCH (c:Customer) RETURN c.customerId AS id") == [{"id": "C2"}]
+    keys = {r["k"] for r in run_query("MATCH (i:Identity) RETURN i.identityKey AS k")}
+    assert not keys & {f"cookie:{ANN_COOKIE}", f"customer_ref:{ANN}", f"email_hash:{ANN_EMAIL}"}
+    texts = run_query("MATCH (e:Event) OPTIONAL MATCH (e)-[:SEARCHED]->(q) "
+                      "RETURN e.eventId AS id, e.query AS query, e.page AS page, q.text AS searched ORDER BY id")
+    assert texts == [{"id": "E1", "query": None, "page": None, "searched": None},
+                     {"id": "E2", "query": None, "page": "/account", "searched": None},
+                     {"id": "E3", "query": "mugs", "page": None, "searched": "mugs"}]
+    assert run_query("MATCH (s:Session)-[:IDENTIFIED_BY]->() RETURN collect(s.sessionId) AS s") == [{"s": ["WS-BOB"]}]
+    assert run_query("MATCH (:Customer)-[:PLACED]->(o:Order {orderId: 'O-ANN'}) RETURN count(o) AS n") == [{"n": 0}]
+    erasures = run_query("MATCH (a:AuditEntry {action: 'erase', subject: $s}) RETURN a.actor AS actor ORDER BY actor",
+                         {"s": customer_hash(ANN)})
+    assert erasures == [{"actor": "loader:day2"}, {"actor": "officer"}]
+    text = (runs / "day2" / "rejects.jsonl").read_text(encoding="utf-8")
+    assert ANN not in text and "many" not in text  # the run's own reject of the person went with the erasure
+    # the report's later lines still land in the file the erasure rewrote
+    assert Path(report["rejectsFile"]) == runs / "day2" / "rejects.jsonl"
+
+
+def test_the_end_of_a_run_waits_for_an_erasure_in_flight(graph) -> None:
+    """A run that asked before an erasure in flight committed would miss it: the erasure counts itself under a
+    lock first, and the run's question waits for that lock."""
+    from graph_model.connection import session
+    from graph_model.privacy.tombstone import COUNT_ERASURE, tombstone_rows, write_tombstones
+
+    before = execute_write(Tombstones.read)
+    answers: list[Tombstones] = []
+    with session() as s:
+        tx = s.begin_transaction()
+        tx.run(COUNT_ERASURE).consume()  # an erasure has started and not committed
+        asking = threading.Thread(target=lambda: answers.append(execute_write(before.current)))
+        asking.start()
+        asking.join(1.5)
+        assert asking.is_alive()  # waits: answering now would miss the erasure's tombstone
+        write_tombstones(tx, tombstone_rows("GONE-1", []))
+        tx.commit()
+    asking.join(30)
+    [after] = answers
+    assert after.erasures == before.erasures + 1 and after.customer_erased("GONE-1")
+    assert not before.customer_erased("GONE-1")
+    assert after.current is not None and execute_write(after.current) is after  # nothing since: the same
+
+
+def test_an_identifier_erased_while_a_load_runs_is_deleted_again_with_its_sessions_scrubbed(
+        graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = tmp_path / "runs"
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    _write_day1(day1)
+    load_drop(day1, LoadOptions(report_dir=runs / "day1"))
+    write_table(pd.DataFrame([
+        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
+    ]), day2 / "sessions.csv")
+    write_table(pd.DataFrame([
+        {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
+    ]), day2 / "events.csv")
+    real_load_export = Loader.load_export
+
+    def erase_from_another_process_as_the_load_runs(loader: Loader, export) -> None:
+        if export.entity == "sessions":
+            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+        real_load_export(loader, export)
+
+    monkeypatch.setattr(Loader, "load_export", erase_from_another_process_as_the_load_runs)
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
+
+    assert report["erasedDuringRun"] == {"customers": 0, "identities": 1, "sessions": 1}
+    assert run_query("MATCH (i:Identity {identityKey: $k}) RETURN count(i) AS n", {"k": f"cookie:{ANN_COOKIE}"}) \
+        == [{"n": 0}]
+    assert run_query("MATCH (e:Event {eventId: 'E2'}) RETURN e.page AS page") == [{"page": "/account"}]
+    assert execute_write(Tombstones.read).session_erased("WS-COOKIE")  # tonight's repeat of it stays anonymous
+    assert run_query("MATCH (a:AuditEntry {action: 'erase', actor: 'loader:day2'}) RETURN a.detail AS d") == [
+        {"d": "written again while erased: identities=1 sessions=1"}]

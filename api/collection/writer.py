@@ -181,6 +181,7 @@ class Collector:
                 self._write_pings(loader, rows)
             elif rows:
                 loader.load_rows(entity, iter(rows), SOURCE)
+        loader.complete()  # a person erased by another process while this batch was written: erased again
         self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
         return len(pending)

@@ -35,7 +35,13 @@ from graph_model.connection import execute_write
 from graph_model.privacy import audit
 from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.privacy.redaction import purge_person, runs_dir
-from graph_model.privacy.tombstone import ERASED_KEYS, check_key, tombstone_rows, write_tombstones
+from graph_model.privacy.tombstone import (
+    COUNT_ERASURE,
+    ERASED_KEYS,
+    check_key,
+    tombstone_rows,
+    write_tombstones,
+)
 
 FIND_PERSON = """
 MATCH (c:Customer {customerId: $customerId})
@@ -155,6 +161,7 @@ class ErasureResult:
 
 def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> tuple[ErasureResult, list[str]]:
     check_key(tx, key=key)
+    tx.run(COUNT_ERASURE).consume()  # first: a run writing meanwhile waits for this erasure, then erases again
     person = tx.run(FIND_PERSON, customerId=customer_id).single()
     if person is None:
         known = tx.run(ERASED_KEYS, hashes=[customer_hash(customer_id, key=key)]).single() is not None
@@ -187,6 +194,71 @@ def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path]
     roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
     removed = purge_person(values, roots, key=key)
     return ErasureResult(**{**result.__dict__, "reject_lines_removed": removed})
+
+
+SESSIONS_IDENTIFIED_BY = """
+UNWIND $identityKeys AS identityKey
+MATCH (s:Session)-[:IDENTIFIED_BY]->(:Identity {identityKey: identityKey})
+RETURN collect(DISTINCT s.sessionId) AS sessionIds
+"""
+
+DELETE_IDENTITIES = """
+UNWIND $identityKeys AS identityKey
+MATCH (i:Identity {identityKey: identityKey})
+DETACH DELETE i
+RETURN count(i) AS identities
+"""
+
+
+@dataclass(frozen=True)
+class ErasedAgain:
+    """What :func:`erase_again` found written again and erased."""
+
+    customers: int = 0
+    identities: int = 0
+    sessions: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session_ids: list[str], actor: str,
+                       key: bytes) -> tuple[int, int]:
+    check_key(tx, key=key)
+    tx.run(COUNT_ERASURE).consume()  # new session tombstones: counted, as an erasure's
+    sessions = set(session_ids)
+    if identity_keys:
+        sessions.update(tx.run(SESSIONS_IDENTIFIED_BY, identityKeys=identity_keys).single(strict=True)["sessionIds"])
+    ordered = sorted(sessions)
+    scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=ordered).single(strict=True)["sessions"] if ordered else 0
+    deleted = tx.run(DELETE_IDENTITIES, identityKeys=identity_keys).single(strict=True)["identities"] \
+        if identity_keys else 0
+    if scrubbed or deleted:
+        at = datetime.now(UTC)
+        write_tombstones(tx, tombstone_rows(None, identity_keys, ordered, key=key), at)
+        tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
+            actor, "erase", None, f"written again while erased: identities={deleted} sessions={scrubbed}",
+            at=at)]).consume()
+    return deleted, scrubbed
+
+
+def erase_again(customer_ids: Iterable[str], identity_keys: Iterable[str], session_ids: Iterable[str], *,
+                actor: str, reject_roots: Iterable[Path] | None = None) -> ErasedAgain:
+    """Erase again what a run wrote of people erased while it ran (the values it wrote whose tombstones are
+    newer than its start, :mod:`graph_model.privacy.tombstone`): each customer as :func:`erase_customer` does;
+    each identifier deleted, the sessions it identifies scrubbed and tombstoned (as a row carrying an erased
+    identifier is withheld); each of an erased person's sessions scrubbed again (events with search text
+    written after the erasure)."""
+    roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
+    customers = sum(erase_customer(c, actor=actor, reject_roots=roots).found for c in sorted(set(customer_ids)))
+    keys, sessions = sorted(set(identity_keys)), sorted(set(session_ids))
+    if not keys and not sessions:
+        return ErasedAgain(customers=customers)
+    key = load_key()
+    deleted, scrubbed = execute_write(_erase_identifiers, keys, sessions, actor, key)
+    if keys:  # the run's rejects (and earlier ones) may carry the identifier too
+        purge_person([k.partition(":")[2] for k in keys], roots, key=key)
+    return ErasedAgain(customers=customers, identities=deleted, sessions=scrubbed)
 
 
 def result_row(result: ErasureResult) -> dict[str, Any]:

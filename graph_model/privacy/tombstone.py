@@ -5,6 +5,15 @@ key or session id (the person's sessions, kept anonymous: a reload must not brin
 never the value. Loaders read all tombstones once per run into :class:`Tombstones` and test each
 row in memory; the API asks :data:`ERASED_KEYS` per request.
 
+**Erasures while a run writes.** A run (a nightly load, one batch of the collector) reads the tombstones when
+it starts, so a person erased by another process meanwhile would be written again by its later rows. The
+``PrivacyKey`` node counts erasures (``erasures``): an erasure counts itself first (:data:`COUNT_ERASURE`, a
+write lock held until it commits, before it reads the person), and a run, once its writes are committed,
+asks :meth:`Tombstones.current` (:data:`WAIT_FOR_ERASURES` takes the same lock, so it waits for an erasure in
+flight, then reads the count). A count that moved means new tombstones: the run erases again what it wrote of
+them (:func:`graph_model.privacy.erasure.erase_again`). An erasure that counts itself after that read
+started after the run's writes were committed, so it finds and erases everything the run wrote.
+
 The graph also keeps the fingerprint of the key the tombstones were made with
 (``(:PrivacyKey {name: 'privacy', fingerprint})``, unique by ``name``); :func:`check_key` refuses a process whose key differs, since its
 hashes would match no tombstone and erased people would come back.
@@ -23,6 +32,19 @@ from graph_model.errors import ConfigurationError
 from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key, session_hash
 
 ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN collect(t.hash) AS hashes"  # one record, not one per erasure
+
+#: How many erasures the graph has seen (read before the tombstones, so any later one moves it).
+ERASURE_COUNT = "MATCH (k:PrivacyKey {name: 'privacy'}) RETURN coalesce(k.erasures, 0) AS erasures"
+
+#: An erasure's first write: counted, and the key node locked until the erasure commits.
+COUNT_ERASURE = "MATCH (k:PrivacyKey {name: 'privacy'}) SET k.erasures = coalesce(k.erasures, 0) + 1"
+
+#: The count, once no erasure is in flight (the same lock as :data:`COUNT_ERASURE`; the value is unchanged).
+WAIT_FOR_ERASURES = """
+MATCH (k:PrivacyKey {name: 'privacy'})
+SET k.erasures = coalesce(k.erasures, 0)
+RETURN k.erasures AS erasures
+"""
 
 ERASED_KEYS = """
 UNWIND $hashes AS h
@@ -78,13 +100,23 @@ class Tombstones:
 
     hashes: frozenset[str]
     key: bytes
+    erasures: int = 0  # the graph's erasure count when they were read
 
     @staticmethod
     def read(tx: ManagedTransaction) -> Tombstones:
         """All tombstones (after checking the key against the graph's fingerprint)."""
         key = load_key()
         check_key(tx, key=key)
-        return Tombstones(frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"]), key)
+        erasures = tx.run(ERASURE_COUNT).single(strict=True)["erasures"]
+        return Tombstones(frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"]), key, erasures)
+
+    def current(self, tx: ManagedTransaction) -> Tombstones:
+        """The tombstones now, once no erasure is in flight: ``self`` when no erasure happened since they were
+        read, else all of them read again (in a write transaction: it waits for the erasures' lock)."""
+        row = tx.run(WAIT_FOR_ERASURES).single()
+        if row is None or row["erasures"] == self.erasures:  # no key node: nothing was ever erased
+            return self
+        return Tombstones(frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"]), self.key, row["erasures"])
 
     def customer_erased(self, customer_id: str | None) -> bool:
         """True when ``customer_id`` was erased."""
