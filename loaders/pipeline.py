@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +96,8 @@ ERASED_IDENTIFIER = "erased identifier"
 ERASED_SESSION = "session of an erased customer"
 NO_LOCATION_CONSENT = "no location consent"
 
+SESSION_ENTITIES = frozenset({"sessions", "events"})  # whose sessionId is checked against the tombstones
+
 # The identifiers a row of each entity carries, as (type, field): checked against the tombstones.
 ROW_IDENTIFIERS: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("email_hash", "emailHash"),),
@@ -112,9 +113,14 @@ def _text(value: Any) -> str | None:
 def row_keys(entity: str, fields: Any) -> tuple[str | None, str | None, list[str]]:
     """The customer id, session id and identity keys (``"<type>:<value>"``) a row of ``entity`` carries: what
     the tombstones are asked about. ``fields(name)`` gives the row's value of a field (or ``None``)."""
-    customer = _text(fields("customerId"))
-    session = _text(fields("sessionId")) if entity in ("sessions", "events") else None
-    keys = [identity_key(kind, v) for kind, name in ROW_IDENTIFIERS.get(entity, ()) if (v := _text(fields(name)))]
+    customer = fields("customerId")
+    if customer is not None:  # on every written row (:class:`WrittenKeys`): the common case kept short
+        customer = _text(customer)
+    session = fields("sessionId") if entity in SESSION_ENTITIES else None
+    if session is not None:
+        session = _text(session)
+    identifiers = ROW_IDENTIFIERS.get(entity)
+    keys = [identity_key(kind, v) for kind, name in identifiers if (v := _text(fields(name)))] if identifiers else []
     if entity == "identifiers" and (kind := _text(fields("type"))) and (v := _text(fields("value"))):
         keys.append(identity_key(kind, v))
     return customer, session, keys
@@ -145,9 +151,8 @@ class WrittenKeys:
     identities: set[str] = field(default_factory=set)
 
     def add(self, entity: str, row: Any) -> None:
-        """Remember what a validated row of ``entity`` carries."""
-        names = _row_fields(type(row))
-        customer, session, keys = row_keys(entity, lambda name: getattr(row, name) if name in names else None)
+        """Remember what a validated row of ``entity`` carries (a pydantic model: its fields are its ``__dict__``)."""
+        customer, session, keys = row_keys(entity, row.__dict__.get)
         if customer:
             self.customers.add(customer)
         if session:
@@ -162,11 +167,6 @@ class WrittenKeys:
         return (sorted(filter(erased.customer_erased, self.customers)),
                 sorted(filter(erased.identity_erased, self.identities)),
                 sorted(filter(erased.session_erased, self.sessions)))
-
-
-@cache
-def _row_fields(model: type) -> frozenset[str]:
-    return frozenset(getattr(model, "model_fields", {}))
 
 
 def _validation_reject(error: ValidationError) -> tuple[RejectReason, str]:
@@ -242,7 +242,7 @@ class Loader:
         if isinstance(row, dict):
             fields = SPECS[entity].schema.model_fields
             return erased_message(self.tombstones, entity, lambda name: row.get(name) if name in fields else None)
-        return erased_message(self.tombstones, entity, lambda name: getattr(row, name, None))
+        return erased_message(self.tombstones, entity, row.__dict__.get)
 
     def _validated(self, spec: EntitySpec, rows: SourceRows, source: str) -> Iterable[Item]:
         """The rows that pass every check, as items, in file order; the others are rejects with a reason.
