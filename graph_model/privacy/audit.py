@@ -31,12 +31,15 @@ RETURN a {.entryId, .at, .actor, .action, .subject, .detail} AS entry
 
 
 def audit_entry(actor: str, action: str, customer_id: str | None = None, detail: str | None = None,
-                *, at: datetime | None = None) -> dict[str, Any]:
-    """The parameters of one entry for :data:`RECORD_ENTRIES` (``detail`` must hold no personal value)."""
+                *, at: datetime | None = None, subject: str | None = None) -> dict[str, Any]:
+    """The parameters of one entry for :data:`RECORD_ENTRIES` (``detail`` must hold no personal value);
+    ``subject``: the customer id's keyed hash, when the caller has it already."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; one of {', '.join(ACTIONS)}")
+    if subject is None and customer_id:
+        subject = customer_hash(customer_id)
     return {"entryId": str(uuid.uuid4()), "at": at or datetime.now(UTC), "actor": actor, "action": action,
-            "subject": customer_hash(customer_id) if customer_id else None, "detail": detail}
+            "subject": subject, "detail": detail}
 
 
 def read_parameters(customer_id: str | None = None, action: str | None = None, limit: int = 100) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from neo4j import ManagedTransaction
 from graph_model.connection import Rows
 from graph_model.model.customers import consent_key
 from graph_model.privacy.audit import RECORD_ENTRIES, audit_entry
+from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.rounds import rounds
 
 WRITE_CONSENTS = """
@@ -86,12 +87,20 @@ def load_audit_entries(rows: list[dict[str, Any]], results: list[dict[str, Any]]
     >>> rows = [consent_row("C1", "email", "marketing", False, at), consent_row("C2", "web", "analytics", True, at)]
     >>> results = [{"index": 0, "granted": False, "wasGranted": True, "applied": True},
     ...            {"index": 1, "granted": True, "wasGranted": True, "applied": True}]  # C2's is a replay
-    >>> [e["detail"] for e in load_audit_entries(rows, results, "loader")]
-    ['channel=email purpose=marketing granted=false']
+    >>> [(e["detail"], e["subject"] == customer_hash("C1")) for e in load_audit_entries(rows, results, "loader")]
+    [('channel=email purpose=marketing granted=false', True)]
     """
-    return [audit_entry(actor, "consent", rows[result["index"]]["customerId"],
-                        consent_detail(rows[result["index"]], result["applied"]))
-            for result in results if result["wasGranted"] is None or result["wasGranted"] != result["granted"]]
+    key = load_key()
+    subjects: dict[str, str] = {}  # a customer's consents come together: each id hashed once
+    entries = []
+    for result in results:
+        if result["wasGranted"] is None or result["wasGranted"] != result["granted"]:
+            row = rows[result["index"]]
+            customer = row["customerId"]
+            subject = subjects.get(customer) or subjects.setdefault(customer, customer_hash(customer, key=key))
+            entries.append(audit_entry(actor, "consent", customer, consent_detail(row, result["applied"]),
+                                       subject=subject))
+    return entries
 
 
 def apply_consents_in_memory(records: MutableMapping[str, dict[str, Any]],
