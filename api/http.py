@@ -36,6 +36,7 @@ from api.bodies import BodyTooLarge, ClientGone, read_body
 from api.config import ApiConfig
 from api.context import RequestContext
 from api.db import Database
+from api.documents import operation_count
 from api.errors import (
     BAD_REQUEST,
     SERVICE_UNAVAILABLE,
@@ -206,6 +207,9 @@ class GraphQLEndpoint:
             raise RequestRefused(401, UNAUTHENTICATED, "A valid API key is required (Authorization: Bearer <key> "
                                  "or X-API-Key).", {"WWW-Authenticate": "Bearer"})
         query, variables, operation_name = await _request_params(request, self.config.max_body_bytes)
+        if operation_name is None and query and (operation_count(query, max_tokens=self.config.max_tokens) or 0) > 1:
+            raise RequestRefused(400, BAD_REQUEST, "The document defines several operations: name the one to run "
+                                 "in `operationName`.")
         allowed = {OperationType.QUERY} if request.method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
         context = RequestContext(principal=principal, db=self.db, config=self.config, collector=self.collector)
         try:

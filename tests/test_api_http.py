@@ -251,6 +251,7 @@ def test_graphiql_in_development(seeded: Settings) -> None:
     (b'{"variables": {}}', "application/json", 400),
     (b'{"query": "{ segments { id } }", "variables": [1]}', "application/json", 400),
     (b'{"query": "query A { segments { id } }", "operationName": "B"}', "application/json", 400),
+    (b'{"query": "query A { segments { id } } query B { segments { name } }"}', "application/json", 400),  # which?
     (b"", "application/json", 400),
 ])
 def test_malformed_requests_get_a_4xx_graphql_error(client: TestClient, body: bytes, content_type: str,
@@ -456,10 +457,19 @@ def test_parser_and_validation_caches_are_installed_and_stay_valid() -> None:
 
     factories = build_schema().extensions
     kinds = {type(factory()).__name__ for factory in factories}  # type: ignore[operator]
-    assert {"ParserCache", "ValidationCache", "MaxTokensLimiter", "AddValidationRules"} <= kinds
+    assert {"CachedParser", "ValidationCache", "MaxTokensLimiter", "AddValidationRules"} <= kinds
     rules = next(f for f in factories if type(f()).__name__ == "AddValidationRules")  # type: ignore[operator]
     # the same rule classes for every request, so cached validations are keyed alike
     assert rules().validation_rules == rules().validation_rules  # type: ignore[operator]
+
+
+def test_a_document_is_parsed_once_for_the_operation_check_and_the_schema(client: TestClient) -> None:
+    from api.documents import parse_document
+
+    parse_document.cache_clear()
+    query = "query Mine { segments { id } }"
+    assert post(client, query).status_code == 200  # no operationName: the HTTP layer counts its operations
+    assert (parse_document.cache_info().misses, parse_document.cache_info().hits) == (1, 1)
 
 
 @pytest.mark.parametrize("path", ["/graphql", "/v1/batch"])

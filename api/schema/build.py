@@ -7,12 +7,13 @@ from datetime import datetime
 import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
+from api.documents import CachedParser
 from api.limits import limit_extensions
 from api.schema.clienteling import ClientelingQuery
 from api.schema.customer import CustomerQuery
@@ -71,7 +72,7 @@ def build_schema(config: ApiConfig | None = None) -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={datetime: UTC_DATETIME}),
         extensions=[
             *limit_extensions(config.max_depth, config.max_cost, config.max_page_size, config.max_tokens),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
+            CachedParser,
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             *([] if config.introspection_enabled else [DisableIntrospection]),
         ],
