@@ -203,6 +203,21 @@ def _read_csv(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRow]
             yield lines.number + 1, UnreadableRow("", lines.failure)
 
 
+def _object_of_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, or a ``ValueError`` when it names a key twice (which value was meant? The parser kept the
+    last one silently: ``{"customerId": "A", "customerId": "B"}`` loaded as B)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ValueError(f"the key {twice[:80]!r} appears twice in one object")
+    return value
+
+
+#: The JSON lines' parser (built once: ``json.loads`` with a hook builds a decoder per call, +2.8 us a line).
+_JSON_LINE = json.JSONDecoder(object_pairs_hook=_object_of_unique_keys)
+
+
 def _read_jsonl(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRow]]:
     with _open_text(export) as handle:
         lines = _Lines(handle)
@@ -218,7 +233,7 @@ def _read_jsonl(export: ExportFile) -> Iterator[tuple[int, RawRow | UnreadableRo
                 yield number, UnreadableRow(text.rstrip("\r\n"), f"a NUL character (\\u0000) in line {number}")
                 continue
             try:
-                value = json.loads(text)
+                value = _JSON_LINE.decode(text)
             except RecursionError:
                 yield number, UnreadableRow(text.rstrip("\r\n"), "invalid JSON: nested too deeply to parse")
                 continue

@@ -220,3 +220,15 @@ def test_a_header_naming_a_column_twice_is_not_guessed_at(tmp_path: Path) -> Non
     path.write_text("customerId,name,city,city\nC1,Ann,Leeds,Paris\n", encoding="utf-8")
     assert _rows(path) == [(1, ("unreadable", "the header names city more than once: the file was not read",
                                 "customerId,name,city,city"))]
+
+
+def test_a_json_line_naming_a_key_twice_is_not_guessed_at(tmp_path: Path) -> None:
+    """Left by the stop-37 audit: `{"customerId": "A", "customerId": "B"}` loaded as B (the parser keeps the last)."""
+    path = tmp_path / "customers.jsonl"
+    path.write_text('{"customerId": "A", "name": "Ann", "customerId": "B"}\n'
+                    '{"customerId": "C", "traits": {"x": 1, "x": 2}}\n{"customerId": "D"}\n', encoding="utf-8")
+    rows = _rows(path)
+    assert rows[0] == (1, ("unreadable", "invalid JSON: the key 'customerId' appears twice in one object",
+                           '{"customerId": "A", "name": "Ann", "customerId": "B"}'))
+    assert rows[1][1][:2] == ("unreadable", "invalid JSON: the key 'x' appears twice in one object")
+    assert rows[2] == (3, {"customerId": "D"})
