@@ -158,7 +158,7 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     assert mapping_started.wait(10)
 
     def erase() -> None:
-        with collector.erasing(["LEAVING"]):
+        with collector.erasing("LEAVING"):
             erase_customer("LEAVING", actor="test")
 
     erasure = threading.Thread(target=erase)
@@ -222,3 +222,52 @@ def test_an_erasure_from_another_process_while_a_batch_is_written_is_done_again_
     spool.close()
     rejects = "".join(path.read_text() for path in (tmp_path / "runs").rglob("rejects.jsonl"))
     assert value_token("LEAVING") not in rejects  # the batch's reject of their order went with the erasure
+
+
+def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Settings, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left by stop 38: the person's cookies were read before the erasure waited for the batch in flight, so a
+    cookie that batch linked kept its session state in the spool."""
+    import api.collection.writer as writer_module
+    from api.collection.messages import accept
+    from api.collection.proof import PROOF, SERVER_KEY
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+    from graph_model.privacy.erasure import erase_customer
+
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Product {sku: '85123A'})")
+    config = _config(tmp_path)
+    spool = Spool(config.spool_path)
+    spool.append([{**accept({"type": "track", "userId": "LEAVING", "anonymousId": "anon-new", "messageId": "m1",
+                             "event": "Product Viewed", "properties": {"sku": "85123A"}}, None, T0 + timedelta(days=1)),
+                   PROOF: SERVER_KEY}])
+    mapping_started, release = threading.Event(), threading.Event()
+    real_map = writer_module.map_messages
+
+    def map_slowly(*args, **kwargs):
+        mapping_started.set()
+        release.wait(10)
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "map_messages", map_slowly)
+    collector = Collector(config, spool)
+    batch = threading.Thread(target=collector.flush)
+    batch.start()
+    assert mapping_started.wait(10)
+
+    def erase() -> None:
+        with collector.erasing("LEAVING"):
+            erase_customer("LEAVING", actor="test")
+
+    erasure = threading.Thread(target=erase)
+    erasure.start()
+    time.sleep(0.5)
+    release.set()
+    batch.join(30)
+    erasure.join(30)
+    with spool._lock:
+        actors = {row[0] for row in spool._db.execute("SELECT actor FROM actor_sessions")}
+    spool.close()
+    assert "anon-new" not in actors
+    assert run_query("MATCH (i:Identity) WHERE i.value = 'anon-new' RETURN count(i) AS n") == [{"n": 0}]

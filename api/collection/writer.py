@@ -26,7 +26,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from api.collection.config import CollectionConfig
 from api.collection.mapping import map_messages
 from api.collection.sessions import SessionClock
 from api.collection.spool import Spool
+from api.queries.customers import ANONYMOUS_IDS
 from graph_model.connection import execute_write, run_query
 from graph_model.errors import CustomerGraphError, DatabaseUnavailable
 from graph_model.model.customers import identity_key
@@ -139,16 +140,18 @@ class Collector:
 
     # --- one batch -------------------------------------------------------------------------------------
     @contextmanager
-    def erasing(self, actors: Iterable[str]) -> Iterator[None]:
+    def erasing(self, customer_id: str) -> Iterator[None]:
         """Erase a person while no batch is being written: a batch read its tombstones when it started, so one
         in flight would write the person again after the erasure (found by the stop-37 audit: a customer
         erased while their messages were written was served again). The next batch reads the new tombstone
-        and withholds what is still pending; the spool forgets the person's pings and sessions (``actors``:
-        the customer id and the anonymous ids that were theirs). The open run report is closed first, so the
-        erasure's rewrite of the rejects files takes its lines too, and later rejects go to a new file (found
-        by the same audit: a rewrite under the open file lost every later reject and kept a buffered line)."""
+        and withholds what is still pending; the spool forgets the person's pings and sessions (of the
+        customer id and of the cookies and devices that were theirs, read once the batch in flight is written:
+        it may have linked a new one). The open run report is closed first, so the erasure's rewrite of the
+        rejects files takes its lines too, and later rejects go to a new file (found by the same audit: a
+        rewrite under the open file lost every later reject and kept a buffered line)."""
         with self._writing:
             self._close_report()  # its rejects file is written and closed: the erasure rewrites it without them
+            actors = [customer_id, *run_query(ANONYMOUS_IDS, {"id": customer_id}, write=False)[0]["values"]]
             yield
             self.spool.forget_person(actors)
 

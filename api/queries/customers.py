@@ -52,16 +52,12 @@ MATCH (c:Customer {{customerId: id}})
 RETURN id AS customerId, {permits_cypher('c', 'marketing', '$channel')} AS contactable
 """
 
+#: The customer's cookies and device ids (what the collection API knows a visitor by).
 ANONYMOUS_IDS = """
 MATCH (i:Identity)-[:IDENTIFIES]->(:Customer {customerId: $id})
 WHERE i.type IN ['cookie', 'device_id']
 RETURN collect(i.value) AS values
 """
-
-
-async def anonymous_ids(db: Database, customer_id: str) -> list[str]:
-    """The customer's cookies and device ids (what the collection API knows a visitor by)."""
-    return list((await db.run(ANONYMOUS_IDS, {"id": customer_id}))[0]["values"])
 
 
 # at most $cap per customer (the largest page): a customer may hold thousands of cookies

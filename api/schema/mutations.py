@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from strawberry.types import Info
 
 from api.errors import BadUserInput, Forbidden, NotFound
-from api.queries import customers as customers_q
 from api.queries import tracking, writes
 from api.queries.ownership import owners
 from api.schema.common import context
@@ -303,10 +302,8 @@ class Mutation:
         if collector is None:
             result = await asyncio.to_thread(erase_customer, str(customer_id), actor=actor)
         else:  # not while a batch of collected messages is written (it would write the person again)
-            actors = [str(customer_id), *await customers_q.anonymous_ids(request.db, str(customer_id))]
-
             def erase() -> ErasureResult:
-                with collector.erasing(actors):
+                with collector.erasing(str(customer_id)):
                     return erase_customer(str(customer_id), actor=actor)
 
             result = await asyncio.to_thread(erase)
