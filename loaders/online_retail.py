@@ -172,15 +172,16 @@ def load_online_retail(csv_path: Path | None = None, *, by_day: bool = False, li
         frame = frame[frame["day"].isin(set(days))]
     report = RunReport(options.report_dir or default_report_dir("online-retail"), str(path), options.max_reject_share)
     loader = make_loader(report, options)
-    if by_day:
-        for day, lines in frame.groupby("day", sort=True):
-            log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
-            _load_unit(loader, lines, f"{path.name}@{day}")
-    else:
-        _load_unit(loader, frame, path.name)
-    report.stats("orders").extra["days"] = len(days)
-    for directory in then:
-        for export in drop_exports(directory)[0]:
-            loader.load_export(export)
+    with loader.writing():
+        if by_day:
+            for day, lines in frame.groupby("day", sort=True):
+                log.info("online retail: day %s, %s lines", day, f"{len(lines):,}")
+                _load_unit(loader, lines, f"{path.name}@{day}")
+        else:
+            _load_unit(loader, frame, path.name)
+        report.stats("orders").extra["days"] = len(days)
+        for directory in then:
+            for export in drop_exports(directory)[0]:
+                loader.load_export(export)
     loader.complete()
     return report.finish()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,7 +425,24 @@ class Loader:
 
     def complete(self) -> None:
         """Called once after the last entity of a run, before its report is written (the bulk loader imports
-        first): erase again what the run wrote of people erased while it ran, once no erasure is in flight (the
+        first): :meth:`erase_again_the_erased_meanwhile`."""
+        self.erase_again_the_erased_meanwhile()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around a run's writes: a run that fails still erases again what it wrote of people erased while it
+        ran (then its error goes on; a failure of that is logged, never in the error's place)."""
+        try:
+            yield
+        except BaseException:
+            try:
+                self.erase_again_the_erased_meanwhile()
+            except Exception:  # the database may be what failed: the run's own error is the one to see
+                log.exception("could not check for people erased while this run wrote")
+            raise
+
+    def erase_again_the_erased_meanwhile(self) -> None:
+        """Erase again what the run wrote of people erased while it ran, once no erasure is in flight (the
         tombstones were read when the run started; :mod:`graph_model.privacy.tombstone`)."""
         if not self.database_exists:
             return
@@ -482,9 +500,10 @@ def load_drop(directory: Path, options: LoadOptions | None = None) -> dict[str, 
                         f"<entity> one of {', '.join(SPECS)}")
     loader, report = _run(directory.name, options)
     report.unrecognised_files.extend(unknown)
-    for export in exports:
-        log.info("loading %s as %s", export.path.name, export.entity)
-        loader.load_export(export)
+    with loader.writing():
+        for export in exports:
+            log.info("loading %s as %s", export.path.name, export.entity)
+            loader.load_export(export)
     loader.complete()
     return report.finish()
 
@@ -502,6 +521,7 @@ def load_file(path: Path, entity: str | None = None, options: LoadOptions | None
         raise LoadError(f"cannot tell the entity or format of {path.name}: name it <entity>.<csv|jsonl|parquet>[.gz] "
                         f"or pass --entity")
     loader, report = _run(path.name, options)
-    loader.load_export(export)
+    with loader.writing():
+        loader.load_export(export)
     loader.complete()
     return report.finish()

@@ -446,3 +446,29 @@ def test_an_identifier_erased_while_a_load_runs_is_deleted_again_with_its_sessio
     assert execute_write(Tombstones.read).session_erased("WS-COOKIE")  # tonight's repeat of it stays anonymous
     assert run_query("MATCH (a:AuditEntry {action: 'erase', actor: 'loader:day2'}) RETURN a.detail AS d") == [
         {"d": "written again while erased: identities=1 sessions=1"}]
+
+
+def test_a_load_that_fails_after_an_erasure_still_erases_again_what_it_wrote(graph, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = tmp_path / "runs"
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    _write_day1(day1)
+    load_drop(day1, LoadOptions(report_dir=runs / "day1"))
+    write_table(pd.DataFrame([{"customerId": ANN, "name": "Ann Again", "emailHash": ANN_EMAIL}]),
+                day2 / "customers.csv")
+    write_table(pd.DataFrame([{"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN}]),
+                day2 / "sessions.csv")
+    real_load_export = Loader.load_export
+
+    def erase_then_fail(loader: Loader, export) -> None:
+        if export.entity == "customers":
+            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+        if export.entity == "sessions":
+            raise OSError("the export's disk went away")
+        real_load_export(loader, export)
+
+    monkeypatch.setattr(Loader, "load_export", erase_then_fail)
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    with pytest.raises(OSError, match="went away"):  # the run's own error, as it was
+        load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
+    assert run_query("MATCH (c:Customer) RETURN c.customerId AS id ORDER BY id") == [{"id": "C2"}]

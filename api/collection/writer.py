@@ -174,16 +174,17 @@ class Collector:
         for unmapped in mapped.unmapped:
             report.reject(Reject(SOURCE, unmapped.line, unmapped.entity, unmapped.code,
                                  unmapped.reason, None))
-        for entity in SPECS:
-            rows = mapped.rows.get(entity)
-            if rows and entity == "orders":
-                rows = self._new_orders(report, rows)
-            if rows and entity in ("customers", "identifiers"):
-                rows = self._first_owner_wins(report, entity, rows)
-            if rows and entity == "pings":
-                self._write_pings(loader, rows)
-            elif rows:
-                loader.load_rows(entity, iter(rows), SOURCE)
+        with loader.writing():  # a batch that fails is written again later, under the tombstones then
+            for entity in SPECS:
+                rows = mapped.rows.get(entity)
+                if rows and entity == "orders":
+                    rows = self._new_orders(report, rows)
+                if rows and entity in ("customers", "identifiers"):
+                    rows = self._first_owner_wins(report, entity, rows)
+                if rows and entity == "pings":
+                    self._write_pings(loader, rows)
+                elif rows:
+                    loader.load_rows(entity, iter(rows), SOURCE)
         loader.complete()  # a person erased by another process while this batch was written: erased again
         self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
