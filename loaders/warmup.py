@@ -67,7 +67,7 @@ def writer_statements(modules: Iterable[str] | None = None) -> dict[str, str]:
 
 def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | None:
     """Parameters of the types the real rows have (``size`` empty elements) for a statement that starts by
-    unwinding its list; ``None`` for any other statement (not warmed).
+    unwinding its list, none for a statement without parameters; ``None`` for any other statement (not warmed).
 
     >>> sample_parameters("UNWIND $rows AS r MERGE (c:Customer {customerId: r.id})")
     {'rows': [{}]}
@@ -77,6 +77,8 @@ def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | N
     {'rows': [{}]}
     >>> sample_parameters("MATCH (c:Customer {customerId: $id}) RETURN c") is None
     True
+    >>> sample_parameters("MATCH (k:PrivacyKey {name: 'privacy'}) RETURN k.erasures")
+    {}
     """
     if match := _UNWIND_LIST.match(statement):
         parameter, variable = match.groups()
@@ -84,7 +86,7 @@ def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | N
         return {parameter: [{} if rows else "" for _ in range(size)]}
     if match := _UNWIND_INDEX.match(statement):
         return {match.group(1): [{} for _ in range(size)]}
-    return None
+    return {} if "$" not in statement else None
 
 
 def warm(modules: Iterable[str] | None = None, labels: Iterable[str] = (),

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -41,6 +42,31 @@ def api_process(settings: Settings, spool: Path, runs: Path) -> Iterator[tuple[s
         if process.poll() is None:
             process.terminate()
             process.wait(20)
+
+
+@contextmanager
+def batch_held_before_it_writes(collector: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A batch of ``collector`` in its own thread, held after it read its tombstones and before it writes,
+    until the block ends (then it writes and is waited for)."""
+    import api.collection.writer as writer_module
+
+    mapping_started, release = threading.Event(), threading.Event()
+    real_map = writer_module.map_messages
+
+    def map_slowly(*args: Any, **kwargs: Any) -> Any:
+        mapping_started.set()
+        release.wait(10)
+        return real_map(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "map_messages", map_slowly)
+    batch = threading.Thread(target=collector.flush)
+    batch.start()
+    assert mapping_started.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        batch.join(30)
 
 
 def _events(ids: list[str]) -> dict[str, int]:
@@ -117,7 +143,6 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
         graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Found by the stop-37 audit: a customer erased while their collected messages were being written was in
     the graph again a few seconds later (the batch had read its tombstones before the erasure)."""
-    import api.collection.writer as writer_module
     from api.collection.messages import accept
     from api.collection.proof import PROOF, SERVER_KEY
     from api.collection.spool import Spool
@@ -144,30 +169,17 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     spool.append([view("LEAVING", f"m{n}") for n in range(5)])
     with spool._lock, spool._writing:  # a ping the collector kept for geofencing across batches
         spool._db.execute("INSERT INTO pings VALUES ('LEAVING', ?, 51.5, -0.1)", (now.isoformat(),))
-    mapping_started, release = threading.Event(), threading.Event()
-    real_map = writer_module.map_messages
-
-    def map_slowly(*args, **kwargs):  # the batch has read its tombstones; hold it before it writes
-        mapping_started.set()
-        release.wait(10)
-        return real_map(*args, **kwargs)
-
-    monkeypatch.setattr(writer_module, "map_messages", map_slowly)
-    batch = threading.Thread(target=collector.flush)
-    batch.start()
-    assert mapping_started.wait(10)
 
     def erase() -> None:
         with collector.erasing("LEAVING"):
             erase_customer("LEAVING", actor="test")
 
     erasure = threading.Thread(target=erase)
-    erasure.start()
-    erasure.join(3)
-    assert erasure.is_alive()  # waiting for the batch (without the wait it is done by now, and the batch then
-    # writes the person again)
-    release.set()
-    batch.join(30)
+    with batch_held_before_it_writes(collector, monkeypatch):
+        erasure.start()
+        erasure.join(3)
+        assert erasure.is_alive()  # waiting for the batch (without the wait it is done by now, and the batch
+        # then writes the person again)
     erasure.join(30)
     assert run_query("MATCH (c:Customer {customerId: 'LEAVING'}) RETURN count(c) AS n") == [{"n": 0}]
     assert run_query("MATCH (s:Session)-[:CONTAINS]->(:Event) WHERE s.sessionId STARTS WITH 'sdk-' "
@@ -228,7 +240,6 @@ def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Setting
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Left by stop 38: the person's cookies were read before the erasure waited for the batch in flight, so a
     cookie that batch linked kept its session state in the spool."""
-    import api.collection.writer as writer_module
     from api.collection.messages import accept
     from api.collection.proof import PROOF, SERVER_KEY
     from api.collection.spool import Spool
@@ -242,29 +253,16 @@ def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Setting
     spool.append([{**accept({"type": "track", "userId": "LEAVING", "anonymousId": "anon-new", "messageId": "m1",
                              "event": "Product Viewed", "properties": {"sku": "85123A"}}, None, T0 + timedelta(days=1)),
                    PROOF: SERVER_KEY}])
-    mapping_started, release = threading.Event(), threading.Event()
-    real_map = writer_module.map_messages
-
-    def map_slowly(*args, **kwargs):
-        mapping_started.set()
-        release.wait(10)
-        return real_map(*args, **kwargs)
-
-    monkeypatch.setattr(writer_module, "map_messages", map_slowly)
     collector = Collector(config, spool)
-    batch = threading.Thread(target=collector.flush)
-    batch.start()
-    assert mapping_started.wait(10)
 
     def erase() -> None:
         with collector.erasing("LEAVING"):
             erase_customer("LEAVING", actor="test")
 
     erasure = threading.Thread(target=erase)
-    erasure.start()
-    time.sleep(0.5)
-    release.set()
-    batch.join(30)
+    with batch_held_before_it_writes(collector, monkeypatch):
+        erasure.start()
+        time.sleep(0.5)  # it waits for the batch
     erasure.join(30)
     with spool._lock:
         actors = {row[0] for row in spool._db.execute("SELECT actor FROM actor_sessions")}

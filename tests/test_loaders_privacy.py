@@ -128,19 +128,25 @@ def test_rows_of_erased_customers_and_identifiers_are_dropped_without_a_trace(gr
     assert run_query("MATCH (n) WHERE n:Visit OR n:Message OR n:Consent RETURN count(n) AS n")[0]["n"] == 0
 
 
-def test_reloaded_events_of_an_erased_persons_sessions_bring_no_free_text_back(graph, tmp_path: Path) -> None:
-    day1 = tmp_path / "day1"
-    _write_day1(day1)
+def _write_browsing(drop: Path, *, ann_cookie_when_logged_in: bool = False) -> None:
+    """The person's logged-in session and a cookie-only one, with free text (a search, a URL query), and Bob's."""
+    ann = {"customerId": ANN, **({"cookie": ANN_COOKIE} if ann_cookie_when_logged_in else {})}
     write_table(pd.DataFrame([
-        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN},
+        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, **ann},
         {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
         {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2"},
-    ]), day1 / "sessions.csv")
+    ]), drop / "sessions.csv")
     write_table(pd.DataFrame([
         {"eventId": "E1", "sessionId": "WS-ANN", "type": "search", "at": T0, "query": "ann private search"},
         {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
         {"eventId": "E3", "sessionId": "WS-BOB", "type": "search", "at": T0, "query": "mugs"},
-    ]), day1 / "events.csv")
+    ]), drop / "events.csv")
+
+
+def test_reloaded_events_of_an_erased_persons_sessions_bring_no_free_text_back(graph, tmp_path: Path) -> None:
+    day1 = tmp_path / "day1"
+    _write_day1(day1)
+    _write_browsing(day1)
     load_drop(day1, LoadOptions(report_dir=tmp_path / "runs" / "day1"))
     assert erase_customer(ANN, actor="test", reject_roots=[tmp_path / "runs"]).found
     texts = ("MATCH (e:Event) OPTIONAL MATCH (e)-[:SEARCHED]->(q) "
@@ -344,16 +350,7 @@ def test_a_person_erased_while_a_load_runs_is_erased_again_when_it_ends(graph, t
     load_drop(day1, LoadOptions(report_dir=runs / "day1"))
     write_table(pd.DataFrame([{"customerId": "C2", "name": "Bob"},
                               {"customerId": ANN, "name": "Ann Again", "emailHash": ANN_EMAIL}]), day2 / "customers.csv")
-    write_table(pd.DataFrame([
-        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN, "cookie": ANN_COOKIE},
-        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
-        {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2"},
-    ]), day2 / "sessions.csv")
-    write_table(pd.DataFrame([
-        {"eventId": "E1", "sessionId": "WS-ANN", "type": "search", "at": T0, "query": "ann private search"},
-        {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
-        {"eventId": "E3", "sessionId": "WS-BOB", "type": "search", "at": T0, "query": "mugs"},
-    ]), day2 / "events.csv")
+    _write_browsing(day2, ann_cookie_when_logged_in=True)
     write_table(pd.DataFrame([
         {"orderId": "O-ANN", "line": 1, "placedAt": T0, "channel": "web", "sku": "P1", "quantity": 1,
          "unitPrice": 4.5, "customerId": ANN},

@@ -39,7 +39,7 @@ from api.queries.customers import ANONYMOUS_IDS
 from graph_model.connection import execute_write, run_query
 from graph_model.errors import CustomerGraphError, DatabaseUnavailable
 from graph_model.model.customers import identity_key
-from graph_model.privacy.tombstone import Tombstones
+from graph_model.privacy.tombstone import WAIT_FOR_ERASURES, Tombstones
 from loaders import warmup
 from loaders.entities import SPECS
 from loaders.pipeline import Loader, LoadOptions, default_report_dir, ensure_schema
@@ -107,8 +107,10 @@ class Collector:
         try:
             ensure_schema()
             execute_write(Tombstones.read)  # what each batch's loader reads first
-            # the writers' statements, and the collector's own checks (_new_orders, _first_owner_wins)
-            seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS, extra=(EXISTING_ORDERS, IDENTITY_OWNERS))
+            # the writers' statements, the collector's own checks (_new_orders, _first_owner_wins) and each
+            # batch's last question (were people erased meanwhile?)
+            seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS,
+                                  extra=(EXISTING_ORDERS, IDENTITY_OWNERS, WAIT_FOR_ERASURES))
             log.info("collector: writers planned in %.2f s", seconds)
         except Exception as error:  # planning ahead is an optimisation: it never stops collection
             log.warning("collector: could not plan the writers ahead (%s)", error)
