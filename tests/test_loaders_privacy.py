@@ -442,7 +442,7 @@ def test_an_identifier_erased_while_a_load_runs_is_deleted_again_with_its_sessio
     assert run_query("MATCH (e:Event {eventId: 'E2'}) RETURN e.page AS page") == [{"page": "/account"}]
     assert execute_write(Tombstones.read).session_erased("WS-COOKIE")  # tonight's repeat of it stays anonymous
     assert run_query("MATCH (a:AuditEntry {action: 'erase', actor: 'loader:day2'}) RETURN a.detail AS d") == [
-        {"d": "written again while erased: identities=1 sessions=1"}]
+        {"d": "again after a run that wrote meanwhile: identities deleted=1 sessions scrubbed=1"}]
 
 
 def test_a_load_that_fails_after_an_erasure_still_erases_again_what_it_wrote(graph, tmp_path: Path,

@@ -237,7 +237,7 @@ def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session
         at = datetime.now(UTC)
         write_tombstones(tx, tombstone_rows(None, identity_keys, ordered, key=key), at)
         tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
-            actor, "erase", None, f"written again while erased: identities={deleted} sessions={scrubbed}",
+            actor, "erase", None, f"again after a run that wrote meanwhile: identities deleted={deleted} sessions scrubbed={scrubbed}",
             at=at)]).consume()
     return deleted, scrubbed
 
