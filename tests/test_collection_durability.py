@@ -69,6 +69,19 @@ def batch_held_before_it_writes(collector: Any, monkeypatch: pytest.MonkeyPatch)
         batch.join(30)
 
 
+def erasing_in_a_thread(collector: Any, customer_id: str) -> threading.Thread:
+    """``eraseCustomer``'s path (the collector's lock, then the erasure) in a thread of its own, started."""
+    from graph_model.privacy.erasure import erase_customer
+
+    def erase() -> None:
+        with collector.erasing(customer_id):
+            erase_customer(customer_id, actor="test")
+
+    thread = threading.Thread(target=erase)
+    thread.start()
+    return thread
+
+
 def _events(ids: list[str]) -> dict[str, int]:
     rows = run_query("UNWIND $ids AS id MATCH (e:Event {eventId: id}) RETURN id, count(*) AS n", {"ids": ids})
     return {row["id"]: row["n"] for row in rows}
@@ -147,7 +160,6 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     from api.collection.proof import PROOF, SERVER_KEY
     from api.collection.spool import Spool
     from api.collection.writer import Collector
-    from graph_model.privacy.erasure import erase_customer
 
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
     run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Product {sku: '85123A'})")
@@ -170,13 +182,8 @@ def test_an_erasure_waits_for_the_batch_being_written_so_the_person_does_not_com
     with spool._lock, spool._writing:  # a ping the collector kept for geofencing across batches
         spool._db.execute("INSERT INTO pings VALUES ('LEAVING', ?, 51.5, -0.1)", (now.isoformat(),))
 
-    def erase() -> None:
-        with collector.erasing("LEAVING"):
-            erase_customer("LEAVING", actor="test")
-
-    erasure = threading.Thread(target=erase)
     with batch_held_before_it_writes(collector, monkeypatch):
-        erasure.start()
+        erasure = erasing_in_a_thread(collector, "LEAVING")
         erasure.join(3)
         assert erasure.is_alive()  # waiting for the batch (without the wait it is done by now, and the batch
         # then writes the person again)
@@ -244,7 +251,6 @@ def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Setting
     from api.collection.proof import PROOF, SERVER_KEY
     from api.collection.spool import Spool
     from api.collection.writer import Collector
-    from graph_model.privacy.erasure import erase_customer
 
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
     run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Product {sku: '85123A'})")
@@ -255,13 +261,8 @@ def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Setting
                    PROOF: SERVER_KEY}])
     collector = Collector(config, spool)
 
-    def erase() -> None:
-        with collector.erasing("LEAVING"):
-            erase_customer("LEAVING", actor="test")
-
-    erasure = threading.Thread(target=erase)
     with batch_held_before_it_writes(collector, monkeypatch):
-        erasure.start()
+        erasure = erasing_in_a_thread(collector, "LEAVING")
         time.sleep(0.5)  # it waits for the batch
     erasure.join(30)
     with spool._lock:

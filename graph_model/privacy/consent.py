@@ -97,7 +97,9 @@ def load_audit_entries(rows: list[dict[str, Any]], results: list[dict[str, Any]]
         if result["wasGranted"] is None or result["wasGranted"] != result["granted"]:
             row = rows[result["index"]]
             customer = row["customerId"]
-            subject = subjects.get(customer) or subjects.setdefault(customer, customer_hash(customer, key=key))
+            subject = subjects.get(customer)
+            if subject is None:
+                subject = subjects[customer] = customer_hash(customer, key=key)
             entries.append(audit_entry(actor, "consent", customer, consent_detail(row, result["applied"]),
                                        subject=subject))
     return entries

@@ -35,13 +35,7 @@ from graph_model.connection import execute_write
 from graph_model.privacy import audit
 from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.privacy.redaction import purge_person, runs_dir
-from graph_model.privacy.tombstone import (
-    COUNT_ERASURE,
-    ERASED_KEYS,
-    check_key,
-    tombstone_rows,
-    write_tombstones,
-)
+from graph_model.privacy.tombstone import ERASED_KEYS, begin_erasure, tombstone_rows, write_tombstones
 
 FIND_PERSON = """
 MATCH (c:Customer {customerId: $customerId})
@@ -160,8 +154,7 @@ class ErasureResult:
 
 
 def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> tuple[ErasureResult, list[str]]:
-    check_key(tx, key=key)
-    tx.run(COUNT_ERASURE).consume()  # first: a run writing meanwhile waits for this erasure, then erases again
+    begin_erasure(tx, key=key)
     person = tx.run(FIND_PERSON, customerId=customer_id).single()
     if person is None:
         known = tx.run(ERASED_KEYS, hashes=[customer_hash(customer_id, key=key)]).single() is not None
@@ -224,8 +217,7 @@ class ErasedAgain:
 
 def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session_ids: list[str], actor: str,
                        key: bytes) -> tuple[int, int]:
-    check_key(tx, key=key)
-    tx.run(COUNT_ERASURE).consume()  # new session tombstones: counted, as an erasure's
+    begin_erasure(tx, key=key)  # new session tombstones: counted, as an erasure's
     sessions = set(session_ids)
     if identity_keys:
         sessions.update(tx.run(SESSIONS_IDENTIFIED_BY, identityKeys=identity_keys).single(strict=True)["sessionIds"])

@@ -79,6 +79,13 @@ def check_key(tx: ManagedTransaction, *, key: bytes | None = None) -> None:
             "with: set CUSTOMER_GRAPH_PRIVACY_KEY to the deployment's key (see docs/privacy.md)")
 
 
+def begin_erasure(tx: ManagedTransaction, *, key: bytes) -> None:
+    """An erasure's first statements: the key checked, then the erasure counted (:data:`COUNT_ERASURE`), so a run
+    writing meanwhile waits for it and then erases again what it wrote of the person."""
+    check_key(tx, key=key)
+    tx.run(COUNT_ERASURE).consume()
+
+
 def tombstone_rows(customer_id: str | None, identity_keys: Iterable[str], session_ids: Iterable[str] = (), *,
                    key: bytes | None = None) -> list[dict[str, str]]:
     """The tombstone rows for an erased customer id, identity keys (``"<type>:<value>"``) and session ids."""
