@@ -1,7 +1,7 @@
 """``customer-graph privacy ...``: the privacy rules' operator commands.
 
-Each sub-command is one ``@privacy_group.command(...)`` function here: ``erase``, ``export``, ``audit``,
-``purge-rejects``, ``retention``. They are thin: the rules live in :mod:`graph_model.privacy`.
+Each sub-command is one ``@privacy_group.command(...)`` function here: ``erase``, ``sweep``, ``export``,
+``audit``, ``purge-rejects``, ``retention``. They are thin: the rules live in :mod:`graph_model.privacy`.
 """
 
 from __future__ import annotations
@@ -62,6 +62,21 @@ def erase(customer_id: str, runs_dir: Path | None) -> None:
         raise SystemExit(1)
 
 
+@privacy_group.command("sweep")
+@click.option("--dry-run", is_flag=True, help="only count what is found of erased people; change nothing")
+@click.option("--runs-dir", "runs_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the load runs' reject files are (default: CUSTOMER_GRAPH_RUNS_DIR, else <project>/runs)")
+def sweep_command(dry_run: bool, runs_dir: Path | None) -> None:
+    """Check that erased people stay erased: every customer id, identifier and session in the graph against the
+    tombstones; what is found is erased again (audited). Prints the counts as JSON; exit 1 if anything was found."""
+    from graph_model.privacy.sweep import sweep
+
+    result = sweep(actor=_actor(), dry_run=dry_run, reject_roots=[runs_dir] if runs_dir else None)
+    click.echo(json.dumps(result.as_dict(), indent=2))
+    if any(result.found.values()):
+        raise SystemExit(1)
+
+
 @privacy_group.command("export")
 @click.argument("customer_id")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -117,10 +132,12 @@ def audit_log(customer_id: str | None, action: str | None, limit: int) -> None:
 def retention(dry_run: bool, as_of: Any, every: str | None, rejects_older_than: str, runs_dir: Path | None) -> None:
     """Storage limitation: de-identify browsing, location visits and free text past their periods
     (CUSTOMER_GRAPH_RETENTION, docs/privacy.md) and delete old reject files; prints the cut-offs and counts as
-    JSON. Run it after each nightly load, or keep it running with --every 24h (compose's ``retention`` service)."""
+    JSON; each run also sweeps for erased people (as ``privacy sweep``). Run it after each nightly load, or keep it
+    running with --every 24h (compose's ``retention`` service)."""
     from datetime import UTC
 
     from graph_model.privacy.retention import apply_retention, retention_policy
+    from graph_model.privacy.sweep import sweep
 
     now = as_of.replace(tzinfo=UTC) if as_of is not None else None
     if every is not None and (dry_run or as_of is not None):
@@ -133,7 +150,8 @@ def retention(dry_run: bool, as_of: Any, every: str | None, rejects_older_than: 
     def run() -> dict[str, Any]:
         result = apply_retention(policy, now=now, dry_run=dry_run, actor=_actor())
         purge = redaction.reject_files_older_than if dry_run else redaction.purge_older_than
-        return result | {"rejectFiles": len(purge(kept, [root]))}
+        swept = sweep(actor=_actor(), dry_run=dry_run, reject_roots=[root])  # erased stays erased, checked daily
+        return result | {"rejectFiles": len(purge(kept, [root])), "sweep": swept.as_dict()}
 
     if every is None:
         click.echo(json.dumps(run(), indent=2))

@@ -32,6 +32,7 @@ from graph_model.privacy.erasure import erase_again
 from graph_model.privacy.keys import load_key
 from graph_model.privacy.policy import current_policy
 from graph_model.privacy.redaction import runs_dir
+from graph_model.privacy.sweep import request_sweep, sweep_if_requested
 from graph_model.privacy.tombstone import Tombstones
 from graph_model.schema import apply_schema
 from graph_model.settings import Settings
@@ -204,6 +205,8 @@ class Loader:
         if database_exists:
             if options.apply_schema:
                 ensure_schema()
+            # a run that could not check for erasures made while it wrote asked for a sweep: first that
+            sweep_if_requested(actor=f"loader:{report.source}")
             # once per run; a write: the first read records the privacy key's fingerprint in the graph
             self.tombstones = execute_write(Tombstones.read)
         else:
@@ -431,14 +434,18 @@ class Loader:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Around a run's writes: a run that fails still erases again what it wrote of people erased while it
-        ran (then its error goes on; a failure of that is logged, never in the error's place)."""
+        ran (then its error goes on; a failure of that is logged, never in the error's place, and asks the next
+        run to sweep first: :mod:`graph_model.privacy.sweep`)."""
         try:
             yield
         except BaseException:
             try:
                 self.erase_again_the_erased_meanwhile()
             except Exception:  # the database may be what failed: the run's own error is the one to see
-                log.exception("could not check for people erased while this run wrote")
+                log.exception("could not check for people erased while this run wrote: the next load sweeps "
+                              "first (graph_model.privacy.sweep)")
+                if self.written.customers or self.written.sessions or self.written.identities:
+                    request_sweep(self.report.source)
             raise
 
     def erase_again_the_erased_meanwhile(self) -> None:

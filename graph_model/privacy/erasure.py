@@ -97,6 +97,19 @@ MATCH (s:Session {sessionId: sessionId})
 RETURN count(s) AS sessions
 """
 
+SESSIONS_TO_SCRUB = """
+UNWIND $sessionIds AS sessionId
+MATCH (s:Session {sessionId: sessionId})
+WHERE s.device IS NOT NULL
+   OR EXISTS { (s)-[:IDENTIFIED_BY]->(:Identity) }
+   OR EXISTS { MATCH (s)-[:CONTAINS]->(e:Event)
+               WHERE e.query IS NOT NULL OR e.properties IS NOT NULL OR e.page CONTAINS '?' OR e.page CONTAINS '#'
+                  OR EXISTS { (e)-[:SEARCHED]->(:SearchQuery) } }
+RETURN collect(s.sessionId) AS sessionIds
+"""
+"""Of ``$sessionIds``, the sessions that hold something :data:`SCRUB_SESSION` removes (a test scrubs one and
+finds it no longer listed)."""
+
 #: The new id of a visit that no longer belongs to anyone (erasure, retention): random, so it names no one.
 ANONYMOUS_VISIT_ID = "'visit:' + randomUUID()"
 
@@ -216,7 +229,7 @@ class ErasedAgain:
 
 
 def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session_ids: list[str], actor: str,
-                       key: bytes) -> tuple[int, int]:
+                       why: str, key: bytes) -> tuple[int, int]:
     begin_erasure(tx, key=key)  # new session tombstones: counted, as an erasure's
     sessions = set(session_ids)
     if identity_keys:
@@ -229,25 +242,26 @@ def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session
         at = datetime.now(UTC)
         write_tombstones(tx, tombstone_rows(None, identity_keys, ordered, key=key), at)
         tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
-            actor, "erase", None, f"again after a run that wrote meanwhile: identities deleted={deleted} sessions scrubbed={scrubbed}",
+            actor, "erase", None, f"again {why}: identities deleted={deleted} sessions scrubbed={scrubbed}",
             at=at)]).consume()
     return deleted, scrubbed
 
 
 def erase_again(customer_ids: Iterable[str], identity_keys: Iterable[str], session_ids: Iterable[str], *,
-                actor: str, reject_roots: Iterable[Path] | None = None) -> ErasedAgain:
-    """Erase again what a run wrote of people erased while it ran (the values it wrote whose tombstones are
-    newer than its start, :mod:`graph_model.privacy.tombstone`): each customer as :func:`erase_customer` does;
-    each identifier deleted, the sessions it identifies scrubbed and tombstoned (as a row carrying an erased
-    identifier is withheld); each of an erased person's sessions scrubbed again (events with search text
-    written after the erasure)."""
+                actor: str, why: str = "after a run that wrote meanwhile",
+                reject_roots: Iterable[Path] | None = None) -> ErasedAgain:
+    """Erase again what is in the graph of people already erased (a run's writes whose tombstones are newer than
+    its start, :mod:`graph_model.privacy.tombstone`, or what :mod:`graph_model.privacy.sweep` finds): each
+    customer as :func:`erase_customer` does; each identifier deleted, the sessions it identifies scrubbed and
+    tombstoned (as a row carrying an erased identifier is withheld); each of an erased person's sessions
+    scrubbed again (events with search text written after the erasure). ``why`` goes into the audit entry."""
     roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
     customers = sum(erase_customer(c, actor=actor, reject_roots=roots).found for c in sorted(set(customer_ids)))
     keys, sessions = sorted(set(identity_keys)), sorted(set(session_ids))
     if not keys and not sessions:
         return ErasedAgain(customers=customers)
     key = load_key()
-    deleted, scrubbed = execute_write(_erase_identifiers, keys, sessions, actor, key)
+    deleted, scrubbed = execute_write(_erase_identifiers, keys, sessions, actor, why, key)
     if keys:  # the run's rejects (and earlier ones) may carry the identifier too
         purge_person([k.partition(":")[2] for k in keys], roots, key=key)
     return ErasedAgain(customers=customers, identities=deleted, sessions=scrubbed)
