@@ -395,3 +395,37 @@ def test_a_public_write_key_cannot_grant_consent_or_rewrite_a_profile(
            "`context.customerToken`, or a server write key, is needed (a browser's write key is public)" in reasons
     assert "profile traits (name, city) not recorded: no proof of the sender: the customer's token in " \
            "`context.customerToken`, or a server write key, is needed (a browser's write key is public)" in reasons
+
+
+def test_clients_that_never_finish_their_body_do_not_shut_collection_for_everyone(
+        collecting: tuple[Any, str]) -> None:
+    """Found by an audit (stop 40): a storing slot was taken before the body was read or the key checked, so 64
+    connections sending half a body, without any key, had every sender answered 429 until they hung up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from api.collection.routes import MAX_IN_FLIGHT
+
+    _, base = collecting
+    address = urlsplit(base)
+    slow = []
+    try:
+        for _ in range(MAX_IN_FLIGHT + 6):
+            connection = socket.create_connection((address.hostname, address.port))
+            connection.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 100000\r\n\r\n{")
+            slow.append(connection)
+        time.sleep(0.5)  # every one of them is being read
+        page = {"anonymousId": "a", "type": "page", "properties": {"path": "/"}}
+        answer = httpx.post(f"{base}/v1/batch", json={"batch": [page]}, auth=(WRITE_KEY, ""), timeout=10)
+        assert answer.status_code == 200, answer.text
+        # a key sent as HTTP Basic is judged before the body: an unknown one waits for nothing
+        connection = socket.create_connection((address.hostname, address.port))
+        slow.append(connection)
+        connection.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\n"
+                           b"Content-Length: 100000\r\n\r\n{")
+        connection.settimeout(5)
+        assert connection.recv(4096).startswith(b"HTTP/1.1 401")
+    finally:
+        for connection in slow:
+            connection.close()

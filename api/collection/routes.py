@@ -88,15 +88,21 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _write_key(request: Request, body: dict[str, Any]) -> str | None:
-    """The write key: the HTTP Basic user name (password empty), else the body's ``writeKey``."""
+def _basic_key(request: Request) -> tuple[bool, str | None]:
+    """Whether the request sends HTTP Basic credentials, and the write key they carry (the user name; the
+    password is empty), ``None`` when they carry none."""
     header = request.headers.get("authorization", "")
-    if header[:6].lower() == "basic ":
-        try:
-            user, _, _ = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return user or None
+    if header[:6].lower() != "basic ":
+        return False, None
+    try:
+        user, _, _ = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return True, None
+    return True, user or None
+
+
+def _body_key(body: dict[str, Any]) -> str | None:
+    """The body's ``writeKey`` (the spec's other place for it)."""
     key = body.get("writeKey")
     return key if isinstance(key, str) and key else None
 
@@ -122,6 +128,10 @@ def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> lis
     return messages
 
 
+def _unknown_key() -> Refused:
+    return Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
+
+
 class CollectionEndpoints:
     """The endpoints over one spool and its collector; ``tokens`` verifies the customer tokens that prove a
     message's sender (:mod:`api.collection.proof`), ``None`` when the service accepts none."""
@@ -144,25 +154,38 @@ class CollectionEndpoints:
         return await self._collect(request, None)
 
     async def _collect(self, request: Request, kind: str | None) -> JSONResponse:
+        """Authenticate, read the body, then store it; only the storing counts against :data:`MAX_IN_FLIGHT`.
+
+        A body still arriving costs the service a connection (bounded by the server's connection cap and
+        request deadline, :mod:`api.serving`), not a storing slot: until stop 40 the slot was taken before the
+        body was read or the key checked, and 64 clients that never finished a body, without any key, had every
+        sender answered 429. A key sent as HTTP Basic is checked before a byte of the body is read."""
         try:
+            received = datetime.now(UTC)
+            basic, key = _basic_key(request)
+            if basic and not self._server_key(key) and not _known(key, self.config.write_keys):
+                raise _unknown_key()
+            body = await _body(request)
+            if not basic:
+                key = _body_key(body)
+            server_key = self._server_key(key)
+            if not server_key and not _known(key, self.config.write_keys):
+                raise _unknown_key()
             if self._in_flight >= MAX_IN_FLIGHT:
                 raise Refused(429, "TOO_MANY_REQUESTS", "too many requests at once: retry shortly", RETRY_AFTER_BUSY)
             self._in_flight += 1
             try:
-                await self._store(request, kind)
+                await self._store(body, kind, received, server_key)
             finally:
                 self._in_flight -= 1
         except Refused as error:
             return _answer(error)
         return JSONResponse({"success": True})
 
-    async def _store(self, request: Request, kind: str | None) -> None:
-        received = datetime.now(UTC)
-        body = await _body(request)
-        key = _write_key(request, body)
-        server_key = _known(key, self.config.server_write_keys)
-        if not server_key and not _known(key, self.config.write_keys):
-            raise Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
+    def _server_key(self, key: str | None) -> bool:
+        return _known(key, self.config.server_write_keys)
+
+    async def _store(self, body: dict[str, Any], kind: str | None, received: datetime, server_key: bool) -> None:
         if self.spool.pending_count >= self.config.max_pending:
             raise Refused(503, "SPOOL_FULL", "the collector is behind: retry later", RETRY_AFTER_FULL)
         try:
