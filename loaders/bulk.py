@@ -61,6 +61,7 @@ from graph_model.connection import execute_write, run_query, session
 from graph_model.database import database_not_created, local_server
 from graph_model.errors import LocalServerError
 from graph_model.local_server.distribution import ensure_distribution, java_executable
+from graph_model.privacy import ledger
 from graph_model.privacy.consent import apply_consents_in_memory, load_audit_entries
 from graph_model.privacy.tombstone import check_key
 from graph_model.schema import apply_schema
@@ -833,6 +834,9 @@ class BulkLoader(Loader):
             raise LoadError(f"--bulk is for a first load into an empty database, and this one holds {others:,} nodes: "
                             f"load without --bulk, or into a new local database (a fresh CUSTOMER_GRAPH_HOME)")
         super().__init__(report, options, database_exists=not self.new_database)
+        imported = {props["hash"] for label, props in self.bookkeeping if label == "Tombstone"}
+        self.bookkeeping += [("Tombstone", entry.node_properties()) for entry in ledger.entries(key=self.tombstones.key)
+                             if entry.hash not in imported]  # erasures outlive the database (graph_model.privacy.ledger)
         self.writers = BulkWriters()
         self.after: list[tuple[EntitySpec, list[Item], str]] = []
         self.timings: dict[str, float] = {}

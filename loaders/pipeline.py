@@ -210,7 +210,7 @@ class Loader:
             # once per run; a write: the first read records the privacy key's fingerprint in the graph
             self.tombstones = execute_write(Tombstones.read)
         else:
-            self.tombstones = Tombstones(frozenset(), load_key())
+            self.tombstones = Tombstones.before_the_database(load_key())
 
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:

@@ -59,6 +59,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("restarts_server") is not None)
 
 
+@pytest.fixture(autouse=True)
+def runs_folder_of_its_own(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's runs folder (reports, rejects, the erasure ledger) is its own: a person one test erased is not
+    brought into the next test's empty graph from the ledger (:mod:`graph_model.privacy.ledger`)."""
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+
+
 @dataclass
 class DatabaseUnderTest:
     """The database of this test session, and the local server behind it when the tests started one."""

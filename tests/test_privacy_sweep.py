@@ -1,5 +1,7 @@
-"""The sweep: whatever of an erased person is in the graph, by whichever path it came back, is erased again;
-a run that could not check for erasures made while it wrote (its database failed) has the next load sweep."""
+"""Erasures that last beyond the write paths: the sweep erases again whatever of an erased person is in the graph,
+by whichever path it came back; a run that could not check for erasures made while it wrote (its database failed)
+has the next load sweep; the erasure ledger outside the database brings the tombstones back into a rebuilt or
+restored graph."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from neo4j.exceptions import ServiceUnavailable
 
 from customer_graph.cli import cli
 from graph_model.connection import run_query
+from graph_model.database import clear_graph
 from graph_model.privacy.erasure import erase_customer
 from graph_model.privacy.keys import customer_hash
+from graph_model.privacy.ledger import ledger_path
 from graph_model.privacy.sweep import REQUEST_FILE, sweep
 from loaders.exports import write_table
 from loaders.pipeline import Loader, LoadOptions, load_drop
@@ -139,3 +143,43 @@ def test_a_run_that_could_not_check_for_erasures_has_the_next_load_sweep(graph, 
     assert _personal_traces()["customer"] == 0
     assert not (runs / REQUEST_FILE).exists()
     assert run_query("MATCH (c:Customer) RETURN c.customerId AS id ORDER BY id") == [{"id": "C2"}, {"id": "C5"}]
+
+
+def test_erasures_outlive_a_rebuilt_graph_through_the_ledger(graph, tmp_path: Path) -> None:
+    """Until stop 40 the tombstones lived in the graph only: a graph rebuilt from the exports (or a bulk first load
+    into a new database) let an erased person back in with the next load of an export naming them."""
+    runs = tmp_path / "runs"
+    _drop(tmp_path / "drop")
+    load_drop(tmp_path / "drop", LoadOptions(report_dir=runs / "day1", writers=1))
+    assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+    ledger_text = ledger_path().read_text(encoding="utf-8")
+    assert len(ledger_text.splitlines()) == 5  # the customer id, customer_ref and cookie, the person's two sessions
+    assert ANN not in ledger_text and ANN_COOKIE not in ledger_text  # keyed hashes only
+
+    clear_graph()  # the graph rebuilt: tonight's export loaded into an empty database
+    report = load_drop(tmp_path / "drop", LoadOptions(report_dir=runs / "rebuilt", writers=1))
+    assert report["entities"]["customers"]["rejectReasons"] == {"erased": 1}
+    assert report["entities"]["sessions"]["rejectReasons"] == {"erased": 2}
+    assert _personal_traces() == {"customer": 0, "cookie": 0, "searches": ["E3"], "identified": ["WS-BOB"]}
+    assert run_query("MATCH (t:Tombstone) RETURN count(t) AS n, all(x IN collect(t.restoredFromLedger) WHERE x) AS "
+                     "restored")[0] == {"n": 5, "restored": True}
+
+    clear_graph()  # a bulk first load writes them into its import
+    out = tmp_path / "csv"
+    bulk = load_drop(tmp_path / "drop", LoadOptions(report_dir=runs / "bulk", bulk=True, bulk_csv_only=out))
+    assert bulk["entities"]["customers"]["rejectReasons"] == {"erased": 1}
+    assert len((out / "nodes" / "Tombstone.csv").read_text(encoding="utf-8").splitlines()) == 1 + 5
+
+
+def test_a_graph_restored_from_before_an_erasure_is_swept_clean(graph, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _drop(tmp_path / "drop")
+    load_drop(tmp_path / "drop", LoadOptions(report_dir=runs / "day1", writers=1))
+    assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+    # the backup of the day before: the person and their cookie in it, the erasure's tombstones not
+    run_query("MATCH (t:Tombstone) DETACH DELETE t")
+    run_query(BROUGHT_BACK, {"ann": ANN, "cookie": ANN_COOKIE})
+
+    swept = sweep(actor="dpo", reject_roots=[runs])
+    assert swept.tombstones == 5 and swept.erased_again.as_dict() == {"customers": 1, "identities": 1, "sessions": 1}
+    assert _personal_traces() == {"customer": 0, "cookie": 0, "searches": ["E3"], "identified": ["WS-BOB"]}

@@ -32,7 +32,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.connection import execute_write
-from graph_model.privacy import audit
+from graph_model.privacy import audit, ledger
 from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.privacy.redaction import purge_person, runs_dir
 from graph_model.privacy.tombstone import ERASED_KEYS, begin_erasure, tombstone_rows, write_tombstones
@@ -166,12 +166,13 @@ class ErasureResult:
         return self.found or self.already_erased
 
 
-def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> tuple[ErasureResult, list[str]]:
+def _erase(tx: ManagedTransaction, customer_id: str, actor: str,
+           key: bytes) -> tuple[ErasureResult, list[str], list[dict[str, str]], datetime]:
     begin_erasure(tx, key=key)
     person = tx.run(FIND_PERSON, customerId=customer_id).single()
     if person is None:
         known = tx.run(ERASED_KEYS, hashes=[customer_hash(customer_id, key=key)]).single() is not None
-        return ErasureResult(customer_id, found=False, already_erased=known), []
+        return ErasureResult(customer_id, found=False, already_erased=known), [], [], datetime.now(UTC)
     identity_keys: list[str] = list(person["identityKeys"])
     identity_keys.append(f"customer_ref:{customer_id}")
     if person["emailHash"]:
@@ -180,23 +181,25 @@ def _erase(tx: ManagedTransaction, customer_id: str, actor: str, key: bytes) -> 
     scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=person["sessionIds"]).single(strict=True)["sessions"]
     counts = tx.run(DELETE_PERSON, customerId=customer_id, identityKeys=identity_keys).single(strict=True)
     at = datetime.now(UTC)
-    write_tombstones(tx, tombstone_rows(customer_id, identity_keys, person["sessionIds"], key=key), at)
+    tombstones = tombstone_rows(customer_id, identity_keys, person["sessionIds"], key=key)
+    write_tombstones(tx, tombstones, at)
     tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
         actor, "erase", customer_id, f"identities={counts['identities']} sessions={scrubbed}", at=at)]).consume()
     values = [customer_id] + [k.partition(":")[2] for k in identity_keys]
     return ErasureResult(customer_id, found=True, identities_removed=counts["identities"],
                          consents_removed=counts["consents"], sessions_scrubbed=scrubbed,
                          visits_detached=counts["visits"], results_removed=counts["derived"],
-                         notes_removed=counts["notes"]), values
+                         notes_removed=counts["notes"]), values, tombstones, at
 
 
 def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path] | None = None) -> ErasureResult:
     """Erase one customer (see the module docstring); ``reject_roots``: where to purge reject files
     (default: :func:`graph_model.privacy.redaction.runs_dir`)."""
     key = load_key()
-    result, values = execute_write(_erase, customer_id, actor, key)
+    result, values, tombstones, at = execute_write(_erase, customer_id, actor, key)
     if not result.found:
         return result
+    ledger.record(tombstones, at, key=key)  # committed: kept outside the database too
     roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
     removed = purge_person(values, roots, key=key)
     return ErasureResult(**{**result.__dict__, "reject_lines_removed": removed})
@@ -229,7 +232,7 @@ class ErasedAgain:
 
 
 def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session_ids: list[str], actor: str,
-                       why: str, key: bytes) -> tuple[int, int]:
+                       why: str, key: bytes) -> tuple[int, int, list[dict[str, str]], datetime]:
     begin_erasure(tx, key=key)  # new session tombstones: counted, as an erasure's
     sessions = set(session_ids)
     if identity_keys:
@@ -238,13 +241,14 @@ def _erase_identifiers(tx: ManagedTransaction, identity_keys: list[str], session
     scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=ordered).single(strict=True)["sessions"] if ordered else 0
     deleted = tx.run(DELETE_IDENTITIES, identityKeys=identity_keys).single(strict=True)["identities"] \
         if identity_keys else 0
+    at, tombstones = datetime.now(UTC), []
     if scrubbed or deleted:
-        at = datetime.now(UTC)
-        write_tombstones(tx, tombstone_rows(None, identity_keys, ordered, key=key), at)
+        tombstones = tombstone_rows(None, identity_keys, ordered, key=key)
+        write_tombstones(tx, tombstones, at)
         tx.run(audit.RECORD_ENTRIES, entries=[audit.audit_entry(
             actor, "erase", None, f"again {why}: identities deleted={deleted} sessions scrubbed={scrubbed}",
             at=at)]).consume()
-    return deleted, scrubbed
+    return deleted, scrubbed, tombstones, at
 
 
 def erase_again(customer_ids: Iterable[str], identity_keys: Iterable[str], session_ids: Iterable[str], *,
@@ -261,7 +265,8 @@ def erase_again(customer_ids: Iterable[str], identity_keys: Iterable[str], sessi
     if not keys and not sessions:
         return ErasedAgain(customers=customers)
     key = load_key()
-    deleted, scrubbed = execute_write(_erase_identifiers, keys, sessions, actor, why, key)
+    deleted, scrubbed, tombstones, at = execute_write(_erase_identifiers, keys, sessions, actor, why, key)
+    ledger.record(tombstones, at, key=key)
     if keys:  # the run's rejects (and earlier ones) may carry the identifier too
         purge_person([k.partition(":")[2] for k in keys], roots, key=key)
     return ErasedAgain(customers=customers, identities=deleted, sessions=scrubbed)

@@ -29,6 +29,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.errors import ConfigurationError
+from graph_model.privacy import ledger
 from graph_model.privacy.keys import customer_hash, identity_hash, key_fingerprint, load_key, session_hash
 
 ALL_TOMBSTONES = "MATCH (t:Tombstone) RETURN collect(t.hash) AS hashes"  # one record, not one per erasure
@@ -56,6 +57,13 @@ WRITE_TOMBSTONES = """
 UNWIND $rows AS r
 MERGE (t:Tombstone {hash: r.hash})
   ON CREATE SET t.kind = r.kind, t.suppressed = true, t.erasedAt = $at
+"""
+
+#: The ledger's tombstones the graph lacks (a rebuilt or restored graph: :mod:`graph_model.privacy.ledger`).
+RESTORE_TOMBSTONES = """
+UNWIND $rows AS r
+MERGE (t:Tombstone {hash: r.hash})
+  ON CREATE SET t += r
 """
 
 KEY_FINGERPRINT = """
@@ -111,11 +119,18 @@ class Tombstones:
 
     @staticmethod
     def read(tx: ManagedTransaction) -> Tombstones:
-        """All tombstones (after checking the key against the graph's fingerprint)."""
+        """All tombstones (after checking the key against the graph's fingerprint), those of the erasure ledger
+        the graph lacks written back first (:func:`restore_from_ledger`)."""
         key = load_key()
         check_key(tx, key=key)
         erasures = tx.run(ERASURE_COUNT).single(strict=True)["erasures"]
-        return Tombstones(frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"]), key, erasures)
+        hashes = frozenset(tx.run(ALL_TOMBSTONES).single(strict=True)["hashes"])
+        return Tombstones(hashes | restore_from_ledger(tx, hashes, key=key), key, erasures)
+
+    @staticmethod
+    def before_the_database(key: bytes) -> Tombstones:
+        """The tombstones of a database not created yet (the bulk loader imports first): the erasure ledger's."""
+        return Tombstones(frozenset(entry.hash for entry in ledger.entries(key=key)), key)
 
     def current(self, tx: ManagedTransaction) -> Tombstones:
         """The tombstones now, once no erasure is in flight: ``self`` when no erasure happened since they were
@@ -142,6 +157,15 @@ class Tombstones:
         if not self.hashes:
             return False
         return any(map(self.customer_erased, customer_ids)) or any(map(self.identity_erased, identity_keys))
+
+
+def restore_from_ledger(tx: ManagedTransaction, present: frozenset[str], *, key: bytes) -> frozenset[str]:
+    """Write the erasure ledger's tombstones that are not among ``present`` (the graph's); return their hashes."""
+    missing = [entry for entry in ledger.entries(key=key) if entry.hash not in present]
+    if missing:  # counted as an erasure: a run writing meanwhile checks its rows against them at its end
+        tx.run(COUNT_ERASURE).consume()
+        tx.run(RESTORE_TOMBSTONES, rows=[entry.node_properties() for entry in missing]).consume()
+    return frozenset(entry.hash for entry in missing)
 
 
 def erased_hashes(rows: Iterable[dict[str, Any]]) -> set[str]:
