@@ -188,7 +188,18 @@ def test_refusals_answer_with_a_code_and_a_reason(collecting: tuple[Any, str]) -
                  b'{"anonymousId": "a", "properties": {"x": NaN}}'):
         odd = httpx.post(f"{base}/v1/page", content=body, auth=(WRITE_KEY, ""))
         assert odd.status_code == 400 and odd.json()["message"] == "the body is not valid UTF-8 JSON (or nests too deeply)"
-    for response in (missing, big, wrong, not_json, year_zero, apart):
+    empty_date = post("/v1/track", {**page, "event": "x", "timestamp": "0001-01-01T00:00:00Z"})  # .NET's MinValue
+    assert empty_date.status_code == 400 and "before 2000" in empty_date.json()["message"]
+    deep = httpx.post(f"{base}/v1/track", auth=(WRITE_KEY, ""), headers={"Content-Type": "application/json"},
+                      content=b'{"anonymousId": "a", "event": "x", "properties": {"x": ' + b"[" * 1_000 + b"]" * 1_000
+                      + b"}}")  # within what the parser reads (1,024 levels), beyond what the spool stores
+    assert deep.status_code == 400 and deep.json()["message"] == "a message nests at most 255 levels deep"
+    whole = gzip.compress(json.dumps(page).encode())
+    for damaged in (whole + b"GARBAGE", whole[:-8], whole + whole):  # trailing bytes, no checksum, two members
+        refused = httpx.post(f"{base}/v1/page", content=damaged, auth=(WRITE_KEY, ""),
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+        assert refused.status_code == 400 and "not valid gzip" in refused.json()["message"]
+    for response in (missing, big, wrong, not_json, year_zero, apart, empty_date, deep):
         assert "Traceback" not in response.text
 
 

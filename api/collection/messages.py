@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -35,13 +35,20 @@ TYPES = ("track", "identify", "page", "screen", "alias", "group")
 MAX_ID = 200
 
 
+#: How deep a message may nest: what orjson writes (it reads 1,024 levels). Deeper is refused as bad input
+#: (until stop 40 a message nested 1,000 levels made the standard encoder overflow: a 500 with a traceback).
+MAX_NESTING = 255
+
+
 def compact_json(message: dict[str, Any]) -> str:
     """``message`` as compact JSON text (UTF-8 characters kept): what the size limit measures and what the spool
     stores. orjson (a tenth of the standard encoder's time); the standard one for what orjson refuses (an
-    integer over 64 bits)."""
+    integer over 64 bits); :class:`MessageRefused` for a message nested deeper than :data:`MAX_NESTING`."""
     try:
         return orjson.dumps(message).decode()
-    except orjson.JSONEncodeError:
+    except orjson.JSONEncodeError as error:
+        if "recursion" in str(error).lower():
+            raise MessageRefused(f"a message nests at most {MAX_NESTING} levels deep") from None
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -60,8 +67,29 @@ def _time(value: Any, name: str) -> datetime | None:
         raise MessageRefused(f"`{name}` is not an ISO 8601 time in years 1 to 9999: {value[:40]!r}") from None
 
 
+#: The earliest time an interaction can be collected at: an earlier one is an SDK's empty date (.NET's
+#: ``DateTime.MinValue`` is 0001-01-01), not a time (until stop 40 such a message was written, and its session,
+#: stretched back to year 1, took in every later message of the person).
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def event_time(message: dict[str, Any], received_at: datetime, batch_sent_at: Any = None) -> datetime:
-    """When the message's event happened by the server's clock (see the module docstring)."""
+    """When the message's event happened by the server's clock (see the module docstring); not before
+    :data:`EARLIEST_EVENT` (later than now is the loaders' check, a reject with its reason).
+
+    >>> event_time({"timestamp": "0001-01-01T00:00:00Z"}, datetime(2026, 12, 3, tzinfo=UTC))
+    Traceback (most recent call last):
+    ...
+    api.collection.messages.MessageRefused: the event's time 0001-01-01T00:00:00+00:00 is before 2000: an empty date, not a time
+    """
+    at = _event_time(message, received_at, batch_sent_at)
+    if at < EARLIEST_EVENT:
+        raise MessageRefused(f"the event's time {at.isoformat()} is before {EARLIEST_EVENT.year}: an empty date, "
+                             f"not a time")
+    return at
+
+
+def _event_time(message: dict[str, Any], received_at: datetime, batch_sent_at: Any) -> datetime:
     timestamp = _time(message.get("timestamp"), "timestamp")
     if timestamp is not None:
         return timestamp

@@ -76,6 +76,8 @@ async def _body(request: Request) -> dict[str, Any]:
             raise Refused(400, "BAD_REQUEST", "the body is not valid gzip") from None
         if len(data) > MAX_BATCH_BYTES or inflate.unconsumed_tail:
             raise Refused(413, "PAYLOAD_TOO_LARGE", f"a request is limited to {MAX_BATCH_BYTES // 1024} KB")
+        if not inflate.eof or inflate.unused_data:  # cut short (no checksum), or more after it: not what was sent
+            raise Refused(400, "BAD_REQUEST", "the body is not valid gzip (one whole member, nothing after it)")
         raw = data
     elif encoding not in ("identity", ""):
         raise Refused(415, "UNSUPPORTED_MEDIA", "send the body as JSON, plain or gzip")

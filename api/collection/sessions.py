@@ -23,6 +23,9 @@ False
 True
 >>> clock.bounds(first)  # then clock.save() keeps them in the spool
 (datetime.datetime(2026, 12, 3, 9, 55, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 12, 3, 10, 20, tzinfo=datetime.timezone.utc))
+>>> year_one = clock.session_for("anon-2", datetime(1, 1, 1, tzinfo=UTC), None)  # no time overflows the rule
+>>> clock.session_for("anon-2", t, None) == year_one
+False
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class SessionClock:
             start, end = sessions.get(session_id, (at, at))
             return self._stretch(actor, session_id, min(start, at), max(end, at))
         for session_id, (start, end) in sorted(sessions.items(), key=lambda item: item[1][0]):
-            if start - self.timeout <= at <= end + self.timeout:
+            if start - at <= self.timeout and at - end <= self.timeout:  # differences: no date arithmetic overflows
                 return self._stretch(actor, session_id, min(start, at), max(end, at))
         return self._stretch(actor, _session_id(actor, at.isoformat()), at, at)
 
