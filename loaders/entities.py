@@ -125,6 +125,12 @@ def _check_identifier(row: s.IdentifierRow) -> str | None:
     return None
 
 
+def _check_order(row: s.OrderRow) -> str | None:
+    if not row.cancelled and row.quantity < 1:  # a cancellation's lines may take units back (negative)
+        return "quantity: a line of an order that is not cancelled sells at least one unit"
+    return None
+
+
 def _check_customer(row: s.CustomerRow) -> str | None:
     if (row.homeLatitude is None) != (row.homeLongitude is None):
         return "homeLatitude/homeLongitude: give both or neither"
@@ -225,7 +231,7 @@ SPECS: dict[str, EntitySpec] = {spec.name: spec for spec in (
                references=(Reference("sku", "Product"), Reference("customerId", "Customer"),
                            Reference("storeId", "Store")),
                provides=("Order", "orderId"), partition=lambda p: p["customerId"] or p["orderId"],
-               dated=(("placedAt", HAPPENED),),
+               check=_check_order, dated=(("placedAt", HAPPENED),),
                plans=(("orders",),)),
     EntitySpec("events", s.EventRow, write_events,
                lambda r: {"eventId": r.eventId, "sessionId": r.sessionId, "type": r.type, "at": r.at,

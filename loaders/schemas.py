@@ -33,6 +33,11 @@ TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Key = Annotated[str, Field(min_length=1, max_length=200)]
+#: The longest search text kept (a ``SearchQuery`` node's unique key: an index refuses values over ~8 KB, and
+#: until stop 40 a 28 KB query from the public collection key failed its batch, retried row by row)
+MAX_SEARCH_TEXT = 2_000
+#: The longest country name (a ``Country`` node's unique key)
+MAX_COUNTRY = 200
 EMAIL_HASH = r"^[0-9a-f]{64}$"
 #: SHA-256 of the trimmed, lower-cased address, as 64 lower-case hex digits: an address itself is refused, never
 #: stored (until stop 38 ``alice@example.com`` went in as a "hash")
@@ -106,7 +111,7 @@ class StoreRow(ExportRow):
     latitude: Latitude = Field(description="WGS-84 latitude")
     longitude: Longitude = Field(description="WGS-84 longitude")
     city: str | None = Field(None, description="city")
-    country: str | None = Field(None, description="country name (a Country node)")
+    country: str | None = Field(None, max_length=MAX_COUNTRY, description="country name (a Country node)")
     openedAt: Timestamp | None = Field(None, description="opening date")
 
 
@@ -151,7 +156,7 @@ class CustomerRow(ExportRow):
     emailHash: EmailHash | None = Field(None, description="SHA-256 of the lower-cased e-mail, 64 hex digits (also an "
                                                           "identifier)")
     city: str | None = Field(None, description="home city")
-    country: str | None = Field(None, description="country name (a Country node)")
+    country: str | None = Field(None, max_length=MAX_COUNTRY, description="country name (a Country node)")
     homeLatitude: Latitude | None = Field(None, description="home location latitude (personal)")
     homeLongitude: Longitude | None = Field(None, description="home location longitude (personal)")
     loyaltyTier: LoyaltyTier | None = Field(None, description="none, bronze, silver, gold, platinum")
@@ -201,7 +206,7 @@ class OrderRow(ExportRow):
     placedAt: Timestamp = Field(description="when the order was placed")
     channel: OrderChannel = Field(description="web, app, store, phone")
     sku: Key = Field(description="product, must exist")
-    quantity: Long = Field(description="units (negative on cancellations)")
+    quantity: Long = Field(description="units: at least 1, negative only on cancellations")
     unitPrice: float = Field(ge=0, description="price per unit")
     customerId: Key | None = Field(None, description="buyer, must exist; empty = guest order")
     storeId: Key | None = Field(None, description="store of an in-store order, must exist")
@@ -218,11 +223,12 @@ class EventRow(ExportRow):
                                         "purchase, custom")
     at: Timestamp = Field(description="time of the event")
     page: str | None = Field(None, description="URL path or screen")
-    query: str | None = Field(None, description="search text as typed (required for search)")
+    query: str | None = Field(None, max_length=MAX_SEARCH_TEXT,
+                              description="search text as typed (required for search; at most 2,000 characters)")
     resultsCount: Long | None = Field(None, ge=0, description="number of search results")
     sku: Key | None = Field(None, description="product (required for product_view and cart events), must exist")
     categoryId: Key | None = Field(None, description="category of a category page, must exist")
-    quantity: Long | None = Field(None, description="units added or removed")
+    quantity: Long | None = Field(None, ge=1, description="units added or removed (at least 1)")
     orderId: Key | None = Field(None, description="order of a purchase event, must exist")
     name: str | None = Field(default=None, max_length=200, description="name of a custom event (required for custom)")
     properties: str | None = Field(default=None, max_length=16_000, description="a custom event's properties, JSON text")

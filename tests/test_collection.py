@@ -440,3 +440,18 @@ def test_clients_that_never_finish_their_body_do_not_shut_collection_for_everyon
     finally:
         for connection in slow:
             connection.close()
+
+
+def test_orders_of_no_units_and_overlong_searches_are_rejects_before_any_write(collecting: tuple[Any, str]) -> None:
+    """Found by an audit (stop 40): the public key attached an order of -1,000,000 units to a customer (total
+    -2.55 M on their timeline and value), and 28 KB search texts failed their batches at the index, each retried
+    row by row (an ordinary message then took 12 s to be written instead of 1.4)."""
+    app, base = collecting
+    client = _client(base)
+    client.track("U-NEG", "Order Completed", {"order_id": "NEG-1", "products": [
+        {"sku": "85123A", "price": 2.55, "quantity": -1_000_000}]}, message_id="neg-1")
+    client.track("U-NEG", "Products Searched", {"query": "q" * 28_000}, message_id="long-1")
+    client.track("U-NEG", "Products Searched", {"query": "heart"}, message_id="short-1")
+    assert app.state.collector.wait_idle()
+    assert run_query("MATCH (o:Order {orderId: 'NEG-1'}) RETURN count(o) AS n") == [{"n": 0}]
+    assert run_query("MATCH (e:Event) WHERE e.type = 'search' RETURN e.query AS q") == [{"q": "heart"}]

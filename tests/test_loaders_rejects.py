@@ -225,3 +225,39 @@ def test_an_event_id_another_session_holds_is_refused_not_taken_over(graph, tmp_
     assert run_query("""MATCH (s:Session)-[:CONTAINS]->(e:Event) RETURN s.sessionId AS s, e.eventId AS e, e.page AS page
                         ORDER BY e""") == [{"s": "S1", "e": "E1", "page": "/mine"}, {"s": "S2", "e": "E2", "page": "/other"},
                                           {"s": "S2", "e": "E3", "page": "/fine"}]
+
+
+def test_lines_that_sell_nothing_negative_cart_units_and_overlong_keys_are_rejects(graph, tmp_path: Path) -> None:
+    """Found by an audit (stop 40): the public collection key attached an order of -1,000,000 units (total
+    -2.55 M) to a customer, and a 28 KB search text failed its whole batch at the index, retried row by row."""
+    drop = tmp_path / "drop"
+    write_table(pd.DataFrame([{"sku": "P1", "name": "Mug", "price": 4.5}]), drop / "products.csv")
+    write_table(pd.DataFrame([{"customerId": "C1", "name": "Ann"},
+                              {"customerId": "C2", "name": "Bob", "country": "X" * 201}]), drop / "customers.csv")
+    write_table(pd.DataFrame([{"sessionId": "S1", "channel": "web", "startedAt": T0, "customerId": "C1"}]),
+                drop / "sessions.csv")
+    order = {"placedAt": T0, "channel": "web", "sku": "P1", "unitPrice": 2.55, "customerId": "C1"}
+    write_table(pd.DataFrame([
+        {**order, "orderId": "O-NEG", "line": 1, "quantity": -1_000_000},
+        {**order, "orderId": "O-ZERO", "line": 1, "quantity": 0},
+        {**order, "orderId": "C-O1", "line": 1, "quantity": -2, "cancelled": True},  # a cancellation takes back
+        {**order, "orderId": "O-OK", "line": 1, "quantity": 3},
+    ]), drop / "orders.csv")
+    write_table(pd.DataFrame([
+        {"eventId": "E1", "sessionId": "S1", "type": "add_to_cart", "at": T0, "sku": "P1", "quantity": -5},
+        {"eventId": "E2", "sessionId": "S1", "type": "search", "at": T0, "query": "q" * 2_001},
+        {"eventId": "E3", "sessionId": "S1", "type": "search", "at": T0, "query": "mugs"},
+        {"eventId": "E4", "sessionId": "S1", "type": "add_to_cart", "at": T0, "sku": "P1", "quantity": 2},
+    ]), drop / "events.csv")
+    report = load_drop(drop, LoadOptions(report_dir=tmp_path / "run", writers=1, max_reject_share=1.0))
+    rejects = {(r["file"], r["line"]): r for r in
+               map(json.loads, (tmp_path / "run" / "rejects.jsonl").read_text().splitlines())}
+    assert {key: r["reason"] for key, r in rejects.items()} == {
+        ("customers.csv", 3): "invalid_value", ("orders.csv", 2): "invalid_value", ("orders.csv", 3): "invalid_value",
+        ("events.csv", 2): "invalid_value", ("events.csv", 3): "invalid_value"}
+    assert rejects[("orders.csv", 2)]["message"] == (
+        "quantity: a line of an order that is not cancelled sells at least one unit")
+    assert rejects[("events.csv", 3)]["message"].startswith("query: String should have at most 2000 characters")
+    assert report["entities"]["orders"]["loaded"] == 2 and report["entities"]["events"]["loaded"] == 2
+    assert run_query("MATCH (o:Order) RETURN o.orderId AS id, o.total AS total ORDER BY id") == [
+        {"id": "C-O1", "total": -5.1}, {"id": "O-OK", "total": 7.65}]
