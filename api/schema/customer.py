@@ -18,7 +18,7 @@ from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import customers as q
 from api.queries.ownership import owners
 from api.recommend import RecommendationContext
-from api.schema.common import Channel, Location, LocationInput, context, page_size
+from api.schema.common import Channel, Location, LocationInput, StrippedInput, context, page_size
 from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
 from api.schema.notes import Note, customer_notes
 from api.schema.permissions import CanAdminister, CanSeePersonalData
@@ -88,7 +88,7 @@ class Recommendation:
 
 
 @strawberry.input(description="Where the customer is right now; blended into recommendations.")
-class RecommendationContextInput:
+class RecommendationContextInput(StrippedInput):
     store_id: strawberry.ID | None = None
     session_id: strawberry.ID | None = None
     product_sku: strawberry.ID | None = None
@@ -122,7 +122,7 @@ class Offer:
 
 
 @strawberry.input(description="An identifier: its type (email_hash, device_id, cookie, loyalty_card, customer_ref) and value.")
-class IdentityInput:
+class IdentityInput(StrippedInput):
     type: str
     value: str
 

@@ -22,7 +22,7 @@ from strawberry.types import Info
 from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import tracking, writes
 from api.queries.ownership import owners
-from api.schema.common import context
+from api.schema.common import StrippedInput, context
 from api.schema.customer import Consent, IdentityInput
 from api.schema.permissions import CanErase, CanWriteOwn
 from graph_model.model import CONSENT_CHANNELS, CONSENT_PURPOSES
@@ -66,7 +66,7 @@ class ResponseType(enum.Enum):
 
 @strawberry.input(description="One interaction. `eventId` makes retries idempotent (the same id with other content "
                                      "is CONFLICT); STORE_CHECK_IN records a visit.")
-class TrackEventInput:
+class TrackEventInput(StrippedInput):
     type: InteractionType
     session_id: strawberry.ID | None = None
     channel: SessionChannel = SessionChannel.WEB
@@ -97,7 +97,7 @@ class TrackEventPayload:
 
 
 @strawberry.input(description="A response to a message; the customer is the message's recipient.")
-class RecordResponseInput:
+class RecordResponseInput(StrippedInput):
     message_id: strawberry.ID
     type: ResponseType
     at: datetime | None = None
@@ -115,7 +115,7 @@ class RecordResponsePayload:
 
 
 @strawberry.input(description="Grant or withdraw consent for one channel and purpose.")
-class SetConsentInput:
+class SetConsentInput(StrippedInput):
     customer_id: strawberry.ID
     channel: str
     purpose: str

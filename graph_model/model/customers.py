@@ -31,12 +31,15 @@ LOYALTY_TIERS = ("none", "bronze", "silver", "gold", "platinum")
 
 
 def identity_key(identity_type: str, value: str) -> str:
-    """The natural key of an :class:`Identity`: ``"<type>:<value>"``.
+    """The natural key of an :class:`Identity`: ``"<type>:<value>"``, the value without surrounding whitespace
+    (as the loaders read it: the API's identity inputs and the collector's ids map to the same key).
 
     >>> identity_key("cookie", "abc123")
     'cookie:abc123'
+    >>> identity_key("cookie", " abc123 ")
+    'cookie:abc123'
     """
-    return f"{identity_type}:{value}"
+    return f"{identity_type}:{value.strip()}"
 
 
 def consent_key(customer_id: str, channel: str, purpose: str) -> str:
