@@ -340,6 +340,30 @@ def test_rejected_rows_keep_no_personal_value_and_are_private(graph, tmp_path: P
     assert rejects_file.read_text(encoding="utf-8") == ""
 
 
+def test_files_without_a_header_free_text_properties_and_spaced_ids_leak_nothing_into_rejects(
+        graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by an audit (stop 40): a customers file without its header line put names, e-mails and phone numbers
+    in clear into the rejects (as column names and values), the report's ignored columns and the summary; a
+    custom event's properties were kept in clear; a reject message quoted a spaced customer id in clear."""
+    monkeypatch.delenv("CUSTOMER_GRAPH_REJECTS_REDACT", raising=False)
+    drop, run = tmp_path / "drop", tmp_path / "run"
+    drop.mkdir()
+    (drop / "customers.csv").write_text("Jane Doe,jane.doe@example.com,+44 7700 900123\n"
+                                        "John Roe,john.roe@example.com,+44 7700 900999\n", encoding="utf-8")
+    write_table(pd.DataFrame([{"sessionId": "S1", "channel": "web", "startedAt": T0}]), drop / "sessions.csv")
+    write_table(pd.DataFrame([{"eventId": "E1", "sessionId": "S1", "type": "custom", "name": "signup",
+                               "at": "2031-01-01T00:00:00Z",
+                               "properties": json.dumps({"email": "jane.doe@example.com"})}]), drop / "events.csv")
+    write_table(pd.DataFrame([{"orderId": "O1", "line": 1, "placedAt": T0, "channel": "web", "sku": "NOPE",
+                               "quantity": 1, "unitPrice": 1.0, "customerId": " CUST-SPACED-9"}]), drop / "orders.csv")
+    report = load_drop(drop, LoadOptions(report_dir=run, max_reject_share=1.0))
+    assert report["entities"]["customers"]["rejectReasons"] == {"unreadable": 1}
+    assert report["ignoredColumns"] == {}
+    text = (run / "rejects.jsonl").read_text(encoding="utf-8") + (run / "report.json").read_text(encoding="utf-8")
+    for value in ("Jane", "John", "example.com", "7700", "CUST-SPACED-9"):
+        assert value not in text, value
+
+
 def test_a_person_erased_while_a_load_runs_is_erased_again_when_it_ends(graph, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Until stop 39 a load read the tombstones when it started: a person erased from another process while a

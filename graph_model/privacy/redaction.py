@@ -18,6 +18,9 @@ default (``CUSTOMER_GRAPH_REJECTS_REDACT`` unset or ``1``) every row is redacted
 >>> redact_message("customerId: no Customer '12350'", {"customerId": "12350"}, key=key).startswith(
 ...     "customerId: no Customer 'h:")
 True
+>>> redact_message("customerId: no Customer '12350'", {"customerId": " 12350"}, key=key).startswith(
+...     "customerId: no Customer 'h:")  # the message quotes the value as read, stripped
+True
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ IDENTIFIER_FIELDS = frozenset({"customerid", "emailhash", "email", "value", "coo
                                "identitykey", "userid", "anonymousid", "previousid", "resolvedcustomerid"})
 FREE_TEXT_FIELDS = frozenset({"name", "city", "homelatitude", "homelongitude", "latitude", "longitude", "lat",
                               "lon", "text", "query", "searchtext", "page", "device", "phone", "address",
-                              "ip", "useragent"})
+                              "ip", "useragent", "properties", "subject"})
 _FLOAT_ID = re.compile(r"^(\d+)\.0$")
 
 
@@ -93,10 +96,9 @@ def _personal_values(row: Any) -> list[tuple[str, bool]]:
             lowered = str(name).lower()
             if value in (None, "") or isinstance(value, (dict, list)):
                 continue
-            if lowered in IDENTIFIER_FIELDS:
-                found.append((str(value), True))
-            elif lowered in FREE_TEXT_FIELDS:
-                found.append((str(value), False))
+            if lowered in IDENTIFIER_FIELDS or lowered in FREE_TEXT_FIELDS:
+                # as written, and as the message may quote it: read without surrounding whitespace
+                found.extend({(str(value), lowered in IDENTIFIER_FIELDS), (str(value).strip(), lowered in IDENTIFIER_FIELDS)})
     return sorted(found, key=lambda item: -len(item[0]))
 
 
