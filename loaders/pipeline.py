@@ -31,7 +31,7 @@ from graph_model.model.customers import identity_key
 from graph_model.privacy.erasure import erase_again
 from graph_model.privacy.keys import load_key
 from graph_model.privacy.policy import current_policy
-from graph_model.privacy.redaction import runs_dir
+from graph_model.privacy.redaction import purge_person, runs_dir
 from graph_model.privacy.sweep import request_sweep, sweep_if_requested
 from graph_model.privacy.tombstone import Tombstones
 from graph_model.schema import apply_schema
@@ -159,8 +159,9 @@ class WrittenKeys:
     identities: set[str] = field(default_factory=set)
 
     def add(self, entity: str, row: Any) -> None:
-        """Remember what a validated row of ``entity`` carries (a pydantic model: its fields are its ``__dict__``)."""
-        customer, session, keys = row_keys(entity, row.__dict__.get)
+        """Remember what a validated row of ``entity`` carries (a pydantic model: its fields are its ``__dict__``;
+        a rejected row as read: a dict)."""
+        customer, session, keys = row_keys(entity, row.get if isinstance(row, dict) else row.__dict__.get)
         if customer:
             self.customers.add(customer)
         if session:
@@ -206,6 +207,8 @@ class Loader:
         self.report, self.options = report, options
         self.database_exists = database_exists
         self.written = WrittenKeys()
+        self.rejected = WrittenKeys()  # whom the run's reject lines name: purged if erased while it runs
+        report.on_reject = self._remember_rejected
         self.keys = KeyCache(read_graph=database_exists)
         self.tombstones: Tombstones
         if database_exists:
@@ -217,6 +220,10 @@ class Loader:
             self.tombstones = execute_write(Tombstones.read)
         else:
             self.tombstones = Tombstones.before_the_database(load_key())
+
+    def _remember_rejected(self, reject: Reject) -> None:
+        if isinstance(reject.row, dict):
+            self.rejected.add(reject.entity, reject.row)
 
     # ------------------------------------------------------------------ entry points
     def load_export(self, export: ExportFile) -> None:
@@ -466,13 +473,22 @@ class Loader:
         current = execute_write(self.tombstones.current)
         if current is self.tombstones:
             return
-        customers, identities, sessions = self.written.erased(current, current.hashes - self.tombstones.hashes)
+        new = current.hashes - self.tombstones.hashes
+        customers, identities, sessions = self.written.erased(current, new)
+        named_customers, named_identities, _ = self.rejected.erased(current, new)
         self.tombstones = current
         if customers or identities or sessions:
             with self.report.rejects_closed():  # the erasure purges this run's rejects file too
                 again = erase_again(customers, identities, sessions, actor=f"loader:{self.report.source}")
             self.report.erased_again(again.as_dict())
             log.warning("erased while this run wrote them, erased again: %s", again.as_dict())
+        named = [*(c for c in named_customers if c not in customers),  # the written were erased again (lines too)
+                 *(key.partition(":")[2] for key in named_identities if key not in identities)]
+        if named:  # only rejected, never written: the run's lines naming them go (the erasure read them before)
+            with self.report.rejects_closed():
+                removed = purge_person(named, [self.report.rejects_path], key=self.tombstones.key)
+            if removed:
+                self.report.erased_again({"rejectLines": removed})
 
 
 def make_loader(report: RunReport, options: LoadOptions) -> Loader:

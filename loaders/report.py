@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from graph_model.privacy.keys import load_key
-from graph_model.privacy.redaction import redact_message, redact_row, redaction_enabled
+from graph_model.privacy.redaction import RejectsLock, redact_message, redact_row, redaction_enabled
 
 
 class RejectReason(StrEnum):
@@ -128,6 +128,8 @@ class RunReport:
         self.redact = redaction_enabled()
         self._key = load_key() if self.redact else None
         self._rejects = private_file(self.rejects_path)  # closed in finish()
+        self._rejects_lock = RejectsLock(folder)  # shared with purges (erasures) from any process
+        self.on_reject: Callable[[Reject], None] | None = None  # the run's loader remembers whom its rejects name
         self.seconds = 0.0
         self.erased_during_run: dict[str, int] = {}  # what was written of people erased meanwhile, erased again
 
@@ -141,12 +143,36 @@ class RunReport:
             self.entities.setdefault(entity, EntityStats()).loaded += rows
 
     def reject(self, reject: Reject) -> None:
-        """Record one rejected row (thread-safe)."""
+        """Record one rejected row (thread-safe): its line is in the file when this returns (flushed, under the
+        lock a purge takes: an erasure from another process finds it; until stop 40 lines waited in a buffer,
+        so an erasure missed them and a crash lost them)."""
         with self._lock:
             stats = self.entities.setdefault(reject.entity, EntityStats())
             stats.rejected += 1
             stats.reasons[str(reject.reason)] += 1
-            self._rejects.write(reject.to_json(redact=self.redact, key=self._key) + "\n")
+            line = reject.to_json(redact=self.redact, key=self._key) + "\n"
+            with self._rejects_lock:
+                self._reopen_if_replaced()
+                self._rejects.write(line)
+                self._rejects.flush()
+            if self.on_reject is not None:
+                self.on_reject(reject)
+
+    def _reopen_if_replaced(self) -> None:
+        """Open the rejects file again (for appending) when a purge replaced it since it was opened."""
+        try:
+            replaced = os.stat(self.rejects_path).st_ino != os.fstat(self._rejects.fileno()).st_ino
+        except FileNotFoundError:
+            replaced = True
+        if replaced:
+            self._rejects.close()
+            self._rejects = private_file(self.rejects_path, append=True)
+
+    def sync_rejects(self) -> None:
+        """The rejects written so far on disk (fsync): before what they reject is forgotten (the collector's
+        spool marks its messages done)."""
+        with self._lock:
+            os.fsync(self._rejects.fileno())
 
     @contextmanager
     def rejects_closed(self) -> Iterator[None]:
@@ -217,6 +243,7 @@ class RunReport:
         """Close the rejects file, write ``report.json`` and return its content."""
         self.seconds = time.perf_counter() - self._t0
         self._rejects.close()
+        self._rejects_lock.close()
         data = self.as_dict()
         with private_file(self.report_path) as handle:
             handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -16,7 +16,7 @@ from graph_model.connection import execute_write, run_query
 from graph_model.privacy.erasure import erase_customer
 from graph_model.privacy.keys import customer_hash
 from graph_model.privacy.policy import GDPR_DEFAULTS, ConsentPolicy, set_policy
-from graph_model.privacy.redaction import purge_person
+from graph_model.privacy.redaction import purge_person, value_token
 from graph_model.privacy.tombstone import Tombstones
 from loaders.exports import write_table
 from loaders.online_retail import load_online_retail
@@ -493,3 +493,42 @@ def test_a_load_that_fails_after_an_erasure_still_erases_again_what_it_wrote(gra
     with pytest.raises(OSError, match="went away"):  # the run's own error, as it was
         load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
     assert run_query("MATCH (c:Customer) RETURN c.customerId AS id ORDER BY id") == [{"id": "C2"}]
+
+
+def test_a_person_erased_while_a_load_runs_leaves_none_of_its_reject_lines(graph, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by an audit (stop 40): a person only in a run's rejects, erased while the run went on, kept their
+    lines (the erasure missed the buffered ones, the run wrote later ones, and erasing again purged nothing)."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    _write_day1(day1)
+    load_drop(day1, LoadOptions(report_dir=runs / "day1"))
+    order = {"line": 1, "placedAt": T0, "channel": "web", "quantity": 1, "unitPrice": 4.5, "customerId": ANN}
+    write_table(pd.DataFrame([{**order, "orderId": "O-ANN-BAD", "sku": "NOPE"}]), day2 / "orders.csv")
+    write_table(pd.DataFrame([{"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2"}]),
+                day2 / "sessions.csv")
+    write_table(pd.DataFrame([{"eventId": "E1", "sessionId": "WS-BOB", "type": "page_view", "at": T0}]),
+                day2 / "events.csv")
+    write_table(pd.DataFrame([{"visitId": "V-ANN", "customerId": ANN, "storeId": "NO-STORE", "arrivedAt": T0,
+                               "source": "purchase"}]), day2 / "visits.csv")
+    real_load_export = Loader.load_export
+    erasures = []
+
+    def erase_between_files(loader: Loader, export) -> None:
+        if export.entity == "events":  # after the order's reject, before the visit's
+            erasures.append(erase_customer(ANN, actor="officer", reject_roots=[runs]))
+        real_load_export(loader, export)
+
+    monkeypatch.setattr(Loader, "load_export", erase_between_files)
+    report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1, max_reject_share=1.0))
+    assert erasures[0].reject_lines_removed == 1  # the order's line, on disk when the erasure looked
+    assert report["erasedDuringRun"] == {"rejectLines": 1}  # the visit's, written after it
+    assert (runs / "day2" / "rejects.jsonl").read_text(encoding="utf-8") == ""
+
+    # a line naming an erased person written by a run that read the tombstones before: erasing again purges it
+    lines = (runs / "day1" / "rejects.jsonl")
+    lines.write_text((runs / "day1" / "rejects.jsonl").read_text(encoding="utf-8") + json.dumps(
+        {"row": {"customerId": value_token(ANN)}}) + "\n", encoding="utf-8")
+    again = erase_customer(ANN, actor="officer", reject_roots=[runs])
+    assert again.already_erased and again.reject_lines_removed == 1

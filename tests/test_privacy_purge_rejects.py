@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -89,3 +90,20 @@ def test_a_reject_file_another_process_deletes_meanwhile_is_skipped(tmp_path: Pa
     monkeypatch.setattr(Path, "unlink", deleted_by_another_process_first)
     assert redaction.purge_older_than(30 * 86_400, [tmp_path / "runs"]) == []
     assert not old.exists() and new.exists()
+
+
+def test_a_purge_while_a_run_writes_loses_none_of_its_lines_and_misses_none(tmp_path: Path) -> None:
+    """Found by an audit (stop 40): a run's reject lines waited in a buffer (an erasure from another process missed
+    them, a crash lost them), and after an erasure replaced the file the run went on writing into the old one."""
+    from graph_model.privacy.redaction import purge_person
+    from loaders.report import Reject, RejectReason, RunReport
+
+    report = RunReport(tmp_path / "run", "test", 1.0)
+    row = {"orderId": "O1", "sku": "NOPE", "customerId": "ANN-1"}
+    report.reject(Reject("orders.csv", 2, "orders", RejectReason.UNKNOWN_REFERENCE, "sku: no Product 'NOPE'", row))
+    assert purge_person(["ANN-1"], [tmp_path]) == 1  # on disk already: the erasure finds it
+    report.reject(Reject("orders.csv", 3, "orders", RejectReason.UNKNOWN_REFERENCE, "sku: no Product 'NOPE'",
+                         {**row, "customerId": "BOB-2"}))
+    report.finish()
+    lines = [json.loads(line) for line in (tmp_path / "run" / "rejects.jsonl").read_text().splitlines()]
+    assert [line["line"] for line in lines] == [3]  # the later line is in the file the purge left

@@ -288,7 +288,7 @@ def map_messages(messages: list[tuple[int, dict[str, Any]]], clock: SessionClock
     >>> odd = {"type": "page", "messageId": "m1", "anonymousId": "a1"}  # no time: not what accept() spools
     >>> batch = map_messages([(3, odd)], clock)
     >>> [(u.line, u.reason) for u in batch.unmapped], dict(batch.rows)
-    ([(3, "the message could not be mapped (KeyError: 'at')")], {})
+    ([(3, "message 'm1' could not be mapped (KeyError: 'at')")], {})
     """
     mapper = _Mapper(clock)
     for line, message in messages:
@@ -302,8 +302,8 @@ def map_messages(messages: list[tuple[int, dict[str, Any]]], clock: SessionClock
             del mapper.batch.unmapped[unmapped:]
             for session_id in list(mapper.sessions)[sessions:]:  # the sessions it opened (dicts keep their order)
                 del mapper.sessions[session_id]
-            mapper.batch.unmapped.append(Unmapped(line, "events", f"the message could not be mapped "
-                                                  f"({type(error).__name__}: {str(error)[:200]})"))
+            mapper.batch.unmapped.append(Unmapped(line, "events", f"message {str(message.get('messageId'))[:80]!r} "
+                                                  f"could not be mapped ({type(error).__name__}: {str(error)[:200]})"))
     batch = mapper.finish()
     clock.save()
     return batch

@@ -188,6 +188,7 @@ class Collector:
                 elif rows:
                     loader.load_rows(entity, iter(rows), SOURCE)
         loader.complete()  # a person erased by another process while this batch was written: erased again
+        report.sync_rejects()  # the batch's rejects on disk before its messages are forgotten (a crash kept neither)
         self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
         return len(pending)

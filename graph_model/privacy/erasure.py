@@ -197,10 +197,12 @@ def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path]
     (default: :func:`graph_model.privacy.redaction.runs_dir`)."""
     key = load_key()
     result, values, tombstones, at = execute_write(_erase, customer_id, actor, key)
+    roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
+    if result.already_erased:  # a reject line written since (a run that read the tombstones before) goes now
+        return ErasureResult(**{**result.__dict__, "reject_lines_removed": purge_person([customer_id], roots, key=key)})
     if not result.found:
         return result
     ledger.record(tombstones, at, key=key)  # committed: kept outside the database too
-    roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
     removed = purge_person(values, roots, key=key)
     return ErasureResult(**{**result.__dict__, "reject_lines_removed": removed})
 

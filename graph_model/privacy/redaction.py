@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import tempfile
@@ -132,18 +133,48 @@ def reject_files(roots: Iterable[Path]) -> list[Path]:
     return files
 
 
+REJECTS_LOCK = ".rejects.lock"
+
+
+class RejectsLock:
+    """The lock a run's rejects file shares with its purges: an advisory ``flock`` on ``<folder>/.rejects.lock``.
+
+    A run writes each reject line under it (and opens the file again when a purge replaced it); a purge reads,
+    filters and replaces the file under it. So an erasure from another process while a run writes neither loses
+    the run's later lines (until stop 40 they went to the replaced file) nor misses its earlier ones."""
+
+    def __init__(self, folder: Path) -> None:
+        self._fd = os.open(folder / REJECTS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> RejectsLock:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 def _rewrite_without(path: Path, tokens: frozenset[str]) -> int:
-    """Rewrite ``path`` without the lines holding any of ``tokens`` (atomically, mode 0600)."""
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
-    kept = [line for line in lines if not any(token in line for token in tokens)]
-    removed = len(lines) - len(kept)
-    if removed:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rejects-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(kept)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+    """Rewrite ``path`` without the lines holding any of ``tokens`` (atomically, mode 0600, under its folder's
+    :class:`RejectsLock`)."""
+    lock = RejectsLock(path.parent)
+    try:
+        with lock:
+            with path.open(encoding="utf-8") as handle:
+                lines = handle.readlines()
+            kept = [line for line in lines if not any(token in line for token in tokens)]
+            removed = len(lines) - len(kept)
+            if removed:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rejects-", suffix=".tmp")
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.writelines(kept)
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, path)
+    finally:
+        lock.close()
     return removed
 
 
