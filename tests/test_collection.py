@@ -298,9 +298,13 @@ def test_an_erased_person_is_not_collected_again(collecting: tuple[Any, str]) ->
     client = _client(base)
     client.identify(user_id="GONE", anonymous_id="anon-gone", traits={"email": "gone@example.com"}, timestamp=T0)
     client.track(user_id="GONE", event="Product Viewed", properties={"sku": "85123A"}, timestamp=T0)
+    client.track(user_id=" GONE ", event="Product Viewed", properties={"sku": "85123A"}, timestamp=T0)  # spaced
     assert app.state.collector.wait_idle()
     assert run_query("MATCH (c:Customer {customerId: 'GONE'}) RETURN count(*) AS n") == [{"n": 0}]
     assert run_query("MATCH (s:Session) RETURN count(*) AS n") == [{"n": 0}]
+    # withheld at the door, spaced or not: no session state of theirs in the spool (until stop 40 ' GONE ' kept some)
+    assert app.state.collector.spool.actor_sessions(" GONE ") == [] and app.state.collector.spool.actor_sessions(
+        "GONE") == []
 
 
 def _consents(customer_id: str) -> list[dict[str, Any]]:
