@@ -28,6 +28,9 @@ WITH coalesce(datetime($asOf), latest.placedAt, datetime()) AS asOf
 WITH asOf, asOf - duration({days: $recentDays}) AS since
 MATCH (c:Customer)
 WHERE c.churnRisk >= $minChurnRisk
+  // as the API: churn risk is analytics; a customer who withdrew it since the run is left out (granted by
+  // default: only a withdrawal counts; graph_model/privacy/policy.py)
+  AND NOT EXISTS { MATCH (c)-[:HAS_CONSENT]->(k:Consent) WHERE k.purpose = 'analytics' AND NOT k.granted }
 WITH asOf, since, c, [(c)-[:PLACED]->(o:Order) | o] AS orders
 WITH asOf, since, c, orders, reduce(total = 0.0, o IN orders | total + coalesce(o.total, 0.0)) AS pastValue
 WHERE pastValue >= $minValue

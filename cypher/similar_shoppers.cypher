@@ -13,6 +13,11 @@
 MATCH (run:AlgorithmRun {family: 'similarity', status: 'current'})
 MATCH (c:Customer {customerId: $customerId})-[sim:SIMILAR_TO]->(other:Customer)
 WHERE sim.version = run.runId
+  // as the API: a customer who withdrew analytics (out of the similarity model) or personalisation (nobody's
+  // similar shopper) since the run is left out; both are granted by default, so only a withdrawal counts
+  // (graph_model/privacy/policy.py: one withdrawal on any channel withdraws the purpose)
+  AND NOT EXISTS { MATCH (x:Customer)-[:HAS_CONSENT]->(k:Consent)
+                   WHERE x IN [c, other] AND k.purpose IN ['analytics', 'personalisation'] AND NOT k.granted }
 WITH run, sim, other,
      [(c)-[:PLACED]->(o:Order)-[:INCLUDES]->(p:Product) WHERE NOT coalesce(o.cancelled, false) | p.sku] AS mine
 OPTIONAL MATCH (other)-[:PLACED]->(o:Order)-[:INCLUDES]->(p:Product)

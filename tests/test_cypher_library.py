@@ -301,6 +301,31 @@ def test_similar_shoppers_reads_only_the_current_run(analyst_graph: Settings) ->
     ]
 
 
+def _withdrawn(customer_id: str, purpose: str) -> str:
+    run_query("MATCH (c:Customer {customerId: $id}) CREATE (c)-[:HAS_CONSENT]->(:Consent {consentId: $key, "
+              "channel: 'web', purpose: $purpose, granted: false, updatedAt: datetime()})",
+              {"id": customer_id, "key": f"{customer_id}|web|{purpose}|test", "purpose": purpose})
+    return f"{customer_id}|web|{purpose}|test"
+
+
+def test_analysts_queries_leave_out_withdrawals_made_since_the_run_as_the_api_does(analyst_graph: Settings) -> None:
+    """Found by an audit (stop 40): customers_at_risk listed a customer who had withdrawn analytics (the API hid
+    their churn risk at once), similar_shoppers named one who had withdrawn it (the API hid them)."""
+    for purpose in ("analytics", "personalisation"):
+        key = _withdrawn("C3", purpose)
+        try:
+            assert [r["customerId"] for r in run("similar_shoppers")] == ["C2"], purpose
+            at_risk = [r["customerId"] for r in run("customers_at_risk")]
+            assert at_risk == ([] if purpose == "analytics" else ["C3"]), purpose
+        finally:
+            run_query("MATCH (k:Consent {consentId: $key}) DETACH DELETE k", {"key": key})
+    key = _withdrawn("C1", "analytics")  # the customer asked about: nobody is listed as similar to them
+    try:
+        assert run("similar_shoppers") == []
+    finally:
+        run_query("MATCH (k:Consent {consentId: $key}) DETACH DELETE k", {"key": key})
+
+
 def test_customers_at_risk_finds_carol_and_suggests_an_offer(analyst_graph: Settings) -> None:
     [carol] = run("customers_at_risk")
     assert carol["customerId"] == "C3" and carol["churnRisk"] == 0.82 and carol["pastValue"] == 300.0
