@@ -16,11 +16,13 @@ Without configured keys, development uses :data:`DEV_KEYS` (printed by ``custome
 from __future__ import annotations
 
 import enum
+import functools
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from graph_model.errors import ConfigurationError
+from graph_model.privacy.keys import keyed_hash
 
 
 class Role(enum.IntEnum):
@@ -90,6 +92,14 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+@functools.lru_cache(maxsize=64)
+def key_label(role: Role, key: str) -> str:
+    """How the audit trail and the notes name a key's holder: its role and a keyed fingerprint of the key
+    (``admin:key-1a2b3c4d``), never a part of the key (until stop 40 its first four characters, kept for good in
+    the audit trail: found by an audit)."""
+    return f"{role.name}:key-{keyed_hash('api-key', key)[:8]}"
+
+
 def authenticate(key: str | None, keys: Mapping[str, Role]) -> Principal | None:
     """The principal for ``key``, or ``None`` when it is missing or unknown (compared in constant time)."""
     if not key:
@@ -97,5 +107,5 @@ def authenticate(key: str | None, keys: Mapping[str, Role]) -> Principal | None:
     found: Principal | None = None
     for known, role in keys.items():
         if hmac.compare_digest(known.encode(), key.encode()):
-            found = Principal(label=f"{role.name}:{known[:4]}…", role=role)
+            found = Principal(label=key_label(role, known), role=role)
     return found

@@ -270,3 +270,37 @@ def test_an_erasure_forgets_the_cookie_the_batch_in_flight_linked(graph: Setting
     spool.close()
     assert "anon-new" not in actors
     assert run_query("MATCH (i:Identity) WHERE i.value = 'anon-new' RETURN count(i) AS n") == [{"n": 0}]
+
+
+def test_an_erasure_from_another_process_forgets_the_spool_s_pings_and_sessions_of_the_person(
+        graph: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by an audit (stop 40): `customer-graph privacy erase` while the API collected left the person's kept
+    location pings and session state in the spool for its 48 hours (only the API's own erasure forgot them)."""
+    from api.collection.messages import accept
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+    from graph_model.privacy.erasure import erase_customer
+
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(tmp_path / "runs"))
+    run_query("CREATE (:Customer {customerId: 'LEAVING'}), (:Customer {customerId: 'STAYING'})")
+    config = _config(tmp_path)
+    spool = Spool(config.spool_path)
+    now = T0 + timedelta(days=1)
+    collector = Collector(config, spool)
+    spool.append([accept({"type": "page", "userId": user, "messageId": f"p-{user}", "properties": {"path": "/"}},
+                         None, now) for user in ("LEAVING", "STAYING")])
+    assert collector.flush() == 2
+    with spool._lock, spool._writing:  # pings kept for geofencing across batches
+        spool._db.executemany("INSERT INTO pings VALUES (?, ?, 51.5, -0.1)",
+                              [(user, now.isoformat()) for user in ("LEAVING", "STAYING")])
+    assert sorted(spool.people_in_state()[0]) == ["LEAVING", "STAYING"]
+    assert "LEAVING" in spool.people_in_state()[1]
+
+    assert erase_customer("LEAVING", actor="officer").found  # from the command line: the collector is not asked
+    spool.append([accept({"type": "page", "userId": "STAYING", "messageId": "p-later", "properties": {"path": "/"}},
+                         None, now)])
+    assert collector.flush() == 1
+    customers, actors = spool.people_in_state()
+    assert customers == ["STAYING"] and "LEAVING" not in actors and "STAYING" in actors
+    collector._close_report()
+    spool.close()

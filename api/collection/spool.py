@@ -199,6 +199,13 @@ class Spool:
             self._db.executemany("DELETE FROM actor_sessions WHERE actor = ?", [(name,) for name in names])
             self._db.execute("COMMIT")
 
+    def people_in_state(self) -> tuple[list[str], list[str]]:
+        """Whom the spool's state names: the customer ids of its kept pings, the actors of its session state."""
+        with self._lock:
+            customers = [row[0] for row in self._db.execute("SELECT DISTINCT customer_id FROM pings")]
+            actors = [row[0] for row in self._db.execute("SELECT DISTINCT actor FROM actor_sessions")]
+        return customers, actors
+
     # --- recent location pings of customers who allow location (geofencing across micro-batches) -------
     def recent_pings(self, pings: list[dict[str, Any]], window: timedelta) -> list[dict[str, Any]]:
         """Keep ``pings`` (``customerId``, ``latitude``, ``longitude``, ``at``) and return every kept ping of
