@@ -25,6 +25,7 @@ from api.collection.spool import Spool
 from api.collection.writer import Collector
 from api.config import ApiConfig, load_api_config
 from api.db import Database
+from api.errors import HTTP_ERROR_HANDLERS
 from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.guide import GUIDE_PATH, guide
 from api.http import GraphQLEndpoint
@@ -99,7 +100,7 @@ def create_app(config: ApiConfig | None = None, settings: Settings | None = None
         endpoint.collector = collector
     else:
         routes.extend(off_routes())
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=HTTP_ERROR_HANDLERS)
     app.state.collector = collector
     app.state.db = db
     app.state.config = config

@@ -135,3 +135,23 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 def request_error(message: str, code: str) -> dict[str, Any]:
     """The body of a request refused before execution: ``{"errors": [{message, extensions.code}]}``."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+#: The code of a plain HTTP refusal outside GraphQL (a path or method the service does not serve)
+HTTP_CODES = {404: NOT_FOUND, 405: "METHOD_NOT_ALLOWED"}
+
+
+async def http_error(request: Any, exc: Any) -> Any:
+    """Starlette's own refusals (an unknown path, a method a route does not take) as ``{"errors": [...]}`` with a
+    code, as every other answer of the service (until stop 40 plain text without a code: found by an audit)."""
+    from starlette.responses import JSONResponse
+
+    status = getattr(exc, "status_code", 500)
+    code = HTTP_CODES.get(status, INTERNAL_SERVER_ERROR if status >= 500 else BAD_REQUEST)
+    message = {404: "Nothing is served at this path.", 405: "This path does not take that method."}.get(
+        status, INTERNAL_MESSAGE if status >= 500 else "The request cannot be served.")
+    return JSONResponse(request_error(message, code), status_code=status, headers=getattr(exc, "headers", None))
+
+
+#: For ``Starlette(exception_handlers=...)``: the HTTP refusals above
+HTTP_ERROR_HANDLERS = {404: http_error, 405: http_error}

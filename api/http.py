@@ -217,8 +217,12 @@ class GraphQLEndpoint:
                 query, variable_values=variables, operation_name=operation_name, allowed_operation_types=allowed,
                 context_value=context,
             )
-        except InvalidOperationTypeError:
-            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "Mutations are sent with POST.", {"Allow": "POST"}) from None
+        except InvalidOperationTypeError as error:
+            if request.method == "POST":  # what POST does not allow: a subscription (until stop 40 "send it with POST")
+                raise RequestRefused(400, BAD_REQUEST, "Subscriptions are not served: queries and mutations only."
+                                     ) from None
+            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "Mutations are sent with POST.", {"Allow": "POST"}
+                                 ) from error
         except (CannotGetOperationTypeError, MissingQueryError) as error:
             raise RequestRefused(400, BAD_REQUEST, "The operation to run cannot be determined "
                                  "(check `operationName`).") from error

@@ -225,6 +225,15 @@ def test_get_serves_queries_but_not_mutations(client: TestClient) -> None:
     assert run_query("MATCH (c:Customer {customerId: 'C1'}) RETURN c.name AS n")[0]["n"] == "Ada Lovelace"
     put = client.put("/graphql", json={"query": SIMPLE}, headers={"X-API-Key": READER})
     assert put.status_code == 405 and codes(put.json()) == ["METHOD_NOT_ALLOWED"]
+    # found by an audit (stop 40): a subscription over POST was told to "send it with POST"; unknown paths and
+    # methods answered plain text without a code
+    subscription = client.post("/graphql", json={"query": "subscription { x }"}, headers={"X-API-Key": READER})
+    assert subscription.status_code == 400 and codes(subscription.json()) == ["BAD_REQUEST"]
+    assert "Subscriptions are not served" in subscription.text
+    nowhere = client.get("/nowhere", headers={"X-API-Key": READER})
+    assert nowhere.status_code == 404 and codes(nowhere.json()) == ["NOT_FOUND"]
+    wrong = client.post("/healthz")
+    assert wrong.status_code == 405 and codes(wrong.json()) == ["METHOD_NOT_ALLOWED"]
 
 
 def test_graphiql_in_development(seeded: Settings) -> None:

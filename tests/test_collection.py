@@ -459,3 +459,21 @@ def test_orders_of_no_units_and_overlong_searches_are_rejects_before_any_write(c
     assert app.state.collector.wait_idle()
     assert run_query("MATCH (o:Order {orderId: 'NEG-1'}) RETURN count(o) AS n") == [{"n": 0}]
     assert run_query("MATCH (e:Event) WHERE e.type = 'search' RETURN e.query AS q") == [{"q": "heart"}]
+
+
+def test_browsers_on_any_site_may_post_and_refusals_have_a_code(collecting: tuple[Any, str]) -> None:
+    """Found by an audit (stop 40): the SDK in a shop's pages (another origin) was refused by the browser (no
+    CORS), and an unknown /v1 path or a GET answered plain text without a code."""
+    _, base = collecting
+    preflight = httpx.options(f"{base}/v1/batch", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    posted = httpx.post(f"{base}/v1/page", json={"anonymousId": "a", "properties": {"path": "/"}},
+                        auth=(WRITE_KEY, ""), headers={"Origin": "https://shop.example"})
+    assert posted.json() == {"success": True} and posted.headers["access-control-allow-origin"] == "*"
+    nowhere = httpx.post(f"{base}/v1/nowhere", json={}, auth=(WRITE_KEY, ""))
+    assert nowhere.status_code == 404 and nowhere.json()["code"] == "NOT_FOUND"
+    got = httpx.get(f"{base}/v1/batch")
+    assert got.status_code == 405 and got.json()["code"] == "METHOD_NOT_ALLOWED"

@@ -27,9 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api.bodies import BodyTooLarge, ClientGone, read_body
 from api.collection.config import MAX_BATCH_BYTES, CollectionConfig
@@ -37,6 +40,7 @@ from api.collection.messages import TYPES, MessageRefused, accept
 from api.collection.proof import prove_senders
 from api.collection.spool import Spool
 from api.collection.writer import Collector
+from api.errors import HTTP_CODES
 from api.tokens import CustomerTokens
 
 MAX_IN_FLIGHT = 64  # requests storing at once before 429
@@ -143,9 +147,9 @@ class CollectionEndpoints:
         self.config, self.spool, self.collector, self.tokens = config, spool, collector, tokens
         self._in_flight = 0
 
-    def routes(self) -> list[Route]:
-        return [Route("/v1/batch", self.batch, methods=["POST"]),
-                *(Route(f"/v1/{kind}", self._single(kind), methods=["POST"]) for kind in TYPES)]
+    def routes(self) -> list[BaseRoute]:
+        return [_tracking_api([Route("/batch", self.batch, methods=["POST"]),
+                               *(Route(f"/{kind}", self._single(kind), methods=["POST"]) for kind in TYPES)])]
 
     def _single(self, kind: str) -> Any:
         async def endpoint(request: Request) -> JSONResponse:
@@ -204,5 +208,21 @@ async def collection_off(request: Request) -> JSONResponse:
     return _answer(Refused(404, "NOT_FOUND", "collection is off: set CUSTOMER_GRAPH_WRITE_KEYS"))
 
 
-def off_routes() -> list[Route]:
-    return [Route(f"/v1/{name}", collection_off, methods=["POST"]) for name in ("batch", *TYPES)]
+def off_routes() -> list[BaseRoute]:
+    return [_tracking_api([Route(f"/{name}", collection_off, methods=["POST"]) for name in ("batch", *TYPES)])]
+
+
+async def _http_refusal(request: Request, exc: Exception) -> JSONResponse:
+    """An unknown ``/v1`` path or a method other than POST, answered as every refusal here."""
+    status = getattr(exc, "status_code", 404)
+    message = "no such endpoint of the tracking API" if status == 404 else "the tracking API takes POST"
+    return _answer(Refused(status, HTTP_CODES.get(status, "BAD_REQUEST"), message))
+
+
+def _tracking_api(routes: list[BaseRoute]) -> Mount:
+    """``/v1/...``, open to browsers on any site (CORS): the SDK in the shop's pages posts from the shop's origin,
+    with a write key that is public anyway and no cookies (until stop 40 a browser was refused: found by an
+    audit); errors as JSON with a code."""
+    return Mount("/v1", app=Starlette(routes=routes, exception_handlers={404: _http_refusal, 405: _http_refusal}, middleware=[
+        Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST"],
+                   allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=86_400)]))
