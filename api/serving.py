@@ -5,8 +5,11 @@ that trickles a header line a byte at a time (slowloris), or never finishes a bo
 as long as it likes, and enough of them hold every connection. :class:`DeadlineHTTPProtocol` (uvicorn's own
 HTTP protocol, httptools or h11, with one timer added) closes a connection that has not delivered a whole
 request, headers and body, within :data:`REQUEST_SECONDS` of its opening or of its previous response. A
-request being answered is never cut: the deadline only looks at requests still arriving. Above
-:data:`MAX_CONNECTIONS` connections and tasks at once uvicorn answers ``503`` at once instead of queueing.
+request being answered is never cut by that deadline, only one whose answer stopped moving: a client that does
+not read what it asked for, so that the connection's send buffer stays full (uvicorn has paused writing) for
+:data:`SEND_STALL_SECONDS`, loses the connection and the answer's memory (until stop 40 such a client held both
+for as long as it liked: found by an audit). Above :data:`MAX_CONNECTIONS` connections and tasks at once uvicorn
+answers ``503`` at once instead of queueing.
 
 In production a reverse proxy or load balancer in front (with its own header and body timeouts) is still
 the first line; these bound what reaches the process when there is none.
@@ -21,12 +24,14 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 REQUEST_SECONDS = 20.0  # to send one whole request (at most 500 KB: 25 KB/s is the slowest client served)
 MAX_CONNECTIONS = 1_000  # connections and tasks at once; beyond, 503
+SEND_STALL_SECONDS = 60.0  # an answer whose bytes the client has not taken for this long is dropped
 
 
 class _RequestDeadline:
     """Mixed into a uvicorn HTTP protocol: close the connection when no whole request has arrived in time."""
 
     _deadline: asyncio.TimerHandle | None = None
+    _stall: asyncio.TimerHandle | None = None
     # provided by the uvicorn protocol this is mixed into
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
@@ -41,9 +46,27 @@ class _RequestDeadline:
         self._arm()  # the next request on this connection has its own deadline
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
+        for timer in (self._deadline, self._stall):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)  # type: ignore[misc]
+
+    def pause_writing(self) -> None:
+        """The send buffer is full (the client is not reading): the answer may wait so long, no longer."""
+        super().pause_writing()  # type: ignore[misc]
+        if self._stall is None:
+            self._stall = self.loop.call_later(SEND_STALL_SECONDS, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()  # type: ignore[misc]
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _stalled(self) -> None:
+        self._stall = None
+        if not self.transport.is_closing():
+            self.transport.abort()  # close() would wait to send the buffer nobody reads
 
     def _arm(self) -> None:
         if self._deadline is not None:

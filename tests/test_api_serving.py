@@ -73,3 +73,34 @@ def test_a_request_being_answered_is_not_cut_and_the_next_has_its_own_deadline(
             connection.sendall(request)
             answer = connection.recv(1024)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok"), answer
+
+
+async def big_answer_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    """Answers every request with 16 MB, in 64 KB pieces."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"16777216")]})
+    for _ in range(256):
+        await send({"type": "http.response.body", "body": b"x" * 65_536, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_client_that_does_not_read_its_answer_loses_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by an audit (stop 40): a client that asked and never read held the connection and the answer's memory
+    for minutes (2.8 MB queued after 4 min 22 s); now the answer may stall :data:`serving.SEND_STALL_SECONDS`."""
+    monkeypatch.setattr(serving, "SEND_STALL_SECONDS", DEADLINE)
+    with served(big_answer_app) as port:
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", port))
+        with connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: shop\r\n\r\n")
+            time.sleep(10 * DEADLINE)  # not reading
+            connection.settimeout(5)
+            received = 0
+            try:
+                while chunk := connection.recv(1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < 16 * 1024 * 1024  # cut: the rest of the answer was dropped
