@@ -188,6 +188,11 @@ def test_refusals_answer_with_a_code_and_a_reason(collecting: tuple[Any, str]) -
                  b'{"anonymousId": "a", "properties": {"x": NaN}}'):
         odd = httpx.post(f"{base}/v1/page", content=body, auth=(WRITE_KEY, ""))
         assert odd.status_code == 400 and odd.json()["message"] == "the body is not valid UTF-8 JSON (or nests too deeply)"
+    twice = post("/v1/batch", {"batch": [{**page, "type": "page", "messageId": "dup-1"},
+                                         {"type": "track", "userId": "B", "event": "Signed Up", "messageId": "dup-1"}]})
+    assert twice.status_code == 400 and twice.json()["message"].startswith("batch[1]: `messageId` 'dup-1' is batch[0]'s")
+    retried = post("/v1/batch", {"batch": [{**page, "type": "page", "messageId": "dup-2"}] * 2})  # the same: fine
+    assert retried.json() == {"success": True}
     empty_date = post("/v1/track", {**page, "event": "x", "timestamp": "0001-01-01T00:00:00Z"})  # .NET's MinValue
     assert empty_date.status_code == 400 and "before 2000" in empty_date.json()["message"]
     deep = httpx.post(f"{base}/v1/track", auth=(WRITE_KEY, ""), headers={"Content-Type": "application/json"},

@@ -125,12 +125,18 @@ def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> lis
         raise MessageRefused("`batch` must be a non-empty list of messages")
     if len(batch) > MAX_BATCH_MESSAGES:
         raise MessageRefused(f"a batch holds at most {MAX_BATCH_MESSAGES} messages")
-    messages = []
+    messages: list[dict[str, Any]] = []
+    first: dict[str, tuple[int, Any]] = {}  # messageId -> (index, the message as sent)
     for index, message in enumerate(batch):
         try:
             messages.append(accept(message, None, received, body))
         except MessageRefused as error:
             raise MessageRefused(f"batch[{index}]: {error}") from None
+        message_id = messages[-1]["messageId"]
+        earlier = first.setdefault(message_id, (index, message))
+        if earlier[1] != message:  # the spool keeps the first of an id: the other would vanish without a word
+            raise MessageRefused(f"batch[{index}]: `messageId` {message_id[:80]!r} is batch[{earlier[0]}]'s, with "
+                                 "other content (a retry repeats a message unchanged)")
     return messages
 
 
