@@ -74,7 +74,8 @@ def read_source(path: Path) -> pd.DataFrame:
     frame["placedAt"] = frame["placedAt"].dt.tz_convert("UTC").fillna(fallback)
     frame["day"] = local.dt.date
     frame["Description"] = frame["Description"].str.strip()
-    frame["customerId"] = frame["CustomerID"].map(lambda v: None if pd.isna(v) else str(int(v)))
+    ids = frame["CustomerID"].astype("Int64")  # 17850.0 is customer 17850; whole columns, not a call per line
+    frame["customerId"] = ids.astype("string").astype(object).where(ids.notna(), None)
     return frame
 
 
