@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from graph_model.connection import execute_write, run_query
-from graph_model.privacy.erasure import erase_customer
+from graph_model.privacy.erasure import ErasureResult, erase_customer
 from graph_model.privacy.keys import customer_hash
 from graph_model.privacy.policy import GDPR_DEFAULTS, ConsentPolicy, set_policy
 from graph_model.privacy.redaction import purge_person, value_token
@@ -30,6 +30,26 @@ ANN_EMAIL = "af3fb924bfccd4c891f360a3c4ab8cbde6e91f11a7a06609b1fa6d184007e960"  
 ANN_COOKIE = "COOKIE-ANN-77"
 ANN_DEVICE = "DEVICE-ANN-12"
 ANN_CARD = "CARD-ANN-9001"
+
+
+def erase_while_loading(monkeypatch: pytest.MonkeyPatch, runs: Path, customer_id: str, before: str, *,
+                        fail_at: str | None = None, failure: Exception | None = None) -> list[ErasureResult]:
+    """Have ``customer_id`` erased (as by another process) just before the run loads its file of entity ``before``;
+    with ``fail_at``, the run then fails with ``failure`` before loading that entity's file. The erasures made."""
+    real_load_export = Loader.load_export
+    erasures: list[ErasureResult] = []
+
+    def load_export(loader: Loader, export) -> None:  # type: ignore[no-untyped-def]
+        if export.entity == before:
+            erasures.append(erase_customer(customer_id, actor="officer", reject_roots=[runs]))
+            assert erasures[-1].found
+        if export.entity == fail_at:
+            assert failure is not None
+            raise failure
+        real_load_export(loader, export)
+
+    monkeypatch.setattr(Loader, "load_export", load_export)
+    return erasures
 
 
 def _rejects(folder: Path) -> list[dict]:
@@ -382,14 +402,7 @@ def test_a_person_erased_while_a_load_runs_is_erased_again_when_it_ends(graph, t
          "unitPrice": 4.5, "customerId": ANN},  # a reject line naming the person, written after the erasure
     ]), day2 / "orders.csv")
 
-    real_load_export = Loader.load_export
-
-    def erase_from_another_process_as_the_load_runs(loader: Loader, export) -> None:
-        if export.entity == "customers":  # the run read the tombstones when it started
-            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
-        real_load_export(loader, export)
-
-    monkeypatch.setattr(Loader, "load_export", erase_from_another_process_as_the_load_runs)
+    erase_while_loading(monkeypatch, runs, ANN, before="customers")  # the run read the tombstones when it started
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
     report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
 
@@ -449,14 +462,7 @@ def test_an_identifier_erased_while_a_load_runs_is_deleted_again_with_its_sessio
     write_table(pd.DataFrame([
         {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
     ]), day2 / "events.csv")
-    real_load_export = Loader.load_export
-
-    def erase_from_another_process_as_the_load_runs(loader: Loader, export) -> None:
-        if export.entity == "sessions":
-            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
-        real_load_export(loader, export)
-
-    monkeypatch.setattr(Loader, "load_export", erase_from_another_process_as_the_load_runs)
+    erase_while_loading(monkeypatch, runs, ANN, before="sessions")
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
     report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
 
@@ -479,16 +485,8 @@ def test_a_load_that_fails_after_an_erasure_still_erases_again_what_it_wrote(gra
                 day2 / "customers.csv")
     write_table(pd.DataFrame([{"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN}]),
                 day2 / "sessions.csv")
-    real_load_export = Loader.load_export
-
-    def erase_then_fail(loader: Loader, export) -> None:
-        if export.entity == "customers":
-            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
-        if export.entity == "sessions":
-            raise OSError("the export's disk went away")
-        real_load_export(loader, export)
-
-    monkeypatch.setattr(Loader, "load_export", erase_then_fail)
+    erase_while_loading(monkeypatch, runs, ANN, before="customers", fail_at="sessions",
+                        failure=OSError("the export's disk went away"))
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
     with pytest.raises(OSError, match="went away"):  # the run's own error, as it was
         load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
@@ -512,15 +510,7 @@ def test_a_person_erased_while_a_load_runs_leaves_none_of_its_reject_lines(graph
                 day2 / "events.csv")
     write_table(pd.DataFrame([{"visitId": "V-ANN", "customerId": ANN, "storeId": "NO-STORE", "arrivedAt": T0,
                                "source": "purchase"}]), day2 / "visits.csv")
-    real_load_export = Loader.load_export
-    erasures = []
-
-    def erase_between_files(loader: Loader, export) -> None:
-        if export.entity == "events":  # after the order's reject, before the visit's
-            erasures.append(erase_customer(ANN, actor="officer", reject_roots=[runs]))
-        real_load_export(loader, export)
-
-    monkeypatch.setattr(Loader, "load_export", erase_between_files)
+    erasures = erase_while_loading(monkeypatch, runs, ANN, before="events")  # after the order's reject, before the visit's
     report = load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1, max_reject_share=1.0))
     assert erasures[0].reject_lines_removed == 1  # the order's line, on disk when the erasure looked
     assert report["erasedDuringRun"] == {"rejectLines": 1}  # the visit's, written after it

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from neo4j.exceptions import ServiceUnavailable
+from test_loaders_privacy import erase_while_loading
 
 from customer_graph.cli import cli
 from graph_model.connection import run_query
@@ -116,19 +117,12 @@ def test_a_run_that_could_not_check_for_erasures_has_the_next_load_sweep(graph, 
                 day1 / "customers.csv")
     load_drop(day1, LoadOptions(report_dir=runs / "day1"))
     _drop(day2)
-    real_load_export = Loader.load_export
-
-    def erase_then_lose_the_database(loader: Loader, export) -> None:
-        if export.entity == "customers":
-            assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
-        if export.entity == "events":
-            raise ServiceUnavailable("the database went away")
-        real_load_export(loader, export)
+    erase_while_loading(monkeypatch, runs, ANN, before="customers", fail_at="events",
+                        failure=ServiceUnavailable("the database went away"))
 
     def database_still_away(loader: Loader) -> None:
         raise ServiceUnavailable("the database is still away")
 
-    monkeypatch.setattr(Loader, "load_export", erase_then_lose_the_database)
     monkeypatch.setattr(Loader, "erase_again_the_erased_meanwhile", database_still_away)
     with pytest.raises(ServiceUnavailable, match="went away"):
         load_drop(day2, LoadOptions(report_dir=runs / "day2", writers=1))
