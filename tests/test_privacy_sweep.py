@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from neo4j.exceptions import ServiceUnavailable
-from test_loaders_privacy import erase_while_loading
+from test_loaders_privacy import ANN, ANN_COOKIE, _write_browsing, erase_while_loading
 
 from customer_graph.cli import cli
 from graph_model.connection import run_query
@@ -23,9 +23,6 @@ from graph_model.privacy.ledger import ledger_path
 from graph_model.privacy.sweep import REQUEST_FILE, sweep
 from loaders.exports import write_table
 from loaders.pipeline import Loader, LoadOptions, load_drop
-
-T0 = "2026-11-01T10:00:00Z"
-ANN, ANN_COOKIE = "CUST-ANN", "COOKIE-ANN-77"
 
 BROUGHT_BACK = """
 CREATE (c:Customer {customerId: $ann, name: 'Ann Again'})
@@ -40,18 +37,10 @@ CREATE (s)-[:IDENTIFIED_BY {at: datetime()}]->(i)
 
 
 def _drop(folder: Path) -> None:
+    """Ann (logged in with her cookie, and on a cookie-only session) and Bob, with searches and a URL query."""
     write_table(pd.DataFrame([{"customerId": ANN, "name": "Ann"}, {"customerId": "C2", "name": "Bob"}]),
                 folder / "customers.csv")
-    write_table(pd.DataFrame([
-        {"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN, "cookie": ANN_COOKIE},
-        {"sessionId": "WS-COOKIE", "channel": "web", "startedAt": T0, "cookie": ANN_COOKIE},
-        {"sessionId": "WS-BOB", "channel": "web", "startedAt": T0, "customerId": "C2", "cookie": "COOKIE-BOB"},
-    ]), folder / "sessions.csv")
-    write_table(pd.DataFrame([
-        {"eventId": "E1", "sessionId": "WS-ANN", "type": "search", "at": T0, "query": "ann private search"},
-        {"eventId": "E2", "sessionId": "WS-COOKIE", "type": "page_view", "at": T0, "page": "/account?email=ann"},
-        {"eventId": "E3", "sessionId": "WS-BOB", "type": "search", "at": T0, "query": "mugs"},
-    ]), folder / "events.csv")
+    _write_browsing(folder, ann_cookie_when_logged_in=True)
 
 
 def _personal_traces() -> dict[str, object]:
@@ -73,7 +62,7 @@ def test_a_sweep_erases_again_whatever_came_back_and_leaves_the_scrubbed_alone(g
     assert clean == {"customer": 0, "cookie": 0, "searches": ["E3"], "identified": ["WS-BOB"]}
     nothing = sweep(actor="test", reject_roots=[runs])
     assert nothing.found == {"customers": 0, "identities": 0, "sessions": 0}  # WS-COOKIE is scrubbed: left alone
-    assert nothing.read == {"customers": 1, "identities": 2, "sessions": 3}
+    assert nothing.read == {"customers": 1, "identities": 1, "sessions": 3}
 
     run_query(BROUGHT_BACK, {"ann": ANN, "cookie": ANN_COOKIE})
     counted = sweep(actor="test", dry_run=True, reject_roots=[runs])
