@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from graph_model.connection import current_settings, execute_read, execute_write, run_query
 from graph_model.errors import CustomerGraphError
-from graph_model.model.customers import identity_key
+from graph_model.model.customers import identity_key, normal_key
 from graph_model.privacy.erasure import erase_again
 from graph_model.privacy.keys import load_key
 from graph_model.privacy.policy import current_policy
@@ -115,7 +115,7 @@ ROW_IDENTIFIERS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value).strip()
+    return None if value is None or value == "" else normal_key(str(value))
 
 
 def row_keys(entity: str, fields: Any) -> tuple[str | None, str | None, list[str]]:

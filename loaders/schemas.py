@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from graph_model.model.activity import CHANNELS, EVENT_TYPES
 from graph_model.model.commerce import ORDER_CHANNELS
 from graph_model.model.conversation import MESSAGE_CHANNELS
-from graph_model.model.customers import CONSENT_CHANNELS, CONSENT_PURPOSES, LOYALTY_TIERS
+from graph_model.model.customers import CONSENT_CHANNELS, CONSENT_PURPOSES, LOYALTY_TIERS, normal_key
 from graph_model.model.stores import VISIT_SOURCES
 from graph_model.timestamps import to_utc
 
@@ -32,7 +32,8 @@ Timestamp = Annotated[datetime, AfterValidator(to_utc)]
 TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
-Key = Annotated[str, Field(min_length=1, max_length=200)]
+#: A natural key: 1 to 200 characters, read as every way in reads a key (:func:`graph_model.model.customers.normal_key`)
+Key = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(normal_key)]
 #: The longest search text kept (a ``SearchQuery`` node's unique key: an index refuses values over ~8 KB, and
 #: until stop 40 a 28 KB query from the public collection key failed its batch, retried row by row)
 MAX_SEARCH_TEXT = 2_000

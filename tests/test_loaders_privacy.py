@@ -522,3 +522,19 @@ def test_a_person_erased_while_a_load_runs_leaves_none_of_its_reject_lines(graph
         {"row": {"customerId": value_token(ANN)}}) + "\n", encoding="utf-8")
     again = erase_customer(ANN, actor="officer", reject_roots=[runs])
     assert again.already_erased and again.reject_lines_removed == 1
+
+
+def test_an_erased_id_spelled_another_way_is_still_erased(graph, tmp_path: Path) -> None:
+    """Found by an audit (stop 40): after erasing `ZOË-1`, its decomposed spelling (E + a combining diaeresis, as
+    some systems write it) loaded as a new customer; so did a spaced one through the API. Ids are read in
+    composed form (NFC) and without surrounding whitespace, everywhere."""
+    composed, decomposed = "ZO\u00cb-1", "ZOE\u0308-1"
+    write_table(pd.DataFrame([{"customerId": composed, "name": "Zoë"}]), tmp_path / "day1" / "customers.csv")
+    load_drop(tmp_path / "day1", LoadOptions(report_dir=tmp_path / "runs" / "day1"))
+    erased = erase_customer(f" {decomposed}", actor="officer", reject_roots=[tmp_path / "runs"])  # as typed
+    assert erased.found and erased.customer_id == composed
+    write_table(pd.DataFrame([{"customerId": decomposed, "name": "Zoë"}, {"customerId": f" {composed} "}]),
+                tmp_path / "day2" / "customers.csv")
+    report = load_drop(tmp_path / "day2", LoadOptions(report_dir=tmp_path / "runs" / "day2"))
+    assert report["entities"]["customers"]["rejectReasons"] == {"erased": 2}
+    assert run_query("MATCH (c:Customer) RETURN count(c) AS n") == [{"n": 0}]

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from api.collection.config import MAX_MESSAGE_BYTES
+from graph_model.model.customers import normal_key
 from graph_model.timestamps import to_utc
 
 TYPES = ("track", "identify", "page", "screen", "alias", "group")
@@ -114,7 +115,7 @@ def _text_id(message: dict[str, Any], name: str) -> str | None:
         raise MessageRefused(f"`{name}` must be a string of at most {MAX_ID} characters")
     # as the loaders read a key: the tombstone check, the spool's sessions and the graph see one spelling (until
     # stop 40 `" C0000082 "` passed the collector's erased check and kept spool state: found by an audit)
-    return value.strip() or None
+    return normal_key(value) or None
 
 
 def accept(message: Any, kind: str | None, received_at: datetime, batch: dict[str, Any] | None = None) -> dict[str, Any]:

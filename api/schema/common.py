@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.limits import check_page_size
+from graph_model.model.customers import normal_key
 
 if TYPE_CHECKING:
     from api.context import RequestContext
@@ -39,8 +40,9 @@ class Location:
 
 
 class StrippedInput:
-    """An input whose text fields (keys included) are read as the loaders read a row: without surrounding
-    whitespace, so a key with spaces names the same node in every check and in the write. Until stop 40
+    """An input whose text fields (keys included) are read as the loaders read a key (:func:`normal_key`: without
+    surrounding whitespace, composed Unicode), so a key spelled another way names the same node in every check and
+    in the write. Until stop 40
     `trackEvent(sessionId: " WS00000109")` passed the tombstone and the token's ownership checks as an unknown
     session, then wrote into `WS00000109`, an erased person's (or another customer's) session (found by an
     audit)."""
@@ -49,7 +51,7 @@ class StrippedInput:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]  # every strawberry input is a dataclass
             value = getattr(self, field.name)
             if isinstance(value, str):
-                setattr(self, field.name, value.strip())
+                setattr(self, field.name, normal_key(value))
 
 
 @strawberry.input(description="A WGS-84 position.")

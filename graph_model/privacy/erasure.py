@@ -32,6 +32,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.connection import execute_write
+from graph_model.model.customers import normal_key
 from graph_model.privacy import audit, ledger
 from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.privacy.redaction import purge_person, runs_dir
@@ -196,6 +197,7 @@ def erase_customer(customer_id: str, *, actor: str, reject_roots: Iterable[Path]
     """Erase one customer (see the module docstring); ``reject_roots``: where to purge reject files
     (default: :func:`graph_model.privacy.redaction.runs_dir`)."""
     key = load_key()
+    customer_id = normal_key(customer_id)  # as every way in reads an id: " C1" and a decomposed "Ë" are C1 and Ë
     result, values, tombstones, at = execute_write(_erase, customer_id, actor, key)
     roots = list(reject_roots) if reject_roots is not None else [runs_dir()]
     if result.already_erased:  # a reject line written since (a run that read the tombstones before) goes now

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from graph_model.model.customers import normal_key
 from graph_model.privacy.keys import keyed_hash
 
 ENV_REDACT = "CUSTOMER_GRAPH_REJECTS_REDACT"
@@ -57,7 +58,7 @@ def redaction_enabled(env: Mapping[str, str] | None = None) -> bool:
 
 
 def _canonical(value: Any) -> str:
-    text = str(value).strip()
+    text = normal_key(str(value))
     match = _FLOAT_ID.match(text)  # CustomerID 12350.0 in a spreadsheet export is customer 12350
     return match.group(1) if match else text
 
