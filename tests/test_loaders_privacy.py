@@ -538,3 +538,21 @@ def test_an_erased_id_spelled_another_way_is_still_erased(graph, tmp_path: Path)
     report = load_drop(tmp_path / "day2", LoadOptions(report_dir=tmp_path / "runs" / "day2"))
     assert report["entities"]["customers"]["rejectReasons"] == {"erased": 2}
     assert run_query("MATCH (c:Customer) RETURN count(c) AS n") == [{"n": 0}]
+
+
+def test_a_customer_erased_between_a_load_s_customers_and_sessions_leaves_no_identifier(
+        graph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a re-audit (stop 40): erased after the run wrote their customer row and before their sessions,
+    a customer's own `customer_ref:<id>` identifier (written by the session rows) stayed in the graph in clear."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
+    drop = tmp_path / "drop"
+    write_table(pd.DataFrame([{"customerId": ANN, "name": "Ann"}, {"customerId": "C2", "name": "Bob"}]),
+                drop / "customers.csv")
+    write_table(pd.DataFrame([{"sessionId": "WS-ANN", "channel": "web", "startedAt": T0, "customerId": ANN}]),
+                drop / "sessions.csv")
+    erase_while_loading(monkeypatch, runs, ANN, before="sessions")
+    report = load_drop(drop, LoadOptions(report_dir=runs / "day1", writers=1))
+    assert report["erasedDuringRun"]["identities"] == 1
+    keys = {r["k"] for r in run_query("MATCH (i:Identity) RETURN i.identityKey AS k")}
+    assert keys == set()  # Bob has no session, so no identifier; Ann's own went with her

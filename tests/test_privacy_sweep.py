@@ -166,3 +166,28 @@ def test_a_graph_restored_from_before_an_erasure_is_swept_clean(graph, tmp_path:
     swept = sweep(actor="dpo", reject_roots=[runs])
     assert swept.tombstones == 5 and swept.erased_again.as_dict() == {"customers": 1, "identities": 1, "sessions": 1}
     assert _personal_traces() == {"customer": 0, "cookie": 0, "searches": ["E3"], "identified": ["WS-BOB"]}
+
+
+def test_the_ledger_survives_a_torn_line_odd_lines_and_its_own_loss(graph, tmp_path: Path) -> None:
+    """Found by a re-audit (stop 40): an erasure appended after a line torn by a crash was glued to it (lost); an odd
+    but valid JSON line stopped every run; and nothing copied the graph's tombstones into a lost (or not yet
+    existing) ledger."""
+    from graph_model.privacy import ledger
+    from graph_model.privacy.keys import load_key
+
+    runs = tmp_path / "runs"
+    _drop(tmp_path / "drop")
+    load_drop(tmp_path / "drop", LoadOptions(report_dir=runs / "day1", writers=1))
+    path = ledger_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"hash": "deadbeef", "kind": "cust', encoding="utf-8")  # a crash mid-append
+    assert erase_customer(ANN, actor="officer", reject_roots=[runs]).found
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"hash": ["x"], "kind": "customer", "erasedAt": "2020-01-01T00:00:00", "key": "k"}\n'
+                     '[1, 2]\n')
+    restored = {entry.hash for entry in ledger.entries(key=load_key())}
+    assert customer_hash(ANN) in restored and len(restored) == 5
+
+    path.unlink()  # the file lost (or erasures made before it existed): the sweep copies the graph's tombstones
+    sweep(actor="dpo", reject_roots=[runs])
+    assert {entry.hash for entry in ledger.entries(key=load_key())} == restored

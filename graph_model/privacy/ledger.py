@@ -29,6 +29,7 @@ from typing import Any
 
 from graph_model.privacy.keys import key_fingerprint
 from graph_model.privacy.redaction import runs_dir
+from graph_model.timestamps import to_utc
 
 LEDGER_FILE = "erasure-ledger.jsonl"
 
@@ -61,7 +62,9 @@ def record(rows: Iterable[dict[str, str]], at: datetime, *, key: bytes, root: Pa
         return
     path = ledger_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    if os.fstat(fd).st_size and os.pread(fd, 1, os.fstat(fd).st_size - 1) != b"\n":
+        lines = "\n" + lines  # after a line torn by a crash: ours start on a line of their own (a re-audit, stop 40)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:  # one write: processes appending do not interleave lines
         handle.write(lines)
         handle.flush()
@@ -69,6 +72,19 @@ def record(rows: Iterable[dict[str, str]], at: datetime, *, key: bytes, root: Pa
 
 
 _read_cache: dict[tuple[Path, str], tuple[tuple[int, int], tuple[LedgerEntry, ...]]] = {}
+
+
+def add_missing(tombstones: Iterable[dict[str, Any]], *, key: bytes, root: Path | None = None) -> int:
+    """Append the graph's tombstones (``hash``, ``kind``, ``erasedAt``) the ledger lacks: erasures made before
+    the ledger existed, or after its file was lost (the sweep does it); how many were added."""
+    known = {entry.hash for entry in entries(key=key, root=root)}
+    missing = [row for row in tombstones if row["hash"] not in known]
+    by_time: dict[datetime, list[dict[str, Any]]] = {}
+    for row in missing:
+        by_time.setdefault(row["erasedAt"], []).append(row)
+    for at, rows in by_time.items():
+        record(rows, at, key=key, root=root)
+    return len(missing)
 
 
 def entries(*, key: bytes, root: Path | None = None) -> tuple[LedgerEntry, ...]:
@@ -85,13 +101,16 @@ def entries(*, key: bytes, root: Path | None = None) -> tuple[LedgerEntry, ...]:
     if cached is not None and cached[0] == version:
         return cached[1]
     found: dict[str, LedgerEntry] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:  # anything but a line this module writes is skipped (a torn line, a hand edit): never a stopped run
             item = json.loads(line)
-            entry = LedgerEntry(item["hash"], item["kind"], datetime.fromisoformat(item["erasedAt"]))
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn last line (a crash mid-append): its erasure's tombstones are in the graph
-        if item.get("key") == fingerprint and (entry.hash not in found or entry.erased_at < found[entry.hash].erased_at):
+            if not (isinstance(item, dict) and item.get("key") == fingerprint and isinstance(item.get("hash"), str)
+                    and isinstance(item.get("kind"), str) and isinstance(item.get("erasedAt"), str)):
+                continue
+            entry = LedgerEntry(item["hash"], item["kind"], to_utc(datetime.fromisoformat(item["erasedAt"])))
+        except ValueError:
+            continue
+        if entry.hash not in found or entry.erased_at < found[entry.hash].erased_at:
             found[entry.hash] = entry
     result = tuple(found.values())
     _read_cache[(path, fingerprint)] = (version, result)

@@ -23,6 +23,7 @@ paged read of the three indexes, once.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from graph_model.connection import execute_write, run_query
+from graph_model.privacy import ledger
 from graph_model.privacy.erasure import SESSIONS_TO_SCRUB, ErasedAgain, erase_again
 from graph_model.privacy.redaction import runs_dir
 from graph_model.privacy.tombstone import Tombstones
@@ -45,6 +47,9 @@ PAGES = {
     "sessions": "MATCH (n:Session) WHERE n.sessionId > $after "
                 "RETURN n.sessionId AS key ORDER BY key LIMIT $limit",
 }
+
+#: Every tombstone as the ledger keeps it
+LEDGER_ROWS = "MATCH (t:Tombstone) RETURN t.hash AS hash, t.kind AS kind, t.erasedAt AS erasedAt"
 
 #: The file that asks the next load to sweep first (under the runs folder; it names the run, never a person).
 REQUEST_FILE = "sweep-requested"
@@ -101,6 +106,10 @@ def sweep(*, actor: str, dry_run: bool = False, reject_roots: list[Path] | None 
     """Find what the graph holds of erased people and erase it again (see the module docstring); ``dry_run``:
     only count it."""
     tombstones = execute_write(Tombstones.read)
+    # the graph's tombstones the ledger lacks (erasures from before it, or a lost file) go into it: a rebuilt or
+    # restored graph gets them back (found by a re-audit, stop 40: nothing copied them)
+    ledger.add_missing([{**row, "erasedAt": row["erasedAt"].to_native()} for row in run_query(
+        LEDGER_ROWS, write=False)], key=tombstones.key)
     if not tombstones.hashes:  # nobody was ever erased: nothing to read
         nothing = {label: 0 for label in PAGES}
         return SweepResult(0, nothing, nothing, ErasedAgain())
@@ -129,8 +138,17 @@ def sweep_if_requested(*, actor: str, root: Path | None = None) -> SweepResult |
     path = (root or runs_dir()) / REQUEST_FILE
     if not path.exists():
         return None
+    taken = path.with_name(REQUEST_FILE + ".taken")  # a request made while this sweep runs waits for the next
+    os.replace(path, taken)
+    requests = taken.read_text(encoding="utf-8")
     log.warning("a run could not check for erasures made while it wrote (%s): sweeping first",
-                path.read_text(encoding="utf-8").strip().replace("\n", "; "))
-    result = sweep(actor=actor, reject_roots=[root] if root else None)
-    path.unlink(missing_ok=True)
+                requests.strip().replace("\n", "; "))
+    try:
+        result = sweep(actor=actor, reject_roots=[root] if root else None)
+    except BaseException:
+        with path.open("a", encoding="utf-8") as handle:  # not done: asked again
+            handle.write(requests)
+        raise
+    finally:
+        taken.unlink(missing_ok=True)
     return result
