@@ -533,10 +533,11 @@ def test_an_erased_id_spelled_another_way_is_still_erased(graph, tmp_path: Path)
     load_drop(tmp_path / "day1", LoadOptions(report_dir=tmp_path / "runs" / "day1"))
     erased = erase_customer(f" {decomposed}", actor="officer", reject_roots=[tmp_path / "runs"])  # as typed
     assert erased.found and erased.customer_id == composed
-    write_table(pd.DataFrame([{"customerId": decomposed, "name": "Zoë"}, {"customerId": f" {composed} "}]),
+    write_table(pd.DataFrame([{"customerId": decomposed, "name": "Zoë"}, {"customerId": f" {composed} "},
+                              {"customerId": f"{composed}\u200b"}]),  # a zero-width space: found by a re-audit
                 tmp_path / "day2" / "customers.csv")
     report = load_drop(tmp_path / "day2", LoadOptions(report_dir=tmp_path / "runs" / "day2"))
-    assert report["entities"]["customers"]["rejectReasons"] == {"erased": 2}
+    assert report["entities"]["customers"]["rejectReasons"] == {"erased": 3}
     assert run_query("MATCH (c:Customer) RETURN count(c) AS n") == [{"n": 0}]
 
 

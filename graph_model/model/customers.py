@@ -33,16 +33,22 @@ LOYALTY_TIERS = ("none", "bronze", "silver", "gold", "platinum")
 
 
 def normal_key(text: str) -> str:
-    """A key as every way in reads it: without surrounding whitespace, in Unicode's composed form (NFC), so that
-    one id spelled two ways (``ZOË-1`` typed as ``E`` + a combining diaeresis, ``" C1"``) is one node and one
-    tombstone (until stop 40 the decomposed spelling of an erased id was a new customer: found by an audit).
+    """A key as every way in reads it: without surrounding whitespace, without invisible format characters
+    (zero-width spaces and joiners, byte-order marks), in Unicode's composed form (NFC), so that one id spelled
+    several ways (``ZOË-1`` typed as ``E`` + a combining diaeresis, ``" C1"``, ``C1`` + a zero-width space) is one
+    node and one tombstone (until stop 40 each spelling of an erased id was a new customer: found by audits).
     Case is kept: ids are case-sensitive.
 
     >>> normal_key(" ZOE\u0308-1 ") == "ZO\u00cb-1"
     True
+    >>> normal_key("C0000010\u200b")
+    'C0000010'
     """
     text = text.strip()
-    return text if text.isascii() else unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text
+    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFC", visible).strip()
 
 
 def identity_key(identity_type: str, value: str) -> str:
