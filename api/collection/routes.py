@@ -140,10 +140,6 @@ def _messages(kind: str | None, body: dict[str, Any], received: datetime) -> lis
     return messages
 
 
-def _unknown_key() -> Refused:
-    return Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
-
-
 class CollectionEndpoints:
     """The endpoints over one spool and its collector; ``tokens`` verifies the customer tokens that prove a
     message's sender (:mod:`api.collection.proof`), ``None`` when the service accepts none."""
@@ -175,14 +171,10 @@ class CollectionEndpoints:
         try:
             received = datetime.now(UTC)
             basic, key = _basic_key(request)
-            if basic and not self._server_key(key) and not _known(key, self.config.write_keys):
-                raise _unknown_key()
+            server_key = self._sender(key) if basic else False
             body = await _body(request)
             if not basic:
-                key = _body_key(body)
-            server_key = self._server_key(key)
-            if not server_key and not _known(key, self.config.write_keys):
-                raise _unknown_key()
+                server_key = self._sender(_body_key(body))
             if self._in_flight >= MAX_IN_FLIGHT:
                 raise Refused(429, "TOO_MANY_REQUESTS", "too many requests at once: retry shortly", RETRY_AFTER_BUSY)
             self._in_flight += 1
@@ -194,8 +186,13 @@ class CollectionEndpoints:
             return _answer(error)
         return JSONResponse({"success": True})
 
-    def _server_key(self, key: str | None) -> bool:
-        return _known(key, self.config.server_write_keys)
+    def _sender(self, key: str | None) -> bool:
+        """Whether ``key`` is a server write key (else a public one); refused when it is neither."""
+        if _known(key, self.config.server_write_keys):
+            return True
+        if _known(key, self.config.write_keys):
+            return False
+        raise Refused(401, "UNAUTHENTICATED", "send a known write key as the HTTP Basic user name or `writeKey`")
 
     async def _store(self, body: dict[str, Any], kind: str | None, received: datetime, server_key: bool) -> None:
         if self.spool.pending_count >= self.config.max_pending:

@@ -73,6 +73,11 @@ WRITER_MODULES = ("customers", "sessions", "orders", "events", "visits", "identi
 REFERENCED_LABELS = tuple(sorted({ref.label for entity in COLLECTED_ENTITIES for ref in SPECS[entity].references}))
 
 
+def _anonymous_id_erased(tombstones: Tombstones, anonymous_id: str) -> bool:
+    """Whether an SDK's anonymous id is an erased person's cookie or device (what it is mapped to)."""
+    return any(tombstones.identity_erased(identity_key(kind, anonymous_id)) for kind in ("cookie", "device_id"))
+
+
 class Collector:
     """The spool's writer thread (:meth:`start` / :meth:`stop`); :meth:`flush` writes one batch now."""
 
@@ -265,8 +270,7 @@ class Collector:
             return
         customers, actors = self.spool.people_in_state()
         erased = [c for c in customers if tombstones.customer_erased(c)] + [
-            a for a in actors if tombstones.customer_erased(a)
-            or any(tombstones.identity_erased(identity_key(kind, a)) for kind in ("cookie", "device_id"))]
+            a for a in actors if tombstones.customer_erased(a) or _anonymous_id_erased(tombstones, a)]
         if erased:
             self.spool.forget_person(erased)
         self._erasures_seen = tombstones.erasures
@@ -275,8 +279,8 @@ class Collector:
         """A message of an erased person (its user id, or its anonymous id as cookie or device): rejected."""
         tombstones = loader.tombstones
         anonymous = message.get("anonymousId")
-        erased = tombstones.customer_erased(message.get("userId")) or (anonymous is not None and any(
-            tombstones.identity_erased(identity_key(kind, anonymous)) for kind in ("cookie", "device_id")))
+        erased = tombstones.customer_erased(message.get("userId")) or (
+            anonymous is not None and _anonymous_id_erased(tombstones, anonymous))
         if erased:
             report.reject(Reject(SOURCE, seq, "events", RejectReason.ERASED, ERASED_MESSAGE, None))
         return erased

@@ -32,7 +32,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph_model.connection import execute_write
-from graph_model.model.customers import normal_key
+from graph_model.model.customers import identity_key, normal_key
 from graph_model.privacy import audit, ledger
 from graph_model.privacy.keys import customer_hash, load_key
 from graph_model.privacy.redaction import purge_person, runs_dir
@@ -175,9 +175,9 @@ def _erase(tx: ManagedTransaction, customer_id: str, actor: str,
         known = tx.run(ERASED_KEYS, hashes=[customer_hash(customer_id, key=key)]).single() is not None
         return ErasureResult(customer_id, found=False, already_erased=known), [], [], datetime.now(UTC)
     identity_keys: list[str] = list(person["identityKeys"])
-    identity_keys.append(f"customer_ref:{customer_id}")
+    identity_keys.append(identity_key("customer_ref", customer_id))
     if person["emailHash"]:
-        identity_keys.append(f"email_hash:{person['emailHash']}")
+        identity_keys.append(identity_key("email_hash", person["emailHash"]))
     identity_keys = sorted(set(identity_keys))
     scrubbed = tx.run(SCRUB_SESSIONS, sessionIds=person["sessionIds"]).single(strict=True)["sessions"]
     counts = tx.run(DELETE_PERSON, customerId=customer_id, identityKeys=identity_keys).single(strict=True)
@@ -267,7 +267,7 @@ def erase_again(customer_ids: Iterable[str], identity_keys: Iterable[str], sessi
     customers = sum(erase_customer(c, actor=actor, reject_roots=roots).found for c in sorted(set(customer_ids)))
     # a row naming the customer (a session) writes their own identifier even when their node is gone: found by a
     # re-audit (stop 40), `customer_ref:<id>` left in clear after an erasure during a load
-    keys = sorted(set(identity_keys) | {f"customer_ref:{normal_key(c)}" for c in customer_ids})
+    keys = sorted(set(identity_keys) | {identity_key("customer_ref", c) for c in customer_ids})
     sessions = sorted(set(session_ids))
     if not keys and not sessions:
         return ErasedAgain(customers=customers)

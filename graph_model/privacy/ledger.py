@@ -55,15 +55,21 @@ def ledger_path(root: Path | None = None) -> Path:
 
 def record(rows: Iterable[dict[str, str]], at: datetime, *, key: bytes, root: Path | None = None) -> None:
     """Append the tombstone ``rows`` (``hash``, ``kind``) of an erasure committed at ``at``."""
+    _append([{"hash": row["hash"], "kind": row["kind"], "erasedAt": at} for row in rows], key=key, root=root)
+
+
+def _append(rows: list[dict[str, Any]], *, key: bytes, root: Path | None) -> None:
+    """Append ``rows`` (``hash``, ``kind``, ``erasedAt``) in one write and one fsync."""
     fingerprint = key_fingerprint(key=key)
-    lines = "".join(json.dumps({"hash": row["hash"], "kind": row["kind"], "erasedAt": at.isoformat(),
+    lines = "".join(json.dumps({"hash": row["hash"], "kind": row["kind"], "erasedAt": row["erasedAt"].isoformat(),
                                 "key": fingerprint}) + "\n" for row in rows)
     if not lines:
         return
     path = ledger_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    if os.fstat(fd).st_size and os.pread(fd, 1, os.fstat(fd).st_size - 1) != b"\n":
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
         lines = "\n" + lines  # after a line torn by a crash: ours start on a line of their own (a re-audit, stop 40)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:  # one write: processes appending do not interleave lines
         handle.write(lines)
@@ -79,11 +85,7 @@ def add_missing(tombstones: Iterable[dict[str, Any]], *, key: bytes, root: Path 
     the ledger existed, or after its file was lost (the sweep does it); how many were added."""
     known = {entry.hash for entry in entries(key=key, root=root)}
     missing = [row for row in tombstones if row["hash"] not in known]
-    by_time: dict[datetime, list[dict[str, Any]]] = {}
-    for row in missing:
-        by_time.setdefault(row["erasedAt"], []).append(row)
-    for at, rows in by_time.items():
-        record(rows, at, key=key, root=root)
+    _append(missing, key=key, root=root)  # one write and one fsync, however many erasures they come from
     return len(missing)
 
 

@@ -99,8 +99,8 @@ def _personal_values(row: Any) -> list[tuple[str, bool]]:
             if value in (None, "") or isinstance(value, (dict, list)):
                 continue
             if lowered in IDENTIFIER_FIELDS or lowered in FREE_TEXT_FIELDS:
-                # as written, and as the message may quote it: read without surrounding whitespace
-                found.extend({(str(value), lowered in IDENTIFIER_FIELDS), (str(value).strip(), lowered in IDENTIFIER_FIELDS)})
+                identifier = lowered in IDENTIFIER_FIELDS  # as written, and as a message quotes it: read as a key
+                found.extend({(str(value), identifier), (normal_key(str(value)), identifier)})
     return sorted(found, key=lambda item: -len(item[0]))
 
 
