@@ -55,13 +55,19 @@ def module_statements(module: ModuleType) -> dict[str, str]:
 
 def writer_statements(modules: Iterable[str] | None = None) -> dict[str, str]:
     """Every parameterised statement of the writers, the stitching and the consent writer, by
-    ``module.NAME`` (fragments without parameters are left out); ``modules`` keeps only those modules."""
+    ``module.NAME`` (fragments without parameters are left out); ``modules`` keeps only those modules, or
+    those statements where an entry names one (``"identity.BACKFILL_SESSIONS"``).
+
+    >>> sorted(writer_statements(["identity.BACKFILL_SESSIONS", "consent"]))
+    ['consent.RECORD_ENTRIES', 'consent.WRITE_CONSENTS', 'identity.BACKFILL_SESSIONS']
+    """
     writers = [importlib.import_module(f"loaders.writers.{m.name}") for m in pkgutil.iter_modules(loaders.writers.__path__)]
     wanted = set(modules) if modules is not None else None
     statements: dict[str, str] = {}
     for module in [*writers, identity, consent]:
-        if wanted is None or module.__name__.rsplit(".", 1)[-1] in wanted:
-            statements.update(module_statements(module))
+        short = module.__name__.rsplit(".", 1)[-1]
+        statements.update({name: statement for name, statement in module_statements(module).items()
+                           if wanted is None or short in wanted or name in wanted})
     return statements
 
 
