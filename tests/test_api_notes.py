@@ -74,3 +74,10 @@ def test_notes_are_in_the_export_and_removed_by_erasure(api: TestClient) -> None
     remaining = run_query("MATCH (n:Note) RETURN n.text AS text, [(c:Customer)-[:HAS_NOTE]->(n) | c.customerId] AS about")
     assert remaining == [{"text": "Another note about Grace.", "about": ["C2"]}]
     assert codes(post(api, ADD, {"id": "C1", "text": "after erasure"}, key=WRITER).json()) == ["NOT_FOUND"]
+
+
+def test_a_note_about_a_pasted_id_is_about_its_customer(api: TestClient) -> None:
+    note = data(api, "mutation { addNote(customerId: \"C1\\u200b \", text: \"Likes tents\") { id } }",
+                key=WRITER)["addNote"]
+    notes = data(api, '{ customer(id: "C1") { notes { id text } } }', key=ADMIN)["customer"]["notes"]
+    assert notes == [{"id": note["id"], "text": "Likes tents"}]

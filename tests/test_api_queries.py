@@ -280,3 +280,13 @@ def test_timeline_pages_fetched_along_with_the_customer_are_the_same(client: Tes
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == everything
+
+
+def test_a_pasted_id_names_its_customer(client: TestClient) -> None:
+    """`customer(id: " C1 ")` answered NOT_FOUND until stop 41 (an input object's texts were read as keys,
+    arguments were not)."""
+    query = "query($id: ID!, $ids: [ID!]!) { customer(id: $id) { id } customers(ids: $ids) { id } }"
+    found = data(client, query, {"id": " C1 ", "ids": ["C1\u200b", " C2"]}, key=ADMIN)
+    assert found == {"customer": {"id": "C1"}, "customers": [{"id": "C1"}, {"id": "C2"}]}
+    literal = data(client, '{ product(sku: " P2 ") { sku } segment(id: "SEG1\\u200b") { id } }', key=ADMIN)
+    assert literal == {"product": {"sku": "P2"}, "segment": {"id": "SEG1"}}

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from api.db import from_micros
 from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import clienteling as q
-from api.schema.common import Channel, context, page_size
+from api.schema.common import Channel, KeyArguments, context, page_size
 from api.schema.customer import Customer
 
 
@@ -31,7 +31,8 @@ class ClientelingQuery:
                                   "churn risk of at least `minChurnRisk` and whose consent permits analytics, "
                                   "most at stake first (churn risk x past value, both as of the last algorithms "
                                   "run; ties: the greater customer id first), at most `first`. Unknown "
-                                  "store: NOT_FOUND; a customer token may not ask (FORBIDDEN).")
+                                  "store: NOT_FOUND; a customer token may not ask (FORBIDDEN).",
+                                  extensions=[KeyArguments()])
     async def keep_in_touch(self, info: Info, store_id: strawberry.ID, min_churn_risk: float = 0.5,
                             first: int = 20) -> list[KeepInTouch]:
         first = page_size(info, first)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from strawberry.extensions import FieldExtension
 from strawberry.types import Info
+from strawberry.types.base import StrawberryContainer
 
 from api.limits import check_page_size
 from graph_model.model.customers import normal_key
@@ -52,6 +55,42 @@ class StrippedInput:
             value = getattr(self, field.name)
             if isinstance(value, str):
                 setattr(self, field.name, normal_key(value))
+
+
+def _is_id(annotation: object) -> bool:
+    """Whether an argument's type is ``ID``, optional or a list of it."""
+    while isinstance(annotation, StrawberryContainer):
+        annotation = annotation.of_type
+    return annotation is strawberry.ID
+
+
+def _read_key(value: Any) -> Any:
+    if isinstance(value, str):
+        return normal_key(value)
+    if isinstance(value, list):
+        return [_read_key(item) for item in value]
+    return value
+
+
+class KeyArguments(FieldExtension):
+    """A field whose ``ID`` arguments are read as the loaders read a key (:func:`normal_key`), as the texts of
+    every input object are (:class:`StrippedInput`): ``customer(id: " C1 ")`` and ``addNote(customerId:
+    "C1\\u200b")`` name C1 (until stop 41 they answered NOT_FOUND). GraphQL reserves the name ``ID``, so its
+    scalar cannot be replaced: every root field with ``ID`` arguments carries ``extensions=[KeyArguments()]``,
+    and ``tests/test_api_keys.py`` checks that none is missed."""
+
+    def apply(self, field: Any) -> None:
+        self.names = [argument.python_name for argument in field.arguments if _is_id(argument.type)]
+
+    def _read(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, **{name: _read_key(kwargs[name]) for name in self.names if name in kwargs}}
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        return next_(source, info, **self._read(kwargs))
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info,
+                            **kwargs: Any) -> Any:
+        return await next_(source, info, **self._read(kwargs))
 
 
 @strawberry.input(description="A WGS-84 position.")

@@ -18,7 +18,15 @@ from api.errors import BadUserInput, Forbidden, NotFound
 from api.queries import customers as q
 from api.queries.ownership import owners
 from api.recommend import RecommendationContext
-from api.schema.common import Channel, Location, LocationInput, StrippedInput, context, page_size
+from api.schema.common import (
+    Channel,
+    KeyArguments,
+    Location,
+    LocationInput,
+    StrippedInput,
+    context,
+    page_size,
+)
 from api.schema.engagement import EngagementConnection, EngagementType, decode_cursor, engagement_history
 from api.schema.notes import Note, customer_notes
 from api.schema.permissions import CanAdminister, CanSeePersonalData
@@ -356,7 +364,7 @@ async def _load_customers(info: Info, ids: list[str]) -> list[dict[str, Any] | N
 class CustomerQuery:
     @strawberry.field(description="A customer by id, or by any identifier; unknown gives null and NOT_FOUND. A "
                                   "customer token reads only its own id (any other answers as unknown) and may "
-                                  "not look up identifiers (FORBIDDEN).")
+                                  "not look up identifiers (FORBIDDEN).", extensions=[KeyArguments()])
     async def customer(self, info: Info, id: strawberry.ID | None = None,
                        identity: IdentityInput | None = None) -> Customer | None:
         if (id is None) == (identity is None):
@@ -390,7 +398,7 @@ class CustomerQuery:
 
     @strawberry.field(description="Customers by id, one entry per id in the order asked; an unknown id gives "
                                   "null at its position and a NOT_FOUND error with that path (for a customer "
-                                  "token, every id but its own).")
+                                  "token, every id but its own).", extensions=[KeyArguments()])
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         page_size(info, len(ids), "ids")
         principal = context(info).principal

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from api.errors import BadUserInput, NotFound
 from api.queries import notes as q
-from api.schema.common import context
+from api.schema.common import KeyArguments, context
 from api.schema.permissions import CanSeePersonalData, CanWrite
 
 MAX_NOTE = 2_000
@@ -46,7 +46,7 @@ async def customer_notes(info: Info, customer_id: str, first: int) -> list[Note]
 class NoteMutation:
     @strawberry.mutation(description="Write a note about a customer (a writer key): at most 2000 characters, "
                                      "not blank. Unknown customer: NOT_FOUND.",
-                         permission_classes=[CanWrite])
+                         permission_classes=[CanWrite], extensions=[KeyArguments()])
     async def add_note(self, info: Info, customer_id: strawberry.ID, text: str) -> Note | None:
         text = text.strip()
         if not text or len(text) > MAX_NOTE:

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.errors import BadUserInput, NotFound
-from api.schema.common import context, page_size
+from api.schema.common import KeyArguments, context, page_size
 from api.schema.permissions import CanAdminister
 from graph_model.privacy import audit
 from graph_model.privacy.access import subject_access
@@ -42,7 +42,7 @@ class AuditEntry:
 class PrivacyQuery:
     @strawberry.field(description="Right of access (GDPR Art. 15): everything held about one customer as one JSON "
                                   "document (admin; audited as `export`). Unknown: null and NOT_FOUND.",
-                      permission_classes=[CanAdminister])
+                      permission_classes=[CanAdminister], extensions=[KeyArguments()])
     async def subject_access(self, info: Info, customer_id: strawberry.ID) -> JSON | None:
         document = await asyncio.to_thread(subject_access, str(customer_id))
         if document is None:
@@ -54,7 +54,7 @@ class PrivacyQuery:
 
     @strawberry.field(description="The audit trail, newest first, optionally about one customer and/or of one "
                                   "action (erase, export, consent, read_personal, retention); admin.",
-                      permission_classes=[CanAdminister])
+                      permission_classes=[CanAdminister], extensions=[KeyArguments()])
     async def audit_log(self, info: Info, customer_id: strawberry.ID | None = None, action: str | None = None,
                         first: int = 100) -> list[AuditEntry]:
         first = page_size(info, first)

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.errors import NotFound
-from api.schema.common import context, page_size
+from api.schema.common import KeyArguments, context, page_size
 
 
 @strawberry.type(description="A brand products are made under.")
@@ -91,7 +91,7 @@ class ProductAffinity:
 
 @strawberry.type
 class ProductQuery:
-    @strawberry.field(description="A product by SKU; an unknown SKU gives null and a NOT_FOUND error.")
+    @strawberry.field(description="A product by SKU; an unknown SKU gives null and a NOT_FOUND error.", extensions=[KeyArguments()])
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
         row = await context(info).loaders.product.load(str(sku))
         if row is None:

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.errors import NotFound
-from api.schema.common import Location, context, page_size
+from api.schema.common import KeyArguments, Location, context, page_size
 from api.schema.product import Product
 
 
@@ -79,7 +79,7 @@ class Store:
 
 @strawberry.type
 class StoreQuery:
-    @strawberry.field(description="A store by id; an unknown id gives null and a NOT_FOUND error.")
+    @strawberry.field(description="A store by id; an unknown id gives null and a NOT_FOUND error.", extensions=[KeyArguments()])
     async def store(self, info: Info, id: strawberry.ID) -> Store | None:
         row = await context(info).loaders.store.load(str(id))
         if row is None:
