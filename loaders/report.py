@@ -245,9 +245,25 @@ class RunReport:
         self._rejects.close()
         self._rejects_lock.close()
         data = self.as_dict()
-        with private_file(self.report_path) as handle:
-            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self._write_report(data)
         return data
+
+    def snapshot(self) -> dict[str, Any]:
+        """Write ``report.json`` with the figures so far (``inProgress: true``) and go on: a long-running writer
+        (the collector, whose report closes hourly) leaves its counts on disk if it is killed."""
+        self.seconds = time.perf_counter() - self._t0
+        data = {**self.as_dict(), "inProgress": True}
+        self._write_report(data)
+        return data
+
+    def _write_report(self, data: dict[str, Any]) -> None:
+        """``report.json`` replaced whole (a reader, or a crash, never sees half of it), mode 0600."""
+        partial = self.report_path.with_name(self.report_path.name + ".partial")
+        with private_file(partial) as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, self.report_path)
 
 
 def summary_text(data: dict[str, Any]) -> str:

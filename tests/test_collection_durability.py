@@ -304,3 +304,39 @@ def test_an_erasure_from_another_process_forgets_the_spool_s_pings_and_sessions_
     assert customers == ["STAYING"] and "LEAVING" not in actors and "STAYING" in actors
     collector._close_report()
     spool.close()
+
+
+def test_the_open_report_s_counts_are_on_disk_after_a_batch(graph: Settings, tmp_path: Path) -> None:
+    """The collector's report closes hourly (or when the API stops): until stop 41 its counts were written only
+    then, so a killed process lost them (its rejects were on disk). Now a batch leaves them on disk, marked
+    ``inProgress``, at most once a minute, replaced whole; closing the report writes the final figures."""
+    import json
+    import os
+    from datetime import UTC, datetime
+
+    from api.collection.config import CollectionConfig
+    from api.collection.messages import accept
+    from api.collection.proof import PROOF, SERVER_KEY
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+
+    now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    messages = [{"type": "page", "anonymousId": "a1", "messageId": f"p{n}", "timestamp": now.isoformat(),
+                 "properties": {"path": f"/{n}"}} for n in range(3)]
+    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
+    spool = Spool(config.spool_path)
+    spool.append([{**accept(m, None, now), PROOF: SERVER_KEY} for m in messages])
+    collector = Collector(config, spool)
+    assert collector.flush() == 3
+    [folder] = sorted(Path(os.environ["CUSTOMER_GRAPH_RUNS_DIR"]).glob("*-collect"))
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["inProgress"] is True
+    assert report["entities"]["events"]["loaded"] == 3
+    assert (folder / "report.json").stat().st_mode & 0o777 == 0o600
+    assert not list(folder.glob("*.partial"))
+    spool.append([{**accept({**messages[0], "messageId": "p3"}, None, now), PROOF: SERVER_KEY}])
+    assert collector.flush() == 1  # within the minute: not written again
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["entities"]["events"]["loaded"] == 3
+    collector._close_report()  # as when it rotates or the API stops: the final figures
+    final = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert "inProgress" not in final and final["entities"]["events"]["loaded"] == 4

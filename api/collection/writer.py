@@ -56,6 +56,7 @@ log = logging.getLogger("collection")
 
 SOURCE = "collect"
 REPORT_EVERY = timedelta(hours=1)
+SNAPSHOT_EVERY_SECONDS = 60.0  # the open report's counts written to disk at most this often (a kill loses less)
 MAX_BACKOFF_SECONDS = 10.0
 ERASED_MESSAGE = "message of an erased person"
 #: While no message comes, how often the collector looks for people erased by another process whose pings or
@@ -95,6 +96,7 @@ class Collector:
         self.last_error: str | None = None
         self._erasures_seen: int | None = None  # the graph's erasure count when the spool's state was last checked
         self._state_checked = 0.0  # monotonic time of that check
+        self._snapshot_at = 0.0  # monotonic time the open report's counts were last written (RunReport.snapshot)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,7 +209,19 @@ class Collector:
         report.sync_rejects()  # the batch's rejects on disk before its messages are forgotten (a crash kept neither)
         self.spool.done(pending[-1][0])  # the oldest pending: a prefix of the spool
         self.written += len(pending)
+        self._snapshot(report)
         return len(pending)
+
+    def _snapshot(self, report: RunReport) -> None:
+        """The open report's counts on disk, at most every :data:`SNAPSHOT_EVERY_SECONDS` (until stop 41 they were
+        written when the report closed, hourly, or when the API stopped: a killed process lost them)."""
+        if time.monotonic() - self._snapshot_at < SNAPSHOT_EVERY_SECONDS:
+            return
+        self._snapshot_at = time.monotonic()
+        try:
+            report.snapshot()
+        except OSError:
+            log.exception("collector: could not write its run report's counts")
 
     def _new_orders(self, report: RunReport, rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
         """The order lines of orders the graph does not hold yet. A collected message adds an order, never
@@ -318,8 +332,10 @@ class Collector:
                 log.exception("collector: could not write its run report")
             self._report = None
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until nothing is pending (tests, shutdown scripts); False on timeout."""
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        """Block until nothing is pending (tests, shutdown scripts); False on timeout. Returns as soon as the spool
+        is empty: the timeout only bounds a stuck writer (a first batch plans every writer, 35-42 s cold on a busy
+        2-core machine: 30 s failed a test there once)."""
         deadline = time.monotonic() + timeout
         while self.spool.pending_count > 0 and time.monotonic() < deadline:
             self.wake.set()
