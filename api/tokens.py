@@ -31,6 +31,7 @@ import jwt
 
 from api.auth import Principal, Role
 from graph_model.errors import ConfigurationError
+from graph_model.model.customers import normal_key
 
 LEEWAY_SECONDS = 30
 MAX_LIFETIME_SECONDS = 86_400  # the longest a customer token may still be valid for (``exp`` - now)
@@ -223,4 +224,5 @@ class CustomerTokens:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken("The customer token's `sub` must be the customer id.")
-        return Principal(label=f"customer-token:{algorithm}", role=Role.reader, customer_id=subject)
+        # read as every key is (normal_key): the id the API's arguments and the loaders name the customer by
+        return Principal(label=f"customer-token:{algorithm}", role=Role.reader, customer_id=normal_key(subject))

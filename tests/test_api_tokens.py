@@ -147,6 +147,14 @@ def test_a_customer_token_reads_its_own_customer_with_personal_fields_audited(sh
     assert codes(refused) == ["FORBIDDEN"] and refused["data"]["customer"]["name"] is None
 
 
+def test_a_token_s_subject_is_read_as_a_key_like_the_id_it_asks_for(shop: TestClient) -> None:
+    """An id argument is read as a key (KeyArguments), so the token's subject is too: a subject of "C1 " and
+    `customer(id: "C1")` are the same customer, and each reads only that one."""
+    assert ok(shop, '{ customer(id: "C1") { id } }', hs256(sub="C1\u200b "))["customer"]["id"] == "C1"
+    assert ok(shop, '{ customer(id: " C1") { id } }', hs256())["customer"]["id"] == "C1"
+    assert codes(ask(shop, '{ customer(id: "C2") { id } }', hs256(sub=" C1")).json()) == ["NOT_FOUND"]
+
+
 FOREIGN = 'query($id: ID) { customer(id: $id) { id city churnRisk } }'
 
 
