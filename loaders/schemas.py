@@ -32,8 +32,20 @@ Timestamp = Annotated[datetime, AfterValidator(to_utc)]
 TextList = Annotated[list[str], BeforeValidator(_split_list)]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
-#: A natural key: 1 to 200 characters, read as every way in reads a key (:func:`graph_model.model.customers.normal_key`)
-Key = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(normal_key)]
+
+
+def _key(value: str) -> str:
+    """``value`` read as every way in reads a key (:func:`graph_model.model.customers.normal_key`); refused when
+    nothing is left (a key of invisible characters only, e.g. a zero-width space: until stop 41 it loaded as the
+    empty key)."""
+    key = normal_key(value)
+    if not key:
+        raise ValueError("a key of invisible characters only")
+    return key
+
+
+#: A natural key: 1 to 200 characters, read as every way in reads a key
+Key = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_key)]
 #: The longest search text kept (a ``SearchQuery`` node's unique key: an index refuses values over ~8 KB, and
 #: until stop 40 a 28 KB query from the public collection key failed its batch, retried row by row)
 MAX_SEARCH_TEXT = 2_000
