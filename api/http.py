@@ -39,6 +39,7 @@ from api.db import Database
 from api.documents import operation_count
 from api.errors import (
     BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
     SERVICE_UNAVAILABLE,
     UNAUTHENTICATED,
     UNAVAILABLE_MESSAGE,
@@ -184,7 +185,7 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, accept: str, media: str | None) -> Response:
         if request.method not in ("GET", "POST"):
-            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "GraphQL is served over GET and POST.",
+            raise RequestRefused(405, METHOD_NOT_ALLOWED, "GraphQL is served over GET and POST.",
                                  {"Allow": "GET, POST"})
         if (request.method == "GET" and self.config.introspection_enabled and "text/html" in accept
                 and "query" not in request.query_params):
@@ -221,7 +222,7 @@ class GraphQLEndpoint:
             if request.method == "POST":  # what POST does not allow: a subscription (until stop 40 "send it with POST")
                 raise RequestRefused(400, BAD_REQUEST, "Subscriptions are not served: queries and mutations only."
                                      ) from None
-            raise RequestRefused(405, "METHOD_NOT_ALLOWED", "Mutations are sent with POST.", {"Allow": "POST"}
+            raise RequestRefused(405, METHOD_NOT_ALLOWED, "Mutations are sent with POST.", {"Allow": "POST"}
                                  ) from error
         except (CannotGetOperationTypeError, MissingQueryError) as error:
             raise RequestRefused(400, BAD_REQUEST, "The operation to run cannot be determined "
