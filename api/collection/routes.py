@@ -226,6 +226,7 @@ def _tracking_api(routes: list[BaseRoute]) -> Mount:
     """``/v1/...``, open to browsers on any site (CORS): the SDK in the shop's pages posts from the shop's origin,
     with a write key that is public anyway and no cookies (until stop 40 a browser was refused: found by an
     audit); errors as JSON with a code."""
-    return Mount("/v1", app=Starlette(routes=routes, exception_handlers={404: _http_refusal, 405: _http_refusal}, middleware=[
-        Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST"],
-                   allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=86_400)]))
+    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST"],
+                      allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=86_400)
+    refusals = {404: _http_refusal, 405: _http_refusal}
+    return Mount("/v1", app=Starlette(routes=routes, exception_handlers=refusals, middleware=[cors]))

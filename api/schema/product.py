@@ -91,7 +91,8 @@ class ProductAffinity:
 
 @strawberry.type
 class ProductQuery:
-    @strawberry.field(description="A product by SKU; an unknown SKU gives null and a NOT_FOUND error.", extensions=[KeyArguments()])
+    @strawberry.field(description="A product by SKU; an unknown SKU gives null and a NOT_FOUND error.",
+                      extensions=[KeyArguments()])
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
         row = await context(info).loaders.product.load(str(sku))
         if row is None:

@@ -56,7 +56,8 @@ class SegmentQuery:
         rows = await q.segments(context(info).db, kind.value if kind else None, first)
         return [Segment.from_row(row) for row in rows]
 
-    @strawberry.field(description="A segment by id; an unknown id gives null and a NOT_FOUND error.", extensions=[KeyArguments()])
+    @strawberry.field(description="A segment by id; an unknown id gives null and a NOT_FOUND error.",
+                      extensions=[KeyArguments()])
     async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
         row = await context(info).loaders.segment.load(str(id))
         if row is None:

@@ -79,7 +79,8 @@ class Store:
 
 @strawberry.type
 class StoreQuery:
-    @strawberry.field(description="A store by id; an unknown id gives null and a NOT_FOUND error.", extensions=[KeyArguments()])
+    @strawberry.field(description="A store by id; an unknown id gives null and a NOT_FOUND error.",
+                      extensions=[KeyArguments()])
     async def store(self, info: Info, id: strawberry.ID) -> Store | None:
         row = await context(info).loaders.store.load(str(id))
         if row is None:
