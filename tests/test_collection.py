@@ -48,8 +48,11 @@ def collecting(graph: Settings, tmp_path: Path) -> Iterator[tuple[Any, str]]:
 
 
 def _config(tmp_path: Path, **overrides: Any) -> CollectionConfig:
-    return CollectionConfig(write_keys=frozenset({WRITE_KEY}), server_write_keys=frozenset({SERVER_KEY}),
-                            spool_path=tmp_path / "spool.sqlite", flush_seconds=0.05, **overrides)
+    """Collection on, its spool in ``tmp_path``; no planning ahead (each test's empty graph replans every writer:
+    8-12 s a test; tests/test_loaders_warmup.py covers planning ahead)."""
+    return CollectionConfig(**{"write_keys": frozenset({WRITE_KEY}), "server_write_keys": frozenset({SERVER_KEY}),
+                               "spool_path": tmp_path / "spool.sqlite", "flush_seconds": 0.05, "plan_ahead": False,
+                               **overrides})
 
 
 def _token(sub: str, seconds: int = 600) -> str:

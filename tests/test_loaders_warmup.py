@@ -198,3 +198,20 @@ def test_a_file_smaller_than_a_batch_plans_nothing_ahead(graph: Settings, tmp_pa
     assert planned == []
     load_file(tmp_path / "categories.csv", options=LoadOptions(batch_size=2, report_dir=tmp_path / "run2"))
     assert planned == [(("catalogue",),)]
+
+
+def test_a_collector_told_not_to_plan_ahead_plans_nothing_at_its_start(graph: Settings, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    import api.collection.writer as writer
+    from api.collection.config import CollectionConfig
+    from api.collection.spool import Spool
+
+    planned: list[object] = []
+    monkeypatch.setattr(warmup, "warm", lambda *args, **kwargs: planned.append(args) or 0.0)
+    for plan_ahead in (False, True):
+        config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / f"{plan_ahead}.sqlite",
+                                  plan_ahead=plan_ahead)
+        collector = writer.Collector(config, Spool(config.spool_path))
+        collector.warm()
+        assert collector.warmed.is_set() and len(planned) == int(plan_ahead)
+        collector.spool.close()

@@ -51,6 +51,7 @@ class CollectionConfig:
     dedup_hours: float = 48.0  # written messages' ids are kept this long (the spec asks for 24 h)
     ping_window_minutes: float = 120.0  # recent pings geofenced together (a stay across micro-batches)
     tracking_plan: TrackingPlan | None = None  # schemas of track events' properties (None: nothing checked)
+    plan_ahead: bool = True  # plan every writer when the collector starts (off: each on its first batch)
 
     @property
     def enabled(self) -> bool:

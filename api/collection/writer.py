@@ -115,9 +115,12 @@ class Collector:
         self.spool.close()
 
     def warm(self) -> None:
-        """Apply the schema and plan the writers' statements; a failure is logged (the batches retry)."""
+        """Apply the schema and plan the writers' statements (unless the configuration says not to plan ahead);
+        a failure is logged (the batches retry)."""
         try:
             ensure_schema()
+            if not self.config.plan_ahead:
+                return
             execute_write(Tombstones.read)  # what each batch's loader reads first
             # the writers' statements, the collector's own checks (_new_orders, _first_owner_wins) and each
             # batch's last question (were people erased meanwhile?)
