@@ -96,14 +96,17 @@ def sample_parameters(statement: str, size: int = 1) -> dict[str, list[Any]] | N
 
 
 def warm(modules: Iterable[str] | None = None, labels: Iterable[str] = (),
-         sizes: Iterable[int] = LIST_SIZES, extra: Iterable[str] = ()) -> float:
+         sizes: Iterable[int] = LIST_SIZES, extra: Iterable[str] = (), stop: threading.Event | None = None) -> float:
     """Plan the statements of ``modules`` (all writers when ``None``), the key look-ups of ``labels`` and the
-    ``extra`` statements for lists of each of ``sizes``, each in a rolled-back transaction; returns the seconds
-    it took."""
+    ``extra`` statements for lists of each of ``sizes``, each in a rolled-back transaction, until ``stop`` is
+    set (a process stopping does not wait for the rest: ~10 s for the collector's); returns the seconds it
+    took."""
     statements = [*writer_statements(modules).values(), *(prefetch_query(label) for label in labels), *extra]
     started = time.perf_counter()
     with session() as s:
         for statement, size in itertools.product(statements, sizes):
+            if stop is not None and stop.is_set():
+                break
             parameters = sample_parameters(statement, size)
             if parameters is None:
                 continue

@@ -215,3 +215,31 @@ def test_a_collector_told_not_to_plan_ahead_plans_nothing_at_its_start(graph: Se
         collector.warm()
         assert collector.warmed.is_set() and len(planned) == int(plan_ahead)
         collector.spool.close()
+
+
+def test_a_warm_up_stops_when_told_and_a_stopped_collector_does_not_plan(graph: Settings, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """``customer-graph serve`` took 9 s to stop while its collector planned its writers (found at stop 42)."""
+    import threading
+
+    import api.collection.writer as writer
+    from api.collection.config import CollectionConfig
+    from api.collection.spool import Spool
+
+    stop, planned = threading.Event(), []
+    real_sample = warmup.sample_parameters
+
+    def counted(statement: str, size: int = 1) -> object:
+        planned.append(statement)
+        if len(planned) == 3:
+            stop.set()
+        return real_sample(statement, size)
+
+    monkeypatch.setattr(warmup, "sample_parameters", counted)
+    warmup.warm(stop=stop)
+    assert len(planned) == 3
+    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
+    collector = writer.Collector(config, Spool(config.spool_path))
+    collector.stop()  # asked to stop before its warm-up got to the writers
+    collector.warm()
+    assert len(planned) == 3 and collector.warmed.is_set()

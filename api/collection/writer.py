@@ -125,7 +125,8 @@ class Collector:
             # the writers' statements, the collector's own checks (_new_orders, _first_owner_wins) and each
             # batch's last question (were people erased meanwhile?)
             seconds = warmup.warm(WRITER_MODULES, REFERENCED_LABELS,
-                                  extra=(EXISTING_ORDERS, IDENTITY_OWNERS, WAIT_FOR_ERASURES, ERASURE_COUNT))
+                                  extra=(EXISTING_ORDERS, IDENTITY_OWNERS, WAIT_FOR_ERASURES, ERASURE_COUNT),
+                                  stop=self._stopping)
             log.info("collector: writers planned in %.2f s", seconds)
         except Exception as error:  # planning ahead is an optimisation: it never stops collection
             log.warning("collector: could not plan the writers ahead (%s)", error)
