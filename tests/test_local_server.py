@@ -112,16 +112,6 @@ def test_status_command_reports_pid_ports_versions_and_folders(server: LocalServ
 
 
 @pytest.mark.restarts_server
-def test_a_clean_restart_keeps_the_data(server: LocalServer) -> None:
-    run_query("CREATE (:Customer {customerId: 'survivor-1'})")
-    assert server.stop()
-    assert server.running_pid() is None
-    server.start()
-    connection.close_driver()
-    assert run_query("MATCH (c:Customer {customerId: 'survivor-1'}) RETURN count(c) AS n")[0]["n"] == 1
-
-
-@pytest.mark.restarts_server
 def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServer) -> None:
     run_query("UNWIND range(1, 500) AS i CREATE (:Customer {customerId: 'killed-' + i})")
     pid = server.running_pid()
@@ -137,20 +127,25 @@ def test_a_server_killed_with_sigkill_comes_back_with_its_data(server: LocalServ
 
 
 @pytest.mark.restarts_server
-def test_a_restart_maps_the_class_archive_of_the_server_s_own_jars(server: LocalServer) -> None:
-    """The first JVM writes the archive at its exit; the next start promotes it and the JVM maps it (a JVM that
-    cannot map an archive exits under -Xshare:on); an archive is bound to its jars. One restart is enough: the
-    session's server either maps the archive already or writes it when this stop ends it."""
+def test_a_clean_restart_keeps_the_data_and_maps_the_class_archive_of_the_server_s_own_jars(
+        server: LocalServer) -> None:
+    """The data survives a stop and start. The first JVM writes the class archive at its exit; the next start
+    promotes it and the JVM maps it (a JVM that cannot map an archive exits under -Xshare:on); an archive is bound
+    to its jars. One restart is enough: the session's server either maps the archive already or writes it when
+    this stop ends it."""
     from graph_model.local_server import class_archive
     from graph_model.local_server.processes import pid_alive
 
+    run_query("CREATE (:Customer {customerId: 'survivor-1'})")
     dist, java = Distribution(server.dist_dir), server_module.java_executable()
     archive = class_archive.archive_path(java, dist.root)
     pid = server.running_pid()
     assert pid is not None and server.stop()
+    assert server.running_pid() is None
     assert not pid_alive(pid)  # stop waits for the JVM, which writes the archive after Neo4j has stopped
     server.start()
     connection.close_driver()
+    assert run_query("MATCH (c:Customer {customerId: 'survivor-1'}) RETURN count(c) AS n")[0]["n"] == 1
     cmdline = Path(f"/proc/{server.running_pid()}/cmdline").read_bytes().decode().split("\0")
     assert f"-XX:SharedArchiveFile={archive}" in cmdline
     assert class_archive.maps(java, dist.classpath, archive)
