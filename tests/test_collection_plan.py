@@ -55,7 +55,8 @@ def test_an_order_that_violates_the_plan_is_a_reject_not_a_write(
     monkeypatch.setenv("CUSTOMER_GRAPH_RUNS_DIR", str(runs))
     monkeypatch.setenv("CUSTOMER_GRAPH_REJECTS_REDACT", "1")
     run_query(CATALOGUE)
-    config = replace(load_collection_config(_env(tmp_path, _plan_file(tmp_path, PLAN))), flush_seconds=0.05)
+    config = replace(load_collection_config(_env(tmp_path, _plan_file(tmp_path, PLAN))), flush_seconds=0.05,
+                     plan_ahead=False)  # planning ahead: tests/test_loaders_warmup.py
     app = make_app(graph, collection=config)
     with served(app) as port:
         client = Client(WRITE_KEY, host=f"http://127.0.0.1:{port}", sync_mode=True, max_retries=1)
