@@ -104,3 +104,22 @@ def test_a_client_that_does_not_read_its_answer_loses_the_connection(monkeypatch
             except ConnectionResetError:
                 pass
             assert received < 16 * 1024 * 1024  # cut: the rest of the answer was dropped
+
+
+@pytest.mark.parametrize("broken", [
+    b"GARBAGE\r\n\r\n",  # no request line
+    b"GET /graphql HTTP/1.1\r\nHost: shop\r\nBad Header\r\n\r\n",  # a header without a colon
+])
+def test_a_request_that_is_not_http_is_refused_with_a_code(broken: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(broken)
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    assert lines[0] == "http/1.1 400 bad request" and "content-type: application/json" in lines
+    [error] = json.loads(body)["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"} and error["message"].startswith("The request is not valid HTTP")
