@@ -88,7 +88,7 @@ class _RequestDeadline:
 class _CodedBadRequest:
     """Mixed into a uvicorn HTTP protocol: a request that is not HTTP (a broken request line, an invalid header)
     is answered as every other refusal of the service, ``{"errors": [...]}`` with a code, not uvicorn's plain
-    text without one (found by the stop-40 audit). The connection closes after it, as uvicorn's does."""
+    text without one (left open at stop 41). The connection closes after it, as uvicorn's does."""
 
     transport: asyncio.Transport
 
