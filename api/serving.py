@@ -8,9 +8,9 @@ request, headers and body, within :data:`REQUEST_SECONDS` of its opening or of i
 request being answered is never cut by that deadline, only one whose answer stopped moving: a client that does
 not read what it asked for, so that the connection's send buffer stays full (uvicorn has paused writing) for
 :data:`SEND_STALL_SECONDS`, loses the connection and the answer's memory (until stop 40 such a client held both
-for as long as it liked: found by an audit). Above :data:`MAX_CONNECTIONS` connections and tasks at once uvicorn
-answers ``503`` at once instead of queueing. A request that is not HTTP is refused with a code, as every other
-refusal (:class:`_CodedBadRequest`).
+for as long as it liked: found by an audit). Above :data:`MAX_CONNECTIONS` connections or requests at once the
+service answers ``503`` at once instead of queueing. Both that and a request that is not HTTP are refused with a
+code, as every other refusal (:class:`_CodedRefusals`).
 
 In production a reverse proxy or load balancer in front (with its own header and body timeouts) is still
 the first line; these bound what reaches the process when there is none.
@@ -24,11 +24,12 @@ from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from api.errors import BAD_REQUEST, request_error
+from api.errors import BAD_REQUEST, SERVICE_UNAVAILABLE, request_error
 
 REQUEST_SECONDS = 20.0  # to send one whole request (at most 500 KB: 25 KB/s is the slowest client served)
 MAX_CONNECTIONS = 1_000  # connections and tasks at once; beyond, 503
 SEND_STALL_SECONDS = 60.0  # an answer whose bytes the client has not taken for this long is dropped
+OVER_LIMIT_MESSAGE = "The service is answering as many requests as it takes at once; retry in a moment."
 
 
 class _RequestDeadline:
@@ -85,12 +86,25 @@ class _RequestDeadline:
             self.transport.close()
 
 
-class _CodedBadRequest:
-    """Mixed into a uvicorn HTTP protocol: a request that is not HTTP (a broken request line, an invalid header)
-    is answered as every other refusal of the service, ``{"errors": [...]}`` with a code, not uvicorn's plain
-    text without one (left open at stop 41). The connection closes after it, as uvicorn's does."""
+class _CodedRefusals:
+    """Mixed into a uvicorn HTTP protocol: what uvicorn refuses itself is answered as every other refusal of the
+    service, ``{"errors": [...]}`` with a code, not uvicorn's plain text without one (left open at stop 41):
+
+    - a request that is not HTTP (a broken request line, an invalid header): ``400 BAD_REQUEST``;
+    - a request beyond :data:`MAX_CONNECTIONS` connections or requests in flight at once: ``503
+      SERVICE_UNAVAILABLE`` at once, without reaching the app (uvicorn's own ``limit_concurrency``, which answers
+      in plain text, is off; this is the same check, made when the request's task starts).
+
+    The connection closes after either answer, as uvicorn's does."""
 
     transport: asyncio.Transport
+    app: Any
+    connections: set[Any]
+    tasks: set[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = self._within_limit(self.app)
 
     def send_400_response(self, msg: str) -> None:
         body = json.dumps(request_error(f"The request is not valid HTTP: {msg}", BAD_REQUEST)).encode()
@@ -99,12 +113,25 @@ class _CodedBadRequest:
         self.transport.write(head + body)
         self.transport.close()
 
+    def _within_limit(self, app: Any) -> Any:
+        async def limited(scope: Any, receive: Any, send: Any) -> None:
+            # this request's connection and task are counted already
+            if len(self.connections) <= MAX_CONNECTIONS and len(self.tasks) <= MAX_CONNECTIONS:
+                await app(scope, receive, send)
+                return
+            body = json.dumps(request_error(OVER_LIMIT_MESSAGE, SERVICE_UNAVAILABLE)).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                    (b"retry-after", b"1"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
 
-class DeadlineHTTPProtocol(_CodedBadRequest, _RequestDeadline, AutoHTTPProtocol):  # type: ignore[valid-type,misc]
-    """uvicorn's HTTP protocol with the request deadline and coded refusals of what is not HTTP (see the module
-    docstring)."""
+        return limited
+
+
+class DeadlineHTTPProtocol(_CodedRefusals, _RequestDeadline, AutoHTTPProtocol):  # type: ignore[valid-type,misc]
+    """uvicorn's HTTP protocol with the request deadline and coded refusals (see the module docstring)."""
 
 
 def uvicorn_options() -> dict[str, Any]:
     """The options every way of serving the API passes to uvicorn (``serve``, the tests' server)."""
-    return {"http": DeadlineHTTPProtocol, "limit_concurrency": MAX_CONNECTIONS}
+    return {"http": DeadlineHTTPProtocol}

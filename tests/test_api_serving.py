@@ -123,3 +123,23 @@ def test_a_request_that_is_not_http_is_refused_with_a_code(broken: bytes, monkey
     assert lines[0] == "http/1.1 400 bad request" and "content-type: application/json" in lines
     [error] = json.loads(body)["errors"]
     assert error["extensions"] == {"code": "BAD_REQUEST"} and error["message"].startswith("The request is not valid HTTP")
+
+
+def test_a_request_beyond_the_connection_limit_is_refused_at_once_with_a_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setattr(serving, "MAX_CONNECTIONS", 1)
+    with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as held, \
+            socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        held.sendall(b"GET / HTTP/1.1\r\nHost: shop\r\n")  # the one connection the limit allows, headers unfinished
+        time.sleep(0.1)
+        connection.sendall(b"GET /graphql HTTP/1.1\r\nHost: shop\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    assert lines[0] == "http/1.1 503 service unavailable" and "content-type: application/json" in lines
+    assert "retry-after: 1" in lines
+    [error] = json.loads(body)["errors"]
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}  # not the app's answer (200 "ok")
