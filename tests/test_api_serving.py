@@ -4,10 +4,12 @@ connection at the deadline; a request being answered is never cut. Real sockets,
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from test_api_support import served
@@ -106,40 +108,36 @@ def test_a_client_that_does_not_read_its_answer_loses_the_connection(monkeypatch
             assert received < 16 * 1024 * 1024  # cut: the rest of the answer was dropped
 
 
+def _refusal(connection: socket.socket) -> tuple[list[str], dict[str, Any]]:
+    """The whole answer read until the server closes: its status and header lines (lower case) and its one error."""
+    answer = b""
+    while chunk := connection.recv(4096):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    [error] = json.loads(body)["errors"]
+    return head.decode().lower().split("\r\n"), error
+
+
 @pytest.mark.parametrize("broken", [
     b"GARBAGE\r\n\r\n",  # no request line
     b"GET /graphql HTTP/1.1\r\nHost: shop\r\nBad Header\r\n\r\n",  # a header without a colon
 ])
 def test_a_request_that_is_not_http_is_refused_with_a_code(broken: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
         connection.sendall(broken)
-        answer = b""
-        while chunk := connection.recv(4096):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode().lower().split("\r\n")
+        lines, error = _refusal(connection)
     assert lines[0] == "http/1.1 400 bad request" and "content-type: application/json" in lines
-    [error] = json.loads(body)["errors"]
     assert error["extensions"] == {"code": "BAD_REQUEST"} and error["message"].startswith("The request is not valid HTTP")
 
 
 def test_a_request_beyond_the_connection_limit_is_refused_at_once_with_a_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     monkeypatch.setattr(serving, "MAX_CONNECTIONS", 1)
     with serving_slow_app(monkeypatch) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as held, \
             socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
         held.sendall(b"GET / HTTP/1.1\r\nHost: shop\r\n")  # the one connection the limit allows, headers unfinished
         time.sleep(0.1)
         connection.sendall(b"GET /graphql HTTP/1.1\r\nHost: shop\r\n\r\n")
-        answer = b""
-        while chunk := connection.recv(4096):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode().lower().split("\r\n")
+        lines, error = _refusal(connection)
     assert lines[0] == "http/1.1 503 service unavailable" and "content-type: application/json" in lines
     assert "retry-after: 1" in lines
-    [error] = json.loads(body)["errors"]
     assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}  # not the app's answer (200 "ok")
