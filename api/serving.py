@@ -19,9 +19,9 @@ the first line; these bound what reaches the process when there is none.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
+from starlette.responses import JSONResponse
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from api.errors import BAD_REQUEST, SERVICE_UNAVAILABLE, request_error
@@ -107,10 +107,9 @@ class _CodedRefusals:
         self.app = self._within_limit(self.app)
 
     def send_400_response(self, msg: str) -> None:
-        body = json.dumps(request_error(f"The request is not valid HTTP: {msg}", BAD_REQUEST)).encode()
-        head = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
-        self.transport.write(head + body)
+        refusal = _refusal(400, f"The request is not valid HTTP: {msg}", BAD_REQUEST)
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in refusal.raw_headers)
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\n" + head + b"\r\n" + refusal.body)
         self.transport.close()
 
     def _within_limit(self, app: Any) -> Any:
@@ -118,14 +117,16 @@ class _CodedRefusals:
             # this request's connection and task are counted already
             if len(self.connections) <= MAX_CONNECTIONS and len(self.tasks) <= MAX_CONNECTIONS:
                 await app(scope, receive, send)
-                return
-            body = json.dumps(request_error(OVER_LIMIT_MESSAGE, SERVICE_UNAVAILABLE)).encode()
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                    (b"retry-after", b"1"), (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
+            else:
+                await _refusal(503, OVER_LIMIT_MESSAGE, SERVICE_UNAVAILABLE, {"Retry-After": "1"})(scope, receive, send)
 
         return limited
+
+
+def _refusal(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A refusal as the service answers every other (:func:`api.errors.request_error`), closing the connection."""
+    return JSONResponse(request_error(message, code), status_code=status,
+                        headers={**(headers or {}), "Connection": "close"})
 
 
 class DeadlineHTTPProtocol(_CodedRefusals, _RequestDeadline, AutoHTTPProtocol):  # type: ignore[valid-type,misc]
