@@ -248,13 +248,11 @@ class RunReport:
         self._write_report(data)
         return data
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> None:
         """Write ``report.json`` with the figures so far (``inProgress: true``) and go on: a long-running writer
         (the collector, whose report closes hourly) leaves its counts on disk if it is killed."""
         self.seconds = time.perf_counter() - self._t0
-        data = {**self.as_dict(), "inProgress": True}
-        self._write_report(data)
-        return data
+        self._write_report({**self.as_dict(), "inProgress": True})
 
     def _write_report(self, data: dict[str, Any]) -> None:
         """``report.json`` replaced whole (a reader, or a crash, never sees half of it), mode 0600."""
