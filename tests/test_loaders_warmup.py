@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from graph_model.connection import run_query
 from graph_model.settings import Settings
@@ -22,6 +23,15 @@ def _cached_plans() -> int:
     message = run_query("CALL db.clearQueryCaches()")[0]["value"]
     match = CACHED.search(message)
     return int(match.group(1)) if match else 0
+
+
+def _collector(spool_path: Path, **config: Any) -> Any:
+    """A collector (not started) with collection on and its spool at ``spool_path``."""
+    from api.collection.config import CollectionConfig
+    from api.collection.spool import Spool
+    from api.collection.writer import Collector
+
+    return Collector(CollectionConfig(write_keys=frozenset({"k"}), spool_path=spool_path, **config), Spool(spool_path))
 
 
 def test_every_writer_starts_by_unwinding_its_list_so_it_can_be_warmed() -> None:
@@ -41,11 +51,8 @@ def test_warming_every_writer_writes_nothing(graph: Settings) -> None:
 
 def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: Settings, tmp_path: Path,
                                                                          monkeypatch) -> None:
-    from api.collection.config import CollectionConfig
     from api.collection.messages import accept
     from api.collection.proof import PROOF, SERVER_KEY
-    from api.collection.spool import Spool
-    from api.collection.writer import Collector
     from loaders.pipeline import ensure_schema
 
     run_query("UNWIND range(1, 3) AS i CREATE (:Product {sku: 'P' + i})")
@@ -58,10 +65,9 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
                   "timestamp": now.isoformat(), "properties": {"order_id": f"O{v}", "total": 10.0,
                                                                "products": [{"sku": "P1", "quantity": 1, "price": 10.0}]}}
                  for v in range(12)]
-    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
-    spool = Spool(config.spool_path)
+    collector = _collector(tmp_path / "spool.sqlite")
+    spool = collector.spool
     spool.append([{**accept(m, None, now), PROOF: SERVER_KEY} for m in messages])  # as a server write key's
-    collector = Collector(config, spool)
     # the schema is applied once per process (the collector's warm-up starts with it): applied here, so the
     # plans counted below are the writers' (a first warm-up would plan them too, and be emptied out next)
     ensure_schema()
@@ -85,15 +91,12 @@ def test_after_its_warm_up_the_collector_s_first_batch_plans_nothing_new(graph: 
 def test_a_failed_warm_up_never_stops_collection(tmp_path: Path, monkeypatch) -> None:
     """Planning ahead is an optimisation: if it fails the collector is ready all the same (its batches retry)."""
     import api.collection.writer as writer
-    from api.collection.config import CollectionConfig
-    from api.collection.spool import Spool
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no plans today")
 
     monkeypatch.setattr(writer, "ensure_schema", broken)
-    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
-    collector = writer.Collector(config, Spool(config.spool_path))
+    collector = _collector(tmp_path / "spool.sqlite")
     collector.warm()
     assert collector.warmed.is_set()
     collector.spool.close()
@@ -202,16 +205,10 @@ def test_a_file_smaller_than_a_batch_plans_nothing_ahead(graph: Settings, tmp_pa
 
 def test_a_collector_told_not_to_plan_ahead_plans_nothing_at_its_start(graph: Settings, tmp_path: Path,
                                                                       monkeypatch) -> None:
-    import api.collection.writer as writer
-    from api.collection.config import CollectionConfig
-    from api.collection.spool import Spool
-
     planned: list[object] = []
     monkeypatch.setattr(warmup, "warm", lambda *args, **kwargs: planned.append(args) or 0.0)
     for plan_ahead in (False, True):
-        config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / f"{plan_ahead}.sqlite",
-                                  plan_ahead=plan_ahead)
-        collector = writer.Collector(config, Spool(config.spool_path))
+        collector = _collector(tmp_path / f"{plan_ahead}.sqlite", plan_ahead=plan_ahead)
         collector.warm()
         assert collector.warmed.is_set() and len(planned) == int(plan_ahead)
         collector.spool.close()
@@ -221,10 +218,6 @@ def test_a_warm_up_stops_when_told_and_a_stopped_collector_does_not_plan(graph: 
                                                                          monkeypatch) -> None:
     """``customer-graph serve`` took 9 s to stop while its collector planned its writers (found at stop 42)."""
     import threading
-
-    import api.collection.writer as writer
-    from api.collection.config import CollectionConfig
-    from api.collection.spool import Spool
 
     stop, planned = threading.Event(), []
     real_sample = warmup.sample_parameters
@@ -238,8 +231,7 @@ def test_a_warm_up_stops_when_told_and_a_stopped_collector_does_not_plan(graph: 
     monkeypatch.setattr(warmup, "sample_parameters", counted)
     warmup.warm(stop=stop)
     assert len(planned) == 3
-    config = CollectionConfig(write_keys=frozenset({"k"}), spool_path=tmp_path / "spool.sqlite")
-    collector = writer.Collector(config, Spool(config.spool_path))
+    collector = _collector(tmp_path / "spool.sqlite")
     collector.stop()  # asked to stop before its warm-up got to the writers
     collector.warm()
     assert len(planned) == 3 and collector.warmed.is_set()
