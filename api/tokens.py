@@ -222,7 +222,9 @@ class CustomerTokens:
             raise InvalidToken(f"The customer token is valid for longer than this API accepts "
                                f"({self.settings.max_lifetime} seconds): issue shorter-lived tokens.")
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip():
+        # read as every key is (normal_key): the id the API's arguments and the loaders name the customer by; a
+        # subject of blanks or invisible characters only names nobody (as a loaded key of them is refused)
+        customer_id = normal_key(subject) if isinstance(subject, str) else ""
+        if not customer_id:
             raise InvalidToken("The customer token's `sub` must be the customer id.")
-        # read as every key is (normal_key): the id the API's arguments and the loaders name the customer by
-        return Principal(label=f"customer-token:{algorithm}", role=Role.reader, customer_id=normal_key(subject))
+        return Principal(label=f"customer-token:{algorithm}", role=Role.reader, customer_id=customer_id)

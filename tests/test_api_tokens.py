@@ -230,6 +230,7 @@ def test_invalid_customer_tokens_are_401(shop: TestClient, client: TestClient) -
         "wrong issuer": hs256(iss="https://evil.example"),
         "no exp": hs256(exp=None),
         "no sub": jwt.encode(claims(sub=None), SECRET, algorithm="HS256"),
+        "a sub of invisible characters": hs256(sub="\u200b\u2060"),  # nobody once read as a key (stop 42)
         "not yet valid": hs256(nbf=now + 3600),
         "malformed": "not.a.token",
         "valid for ever": hs256(exp=10**30),  # accepted until stop 38
@@ -243,6 +244,7 @@ def test_invalid_customer_tokens_are_401(shop: TestClient, client: TestClient) -
         "The customer token's signature is not valid.")
     assert messages["wrong audience"] == "The customer token is not meant for this API (audience)."
     assert messages["no exp"] == "The customer token lacks the `exp` claim."
+    assert messages["a sub of invisible characters"] == "The customer token's `sub` must be the customer id."
     assert messages["valid for ever"] == messages["valid for two days"] == (
         "The customer token is valid for longer than this API accepts (86400 seconds): issue shorter-lived tokens.")
     assert ok(shop, '{ customer(id: "C1") { id } }', hs256(exp=now + 86_400))["customer"] == {"id": "C1"}
